@@ -1,0 +1,23 @@
+"""The versioned REST API (django-ninja). Routers live in each app's ``api.py``."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from cylch.access.api import TokenAuth
+from cylch.events.api import router as events_router
+from cylch.identity.api import router as identity_router
+
+api = NinjaAPI(
+    title="Cylch API",
+    version="1.0.0",
+    description=(
+        "Agency systems send events about the people they know and read person records. "
+        "Authenticate with `Authorization: Bearer <token>` (see `cylch token create`)."
+    ),
+    auth=TokenAuth(),
+    urls_namespace="api-v1",
+    openapi_url="/openapi.json",
+)
+api.add_router("/events", events_router)
+api.add_router("/persons", identity_router)

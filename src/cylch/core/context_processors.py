@@ -1,0 +1,11 @@
+from django.conf import settings
+from django.utils.translation import get_language
+
+
+def cylch(request):
+    user = getattr(request, "user", None)
+    org = getattr(user, "organisation", None) if user and user.is_authenticated else None
+    return {
+        "demo_mode": settings.DEMO_MODE,
+        "user_organisation_name": org.name(get_language()) if org else "",
+    }

@@ -1,0 +1,93 @@
+"""POST /api/v1/events: a batch of events from one organisation's system."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ninja import Router, Schema
+from pydantic import Field
+
+from cylch.events.services import BatchRejected, record_event_batch
+
+router = Router(tags=["events"])
+MAX_BATCH = 1000
+
+
+class SubjectIn(Schema):
+    local_id: str = Field(description="Your system's own id for the person.")
+    given_name: str | None = None
+    family_name: str | None = None
+    other_names: str | None = None
+    date_of_birth: str | None = Field(None, description="YYYY-MM-DD")
+    sex: str | None = Field(None, description="female, male, other or unknown")
+    address_line: str | None = None
+    town: str | None = None
+    postcode: str | None = None
+    nhs_number: str | None = None
+    upn: str | None = Field(None, description="Unique pupil number")
+    expected_date_of_delivery: str | None = Field(None, description="For an unborn baby, YYYY-MM-DD")
+
+
+class RecorderIn(Schema):
+    name: str | None = None
+    role: str | None = None
+    contact: str | None = None
+
+
+class EventIn(Schema):
+    external_id: str = Field(description="Your system's id for this event; resending it is safe.")
+    code: str = Field(description="A code from the concern taxonomy, e.g. health.appointment.was_not_brought")
+    occurred_at: str = Field(description="When it happened, ISO 8601 with time zone")
+    subject: SubjectIn
+    summary: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+    sensitivity: str | None = Field(None, description="Leave empty for the code's class, or 'special' to raise it")
+    recorder: RecorderIn | None = None
+
+
+class BatchIn(Schema):
+    events: list[EventIn] = Field(max_length=MAX_BATCH)
+
+
+class EventResult(Schema):
+    item: int
+    external_id: str
+    id: str
+    person_id: str
+    status: str = Field(description="created, or unchanged for a resend")
+
+
+class BatchOut(Schema):
+    created: int
+    unchanged: int
+    new_persons: int
+    events: list[EventResult]
+
+
+class ItemError(Schema):
+    item: int
+    field: str
+    message: str
+
+
+class BatchErrorOut(Schema):
+    detail: str
+    errors: list[ItemError]
+
+
+@router.post("", response={200: BatchOut, 422: BatchErrorOut}, summary="Send a batch of events (all or nothing, idempotent)")
+def post_events(request, batch: BatchIn):
+    items = [e.model_dump(exclude_none=True) for e in batch.events]
+    for item in items:
+        item["subject"] = {k: v for k, v in item["subject"].items() if v not in (None, "")}
+    try:
+        result = record_event_batch(organisation=request.organisation, items=items)
+    except BatchRejected as exc:
+        return 422, {"detail": "Nothing was stored: fix these and send the whole batch again.", "errors": exc.errors}
+    by_external = {e.external_id: ("created", e) for e in result.created}
+    by_external.update({e.external_id: ("unchanged", e) for e in result.unchanged})
+    rows = []
+    for i, item in enumerate(items):
+        status, event = by_external[item["external_id"]]
+        rows.append({"item": i, "external_id": item["external_id"], "id": str(event.public_id), "person_id": str(event.person.public_id), "status": status})
+    return 200, {"created": len(result.created), "unchanged": len(result.unchanged), "new_persons": result.new_persons, "events": rows}

@@ -1,0 +1,298 @@
+"""The one recording service every writer uses: forms, API, CSV, FHIR, the demo.
+
+``record_event`` validates against the taxonomy, is idempotent on ``(organisation,
+external_id)`` and audits the write in the same transaction. ``record_event_batch`` is all or
+nothing: one bad item and nothing is stored, with every problem named by item and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from cylch.access.audit import audit_record
+from cylch.access.models import Organisation, User
+from cylch.core import taxonomy
+from cylch.events.models import Event, Source
+from cylch.identity.models import AgencyRecord, HouseholdMembership, Person
+from cylch.identity.services import agency_record_upsert
+
+
+def fingerprint(*, code: str, occurred_at: datetime, subject: str, summary: str, details: dict[str, Any], supersedes: str = "") -> str:
+    blob = json.dumps(
+        [code, occurred_at.isoformat(), subject, summary, details, supersedes],
+        sort_keys=True, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def validate_details(code: str, details: dict[str, Any]) -> taxonomy.EventCode:
+    """Check a code and its details. Errors are keyed ``code`` or ``details.<path>``."""
+    event_code = taxonomy.get(code)
+    if event_code is None:
+        raise ValidationError({"code": [f"“{code}” is not a code in the concern taxonomy."]})
+    errors: dict[str, list[str]] = {}
+    for err in sorted(event_code.validator.iter_errors(details or {}), key=lambda e: list(e.path)):
+        path = ".".join(str(p) for p in err.path)
+        errors.setdefault("details" + (f".{path}" if path else ""), []).append(err.message)
+    if errors:
+        raise ValidationError(errors)
+    return event_code
+
+
+def current_household_id(person: Person) -> int | None:
+    return (
+        HouseholdMembership.objects.filter(person=person, to_date__isnull=True)
+        .order_by("-from_date", "-id")
+        .values_list("household_id", flat=True)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: Event
+    created: bool
+
+
+def record_event(
+    *,
+    organisation: Organisation,
+    code: str,
+    occurred_at: datetime,
+    person: Person | None = None,
+    household=None,
+    agency_record: AgencyRecord | None = None,
+    summary: str = "",
+    details: dict[str, Any] | None = None,
+    external_id: str | None = None,
+    recorded_by: User | None = None,
+    recorder_name: str = "",
+    recorder_role: str = "",
+    recorder_contact: str = "",
+    sensitivity: str | None = None,
+    source: str = Source.WEB,
+    supersedes: Event | None = None,
+    audit: bool = True,
+) -> Recorded:
+    """Append one event. Sending the same external id again returns the stored event."""
+    details = details or {}
+    event_code = validate_details(code, details)
+    if person is None and household is None:
+        raise ValidationError({"subject": ["An event must be about a person or a household."]})
+    if timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at)
+    if occurred_at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError({"occurred_at": ["This is in the future: give when it happened."]})
+    if sensitivity not in (None, event_code.sensitivity, "special"):
+        raise ValidationError(
+            {"sensitivity": [f"Use “{event_code.sensitivity}” (the code's class) or “special”; a class can be raised, not lowered."]}
+        )
+    subject_key = str(person.public_id) if person else f"household:{household.public_id}"
+    digest = fingerprint(
+        code=code, occurred_at=occurred_at, subject=subject_key, summary=summary, details=details,
+        supersedes=str(supersedes.public_id) if supersedes else "",
+    )
+    if external_id:
+        existing = Event.objects.filter(organisation=organisation, external_id=external_id).first()
+        if existing:
+            return _same_or_clash(existing, digest, external_id)
+    if recorded_by is not None:
+        recorder_name = recorder_name or recorded_by.get_full_name() or recorded_by.username
+        recorder_role = recorder_role or recorded_by.get_role_display()
+        recorder_contact = recorder_contact or recorded_by.email or recorded_by.phone
+    event = Event(
+        code=code,
+        person=person,
+        household_id=household.pk if household is not None else (current_household_id(person) if person else None),
+        agency_record=agency_record,
+        organisation=organisation,
+        recorded_by=recorded_by,
+        recorder_name=recorder_name[:120],
+        recorder_role=recorder_role[:120],
+        recorder_contact=recorder_contact[:200],
+        occurred_at=occurred_at,
+        recorded_at=timezone.now(),
+        sensitivity=sensitivity or event_code.sensitivity,
+        summary=summary,
+        details=details,
+        external_id=external_id or None,
+        fingerprint=digest,
+        supersedes=supersedes,
+        source=source,
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+            if audit:
+                audit_record(
+                    action="write",
+                    actor=recorded_by,
+                    actor_label="" if recorded_by else f"{organisation.code} system",
+                    organisation_code=organisation.code,
+                    object_type="event",
+                    object_id=event.public_id,
+                    purpose="event recorded" if not supersedes else "event corrected",
+                    detail={"code": code, "person": subject_key, "external_id": external_id or ""},
+                )
+    except IntegrityError:
+        # Another request stored the same external id between our check and our insert.
+        existing = Event.objects.filter(organisation=organisation, external_id=external_id).first()
+        if existing is None:
+            raise
+        return _same_or_clash(existing, digest, external_id)
+    return Recorded(event, True)
+
+
+def _same_or_clash(existing: Event, digest: str, external_id: str | None) -> Recorded:
+    if existing.fingerprint == digest:
+        return Recorded(existing, False)
+    raise ValidationError(
+        {
+            "external_id": [
+                f"“{external_id}” was already used for a different event. To change an event, send a "
+                "correction that names it in “supersedes”."
+            ]
+        }
+    )
+
+
+def event_correct(*, original: Event, recorded_by: User | None, summary: str | None = None, details: dict[str, Any] | None = None, code: str | None = None, occurred_at: datetime | None = None, external_id: str | None = None, source: str = Source.WEB) -> Recorded:
+    """Record a correction as a new event that supersedes ``original`` (which is kept)."""
+    if original.superseded_by.exists():
+        raise ValidationError({"supersedes": ["That event has already been corrected; correct the latest version."]})
+    return record_event(
+        organisation=original.organisation,
+        code=code or original.code,
+        occurred_at=occurred_at or original.occurred_at,
+        person=original.person,
+        household=original.household if original.person is None else None,
+        agency_record=original.agency_record,
+        summary=original.summary if summary is None else summary,
+        details=original.details if details is None else details,
+        external_id=external_id,
+        recorded_by=recorded_by,
+        sensitivity=original.sensitivity,
+        source=source,
+        supersedes=original,
+    )
+
+
+@dataclass
+class BatchResult:
+    created: list[Event] = field(default_factory=list)
+    unchanged: list[Event] = field(default_factory=list)
+    new_persons: int = 0
+
+
+class BatchRejected(Exception):
+    """Nothing was stored. ``errors`` lists every problem as {item, field, message}."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__(f"{len(errors)} problem(s); nothing was stored")
+        self.errors = errors
+
+
+def _flatten(index: int, exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    if hasattr(exc, "error_dict"):
+        return [
+            {"item": index, "field": f"{prefix}{name}", "message": message}
+            for name, errs in exc.message_dict.items()
+            for message in errs
+        ]
+    return [{"item": index, "field": prefix.rstrip(".") or "", "message": m} for m in exc.messages]
+
+
+def record_event_batch(*, organisation: Organisation, items: list[dict[str, Any]], source: str = Source.API, actor: User | None = None) -> BatchResult:
+    """Store a batch of events from one organisation's system, all or nothing.
+
+    Each item names its subject as the organisation's own record of the person
+    (``subject.local_id`` plus whatever demographics and identifiers it holds).
+    """
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        ext = item.get("external_id")
+        if not ext:
+            errors.append({"item": i, "field": "external_id", "message": "Every event in a batch needs the sending system's own id, so a resend is safe."})
+        elif ext in seen:
+            errors.append({"item": i, "field": "external_id", "message": f"“{ext}” appears twice in this batch (also item {seen[ext]})."})
+        else:
+            seen[ext] = i
+    if errors:
+        raise BatchRejected(errors)
+    result = BatchResult()
+    try:
+        with transaction.atomic():
+            for i, item in enumerate(items):
+                try:
+                    with transaction.atomic():
+                        _record_item(organisation, item, source, actor, result)
+                except ValidationError as exc:
+                    errors.extend(_flatten(i, exc))
+            if errors:
+                raise BatchRejected(errors)
+            audit_record(
+                action="write", actor=actor, actor_label="" if actor else f"{organisation.code} system",
+                organisation_code=organisation.code, object_type="event_batch", object_id=len(items),
+                purpose="event batch received",
+                detail={"created": len(result.created), "unchanged": len(result.unchanged), "source": source},
+            )
+    except BatchRejected:
+        raise
+    return result
+
+
+def _record_item(organisation: Organisation, item: dict[str, Any], source: str, actor: User | None, result: BatchResult) -> None:
+    errors: dict[str, list[str]] = {}
+    subject = item.get("subject") or {}
+    if not isinstance(subject, dict) or not subject.get("local_id"):
+        errors["subject.local_id"] = ["Name the person by your system's own id for them."]
+    occurred_raw = item.get("occurred_at")
+    occurred_at = parse_datetime(str(occurred_raw)) if occurred_raw else None
+    if occurred_at is None:
+        errors["occurred_at"] = [f"“{occurred_raw or ''}” is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z)."]
+    if not item.get("code"):
+        errors["code"] = ["A taxonomy code is required."]
+    details = item.get("details") or {}
+    if not isinstance(details, dict):
+        errors["details"] = ["Details must be an object."]
+    if errors:
+        raise ValidationError(errors)
+    try:
+        validate_details(item["code"], details)
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from None
+    data = {k: v for k, v in subject.items() if k != "local_id"}
+    try:
+        rec = agency_record_upsert(organisation=organisation, local_id=str(subject["local_id"]), data=data, actor=actor, audit=False)
+    except ValidationError as exc:
+        raise ValidationError({f"subject.{k}": v for k, v in exc.message_dict.items()}) from None
+    result.new_persons += int(rec.person_created)
+    recorder = item.get("recorder") or {}
+    recorded = record_event(
+        organisation=organisation,
+        code=item["code"],
+        occurred_at=occurred_at,
+        person=rec.person,
+        agency_record=rec.record,
+        summary=str(item.get("summary") or ""),
+        details=details,
+        external_id=str(item["external_id"]),
+        recorded_by=actor,
+        recorder_name=str(recorder.get("name") or ""),
+        recorder_role=str(recorder.get("role") or ""),
+        recorder_contact=str(recorder.get("contact") or ""),
+        sensitivity=item.get("sensitivity"),
+        source=source,
+        audit=False,
+    )
+    (result.created if recorded.created else result.unchanged).append(recorded.event)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IdentityConfig(AppConfig):
+    name = "cylch.identity"
+    label = "identity"
+    verbose_name = "People, households and linkage"

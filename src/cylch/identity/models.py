@@ -1,0 +1,213 @@
+"""The person index: what each agency holds, the resolved person, households and families.
+
+An ``AgencyRecord`` is what one organisation told us, kept as sent. A ``Person`` is our
+resolved view of the individual. ``PersonLink`` joins the two and records how (deterministic
+on a trusted identifier, probabilistic with a score, or by a person), so a link can be
+undone without losing the events recorded against the agency record.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from cylch.core.models import BaseModel
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+    UNKNOWN = "unknown", _("Not known")
+
+
+class Person(BaseModel):
+    """A resolved individual. Demographics are the best current view across agency records."""
+
+    given_name = models.CharField(max_length=100, blank=True)
+    family_name = models.CharField(max_length=100, blank=True)
+    other_names = models.CharField(max_length=200, blank=True, help_text="Previous or alternative names.")
+    date_of_birth = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    nhs_number = models.CharField(max_length=10, blank=True, db_index=True)
+    upn = models.CharField("unique pupil number", max_length=13, blank=True, db_index=True)
+    is_unborn = models.BooleanField(
+        default=False, help_text="An unborn baby. Requires an expected date of delivery."
+    )
+    expected_date_of_delivery = models.DateField(null=True, blank=True)
+    date_of_death = models.DateField(null=True, blank=True)
+    search_name = models.CharField(
+        max_length=220, blank=True, db_index=True, help_text="Normalised names for fuzzy search."
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["family_name", "given_name"]),
+            models.Index(fields=["date_of_birth"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_unborn=False) | Q(expected_date_of_delivery__isnull=False),
+                name="person_unborn_has_edd",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.given_name} {self.family_name}".strip()
+        if self.is_unborn and not self.given_name:
+            return str(_("Unborn baby %(family)s") % {"family": self.family_name}).strip()
+        return name or str(_("Name not known"))
+
+
+class AgencyRecord(BaseModel):
+    """What one organisation holds about one individual, as the organisation sent it."""
+
+    organisation = models.ForeignKey(
+        "access.Organisation", on_delete=models.PROTECT, related_name="agency_records"
+    )
+    local_id = models.CharField(max_length=64, help_text="The organisation's own identifier.")
+    given_name = models.CharField(max_length=100, blank=True)
+    family_name = models.CharField(max_length=100, blank=True)
+    other_names = models.CharField(max_length=200, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    address_line = models.CharField(max_length=200, blank=True)
+    town = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=10, blank=True)
+    nhs_number = models.CharField(max_length=10, blank=True, db_index=True)
+    upn = models.CharField("unique pupil number", max_length=13, blank=True, db_index=True)
+    extra = models.JSONField(default=dict, blank=True, help_text="Other identifiers the agency holds.")
+    expected_date_of_delivery = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "local_id"], name="agency_record_org_local_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation.code}:{self.local_id}"
+
+
+class LinkMethod(models.TextChoices):
+    NEW_PERSON = "new_person", _("New person (no match)")
+    NHS_NUMBER = "nhs_number", _("Same NHS number")
+    UPN = "upn", _("Same unique pupil number")
+    PROBABILISTIC = "probabilistic", _("Probabilistic match")
+    CLERICAL = "clerical", _("Confirmed by a person")
+    BIRTH = "birth", _("Unborn baby born")
+
+
+class PersonLink(models.Model):
+    """Joins an agency record to a person. At most one link per record is active."""
+
+    agency_record = models.ForeignKey(AgencyRecord, on_delete=models.CASCADE, related_name="links")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="links")
+    method = models.CharField(max_length=20, choices=LinkMethod.choices)
+    score = models.FloatField(null=True, blank=True, help_text="Match probability, for probabilistic links.")
+    model_version = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undo_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency_record"], condition=Q(active=True), name="one_active_link_per_record"
+            )
+        ]
+        indexes = [models.Index(fields=["person", "active"])]
+
+
+class Household(BaseModel):
+    """An address where people live together, within a local authority."""
+
+    address_line = models.CharField(max_length=200)
+    town = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=10, blank=True, db_index=True)
+    uprn = models.CharField("unique property reference number", max_length=12, blank=True)
+    local_authority = models.ForeignKey(
+        "access.LocalAuthority", null=True, blank=True, on_delete=models.PROTECT, related_name="households"
+    )
+
+    def __str__(self) -> str:
+        return ", ".join(p for p in [self.address_line, self.town, self.postcode] if p)
+
+
+class HouseholdMembership(models.Model):
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="memberships")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
+    from_date = models.DateField(null=True, blank=True)
+    to_date = models.DateField(null=True, blank=True, help_text="Empty while the person still lives here.")
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "to_date"]), models.Index(fields=["household", "to_date"])]
+
+
+class RelationshipKind(models.TextChoices):
+    PARENT = "parent", _("Parent")
+    STEP_PARENT = "step_parent", _("Step-parent")
+    PARTNER_OF_PARENT = "partner_of_parent", _("Partner of a parent")
+    SIBLING = "sibling", _("Sibling")
+    HALF_SIBLING = "half_sibling", _("Half-sibling")
+    GRANDPARENT = "grandparent", _("Grandparent")
+    CARER = "carer", _("Carer")
+    PARTNER = "partner", _("Partner")
+    OTHER_SIGNIFICANT_ADULT = "other_significant_adult", _("Other significant adult")
+
+
+class Relationship(models.Model):
+    """``person`` is ``kind`` of ``relative``: e.g. person=Ceri, kind=parent, relative=Alys
+    reads "Ceri is a parent of Alys". Sibling and partner links are stored in both directions."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="relationships_out")
+    kind = models.CharField(max_length=30, choices=RelationshipKind.choices)
+    relative = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="relationships_in")
+    parental_responsibility = models.BooleanField(default=False)
+    lives_with = models.BooleanField(default=False)
+    from_date = models.DateField(null=True, blank=True)
+    to_date = models.DateField(null=True, blank=True)
+    source_organisation = models.ForeignKey(
+        "access.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "kind", "relative"], name="relationship_unique"),
+            models.CheckConstraint(condition=~Q(person=models.F("relative")), name="relationship_not_self"),
+        ]
+
+
+class AllocationKind(models.TextChoices):
+    ALLOCATED_SOCIAL_WORKER = "social_worker", _("Allocated social worker")
+    LEAD_COORDINATOR = "lead_coordinator", _("Lead coordinator")
+    NAMED_PRACTITIONER = "named_practitioner", _("Named practitioner")
+
+
+class Allocation(BaseModel):
+    """An organisation (and usually a named practitioner) allocated to work with a person."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="allocations")
+    organisation = models.ForeignKey("access.Organisation", on_delete=models.PROTECT, related_name="allocations")
+    practitioner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="allocations"
+    )
+    kind = models.CharField(max_length=30, choices=AllocationKind.choices)
+    from_date = models.DateField()
+    to_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "organisation", "to_date"])]

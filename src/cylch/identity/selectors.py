@@ -1,0 +1,130 @@
+"""Reads over the person index: search, and a person's household and family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Q
+from rapidfuzz import fuzz
+
+from cylch.identity.models import HouseholdMembership, Person, PersonLink, Relationship
+from cylch.identity.names import fold, variants
+from cylch.identity.validators import normalise_nhs_number
+
+MAX_CANDIDATES = 5000
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    person: Person
+    score: float
+
+
+def person_search(*, name: str = "", date_of_birth: date | None = None, nhs_number: str = "", limit: int = 25) -> list[SearchHit]:
+    """Find people by name (fuzzy, Welsh/English variants), date of birth and NHS number.
+
+    An NHS number alone is an exact search. A name is matched against every spelling the
+    person is known by across agencies; a date of birth narrows, and also matches when an
+    agency swapped day and month.
+    """
+    qs = Person.objects.all()
+    nhs = normalise_nhs_number(nhs_number)
+    if nhs:
+        qs = qs.filter(Q(nhs_number=nhs) | Q(links__agency_record__nhs_number=nhs)).distinct()
+    if date_of_birth:
+        dobs = {date_of_birth}
+        if date_of_birth.day <= 12 and date_of_birth.day != date_of_birth.month:
+            try:
+                dobs.add(date(date_of_birth.year, date_of_birth.day, date_of_birth.month))
+            except ValueError:
+                pass
+        qs = qs.filter(date_of_birth__in=dobs)
+    query = fold(name)
+    tokens = query.split()
+    if tokens:
+        # Pre-filter in the database on any spelling of any token's first three letters,
+        # then rank in Python. Cheap enough for a region; a trigram index takes over at scale.
+        stems: set[str] = set()
+        for token in tokens:
+            for v in variants(token) or {token}:
+                stems.add(v[:3])
+        cond = Q()
+        for stem in stems:
+            cond |= Q(search_name__contains=stem)
+        candidates = list(qs.filter(cond)[:MAX_CANDIDATES])
+        hits = []
+        for person in candidates:
+            score = _name_score(tokens, person.search_name)
+            if score >= 70:
+                if date_of_birth and person.date_of_birth == date_of_birth:
+                    score += 5
+                hits.append(SearchHit(person, score))
+        hits.sort(key=lambda h: (-h.score, h.person.family_name, h.person.given_name))
+        return hits[:limit]
+    if not (nhs or date_of_birth):
+        return []
+    return [SearchHit(p, 100.0) for p in qs.order_by("family_name", "given_name")[:limit]]
+
+
+def _name_score(tokens: list[str], search_name: str) -> float:
+    """Each query token against its best-matching known name, averaged."""
+    known = search_name.split()
+    if not known:
+        return 0.0
+    total = 0.0
+    for token in tokens:
+        options = variants(token) | {token}
+        total += max(fuzz.ratio(o, k) for o in options for k in known)
+    return total / len(tokens)
+
+
+@dataclass(frozen=True)
+class Member:
+    person: Person
+    relationship: str
+
+
+def current_household(person: Person):
+    membership = (
+        HouseholdMembership.objects.filter(person=person, to_date__isnull=True)
+        .select_related("household", "household__local_authority")
+        .order_by("-from_date", "-id")
+        .first()
+    )
+    return membership.household if membership else None
+
+
+def household_members(household) -> list[Person]:
+    if household is None:
+        return []
+    return [
+        m.person
+        for m in HouseholdMembership.objects.filter(household=household, to_date__isnull=True)
+        .select_related("person")
+        .order_by("person__date_of_birth")
+    ]
+
+
+def relationships_of(person: Person) -> list[Relationship]:
+    """Everyone the person is related to, in either direction, with the other person loaded."""
+    return list(
+        Relationship.objects.filter(Q(person=person) | Q(relative=person))
+        .select_related("person", "relative")
+        .order_by("kind")
+    )
+
+
+def agency_records_of(person: Person) -> list:
+    return [
+        link.agency_record
+        for link in PersonLink.objects.filter(person=person, active=True)
+        .select_related("agency_record", "agency_record__organisation")
+        .order_by("agency_record__organisation__name_en")
+    ]
+
+
+def age_on(born: date | None, on: date) -> int | None:
+    if born is None:
+        return None
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))

@@ -1,0 +1,295 @@
+"""Writes to the person index. Each function validates, writes and audits in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cylch.access.audit import audit_record
+from cylch.access.models import Organisation, User
+from cylch.identity.models import (
+    AgencyRecord,
+    Allocation,
+    Household,
+    HouseholdMembership,
+    LinkMethod,
+    Person,
+    PersonLink,
+    Relationship,
+    Sex,
+)
+from cylch.identity.names import search_key
+from cylch.identity.validators import validate_nhs_number, validate_upn
+
+RECORD_FIELDS = (
+    "given_name",
+    "family_name",
+    "other_names",
+    "date_of_birth",
+    "sex",
+    "address_line",
+    "town",
+    "postcode",
+    "nhs_number",
+    "upn",
+    "expected_date_of_delivery",
+)
+
+
+def clean_record_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise an agency's fields. Raises ``ValidationError`` keyed by field."""
+    unknown = set(data) - set(RECORD_FIELDS) - {"extra"}
+    errors: dict[str, list[str]] = {f: ["Unknown field."] for f in sorted(unknown)}
+    out: dict[str, Any] = {}
+    for field in RECORD_FIELDS:
+        value = data.get(field)
+        if value in (None, ""):
+            continue
+        try:
+            if field == "nhs_number":
+                value = validate_nhs_number(str(value))
+            elif field == "upn":
+                value = validate_upn(str(value))
+            elif field in {"date_of_birth", "expected_date_of_delivery"}:
+                value = value if isinstance(value, date) else date.fromisoformat(str(value))
+            elif field == "sex":
+                if value not in Sex.values:
+                    raise ValidationError(f"Use one of {', '.join(Sex.values)}.")
+            elif field == "postcode":
+                value = " ".join(str(value).upper().split())
+            else:
+                value = str(value).strip()
+        except ValueError:
+            errors.setdefault(field, []).append(f"“{value}” is not a date in the form YYYY-MM-DD.")
+            continue
+        except ValidationError as exc:
+            errors.setdefault(field, []).extend(exc.messages)
+            continue
+        out[field] = value
+    if data.get("extra"):
+        out["extra"] = dict(data["extra"])
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    record: AgencyRecord
+    person: Person
+    record_created: bool
+    person_created: bool
+    link_method: str
+
+
+def _find_by_identifier(fields: dict[str, Any]) -> tuple[Person | None, str]:
+    """Deterministic linkage: the same valid NHS number, else the same pupil number."""
+    if fields.get("nhs_number"):
+        person = Person.objects.filter(nhs_number=fields["nhs_number"]).order_by("id").first()
+        if person:
+            return person, LinkMethod.NHS_NUMBER
+    if fields.get("upn"):
+        person = Person.objects.filter(upn=fields["upn"]).order_by("id").first()
+        if person:
+            return person, LinkMethod.UPN
+    return None, LinkMethod.NEW_PERSON
+
+
+def person_from_fields(fields: dict[str, Any]) -> Person:
+    person = Person(
+        given_name=fields.get("given_name", ""),
+        family_name=fields.get("family_name", ""),
+        other_names=fields.get("other_names", ""),
+        date_of_birth=fields.get("date_of_birth"),
+        sex=fields.get("sex", Sex.UNKNOWN),
+        nhs_number=fields.get("nhs_number", ""),
+        upn=fields.get("upn", ""),
+        is_unborn=bool(fields.get("expected_date_of_delivery") and not fields.get("date_of_birth")),
+        expected_date_of_delivery=fields.get("expected_date_of_delivery"),
+    )
+    person.search_name = search_key(person.given_name, person.family_name, person.other_names)
+    return person
+
+
+def _enrich(person: Person, fields: dict[str, Any]) -> None:
+    """Fill gaps in the person from a newly linked record and learn the record's spelling."""
+    changed = []
+    for field in ("date_of_birth", "nhs_number", "upn"):
+        if fields.get(field) and not getattr(person, field):
+            setattr(person, field, fields[field])
+            changed.append(field)
+    key = search_key(person.search_name, fields.get("given_name", ""), fields.get("family_name", ""))
+    if key != person.search_name:
+        person.search_name = key
+        changed.append("search_name")
+    if changed:
+        person.save(update_fields=[*changed, "modified_at"])
+
+
+def agency_record_upsert(
+    *,
+    organisation: Organisation,
+    local_id: str,
+    data: dict[str, Any],
+    actor: User | None = None,
+    audit: bool = True,
+) -> RecordResult:
+    """Store what an organisation holds about someone and link it to a person.
+
+    A new record links deterministically on a valid NHS number or pupil number, or else
+    starts a new person (probabilistic linkage later proposes merges for review). A record
+    sent again is updated in place; its existing link stands.
+    """
+    if not local_id or not str(local_id).strip():
+        raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
+    fields = clean_record_fields(data)
+    with transaction.atomic():
+        record = (
+            AgencyRecord.objects.select_for_update()
+            .filter(organisation=organisation, local_id=local_id)
+            .first()
+        )
+        record_created = record is None
+        if record_created:
+            record = AgencyRecord(organisation=organisation, local_id=local_id, created_by=actor)
+        for field, value in fields.items():
+            setattr(record, field, value)
+        record.save()
+        link = record.links.filter(active=True).select_related("person").first()
+        person_created = False
+        if link:
+            person, method = link.person, link.method
+            _enrich(person, fields)
+        else:
+            person, method = _find_by_identifier(fields)
+            if person is None:
+                person = person_from_fields(fields)
+                person.created_by = actor
+                person.save()
+                person_created = True
+            else:
+                _enrich(person, fields)
+            PersonLink.objects.create(agency_record=record, person=person, method=method)
+        if audit:
+            audit_record(
+                action="write",
+                actor=actor,
+                organisation_code=organisation.code,
+                object_type="agency_record",
+                object_id=record.public_id,
+                purpose="agency record received",
+                detail={"person": str(person.public_id), "link": method, "new": record_created},
+            )
+    return RecordResult(record, person, record_created, person_created, method)
+
+
+def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
+    """Detach an agency record from a wrongly linked person onto a new person of its own.
+
+    Events stay with the agency record, so they move with it; nothing is lost.
+    """
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why the link is wrong."]})
+    with transaction.atomic():
+        link.active = False
+        link.undone_at = timezone.now()
+        link.undone_by = actor
+        link.undo_reason = reason
+        link.save(update_fields=["active", "undone_at", "undone_by", "undo_reason"])
+        record = link.agency_record
+        fields = {f: getattr(record, f) for f in RECORD_FIELDS if getattr(record, f)}
+        person = person_from_fields(fields)
+        person.created_by = actor
+        person.save()
+        PersonLink.objects.create(agency_record=record, person=person, method=LinkMethod.CLERICAL, confirmed_by=actor, confirmed_at=timezone.now())
+        from cylch.events.models import Event
+
+        Event.objects.filter(agency_record=record).update(person=person)
+        audit_record(
+            action="write",
+            actor=actor,
+            object_type="person_link",
+            object_id=link.pk,
+            purpose="link undone",
+            detail={"reason": reason, "new_person": str(person.public_id)},
+        )
+    return person
+
+
+def household_create(*, address_line: str, town: str = "", postcode: str = "", local_authority=None, actor: User | None = None) -> Household:
+    if not address_line.strip():
+        raise ValidationError({"address_line": ["An address is required."]})
+    household = Household.objects.create(
+        address_line=address_line.strip(),
+        town=town.strip(),
+        postcode=" ".join(postcode.upper().split()),
+        local_authority=local_authority,
+        created_by=actor,
+    )
+    audit_record(action="write", actor=actor, object_type="household", object_id=household.public_id, purpose="household recorded")
+    return household
+
+
+def household_add_member(*, household: Household, person: Person, from_date: date | None = None, actor: User | None = None) -> HouseholdMembership:
+    """Move a person into a household, closing their current membership elsewhere."""
+    with transaction.atomic():
+        today = from_date or timezone.localdate()
+        HouseholdMembership.objects.filter(person=person, to_date__isnull=True).exclude(household=household).update(to_date=today)
+        membership, _ = HouseholdMembership.objects.get_or_create(
+            household=household, person=person, to_date=None, defaults={"from_date": from_date}
+        )
+        audit_record(
+            action="write", actor=actor, object_type="household", object_id=household.public_id,
+            purpose="household member added", detail={"person": str(person.public_id)},
+        )
+    return membership
+
+
+SYMMETRIC = {"sibling", "half_sibling", "partner"}
+
+
+def relationship_add(
+    *,
+    person: Person,
+    kind: str,
+    relative: Person,
+    parental_responsibility: bool = False,
+    lives_with: bool = False,
+    source_organisation: Organisation | None = None,
+    actor: User | None = None,
+) -> Relationship:
+    """Record that ``person`` is ``kind`` of ``relative`` (siblings and partners both ways)."""
+    if person.pk == relative.pk:
+        raise ValidationError({"relative": ["A person cannot be related to themselves."]})
+    with transaction.atomic():
+        rel, _ = Relationship.objects.update_or_create(
+            person=person, kind=kind, relative=relative,
+            defaults={"parental_responsibility": parental_responsibility, "lives_with": lives_with, "source_organisation": source_organisation},
+        )
+        if kind in SYMMETRIC:
+            Relationship.objects.update_or_create(
+                person=relative, kind=kind, relative=person,
+                defaults={"lives_with": lives_with, "source_organisation": source_organisation},
+            )
+        audit_record(
+            action="write", actor=actor, object_type="relationship", object_id=rel.pk,
+            purpose="relationship recorded", detail={"person": str(person.public_id), "kind": kind, "relative": str(relative.public_id)},
+        )
+    return rel
+
+
+def allocation_create(*, person: Person, organisation: Organisation, kind: str, practitioner: User | None = None, from_date: date | None = None, actor: User | None = None) -> Allocation:
+    allocation = Allocation.objects.create(
+        person=person, organisation=organisation, kind=kind, practitioner=practitioner,
+        from_date=from_date or timezone.localdate(), created_by=actor,
+    )
+    audit_record(
+        action="write", actor=actor, object_type="allocation", object_id=allocation.public_id,
+        purpose="allocation recorded", detail={"person": str(person.public_id), "organisation": organisation.code, "kind": kind},
+    )
+    return allocation

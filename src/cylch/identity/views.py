@@ -1,0 +1,102 @@
+"""Person search and the person page. Thin: parse, call a selector or service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cylch.access.audit import audit_from_request, client_ip
+from cylch.access.policy import Level, Relationship
+from cylch.access.selectors import PersonNotFound, Viewer, access_person, visible_events
+from cylch.access.services import break_glass_open
+from cylch.core import taxonomy
+from cylch.core.forms import form_errors
+from cylch.identity.forms import BreakGlassForm, PersonSearchForm
+from cylch.identity.selectors import (
+    age_on,
+    agency_records_of,
+    current_household,
+    household_members,
+    person_search,
+    relationships_of,
+)
+
+
+def search(request):
+    form = PersonSearchForm(request.GET or None)
+    hits = None
+    if request.GET and form.is_valid():
+        data = form.cleaned_data
+        hits = person_search(name=data["name"], date_of_birth=data["date_of_birth"], nhs_number=data["nhs_number"])
+        audit_from_request(
+            request, action="search", object_type="person", purpose="person search",
+            detail={"name": data["name"], "dob": str(data["date_of_birth"] or ""), "nhs": data["nhs_number"], "results": len(hits)},
+        )
+    today = timezone.localdate()
+    rows = [(h.person, age_on(h.person.date_of_birth, today)) for h in hits or []]
+    return render(request, "identity/search.html", {"form": form, "form_errors": form_errors(form) if request.GET else [], "rows": rows, "searched": hits is not None})
+
+
+def _open(request, public_id):
+    try:
+        return access_person(Viewer.for_user(request.user), public_id)
+    except PersonNotFound:
+        raise Http404(_("No person with that reference, or you may not open person records.")) from None
+
+
+def person(request, public_id):
+    access = _open(request, public_id)
+    person = access.person
+    language = get_language()
+    entries = []
+    for view in visible_events(access):
+        event = view.event
+        code = taxonomy.get(event.code)
+        entries.append({
+            "view": view,
+            "event": event,
+            "label": code.label(language) if code else event.code,
+            "domain": taxonomy.domains()[code.domain].label(language) if code else "",
+            "organisation": event.organisation.name(language),
+            "contact_role": (event.organisation.contact_role_cy if language == "cy" else event.organisation.contact_role_en) or _("Safeguarding lead"),
+            "contact": event.organisation.safeguarding_email or event.organisation.safeguarding_phone,
+        })
+    withheld = sum(1 for e in entries if e["view"].level == Level.EXISTENCE)
+    household = current_household(person)
+    today = timezone.localdate()
+    context = {
+        "access": access,
+        "person": person,
+        "age": age_on(person.date_of_birth, today),
+        "entries": entries,
+        "withheld": withheld,
+        "records": agency_records_of(person),
+        "household": household if access.may_see_demographics else None,
+        "members": [(m, age_on(m.date_of_birth, today)) for m in household_members(household) if m.pk != person.pk] if access.may_see_demographics else [],
+        "relationships": relationships_of(person) if access.may_see_demographics else [],
+        "outside_circle": access.relationship == Relationship.NONE and access.break_glass is None,
+        "break_glass_form": BreakGlassForm(),
+    }
+    audit_from_request(
+        request, action="read", object_type="person", object_id=person.public_id,
+        purpose="person record viewed",
+        detail={"relationship": access.relationship.value, "break_glass": bool(access.break_glass), "entries": len(entries), "withheld": withheld},
+    )
+    return render(request, "identity/person.html", context)
+
+
+@require_POST
+def break_glass(request, public_id):
+    access = _open(request, public_id)
+    form = BreakGlassForm(request.POST)
+    if form.is_valid():
+        break_glass_open(user=request.user, person=access.person, reason=form.cleaned_data["reason"], ip_address=client_ip(request))
+        messages.warning(request, _("Break-glass access is on for 4 hours. Your organisation's safeguarding lead has been told."))
+        return redirect("identity:person", public_id=public_id)
+    messages.error(request, form.errors["reason"][0])
+    return redirect("identity:person", public_id=public_id)

@@ -1,0 +1,82 @@
+"""Queue notifications in the recipient's language; deliver email from the outbox.
+
+``notify_user`` is called inside the transaction that causes the notification, so the
+in-app notice and the email commit (or roll back) together with the change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone, translation
+
+from cylch.notify.models import Notification, OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def notify_user(*, recipient, kind: str, subject, body, url: str = "", dedupe_key: str = "", context: dict | None = None) -> Notification:
+    """Tell one user something, in their language, in the app and by email.
+
+    ``subject`` and ``body`` are lazy translatable strings (``gettext_lazy``) with
+    ``%(name)s`` placeholders filled from ``context`` once the language is chosen.
+    """
+    context = context or {}
+    with translation.override(recipient.language or "en"):
+        subject_text = str(subject) % context
+        body_text = str(body) % context
+    notification = Notification.objects.create(
+        recipient=recipient, kind=kind, subject=subject_text[:200], body=body_text, url=url
+    )
+    if recipient.email:
+        full_url = f"{settings_base_url()}{url}" if url else ""
+        OutboxMessage.objects.get_or_create(
+            dedupe_key=dedupe_key or f"notification:{notification.public_id}",
+            defaults={
+                "to": recipient.email,
+                "subject": subject_text[:200],
+                "body": body_text + (f"\n\n{full_url}" if full_url else ""),
+                "next_attempt_at": timezone.now(),
+            },
+        )
+    return notification
+
+
+def settings_base_url() -> str:
+    return getattr(settings, "CYLCH_BASE_URL", "").rstrip("/")
+
+
+def deliver_due(*, limit: int = 100) -> tuple[int, int]:
+    """Send due emails. Returns (sent, failed this round). Safe to run from several workers."""
+    sent = failed = 0
+    now = timezone.now()
+    with transaction.atomic():
+        batch = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")[:limit]
+        )
+        for msg in batch:
+            msg.attempts += 1
+            try:
+                EmailMessage(msg.subject, msg.body, settings.DEFAULT_FROM_EMAIL, [msg.to], headers={"Message-ID": f"<{msg.public_id}@cylch>"}).send()
+            except Exception as exc:  # any transport failure is retried later
+                msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                if msg.attempts >= MAX_ATTEMPTS:
+                    msg.status = OutboxStatus.FAILED
+                else:
+                    msg.next_attempt_at = now + timedelta(minutes=2 ** msg.attempts)
+                failed += 1
+                log.warning("outbox %s: attempt %s failed: %s", msg.public_id, msg.attempts, exc)
+            else:
+                msg.status = OutboxStatus.SENT
+                msg.sent_at = timezone.now()
+                msg.last_error = ""
+                sent += 1
+            msg.save(update_fields=["attempts", "status", "sent_at", "next_attempt_at", "last_error"])
+    return sent, failed

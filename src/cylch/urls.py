@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from cylch.api import api
+from cylch.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("language/<str:code>/", core_views.switch_language, name="switch-language"),
+    path("", include("cylch.access.urls")),
+    path("", include("cylch.identity.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]
