@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "cylch.identity",
     "cylch.events",
     "cylch.notify",
+    "cylch.demo",
 ]
 
 MIDDLEWARE = [
