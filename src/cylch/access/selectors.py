@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -110,7 +111,7 @@ def access_person(viewer: Viewer, public_id) -> PersonAccess:
         raise PersonNotFound(public_id)
     try:
         person = Person.objects.get(public_id=public_id)
-    except (Person.DoesNotExist, ValueError, TypeError) as exc:
+    except (Person.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise PersonNotFound(public_id) from exc
     return PersonAccess(person, viewer, relationship_to_person(viewer, person), active_break_glass(viewer, person))
 

@@ -105,7 +105,7 @@ class Writer:
                 links.append(PersonLink(agency_record=rec, person=ind.person, method=LinkMethod.NHS_NUMBER))
             elif rec.upn:
                 links.append(PersonLink(agency_record=rec, person=ind.person, method=LinkMethod.UPN))
-            elif rng.random() < 0.8:
+            elif ind.resolved or rng.random() < 0.8:
                 links.append(PersonLink(agency_record=rec, person=ind.person, method=LinkMethod.CLERICAL))
             else:
                 dup = Person(

@@ -52,6 +52,7 @@ class Individual:
     school: Any = None
     gp: Any = None
     records: dict[str, AgencyRecord] = field(default_factory=dict)
+    resolved: bool = False  # scenario people: every agency record already matched to them
 
 
 class PopulationBuilder:
@@ -153,10 +154,13 @@ class PopulationBuilder:
             if father is not None:
                 rels.append((1, "parent", len(members) - 1, True, True))
         individuals = [Individual(p, la, household, address, postcode, town) for p in members]
+        for ind in individuals:
+            self.enrol(ind)
         away = []
         if absent_father is not None:
             ah, aaddr, apc, atown = self.household_for(la)
             away.append(Individual(absent_father, la, ah, aaddr, apc, atown))
+            self.enrol(away[-1])
         return individuals, rels, away
 
     # ---- what agencies hold ------------------------------------------------------------------
@@ -180,10 +184,23 @@ class PopulationBuilder:
             given_name=given, family_name=family, date_of_birth=dob, sex=p.sex,
             address_line=ind.address, town=ind.town, postcode=postcode,
             nhs_number=p.nhs_number if nhs and p.nhs_number else "",
-            upn=p.upn if upn else "", expected_date_of_delivery=p.expected_date_of_delivery,
+            upn=p.upn if (upn or org.kind == K.SCHOOL) else "", expected_date_of_delivery=p.expected_date_of_delivery,
         )
         ind.records[org.code] = rec
         return rec
+
+    def enrol(self, ind: Individual, school=None) -> None:
+        """Register the individual with a GP and, at school age, a school (which gives a UPN).
+        Called before the person is saved, so the pupil number is stored with them."""
+        p, rng = ind.person, self.rng
+        if p.is_unborn:
+            return
+        ind.gp = ind.gp or rng.choice(self.d.gps[ind.la])
+        age = self.age(p)
+        if school is not None or (age is not None and 4 <= age <= 16):
+            ind.school = school or ind.school or rng.choice(self.d.schools[ind.la])
+            if not p.upn:
+                p.upn = people.upn(rng, self.d.la_numbers[ind.la], int(ind.school.code[-2:]), p.date_of_birth.year + 5)
 
     def standard_records(self, ind: Individual) -> None:
         """GP for everyone; health visiting for the under-fives; school for 4-16; midwifery for the unborn."""
@@ -192,15 +209,11 @@ class PopulationBuilder:
         if p.is_unborn:
             self.record(ind, self.d.service(ind.la, K.MIDWIFERY), nhs=False, noisy=0)
             return
-        ind.gp = ind.gp or rng.choice(self.d.gps[ind.la])
         self.record(ind, ind.gp, nhs=rng.random() < 0.97, noisy=0.05)
         if age is not None and age < 5:
             self.record(ind, self.d.service(ind.la, K.HEALTH_VISITING), nhs=rng.random() < 0.95, noisy=0.05)
-        if age is not None and 4 <= age <= 16:
-            ind.school = ind.school or rng.choice(self.d.schools[ind.la])
-            if not p.upn:
-                p.upn = people.upn(rng, self.d.la_numbers[ind.la], int(ind.school.code[-2:]), p.date_of_birth.year + 5)
-            self.record(ind, ind.school, nhs=rng.random() < 0.4, upn=True, noisy=0.2)
+        if ind.school is not None:
+            self.record(ind, ind.school, nhs=rng.random() < 0.4, noisy=0.2)
 
     def age(self, p: Person) -> int | None:
         if p.date_of_birth is None:

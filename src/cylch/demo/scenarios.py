@@ -25,7 +25,7 @@ class Family:
         self.rels: list[tuple[int, str, int, bool, bool]] = []
         self.away: list[Individual] = []
 
-    def person(self, given: str, age: int | None, sex: str, *, family: str | None = None, nhs: bool = True, unborn_days: int | None = None, born_days_ago: int | None = None, elsewhere: bool = False) -> Individual:
+    def person(self, given: str, age: int | None, sex: str, *, school=None, family: str | None = None, nhs: bool = True, unborn_days: int | None = None, born_days_ago: int | None = None, elsewhere: bool = False) -> Individual:
         pb = self.pb
         if born_days_ago is not None:
             dob = pb.as_of - timedelta(days=born_days_ago)
@@ -41,6 +41,8 @@ class Family:
             ind = Individual(p, LA, self.household, self.address, self.postcode, self.town)
             self.members.append(ind)
         ind.gp = pb.d.gps[LA][0]
+        ind.resolved = True
+        pb.enrol(ind, school=school)
         return ind
 
     def rel(self, a: Individual, kind: str, b: Individual, pr: bool = False, lives: bool = True):
@@ -74,11 +76,10 @@ def build_all(pb: PopulationBuilder, writer, users) -> None:
     f = Family(pb, writer, "Prydderch")
     ceri = f.person("Ceri", 29, "female")
     gareth = f.person("Gareth", 33, "male", family="Bowen")
-    alys = f.person("Alys", 7, "female")
+    alys = f.person("Alys", 7, "female", school=_school(pb, 0))
     twm = f.person("Twm", 3, "male")
     unborn = f.person("", None, "unknown", unborn_days=60, nhs=False)
     rhodri = f.person("Rhodri", 31, "male", family="Llywelyn", elsewhere=True)
-    alys.school = _school(pb, 0)
     f.rel(ceri, "parent", alys, True)
     f.rel(ceri, "parent", twm, True)
     f.rel(ceri, "parent", unborn, True)
@@ -115,9 +116,8 @@ def build_all(pb: PopulationBuilder, writer, users) -> None:
     f = Family(pb, writer, "Morgan")
     leanne = f.person("Leanne", 27, "female")
     jason = f.person("Jason", 30, "male", family="Price")
-    kacey = f.person("Kacey", 5, "female")
+    kacey = f.person("Kacey", 5, "female", school=_school(pb, 0))
     tyler = f.person("Tyler", 2, "male", family="Price")
-    kacey.school = _school(pb, 0)
     f.rel(leanne, "parent", kacey, True)
     f.rel(leanne, "parent", tyler, True)
     f.rel(jason, "parent", tyler, True)
@@ -154,9 +154,8 @@ def build_all(pb: PopulationBuilder, writer, users) -> None:
     # 4. A teenager whose self-harm was known to CAMHS and the emergency department, not to school.
     f = Family(pb, writer, "Parry")
     mam = f.person("Sian", 44, "female")
-    megan = f.person("Megan", 14, "female")
+    megan = f.person("Megan", 14, "female", school=pb.d.orgs[welsh_school])
     f.rel(mam, "parent", megan, True)
-    megan.school = pb.d.orgs[welsh_school]
     f.event(megan, "health.self_harm.incident", "cav-emergency-department", 120, hour=23, details={"medical_attention": "emergency_department", "repeat": False, "school_informed": False}, summary="Cuts to forearm. Seen by CAMHS liaison before discharge.", recorder=("Dr Priya Shah", "ED registrar"))
     f.event(megan, "health.camhs.involvement", "cav-camhs", 110, details={"status": "waiting_list", "risk_assessment_completed": True}, recorder=("Owain Pritchard", "CAMHS practitioner"))
     f.event(megan, "health.self_harm.incident", "cav-emergency-department", 40, hour=1, details={"medical_attention": "emergency_department", "repeat": True, "school_informed": False}, summary="Repeat self-harm; overdose of paracetamol.", recorder=("Dr Priya Shah", "ED registrar"))
@@ -168,13 +167,12 @@ def build_all(pb: PopulationBuilder, writer, users) -> None:
     # 5. A family without heating for nine months.
     f = Family(pb, writer, "Davies")
     dad = f.person("Mark", 38, "male")
-    lily = f.person("Lily", 9, "female")
-    osian = f.person("Osian", 6, "male")
+    lily = f.person("Lily", 9, "female", school=_school(pb, 0))
+    osian = f.person("Osian", 6, "male", school=_school(pb, 0))
     f.rel(dad, "parent", lily, True)
     f.rel(dad, "parent", osian, True)
     f.rel(lily, "sibling", osian)
     f.rel(osian, "sibling", lily)
-    lily.school = osian.school = _school(pb, 0)
     for months, days in [(0, 275), (3, 185), (6, 95), (9, 5)]:
         f.event(dad, "housing.utilities.none", f"{LA}-housing", days, details={"utilities": ["heating", "hot_water"], "duration_days": months * 30 + 1, "landlord_informed": True},
                 summary="Boiler broken; landlord not repaired. Family using one electric heater.", recorder=("Lee Thomas", "Housing officer"))
@@ -186,9 +184,8 @@ def build_all(pb: PopulationBuilder, writer, users) -> None:
     # 6. Reports judged below threshold three times.
     f = Family(pb, writer, "Roberts")
     mum = f.person("Kerry", 34, "female")
-    jac = f.person("Jac", 9, "male")
+    jac = f.person("Jac", 9, "male", school=_school(pb, 0))
     f.rel(mum, "parent", jac, True)
-    jac.school = _school(pb, 0)
     for days, maker, channel, text in [
         (400, "school", "telephone", "School reports Jac often hungry and unkempt."),
         (250, "police", "police_ppn", "Police attended: home conditions very poor, mother intoxicated."),

@@ -13,6 +13,7 @@ from cylch.identity.names import fold, variants
 from cylch.identity.validators import normalise_nhs_number
 
 MAX_CANDIDATES = 5000
+SYMMETRIC_KINDS = {"sibling", "half_sibling", "partner"}
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,13 @@ def household_members(household) -> list[Person]:
 
 def relationships_of(person: Person) -> list[Relationship]:
     """Everyone the person is related to, in either direction, with the other person loaded."""
-    return list(
+    rows = (
         Relationship.objects.filter(Q(person=person) | Q(relative=person))
         .select_related("person", "relative")
-        .order_by("kind")
+        .order_by("kind", "pk")
     )
+    # Sibling and partner links are stored both ways: show each pair once, from this person.
+    return [r for r in rows if not (r.relative_id == person.pk and r.kind in SYMMETRIC_KINDS)]
 
 
 def agency_records_of(person: Person) -> list:

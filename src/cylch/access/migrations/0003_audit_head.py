@@ -6,5 +6,5 @@ def create_head(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("access", "0001_initial")]
+    dependencies = [("access", "0002_initial")]
     operations = [migrations.RunPython(create_head, migrations.RunPython.noop)]
