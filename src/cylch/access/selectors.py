@@ -69,7 +69,9 @@ def relationship_to_person(viewer: Viewer, person) -> Relationship:
     ) | {person.pk}
     if PersonLink.objects.filter(person_id__in=circle, active=True, agency_record__organisation=org).exists():
         return Relationship.INVOLVED
-    if Event.objects.filter(person=person, organisation=org).exists():
+    # An event the organisation recorded about anyone in the household, or about the household
+    # itself (a domestic-abuse notice has no one subject), counts like a record would.
+    if Event.objects.filter(organisation=org).filter(Q(person_id__in=circle) | Q(household_id__in=household_ids)).exists():
         return Relationship.INVOLVED
     if org.kind == OrganisationKind.LA_CHILDRENS_SERVICES and org.local_authority_id:
         from cylch.identity.models import Household

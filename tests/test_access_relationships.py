@@ -1,0 +1,121 @@
+"""How an organisation's relationship to a child is worked out, and what reading it costs."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cylch.access.policy import Relationship
+from cylch.access.selectors import Viewer, access_person, relationship_to_person, visible_events
+from cylch.identity.models import Allocation
+from cylch.identity.services import household_add_member, household_create
+
+from tests import factories
+
+
+def rel(user, person) -> Relationship:
+    return relationship_to_person(Viewer.for_user(user), person)
+
+
+def test_childrens_services_are_involved_where_the_child_lives_and_not_elsewhere(prydderch):
+    """Ceredigion children's services are involved with Alys (she lives in Ceredigion);
+    Carmarthenshire's are not, though they know her half-sister Efa."""
+    assert rel(prydderch.staff.social_worker, prydderch.alys) == Relationship.INVOLVED
+    assert rel(prydderch.staff.other_la_social_worker, prydderch.alys) == Relationship.NONE
+    assert rel(prydderch.staff.other_la_social_worker, prydderch.efa) == Relationship.INVOLVED
+    assert rel(prydderch.staff.social_worker, prydderch.efa) == Relationship.NONE
+
+
+def test_moving_house_moves_the_local_authority_that_is_involved(prydderch):
+    """When Alys moves to Carmarthenshire, Ceredigion children's services are no longer involved
+    and Carmarthenshire's are; the GP, which holds her record, stays involved."""
+    new_home = household_create(
+        address_line="7 Stryd y Brenin", town="Carmarthen", postcode="SA31 1BB",
+        local_authority=prydderch.places.carmarthenshire,
+    )
+    household_add_member(household=new_home, person=prydderch.alys, from_date=date(2026, 10, 1))
+    assert rel(prydderch.staff.social_worker, prydderch.alys) == Relationship.NONE
+    assert rel(prydderch.staff.other_la_social_worker, prydderch.alys) == Relationship.INVOLVED
+    assert rel(prydderch.staff.gp, prydderch.alys) == Relationship.INVOLVED
+
+
+def test_a_record_for_anyone_in_the_household_makes_the_organisation_involved(prydderch):
+    """The health visitor holds records only for Twm and the unborn baby, but is involved with Alys,
+    who lives with them; not with Efa, Twm's half-sister who lives elsewhere."""
+    assert rel(prydderch.staff.health_visitor, prydderch.alys) == Relationship.INVOLVED
+    assert rel(prydderch.staff.health_visitor, prydderch.efa) == Relationship.NONE
+
+
+def test_an_organisation_with_nothing_on_the_family_has_no_relationship(prydderch):
+    """Tai Teifi holds nothing about the Prydderch family, so it stands outside every member's circle."""
+    for person in (prydderch.ceri, prydderch.alys, prydderch.twm, prydderch.unborn, prydderch.efa):
+        assert rel(prydderch.staff.housing_officer, person) == Relationship.NONE
+
+
+def test_recording_an_event_about_a_child_makes_the_organisation_involved(prydderch):
+    """Police who record a concern about Twm (without sending a record of him) are involved with him."""
+    assert rel(prydderch.staff.police_officer, prydderch.twm) == Relationship.NONE
+    factories.event(
+        organisation=prydderch.orgs.police, person=prydderch.twm, code="police.ppn.vulnerability",
+        recorded_by=prydderch.staff.police_officer,
+    )
+    assert rel(prydderch.staff.police_officer, prydderch.twm) == Relationship.INVOLVED
+
+
+def test_a_household_level_notice_makes_the_police_involved_with_the_children(prydderch):
+    """A domestic-abuse PPN recorded against the household (no one person) makes the force
+    involved with every child living there, as the policy says ("knows the child or their
+    household"); not with Efa, who lives elsewhere."""
+    from cylch.events.services import record_event
+
+    record_event(
+        organisation=prydderch.orgs.police, household=prydderch.home, code="police.ppn.domestic_abuse",
+        occurred_at=factories.at("2026-10-03", 23), details={"risk_level": "medium", "child_present": True},
+        recorded_by=prydderch.staff.police_officer,
+    )
+    assert rel(prydderch.staff.police_officer, prydderch.alys) == Relationship.INVOLVED
+    assert rel(prydderch.staff.police_officer, prydderch.twm) == Relationship.INVOLVED
+    assert rel(prydderch.staff.police_officer, prydderch.efa) == Relationship.NONE
+
+
+def test_an_open_allocation_makes_the_organisation_allocated_and_an_ended_one_does_not(prydderch):
+    """An allocation counts while it is open (no end date, or ending today or later)."""
+    allocation = factories.allocated(prydderch.alys, prydderch.orgs.school, practitioner=prydderch.staff.school_lead)
+    assert rel(prydderch.staff.school_lead, prydderch.alys) == Relationship.ALLOCATED
+    today = timezone.localdate()
+    # No service ends an allocation yet, so end it the way a future one would: set to_date.
+    Allocation.objects.filter(pk=allocation.pk).update(to_date=today)
+    assert rel(prydderch.staff.school_lead, prydderch.alys) == Relationship.ALLOCATED
+    Allocation.objects.filter(pk=allocation.pk).update(to_date=today - timedelta(days=1))
+    # The school still holds Alys's record, so it falls back to involved.
+    assert rel(prydderch.staff.school_lead, prydderch.alys) == Relationship.INVOLVED
+
+
+def test_the_chronology_reads_in_a_fixed_number_of_queries(prydderch):
+    """``visible_events`` costs the same number of queries for 2 entries as for 40 (no N+1 on
+    organisations or corrections)."""
+    org_cycle = [prydderch.orgs.gp, prydderch.orgs.school, prydderch.orgs.police, prydderch.orgs.housing]
+
+    def add(n: int, start: int) -> None:
+        for i in range(n):
+            factories.event(
+                organisation=org_cycle[i % len(org_cycle)], person=prydderch.alys,
+                code=factories.code_with_sensitivity(["health", "education", "police", "housing"][i % 4]),
+                occurred_at=factories.at(date(2026, 1, 1) + timedelta(days=start + i)),
+            )
+
+    access = access_person(Viewer.for_user(prydderch.staff.social_worker), prydderch.alys.public_id)
+    add(2, 0)
+    with CaptureQueriesContext(connection) as few:
+        assert len(visible_events(access)) == 2
+    add(38, 10)
+    original = factories.event(organisation=prydderch.orgs.gp, person=prydderch.alys, code="health.appointment.was_not_brought")
+    factories.corrected_event(original, recorded_by=prydderch.staff.gp)
+    with CaptureQueriesContext(connection) as many:
+        views = visible_events(access)
+    assert len(views) == 41
+    assert {v.event.organisation.code for v in views} >= {"meddygfa-r-bont", "dyfed-powys-police"}
+    assert len(many.captured_queries) == len(few.captured_queries) <= 3
