@@ -41,9 +41,7 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "cylch-insecure-development-key-do-not-use-in-production"
 
-ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("CYLCH_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
-]
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("CYLCH_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from django.db import transaction

@@ -32,9 +32,7 @@ class LocalAuthority(models.Model):
     code = models.SlugField(max_length=32, unique=True)
     name_en = models.CharField(max_length=120)
     name_cy = models.CharField(max_length=120)
-    board_area = models.ForeignKey(
-        BoardArea, on_delete=models.PROTECT, related_name="local_authorities"
-    )
+    board_area = models.ForeignKey(BoardArea, on_delete=models.PROTECT, related_name="local_authorities")
 
     class Meta:
         ordering = ["name_en"]
@@ -130,14 +128,15 @@ class LoginAttempt(models.Model):
     class Meta:
         indexes = [models.Index(fields=["username", "at"]), models.Index(fields=["ip_address", "at"])]
 
+    def __str__(self) -> str:
+        return f"{self.username} at {self.at:%Y-%m-%d %H:%M} ({'ok' if self.succeeded else 'failed'})"
+
 
 class ApiToken(models.Model):
     """A bearer token for one organisation's system. Only a hash of the secret is stored."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="api_tokens"
-    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="api_tokens")
     name = models.CharField(max_length=120)
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
@@ -153,12 +152,8 @@ class BreakGlass(models.Model):
     """Emergency access to one person's record by someone outside the child's circle."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass_grants"
-    )
-    person = models.ForeignKey(
-        "identity.Person", on_delete=models.PROTECT, related_name="break_glass_grants"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass_grants")
+    person = models.ForeignKey("identity.Person", on_delete=models.PROTECT, related_name="break_glass_grants")
     reason = models.TextField()
     started_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -166,6 +161,9 @@ class BreakGlass(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "person", "expires_at"])]
         verbose_name_plural = "break-glass grants"
+
+    def __str__(self) -> str:
+        return f"break-glass by {self.user_id} on {self.person_id} until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
 class AuditAction(models.TextChoices):
@@ -222,3 +220,6 @@ class AuditHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit head at #{self.last_seq}"

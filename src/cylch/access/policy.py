@@ -151,9 +151,7 @@ def _parse(table: str) -> dict[tuple[str, str, str], Level]:
             raise ValueError(f"policy table: malformed row {raw!r}")
         for cls, level in zip(columns, levels, strict=True):
             policy[(Role(left).value, cls, relationship.value)] = Level(level)
-    expected = {
-        (role.value, cls.value, rel.value) for role in Role for cls in Sensitivity for rel in Relationship
-    }
+    expected = {(role.value, cls.value, rel.value) for role in Role for cls in Sensitivity for rel in Relationship}
     missing = expected - policy.keys()
     if missing:
         raise ValueError(f"policy table: no level for {sorted(missing)[:5]} ...")

@@ -79,9 +79,7 @@ ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
     Role.MIDWIFE: frozenset({OrganisationKind.MIDWIFERY}),
     Role.GP: frozenset({OrganisationKind.GP_PRACTICE}),
     Role.SCHOOL_NURSE: frozenset({OrganisationKind.SCHOOL_NURSING}),
-    Role.ED_CLINICIAN: frozenset(
-        {OrganisationKind.EMERGENCY_DEPARTMENT, OrganisationKind.HOSPITAL}
-    ),
+    Role.ED_CLINICIAN: frozenset({OrganisationKind.EMERGENCY_DEPARTMENT, OrganisationKind.HOSPITAL}),
     Role.CAMHS_PRACTITIONER: frozenset({OrganisationKind.CAMHS}),
     Role.ADULT_MENTAL_HEALTH_PRACTITIONER: frozenset(
         {OrganisationKind.ADULT_MENTAL_HEALTH, OrganisationKind.SUBSTANCE_MISUSE}
@@ -94,12 +92,8 @@ ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
     Role.SOCIAL_WORKER: frozenset({OrganisationKind.LA_CHILDRENS_SERVICES}),
     Role.TEAM_MANAGER: frozenset({OrganisationKind.LA_CHILDRENS_SERVICES}),
     Role.CONFERENCE_CHAIR: frozenset({OrganisationKind.LA_CHILDRENS_SERVICES}),
-    Role.BOARD_ANALYST: frozenset(
-        {OrganisationKind.SAFEGUARDING_BOARD, OrganisationKind.NATIONAL_BOARD}
-    ),
-    Role.REVIEW_PANEL: frozenset(
-        {OrganisationKind.SAFEGUARDING_BOARD, OrganisationKind.NATIONAL_BOARD}
-    ),
+    Role.BOARD_ANALYST: frozenset({OrganisationKind.SAFEGUARDING_BOARD, OrganisationKind.NATIONAL_BOARD}),
+    Role.REVIEW_PANEL: frozenset({OrganisationKind.SAFEGUARDING_BOARD, OrganisationKind.NATIONAL_BOARD}),
     Role.ADMIN: frozenset(OrganisationKind),
     Role.SYSTEM: frozenset(OrganisationKind),
 }

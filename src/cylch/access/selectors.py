@@ -59,19 +59,29 @@ def relationship_to_person(viewer: Viewer, person) -> Relationship:
     if org is None:
         return Relationship.NONE
     today = timezone.localdate()
-    if Allocation.objects.filter(person=person, organisation=org).filter(Q(to_date__isnull=True) | Q(to_date__gte=today)).exists():
+    if (
+        Allocation.objects.filter(person=person, organisation=org)
+        .filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
+        .exists()
+    ):
         return Relationship.ALLOCATED
     household_ids = list(
         HouseholdMembership.objects.filter(person=person, to_date__isnull=True).values_list("household_id", flat=True)
     )
     circle = set(
-        HouseholdMembership.objects.filter(household_id__in=household_ids, to_date__isnull=True).values_list("person_id", flat=True)
+        HouseholdMembership.objects.filter(household_id__in=household_ids, to_date__isnull=True).values_list(
+            "person_id", flat=True
+        )
     ) | {person.pk}
     if PersonLink.objects.filter(person_id__in=circle, active=True, agency_record__organisation=org).exists():
         return Relationship.INVOLVED
     # An event the organisation recorded about anyone in the household, or about the household
     # itself (a domestic-abuse notice has no one subject), counts like a record would.
-    if Event.objects.filter(organisation=org).filter(Q(person_id__in=circle) | Q(household_id__in=household_ids)).exists():
+    if (
+        Event.objects.filter(organisation=org)
+        .filter(Q(person_id__in=circle) | Q(household_id__in=household_ids))
+        .exists()
+    ):
         return Relationship.INVOLVED
     if org.kind == OrganisationKind.LA_CHILDRENS_SERVICES and org.local_authority_id:
         from cylch.identity.models import Household
@@ -142,15 +152,13 @@ def visible_events(access: PersonAccess, *, limit: int | None = 500) -> list[Eve
     """
     from cylch.events.models import Event
 
-    qs = (
-        Event.objects.filter(person=access.person)
-        .select_related("organisation")
-        .order_by("-occurred_at", "-id")
-    )
+    qs = Event.objects.filter(person=access.person).select_related("organisation").order_by("-occurred_at", "-id")
     superseded = set(
         Event.objects.filter(person=access.person, supersedes__isnull=False).values_list("supersedes_id", flat=True)
     )
     events = [e for e in (qs[: limit + len(superseded)] if limit else qs) if e.pk not in superseded]
     if limit:
         events = events[:limit]
-    return [EventView(e, access.level_for(sensitivity=e.sensitivity, organisation_id=e.organisation_id)) for e in events]
+    return [
+        EventView(e, access.level_for(sensitivity=e.sensitivity, organisation_id=e.organisation_id)) for e in events
+    ]

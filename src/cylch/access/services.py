@@ -54,14 +54,24 @@ def break_glass_open(*, user: User, person, reason: str, ip_address: str = "") -
     now = timezone.now()
     with transaction.atomic():
         grant = BreakGlass.objects.create(
-            user=user, person=person, reason=reason, started_at=now,
+            user=user,
+            person=person,
+            reason=reason,
+            started_at=now,
             expires_at=now + timedelta(seconds=settings.CYLCH_BREAK_GLASS_SECONDS),
         )
         audit_record(
-            action="break_glass", actor=user, ip_address=ip_address, object_type="person",
-            object_id=person.public_id, purpose=reason[:200], detail={"grant": str(grant.public_id)},
+            action="break_glass",
+            actor=user,
+            ip_address=ip_address,
+            object_type="person",
+            object_id=person.public_id,
+            purpose=reason[:200],
+            detail={"grant": str(grant.public_id)},
         )
-        leads = User.objects.filter(organisation=user.organisation, is_safeguarding_lead=True, is_active=True).exclude(pk=user.pk)
+        leads = User.objects.filter(organisation=user.organisation, is_safeguarding_lead=True, is_active=True).exclude(
+            pk=user.pk
+        )
         url = reverse("identity:person", args=[person.public_id])
         for lead in leads:
             notify_user(
@@ -97,8 +107,18 @@ def api_token_create(*, organisation: Organisation, name: str, actor: User | Non
         raise ValidationError({"name": ["Name the system the token is for."]})
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(organisation=organisation, name=name.strip(), prefix=prefix, secret_hash=_hash(secret))
-    audit_record(action="admin", actor=actor, organisation_code=organisation.code, object_type="api_token", object_id=token.public_id, purpose="API token created", detail={"name": name})
+    token = ApiToken.objects.create(
+        organisation=organisation, name=name.strip(), prefix=prefix, secret_hash=_hash(secret)
+    )
+    audit_record(
+        action="admin",
+        actor=actor,
+        organisation_code=organisation.code,
+        object_type="api_token",
+        object_id=token.public_id,
+        purpose="API token created",
+        detail={"name": name},
+    )
     return token, f"{TOKEN_PREFIX}_{prefix}_{secret}"
 
 

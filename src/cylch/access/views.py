@@ -80,7 +80,13 @@ def sign_in(request):
     return render(
         request,
         "access/sign_in.html",
-        {"form": form, "error": error, "demo_accounts": demo_accounts(), "next": _next_url(request), "expired": request.GET.get("expired")},
+        {
+            "form": form,
+            "error": error,
+            "demo_accounts": demo_accounts(),
+            "next": _next_url(request),
+            "expired": request.GET.get("expired"),
+        },
     )
 
 
@@ -105,7 +111,11 @@ def sign_in_code(request):
                     return _finish(request, user, device)
             sign_in_attempt_record(username=user.username, ip_address=ip, succeeded=False)
             form.add_error("code", _("That code is not right. Codes change every 30 seconds: try the current one."))
-    return render(request, "access/sign_in_code.html", {"form": form, "form_errors": form_errors(form), "next": _next_url(request)})
+    return render(
+        request,
+        "access/sign_in_code.html",
+        {"form": form, "form_errors": form_errors(form), "next": _next_url(request)},
+    )
 
 
 def sign_in_set_up(request):
@@ -115,13 +125,17 @@ def sign_in_set_up(request):
         return redirect("access:sign-in")
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect("/sign-in/code/")
-    device, _created = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
+    device, _created = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=False, defaults={"name": "Authenticator app"}
+    )
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"].strip()):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            audit_from_request(request, action="admin", object_type="user", object_id=user.pk, purpose="two-factor set up")
+            audit_from_request(
+                request, action="admin", object_type="user", object_id=user.pk, purpose="two-factor set up"
+            )
             return _finish(request, user, device)
         form.add_error("code", _("That code is not right. Check the time on your phone and try the current code."))
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
@@ -131,7 +145,13 @@ def sign_in_set_up(request):
     return render(
         request,
         "access/sign_in_set_up.html",
-        {"form": form, "form_errors": form_errors(form), "qr_svg": buffer.getvalue().decode(), "secret": secret, "next": _next_url(request)},
+        {
+            "form": form,
+            "form_errors": form_errors(form),
+            "qr_svg": buffer.getvalue().decode(),
+            "secret": secret,
+            "next": _next_url(request),
+        },
     )
 
 

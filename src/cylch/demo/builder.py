@@ -72,7 +72,12 @@ class Writer:
         Household.objects.bulk_create(households.values(), batch_size=CHUNK)
         Person.objects.bulk_create([i.person for i in self.individuals], batch_size=CHUNK)
         HouseholdMembership.objects.bulk_create(
-            [HouseholdMembership(household=i.household, person=i.person, from_date=i.person.date_of_birth or pb.start) for i in self.individuals],
+            [
+                HouseholdMembership(
+                    household=i.household, person=i.person, from_date=i.person.date_of_birth or pb.start
+                )
+                for i in self.individuals
+            ],
             batch_size=CHUNK,
         )
         rels = []
@@ -82,7 +87,11 @@ class Writer:
                 key = (x.person.pk, kind, y.person.pk)
                 if key not in seen:
                     seen.add(key)
-                    rels.append(Relationship(person=x.person, kind=kind, relative=y.person, parental_responsibility=pr, lives_with=lives))
+                    rels.append(
+                        Relationship(
+                            person=x.person, kind=kind, relative=y.person, parental_responsibility=pr, lives_with=lives
+                        )
+                    )
         Relationship.objects.bulk_create(rels, batch_size=CHUNK)
         events = []
         for ind in self.individuals:
@@ -109,9 +118,14 @@ class Writer:
                 links.append(PersonLink(agency_record=rec, person=ind.person, method=LinkMethod.CLERICAL))
             else:
                 dup = Person(
-                    public_id=pb.uuid(), given_name=rec.given_name, family_name=rec.family_name,
-                    date_of_birth=rec.date_of_birth, sex=rec.sex, search_name=search_key(rec.given_name, rec.family_name),
-                    is_unborn=ind.person.is_unborn, expected_date_of_delivery=ind.person.expected_date_of_delivery,
+                    public_id=pb.uuid(),
+                    given_name=rec.given_name,
+                    family_name=rec.family_name,
+                    date_of_birth=rec.date_of_birth,
+                    sex=rec.sex,
+                    search_name=search_key(rec.given_name, rec.family_name),
+                    is_unborn=ind.person.is_unborn,
+                    expected_date_of_delivery=ind.person.expected_date_of_delivery,
                 )
                 duplicates.append((rec, dup))
         Person.objects.bulk_create([p for _r, p in duplicates], batch_size=CHUNK)
@@ -130,7 +144,14 @@ class Writer:
         self.reset()
 
 
-def build(*, seed: int = 2026, persons: int = 5000, as_of: date | None = None, events_per_person: float = 6.0, progress: bool = True) -> BuildStats:
+def build(
+    *,
+    seed: int = 2026,
+    persons: int = 5000,
+    as_of: date | None = None,
+    events_per_person: float = 6.0,
+    progress: bool = True,
+) -> BuildStats:
     """Build the whole demo in one transaction: all or nothing."""
     started = clock.monotonic()
     as_of = as_of or date.today()
@@ -160,8 +181,17 @@ def build(*, seed: int = 2026, persons: int = 5000, as_of: date | None = None, e
         bar.close()
         stats.seconds = round(clock.monotonic() - started, 1)
         audit_record(
-            action="write", actor_label="cylch demo", object_type="demo", object_id=seed,
+            action="write",
+            actor_label="cylch demo",
+            object_type="demo",
+            object_id=seed,
             purpose="synthetic demo built",
-            detail={"seed": seed, "as_of": as_of.isoformat(), "persons": stats.persons, "events": stats.events, "agency_records": stats.agency_records},
+            detail={
+                "seed": seed,
+                "as_of": as_of.isoformat(),
+                "persons": stats.persons,
+                "events": stats.events,
+                "agency_records": stats.agency_records,
+            },
         )
     return stats

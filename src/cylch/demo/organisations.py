@@ -12,7 +12,7 @@ from cylch.access.roles import OrganisationKind as K
 from cylch.access.roles import Role
 from cylch.demo import places
 
-DEMO_PASSWORD = "cylch-demo"  # noqa: S105 - published demo password, demo mode only
+DEMO_PASSWORD = "cylch-demo"
 SCENARIO_LA = "cardiff"
 
 
@@ -54,15 +54,21 @@ def build_directory(rng: random.Random, *, schools_per_la: int, gps_per_la: int)
 
     orgs: list[Organisation] = []
 
-    def org(code, en, cy, kind, la=None, board=None, parent=None, role_en="Safeguarding lead", role_cy="Arweinydd diogelu"):
+    def org(
+        code, en, cy, kind, la=None, board=None, parent=None, role_en="Safeguarding lead", role_cy="Arweinydd diogelu"
+    ):
         o = Organisation(
-            code=code, name_en=en, name_cy=cy, kind=kind,
+            code=code,
+            name_en=en,
+            name_cy=cy,
+            kind=kind,
             local_authority=d.las.get(la) if la else None,
             board_area=d.boards[board] if board else (d.las[la].board_area if la else None),
             parent=parent,
             safeguarding_email=f"safeguarding@{code}.demo.cylch.invalid",
             safeguarding_phone=f"0300 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
-            contact_role_en=role_en, contact_role_cy=role_cy,
+            contact_role_en=role_en,
+            contact_role_cy=role_cy,
         )
         orgs.append(o)
         return o
@@ -77,32 +83,101 @@ def build_directory(rng: random.Random, *, schools_per_la: int, gps_per_la: int)
     for code, en, cy, board in places.HEALTH_BOARDS:
         parent = d.orgs[f"hb-{code}"]
         for kind, suffix_en, prefix_cy in places.HEALTH_SERVICES:
-            org(f"{code}-{kind.replace('_', '-')}", f"{en.replace(' University Health Board', '').replace(' Teaching Health Board', '')} {suffix_en}",
-                f"{prefix_cy} {cy.replace('Bwrdd Iechyd Prifysgol ', '').replace('Bwrdd Iechyd Addysgu ', '')}", kind, board=board, parent=parent)
+            org(
+                f"{code}-{kind.replace('_', '-')}",
+                f"{en.replace(' University Health Board', '').replace(' Teaching Health Board', '')} {suffix_en}",
+                f"{prefix_cy} {cy.replace('Bwrdd Iechyd Prifysgol ', '').replace('Bwrdd Iechyd Addysgu ', '')}",
+                kind,
+                board=board,
+                parent=parent,
+            )
     for code, en, cy, board in places.POLICE_FORCES:
-        org(f"police-{code}", en, cy, K.POLICE, board=board, role_en="Public protection unit", role_cy="Uned diogelu'r cyhoedd")
+        org(
+            f"police-{code}",
+            en,
+            cy,
+            K.POLICE,
+            board=board,
+            role_en="Public protection unit",
+            role_cy="Uned diogelu'r cyhoedd",
+        )
     for code, en, cy in places.THIRD_SECTOR:
         org(f"third-{code}", en, cy, K.THIRD_SECTOR, board="cardiff-vale")
     for code, en, cy in places.BOARD_AREAS:
-        org(f"board-{code}", f"{en} Regional Safeguarding Board", f"Bwrdd Diogelu Rhanbarthol {cy}", K.SAFEGUARDING_BOARD, board=code, role_en="Board business unit", role_cy="Uned fusnes y bwrdd")
+        org(
+            f"board-{code}",
+            f"{en} Regional Safeguarding Board",
+            f"Bwrdd Diogelu Rhanbarthol {cy}",
+            K.SAFEGUARDING_BOARD,
+            board=code,
+            role_en="Board business unit",
+            role_cy="Uned fusnes y bwrdd",
+        )
     org("nisb", "National Independent Safeguarding Board", "Bwrdd Diogelu Annibynnol Cenedlaethol", K.NATIONAL_BOARD)
 
-    for code, en, cy, board, hb, _police, _postcodes, towns in places.LOCAL_AUTHORITIES:
-        org(f"{code}-cs", f"{en} Children's Services", f"Gwasanaethau Plant {cy}", K.LA_CHILDRENS_SERVICES, la=code,
-            role_en="Duty team (front door)", role_cy="Tîm dyletswydd (drws ffrynt)")
-        org(f"{code}-housing", f"{en} Housing Services", f"Gwasanaethau Tai {cy}", K.HOUSING, la=code, role_en="Housing safeguarding officer", role_cy="Swyddog diogelu tai")
+    for code, en, cy, _board, hb, _police, _postcodes, towns in places.LOCAL_AUTHORITIES:
+        org(
+            f"{code}-cs",
+            f"{en} Children's Services",
+            f"Gwasanaethau Plant {cy}",
+            K.LA_CHILDRENS_SERVICES,
+            la=code,
+            role_en="Duty team (front door)",
+            role_cy="Tîm dyletswydd (drws ffrynt)",
+        )
+        org(
+            f"{code}-housing",
+            f"{en} Housing Services",
+            f"Gwasanaethau Tai {cy}",
+            K.HOUSING,
+            la=code,
+            role_en="Housing safeguarding officer",
+            role_cy="Swyddog diogelu tai",
+        )
         for i in range(schools_per_la):
             town = towns[i % len(towns)]
             if i % 3 == 0:
-                org(f"school-{code}-{i + 1:02d}", f"Ysgol Gymraeg {town}", f"Ysgol Gymraeg {town}", K.SCHOOL, la=code, role_en="Designated safeguarding person", role_cy="Person diogelu dynodedig")
+                org(
+                    f"school-{code}-{i + 1:02d}",
+                    f"Ysgol Gymraeg {town}",
+                    f"Ysgol Gymraeg {town}",
+                    K.SCHOOL,
+                    la=code,
+                    role_en="Designated safeguarding person",
+                    role_cy="Person diogelu dynodedig",
+                )
             elif i % 3 == 1:
-                org(f"school-{code}-{i + 1:02d}", f"{town} Primary School", f"Ysgol Gynradd {town}", K.SCHOOL, la=code, role_en="Designated safeguarding person", role_cy="Person diogelu dynodedig")
+                org(
+                    f"school-{code}-{i + 1:02d}",
+                    f"{town} Primary School",
+                    f"Ysgol Gynradd {town}",
+                    K.SCHOOL,
+                    la=code,
+                    role_en="Designated safeguarding person",
+                    role_cy="Person diogelu dynodedig",
+                )
             else:
-                org(f"school-{code}-{i + 1:02d}", f"{town} High School", f"Ysgol Uwchradd {town}", K.SCHOOL, la=code, role_en="Designated safeguarding person", role_cy="Person diogelu dynodedig")
+                org(
+                    f"school-{code}-{i + 1:02d}",
+                    f"{town} High School",
+                    f"Ysgol Uwchradd {town}",
+                    K.SCHOOL,
+                    la=code,
+                    role_en="Designated safeguarding person",
+                    role_cy="Person diogelu dynodedig",
+                )
         for i in range(gps_per_la):
             town = towns[(i + 1) % len(towns)]
-            org(f"gp-{code}-{i + 1:02d}", f"{town} Medical Centre {i + 1}", f"Canolfan Feddygol {town} {i + 1}", K.GP_PRACTICE, la=code,
-                parent=d.orgs[f"hb-{hb}"], role_en="Practice safeguarding lead", role_cy="Arweinydd diogelu'r practis")
+            org(
+                f"gp-{code}-{i + 1:02d}",
+                f"{town} Medical Centre {i + 1}",
+                f"Canolfan Feddygol {town} {i + 1}",
+                K.GP_PRACTICE,
+                la=code,
+                parent=d.orgs[f"hb-{hb}"],
+                role_en="Practice safeguarding lead",
+                role_cy="Arweinydd diogelu'r practis",
+            )
     Organisation.objects.bulk_create(orgs)
     d.orgs = {o.code: o for o in Organisation.objects.select_related("local_authority").all()}
     for la in d.las:
@@ -139,11 +214,21 @@ def create_demo_users(d: Directory) -> dict[str, User]:
     users = []
     for role, org_code, full_name, lead in DEMO_USERS:
         first, _, last = full_name.rpartition(" ")
-        users.append(User(
-            username=role.value, password=password, first_name=first, last_name=last,
-            email=f"{role.value}@demo.cylch.invalid", organisation=d.orgs[org_code], role=role,
-            job_title=str(role.label), is_safeguarding_lead=lead, is_demo=True,
-            is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN,
-        ))
+        users.append(
+            User(
+                username=role.value,
+                password=password,
+                first_name=first,
+                last_name=last,
+                email=f"{role.value}@demo.cylch.invalid",
+                organisation=d.orgs[org_code],
+                role=role,
+                job_title=str(role.label),
+                is_safeguarding_lead=lead,
+                is_demo=True,
+                is_staff=role == Role.ADMIN,
+                is_superuser=role == Role.ADMIN,
+            )
+        )
     User.objects.bulk_create(users)
     return {u.username: u for u in User.objects.filter(is_demo=True)}

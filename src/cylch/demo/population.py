@@ -22,20 +22,34 @@ from cylch.events.services import fingerprint
 from cylch.identity.models import (
     AgencyRecord,
     Household,
-    HouseholdMembership,
-    LinkMethod,
     Person,
-    PersonLink,
-    Relationship,
 )
 from cylch.identity.names import search_key
 
 CHUNK = 5000
 LA_WEIGHTS = {
-    "cardiff": 12, "swansea": 8, "rhondda-cynon-taf": 8, "carmarthenshire": 6, "caerphilly": 6,
-    "flintshire": 5, "newport": 5, "bridgend": 5, "neath-port-talbot": 5, "vale-of-glamorgan": 4,
-    "wrexham": 4, "powys": 4, "gwynedd": 4, "pembrokeshire": 4, "conwy": 4, "denbighshire": 3,
-    "monmouthshire": 3, "torfaen": 3, "ceredigion": 2, "blaenau-gwent": 2, "anglesey": 2, "merthyr-tydfil": 2,
+    "cardiff": 12,
+    "swansea": 8,
+    "rhondda-cynon-taf": 8,
+    "carmarthenshire": 6,
+    "caerphilly": 6,
+    "flintshire": 5,
+    "newport": 5,
+    "bridgend": 5,
+    "neath-port-talbot": 5,
+    "vale-of-glamorgan": 4,
+    "wrexham": 4,
+    "powys": 4,
+    "gwynedd": 4,
+    "pembrokeshire": 4,
+    "conwy": 4,
+    "denbighshire": 3,
+    "monmouthshire": 3,
+    "torfaen": 3,
+    "ceredigion": 2,
+    "blaenau-gwent": 2,
+    "anglesey": 2,
+    "merthyr-tydfil": 2,
 }
 
 
@@ -79,11 +93,25 @@ class PopulationBuilder:
         return datetime.combine(day, time(self.rng.randrange(8, 19), self.rng.randrange(60)), tzinfo=UTC)
 
     # ---- people and households ------------------------------------------------------------
-    def new_person(self, given: str, family: str, dob: date | None, sex: str, *, unborn_edd: date | None = None, with_nhs: bool = True) -> Person:
+    def new_person(
+        self,
+        given: str,
+        family: str,
+        dob: date | None,
+        sex: str,
+        *,
+        unborn_edd: date | None = None,
+        with_nhs: bool = True,
+    ) -> Person:
         p = Person(
-            public_id=self.uuid(), given_name=given, family_name=family, date_of_birth=dob, sex=sex,
+            public_id=self.uuid(),
+            given_name=given,
+            family_name=family,
+            date_of_birth=dob,
+            sex=sex,
             nhs_number=people.nhs_number(self.rng) if with_nhs and not unborn_edd else "",
-            is_unborn=unborn_edd is not None, expected_date_of_delivery=unborn_edd,
+            is_unborn=unborn_edd is not None,
+            expected_date_of_delivery=unborn_edd,
         )
         p.search_name = search_key(given, family)
         return p
@@ -94,14 +122,18 @@ class PopulationBuilder:
         town = self.rng.choice(towns)
         address = f"{self.rng.randrange(1, 180)} {self.rng.choice(places.STREETS)}"
         postcode = f"{self.rng.choice(postcode_area)} {self.rng.randrange(1, 10)}{self.rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{self.rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
-        h = Household(public_id=self.uuid(), address_line=address, town=town, postcode=postcode, local_authority=self.d.las[la])
+        h = Household(
+            public_id=self.uuid(), address_line=address, town=town, postcode=postcode, local_authority=self.d.las[la]
+        )
         return h, address, postcode, town
 
     def family(self, la: str) -> tuple[list[Individual], list[tuple[int, str, int, bool, bool]], list[Individual]]:
         """One household of a random shape; returns its members, relationships (by index) and
         any parent living elsewhere."""
         rng = self.rng
-        shape = rng.choices(["couple", "single", "blended", "grandparent", "young", "pregnant"], [45, 28, 10, 5, 6, 6])[0]
+        shape = rng.choices(["couple", "single", "blended", "grandparent", "young", "pregnant"], [45, 28, 10, 5, 6, 6])[
+            0
+        ]
         household, address, postcode, town = self.household_for(la)
         family_name = rng.choice(people.FAMILY)
         members: list[Person] = []
@@ -113,17 +145,30 @@ class PopulationBuilder:
         father = None
         if shape in {"couple", "young", "pregnant"} or (shape == "blended"):
             partner_family = family_name if rng.random() < 0.6 else rng.choice(people.FAMILY)
-            father = self.new_person(rng.choice(people.BOYS), partner_family, self.dob_for_age(mother_age + rng.randrange(-2, 6)), "male")
+            father = self.new_person(
+                rng.choice(people.BOYS), partner_family, self.dob_for_age(mother_age + rng.randrange(-2, 6)), "male"
+            )
             members.append(father)
             rels.append((0, "partner", 1, False, True))
-        n_children = {"couple": rng.randrange(1, 4), "single": rng.randrange(1, 4), "blended": rng.randrange(2, 4),
-                      "grandparent": rng.randrange(1, 3), "young": 1, "pregnant": rng.randrange(0, 2)}[shape]
+        n_children = {
+            "couple": rng.randrange(1, 4),
+            "single": rng.randrange(1, 4),
+            "blended": rng.randrange(2, 4),
+            "grandparent": rng.randrange(1, 3),
+            "young": 1,
+            "pregnant": rng.randrange(0, 2),
+        }[shape]
         if shape == "grandparent":
             mother.date_of_birth = self.dob_for_age(rng.randrange(50, 68))
         child_start = len(members)
         absent_father = None
         if shape in {"single", "blended"} and rng.random() < 0.7:
-            absent_father = self.new_person(rng.choice(people.BOYS), rng.choice(people.FAMILY), self.dob_for_age(mother_age + rng.randrange(0, 6)), "male")
+            absent_father = self.new_person(
+                rng.choice(people.BOYS),
+                rng.choice(people.FAMILY),
+                self.dob_for_age(mother_age + rng.randrange(0, 6)),
+                "male",
+            )
             elsewhere.append(absent_father)
         for i in range(n_children):
             max_age = min(17, mother_age - 16) if shape != "grandparent" else 16
@@ -180,11 +225,19 @@ class PopulationBuilder:
         postcode = ind.postcode if rng.random() > noisy / 2 else ind.postcode[:-1] + rng.choice("ABDEF")
         self.ext_counter += 1
         rec = AgencyRecord(
-            public_id=self.uuid(), organisation=org, local_id=f"{org.code[:6].upper()}{self.ext_counter:07d}",
-            given_name=given, family_name=family, date_of_birth=dob, sex=p.sex,
-            address_line=ind.address, town=ind.town, postcode=postcode,
+            public_id=self.uuid(),
+            organisation=org,
+            local_id=f"{org.code[:6].upper()}{self.ext_counter:07d}",
+            given_name=given,
+            family_name=family,
+            date_of_birth=dob,
+            sex=p.sex,
+            address_line=ind.address,
+            town=ind.town,
+            postcode=postcode,
             nhs_number=p.nhs_number if nhs and p.nhs_number else "",
-            upn=p.upn if (upn or org.kind == K.SCHOOL) else "", expected_date_of_delivery=p.expected_date_of_delivery,
+            upn=p.upn if (upn or org.kind == K.SCHOOL) else "",
+            expected_date_of_delivery=p.expected_date_of_delivery,
         )
         ind.records[org.code] = rec
         return rec
@@ -288,18 +341,49 @@ class PopulationBuilder:
             return sorted(set(rng.sample(spec["items"]["enum"], k=min(len(spec["items"]["enum"]), rng.randint(1, 2)))))
         return None
 
-    def event(self, ind: Individual, code: taxonomy.EventCode, org, when: datetime, *, summary: str = "", details: dict | None = None, recorder: tuple[str, str] = ("", "")) -> Event:
+    def event(
+        self,
+        ind: Individual,
+        code: taxonomy.EventCode,
+        org,
+        when: datetime,
+        *,
+        summary: str = "",
+        details: dict | None = None,
+        recorder: tuple[str, str] = ("", ""),
+    ) -> Event:
         details = self.details_for(code.details_schema) if details is None else details
-        rec = self.record(ind, org, nhs=org.kind in {K.GP_PRACTICE, K.HEALTH_VISITING, K.MIDWIFERY, K.HOSPITAL, K.EMERGENCY_DEPARTMENT, K.CAMHS}, noisy=0.15)
+        rec = self.record(
+            ind,
+            org,
+            nhs=org.kind
+            in {K.GP_PRACTICE, K.HEALTH_VISITING, K.MIDWIFERY, K.HOSPITAL, K.EMERGENCY_DEPARTMENT, K.CAMHS},
+            noisy=0.15,
+        )
         self.ext_counter += 1
         ext = f"demo-{self.ext_counter:09d}"
         return Event(
-            public_id=self.uuid(), code=code.code, person=ind.person, household=ind.household,
-            agency_record=rec, organisation=org, recorder_name=recorder[0], recorder_role=recorder[1],
-            recorder_contact=org.safeguarding_email, occurred_at=when,
-            recorded_at=min(when + timedelta(minutes=self.rng.randrange(5, 4000)), datetime.combine(self.as_of, time(23, 0), tzinfo=UTC)),
-            sensitivity=code.sensitivity, summary=summary, details=details, external_id=ext,
-            fingerprint=fingerprint(code=code.code, occurred_at=when, subject=str(ind.person.public_id), summary=summary, details=details),
+            public_id=self.uuid(),
+            code=code.code,
+            person=ind.person,
+            household=ind.household,
+            agency_record=rec,
+            organisation=org,
+            recorder_name=recorder[0],
+            recorder_role=recorder[1],
+            recorder_contact=org.safeguarding_email,
+            occurred_at=when,
+            recorded_at=min(
+                when + timedelta(minutes=self.rng.randrange(5, 4000)),
+                datetime.combine(self.as_of, time(23, 0), tzinfo=UTC),
+            ),
+            sensitivity=code.sensitivity,
+            summary=summary,
+            details=details,
+            external_id=ext,
+            fingerprint=fingerprint(
+                code=code.code, occurred_at=when, subject=str(ind.person.public_id), summary=summary, details=details
+            ),
             source=Source.DEMO,
         )
 

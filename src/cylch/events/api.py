@@ -75,7 +75,9 @@ class BatchErrorOut(Schema):
     errors: list[ItemError]
 
 
-@router.post("", response={200: BatchOut, 422: BatchErrorOut}, summary="Send a batch of events (all or nothing, idempotent)")
+@router.post(
+    "", response={200: BatchOut, 422: BatchErrorOut}, summary="Send a batch of events (all or nothing, idempotent)"
+)
 def post_events(request, batch: BatchIn):
     items = [e.model_dump(exclude_none=True) for e in batch.events]
     for item in items:
@@ -89,5 +91,18 @@ def post_events(request, batch: BatchIn):
     rows = []
     for i, item in enumerate(items):
         status, event = by_external[item["external_id"]]
-        rows.append({"item": i, "external_id": item["external_id"], "id": str(event.public_id), "person_id": str(event.person.public_id), "status": status})
-    return 200, {"created": len(result.created), "unchanged": len(result.unchanged), "new_persons": result.new_persons, "events": rows}
+        rows.append(
+            {
+                "item": i,
+                "external_id": item["external_id"],
+                "id": str(event.public_id),
+                "person_id": str(event.person.public_id),
+                "status": status,
+            }
+        )
+    return 200, {
+        "created": len(result.created),
+        "unchanged": len(result.unchanged),
+        "new_persons": result.new_persons,
+        "events": rows,
+    }

@@ -30,15 +30,27 @@ class Event(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     code = models.CharField(max_length=80, help_text="A code from the concern taxonomy.")
     person = models.ForeignKey(
-        "identity.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="events",
+        "identity.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
         help_text="The person it is about. Empty only for household-level events.",
     )
     household = models.ForeignKey(
-        "identity.Household", null=True, blank=True, on_delete=models.PROTECT, related_name="events",
+        "identity.Household",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
         help_text="The household the person lived in when it was recorded.",
     )
     agency_record = models.ForeignKey(
-        "identity.AgencyRecord", null=True, blank=True, on_delete=models.PROTECT, related_name="events",
+        "identity.AgencyRecord",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
         help_text="The recording agency's record of the person; events follow it if a link is undone.",
     )
     organisation = models.ForeignKey("access.Organisation", on_delete=models.PROTECT, related_name="events")

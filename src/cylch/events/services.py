@@ -26,10 +26,14 @@ from cylch.identity.models import AgencyRecord, HouseholdMembership, Person
 from cylch.identity.services import agency_record_upsert
 
 
-def fingerprint(*, code: str, occurred_at: datetime, subject: str, summary: str, details: dict[str, Any], supersedes: str = "") -> str:
+def fingerprint(
+    *, code: str, occurred_at: datetime, subject: str, summary: str, details: dict[str, Any], supersedes: str = ""
+) -> str:
     blob = json.dumps(
         [code, occurred_at.isoformat(), subject, summary, details, supersedes],
-        sort_keys=True, separators=(",", ":"), default=str,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -94,11 +98,19 @@ def record_event(
         raise ValidationError({"occurred_at": ["This is in the future: give when it happened."]})
     if sensitivity not in (None, event_code.sensitivity, "special"):
         raise ValidationError(
-            {"sensitivity": [f"Use “{event_code.sensitivity}” (the code's class) or “special”; a class can be raised, not lowered."]}
+            {
+                "sensitivity": [
+                    f"Use “{event_code.sensitivity}” (the code's class) or “special”; a class can be raised, not lowered."
+                ]
+            }
         )
     subject_key = str(person.public_id) if person else f"household:{household.public_id}"
     digest = fingerprint(
-        code=code, occurred_at=occurred_at, subject=subject_key, summary=summary, details=details,
+        code=code,
+        occurred_at=occurred_at,
+        subject=subject_key,
+        summary=summary,
+        details=details,
         supersedes=str(supersedes.public_id) if supersedes else "",
     )
     if external_id:
@@ -165,7 +177,17 @@ def _same_or_clash(existing: Event, digest: str, external_id: str | None) -> Rec
     )
 
 
-def event_correct(*, original: Event, recorded_by: User | None, summary: str | None = None, details: dict[str, Any] | None = None, code: str | None = None, occurred_at: datetime | None = None, external_id: str | None = None, source: str = Source.WEB) -> Recorded:
+def event_correct(
+    *,
+    original: Event,
+    recorded_by: User | None,
+    summary: str | None = None,
+    details: dict[str, Any] | None = None,
+    code: str | None = None,
+    occurred_at: datetime | None = None,
+    external_id: str | None = None,
+    source: str = Source.WEB,
+) -> Recorded:
     """Record a correction as a new event that supersedes ``original`` (which is kept)."""
     if original.superseded_by.exists():
         raise ValidationError({"supersedes": ["That event has already been corrected; correct the latest version."]})
@@ -211,7 +233,9 @@ def _flatten(index: int, exc: ValidationError, prefix: str = "") -> list[dict[st
     return [{"item": index, "field": prefix.rstrip(".") or "", "message": m} for m in exc.messages]
 
 
-def record_event_batch(*, organisation: Organisation, items: list[dict[str, Any]], source: str = Source.API, actor: User | None = None) -> BatchResult:
+def record_event_batch(
+    *, organisation: Organisation, items: list[dict[str, Any]], source: str = Source.API, actor: User | None = None
+) -> BatchResult:
     """Store a batch of events from one organisation's system, all or nothing.
 
     Each item names its subject as the organisation's own record of the person
@@ -222,9 +246,21 @@ def record_event_batch(*, organisation: Organisation, items: list[dict[str, Any]
     for i, item in enumerate(items):
         ext = item.get("external_id")
         if not ext:
-            errors.append({"item": i, "field": "external_id", "message": "Every event in a batch needs the sending system's own id, so a resend is safe."})
+            errors.append(
+                {
+                    "item": i,
+                    "field": "external_id",
+                    "message": "Every event in a batch needs the sending system's own id, so a resend is safe.",
+                }
+            )
         elif ext in seen:
-            errors.append({"item": i, "field": "external_id", "message": f"“{ext}” appears twice in this batch (also item {seen[ext]})."})
+            errors.append(
+                {
+                    "item": i,
+                    "field": "external_id",
+                    "message": f"“{ext}” appears twice in this batch (also item {seen[ext]}).",
+                }
+            )
         else:
             seen[ext] = i
     if errors:
@@ -241,8 +277,12 @@ def record_event_batch(*, organisation: Organisation, items: list[dict[str, Any]
             if errors:
                 raise BatchRejected(errors)
             audit_record(
-                action="write", actor=actor, actor_label="" if actor else f"{organisation.code} system",
-                organisation_code=organisation.code, object_type="event_batch", object_id=len(items),
+                action="write",
+                actor=actor,
+                actor_label="" if actor else f"{organisation.code} system",
+                organisation_code=organisation.code,
+                object_type="event_batch",
+                object_id=len(items),
                 purpose="event batch received",
                 detail={"created": len(result.created), "unchanged": len(result.unchanged), "source": source},
             )
@@ -251,7 +291,9 @@ def record_event_batch(*, organisation: Organisation, items: list[dict[str, Any]
     return result
 
 
-def _record_item(organisation: Organisation, item: dict[str, Any], source: str, actor: User | None, result: BatchResult) -> None:
+def _record_item(
+    organisation: Organisation, item: dict[str, Any], source: str, actor: User | None, result: BatchResult
+) -> None:
     errors: dict[str, list[str]] = {}
     subject = item.get("subject") or {}
     if not isinstance(subject, dict) or not subject.get("local_id"):
@@ -259,7 +301,9 @@ def _record_item(organisation: Organisation, item: dict[str, Any], source: str, 
     occurred_raw = item.get("occurred_at")
     occurred_at = parse_datetime(str(occurred_raw)) if occurred_raw else None
     if occurred_at is None:
-        errors["occurred_at"] = [f"“{occurred_raw or ''}” is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z)."]
+        errors["occurred_at"] = [
+            f"“{occurred_raw or ''}” is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z)."
+        ]
     if not item.get("code"):
         errors["code"] = ["A taxonomy code is required."]
     details = item.get("details") or {}
@@ -273,7 +317,9 @@ def _record_item(organisation: Organisation, item: dict[str, Any], source: str, 
         raise ValidationError(exc.message_dict) from None
     data = {k: v for k, v in subject.items() if k != "local_id"}
     try:
-        rec = agency_record_upsert(organisation=organisation, local_id=str(subject["local_id"]), data=data, actor=actor, audit=False)
+        rec = agency_record_upsert(
+            organisation=organisation, local_id=str(subject["local_id"]), data=data, actor=actor, audit=False
+        )
     except ValidationError as exc:
         raise ValidationError({f"subject.{k}": v for k, v in exc.message_dict.items()}) from None
     result.new_persons += int(rec.person_created)

@@ -50,17 +50,28 @@ def get_person(request, person_id: UUID):
     for view in visible_events(access):
         e = view.event
         row = {
-            "id": str(e.public_id), "code": None if view.withheld else e.code, "occurred_at": e.occurred_at,
-            "organisation": e.organisation.code, "level": view.level.value, "withheld": view.withheld,
+            "id": str(e.public_id),
+            "code": None if view.withheld else e.code,
+            "occurred_at": e.occurred_at,
+            "organisation": e.organisation.code,
+            "level": view.level.value,
+            "withheld": view.withheld,
         }
         if view.shows_content:
-            row.update(summary=e.summary, details=e.details, recorder_name=e.recorder_name, recorder_contact=e.recorder_contact)
+            row.update(
+                summary=e.summary, details=e.details, recorder_name=e.recorder_name, recorder_contact=e.recorder_contact
+            )
         events.append(row)
     demographics = access.relationship != "none"
     audit_record(
-        action="read", actor_label=f"{request.organisation.code} system ({request.api_token.name})",
-        organisation_code=request.organisation.code, object_type="person", object_id=person.public_id,
-        purpose="person read via API", ip_address=client_ip(request), detail={"relationship": access.relationship.value},
+        action="read",
+        actor_label=f"{request.organisation.code} system ({request.api_token.name})",
+        organisation_code=request.organisation.code,
+        object_type="person",
+        object_id=person.public_id,
+        purpose="person read via API",
+        ip_address=client_ip(request),
+        detail={"relationship": access.relationship.value},
     )
     return {
         "id": str(person.public_id),

@@ -33,9 +33,7 @@ class Person(BaseModel):
     sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     nhs_number = models.CharField(max_length=10, blank=True, db_index=True)
     upn = models.CharField("unique pupil number", max_length=13, blank=True, db_index=True)
-    is_unborn = models.BooleanField(
-        default=False, help_text="An unborn baby. Requires an expected date of delivery."
-    )
+    is_unborn = models.BooleanField(default=False, help_text="An unborn baby. Requires an expected date of delivery.")
     expected_date_of_delivery = models.DateField(null=True, blank=True)
     date_of_death = models.DateField(null=True, blank=True)
     search_name = models.CharField(
@@ -68,9 +66,7 @@ class Person(BaseModel):
 class AgencyRecord(BaseModel):
     """What one organisation holds about one individual, as the organisation sent it."""
 
-    organisation = models.ForeignKey(
-        "access.Organisation", on_delete=models.PROTECT, related_name="agency_records"
-    )
+    organisation = models.ForeignKey("access.Organisation", on_delete=models.PROTECT, related_name="agency_records")
     local_id = models.CharField(max_length=64, help_text="The organisation's own identifier.")
     given_name = models.CharField(max_length=100, blank=True)
     family_name = models.CharField(max_length=100, blank=True)
@@ -86,9 +82,7 @@ class AgencyRecord(BaseModel):
     expected_date_of_delivery = models.DateField(null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["organisation", "local_id"], name="agency_record_org_local_id")
-        ]
+        constraints = [models.UniqueConstraint(fields=["organisation", "local_id"], name="agency_record_org_local_id")]
 
     def __str__(self) -> str:
         return f"{self.organisation.code}:{self.local_id}"
@@ -131,6 +125,9 @@ class PersonLink(models.Model):
         ]
         indexes = [models.Index(fields=["person", "active"])]
 
+    def __str__(self) -> str:
+        return f"{self.agency_record_id} -> {self.person_id} ({self.method}{'' if self.active else ', undone'})"
+
 
 class Household(BaseModel):
     """An address where people live together, within a local authority."""
@@ -155,6 +152,9 @@ class HouseholdMembership(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["person", "to_date"]), models.Index(fields=["household", "to_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} at {self.household_id}"
 
 
 class RelationshipKind(models.TextChoices):
@@ -190,6 +190,9 @@ class Relationship(models.Model):
             models.CheckConstraint(condition=~Q(person=models.F("relative")), name="relationship_not_self"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.kind} of {self.relative_id}"
+
 
 class AllocationKind(models.TextChoices):
     ALLOCATED_SOCIAL_WORKER = "social_worker", _("Allocated social worker")
@@ -211,3 +214,6 @@ class Allocation(BaseModel):
 
     class Meta:
         indexes = [models.Index(fields=["person", "organisation", "to_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.organisation_id} for {self.person_id}"

@@ -22,7 +22,9 @@ class SearchHit:
     score: float
 
 
-def person_search(*, name: str = "", date_of_birth: date | None = None, nhs_number: str = "", limit: int = 25) -> list[SearchHit]:
+def person_search(
+    *, name: str = "", date_of_birth: date | None = None, nhs_number: str = "", limit: int = 25
+) -> list[SearchHit]:
     """Find people by name (fuzzy, Welsh/English variants), date of birth and NHS number.
 
     An NHS number alone is an exact search. A name is matched against every spelling the
@@ -36,10 +38,7 @@ def person_search(*, name: str = "", date_of_birth: date | None = None, nhs_numb
     if date_of_birth:
         dobs = {date_of_birth}
         if date_of_birth.day <= 12 and date_of_birth.day != date_of_birth.month:
-            try:
-                dobs.add(date(date_of_birth.year, date_of_birth.day, date_of_birth.month))
-            except ValueError:
-                pass
+            dobs.add(date(date_of_birth.year, date_of_birth.day, date_of_birth.month))
         qs = qs.filter(date_of_birth__in=dobs)
     query = fold(name)
     tokens = query.split()

@@ -149,11 +149,7 @@ def agency_record_upsert(
         raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
     fields = clean_record_fields(data)
     with transaction.atomic():
-        record = (
-            AgencyRecord.objects.select_for_update()
-            .filter(organisation=organisation, local_id=local_id)
-            .first()
-        )
+        record = AgencyRecord.objects.select_for_update().filter(organisation=organisation, local_id=local_id).first()
         record_created = record is None
         if record_created:
             record = AgencyRecord(organisation=organisation, local_id=local_id, created_by=actor)
@@ -206,7 +202,13 @@ def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
         person = person_from_fields(fields)
         person.created_by = actor
         person.save()
-        PersonLink.objects.create(agency_record=record, person=person, method=LinkMethod.CLERICAL, confirmed_by=actor, confirmed_at=timezone.now())
+        PersonLink.objects.create(
+            agency_record=record,
+            person=person,
+            method=LinkMethod.CLERICAL,
+            confirmed_by=actor,
+            confirmed_at=timezone.now(),
+        )
         from cylch.events.models import Event
 
         Event.objects.filter(agency_record=record).update(person=person)
@@ -221,7 +223,9 @@ def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
     return person
 
 
-def household_create(*, address_line: str, town: str = "", postcode: str = "", local_authority=None, actor: User | None = None) -> Household:
+def household_create(
+    *, address_line: str, town: str = "", postcode: str = "", local_authority=None, actor: User | None = None
+) -> Household:
     if not address_line.strip():
         raise ValidationError({"address_line": ["An address is required."]})
     household = Household.objects.create(
@@ -231,21 +235,35 @@ def household_create(*, address_line: str, town: str = "", postcode: str = "", l
         local_authority=local_authority,
         created_by=actor,
     )
-    audit_record(action="write", actor=actor, object_type="household", object_id=household.public_id, purpose="household recorded")
+    audit_record(
+        action="write",
+        actor=actor,
+        object_type="household",
+        object_id=household.public_id,
+        purpose="household recorded",
+    )
     return household
 
 
-def household_add_member(*, household: Household, person: Person, from_date: date | None = None, actor: User | None = None) -> HouseholdMembership:
+def household_add_member(
+    *, household: Household, person: Person, from_date: date | None = None, actor: User | None = None
+) -> HouseholdMembership:
     """Move a person into a household, closing their current membership elsewhere."""
     with transaction.atomic():
         today = from_date or timezone.localdate()
-        HouseholdMembership.objects.filter(person=person, to_date__isnull=True).exclude(household=household).update(to_date=today)
+        HouseholdMembership.objects.filter(person=person, to_date__isnull=True).exclude(household=household).update(
+            to_date=today
+        )
         membership, _ = HouseholdMembership.objects.get_or_create(
             household=household, person=person, to_date=None, defaults={"from_date": from_date}
         )
         audit_record(
-            action="write", actor=actor, object_type="household", object_id=household.public_id,
-            purpose="household member added", detail={"person": str(person.public_id)},
+            action="write",
+            actor=actor,
+            object_type="household",
+            object_id=household.public_id,
+            purpose="household member added",
+            detail={"person": str(person.public_id)},
         )
     return membership
 
@@ -268,28 +286,56 @@ def relationship_add(
         raise ValidationError({"relative": ["A person cannot be related to themselves."]})
     with transaction.atomic():
         rel, _ = Relationship.objects.update_or_create(
-            person=person, kind=kind, relative=relative,
-            defaults={"parental_responsibility": parental_responsibility, "lives_with": lives_with, "source_organisation": source_organisation},
+            person=person,
+            kind=kind,
+            relative=relative,
+            defaults={
+                "parental_responsibility": parental_responsibility,
+                "lives_with": lives_with,
+                "source_organisation": source_organisation,
+            },
         )
         if kind in SYMMETRIC:
             Relationship.objects.update_or_create(
-                person=relative, kind=kind, relative=person,
+                person=relative,
+                kind=kind,
+                relative=person,
                 defaults={"lives_with": lives_with, "source_organisation": source_organisation},
             )
         audit_record(
-            action="write", actor=actor, object_type="relationship", object_id=rel.pk,
-            purpose="relationship recorded", detail={"person": str(person.public_id), "kind": kind, "relative": str(relative.public_id)},
+            action="write",
+            actor=actor,
+            object_type="relationship",
+            object_id=rel.pk,
+            purpose="relationship recorded",
+            detail={"person": str(person.public_id), "kind": kind, "relative": str(relative.public_id)},
         )
     return rel
 
 
-def allocation_create(*, person: Person, organisation: Organisation, kind: str, practitioner: User | None = None, from_date: date | None = None, actor: User | None = None) -> Allocation:
+def allocation_create(
+    *,
+    person: Person,
+    organisation: Organisation,
+    kind: str,
+    practitioner: User | None = None,
+    from_date: date | None = None,
+    actor: User | None = None,
+) -> Allocation:
     allocation = Allocation.objects.create(
-        person=person, organisation=organisation, kind=kind, practitioner=practitioner,
-        from_date=from_date or timezone.localdate(), created_by=actor,
+        person=person,
+        organisation=organisation,
+        kind=kind,
+        practitioner=practitioner,
+        from_date=from_date or timezone.localdate(),
+        created_by=actor,
     )
     audit_record(
-        action="write", actor=actor, object_type="allocation", object_id=allocation.public_id,
-        purpose="allocation recorded", detail={"person": str(person.public_id), "organisation": organisation.code, "kind": kind},
+        action="write",
+        actor=actor,
+        object_type="allocation",
+        object_id=allocation.public_id,
+        purpose="allocation recorded",
+        detail={"person": str(person.public_id), "organisation": organisation.code, "kind": kind},
     )
     return allocation

@@ -78,8 +78,7 @@ def validate_upn(value: str) -> str:
         )
     if upn_check_letter(upn[1:]) != upn[0]:
         raise ValidationError(
-            _("“%(value)s” is not a valid unique pupil number: the check letter does not match.")
-            % {"value": value},
+            _("“%(value)s” is not a valid unique pupil number: the check letter does not match.") % {"value": value},
             code="upn_check_letter",
         )
     return upn

@@ -34,12 +34,29 @@ def search(request):
         data = form.cleaned_data
         hits = person_search(name=data["name"], date_of_birth=data["date_of_birth"], nhs_number=data["nhs_number"])
         audit_from_request(
-            request, action="search", object_type="person", purpose="person search",
-            detail={"name": data["name"], "dob": str(data["date_of_birth"] or ""), "nhs": data["nhs_number"], "results": len(hits)},
+            request,
+            action="search",
+            object_type="person",
+            purpose="person search",
+            detail={
+                "name": data["name"],
+                "dob": str(data["date_of_birth"] or ""),
+                "nhs": data["nhs_number"],
+                "results": len(hits),
+            },
         )
     today = timezone.localdate()
     rows = [(h.person, age_on(h.person.date_of_birth, today)) for h in hits or []]
-    return render(request, "identity/search.html", {"form": form, "form_errors": form_errors(form) if request.GET else [], "rows": rows, "searched": hits is not None})
+    return render(
+        request,
+        "identity/search.html",
+        {
+            "form": form,
+            "form_errors": form_errors(form) if request.GET else [],
+            "rows": rows,
+            "searched": hits is not None,
+        },
+    )
 
 
 def _open(request, public_id):
@@ -57,15 +74,20 @@ def person(request, public_id):
     for view in visible_events(access):
         event = view.event
         code = taxonomy.get(event.code)
-        entries.append({
-            "view": view,
-            "event": event,
-            "label": code.label(language) if code else event.code,
-            "domain": taxonomy.domains()[code.domain].label(language) if code else "",
-            "organisation": event.organisation.name(language),
-            "contact_role": (event.organisation.contact_role_cy if language == "cy" else event.organisation.contact_role_en) or _("Safeguarding lead"),
-            "contact": event.organisation.safeguarding_email or event.organisation.safeguarding_phone,
-        })
+        entries.append(
+            {
+                "view": view,
+                "event": event,
+                "label": code.label(language) if code else event.code,
+                "domain": taxonomy.domains()[code.domain].label(language) if code else "",
+                "organisation": event.organisation.name(language),
+                "contact_role": (
+                    event.organisation.contact_role_cy if language == "cy" else event.organisation.contact_role_en
+                )
+                or _("Safeguarding lead"),
+                "contact": event.organisation.safeguarding_email or event.organisation.safeguarding_phone,
+            }
+        )
     withheld = sum(1 for e in entries if e["view"].level == Level.EXISTENCE)
     household = current_household(person)
     today = timezone.localdate()
@@ -77,15 +99,25 @@ def person(request, public_id):
         "withheld": withheld,
         "records": agency_records_of(person),
         "household": household if access.may_see_demographics else None,
-        "members": [(m, age_on(m.date_of_birth, today)) for m in household_members(household) if m.pk != person.pk] if access.may_see_demographics else [],
+        "members": [(m, age_on(m.date_of_birth, today)) for m in household_members(household) if m.pk != person.pk]
+        if access.may_see_demographics
+        else [],
         "relationships": relationships_of(person) if access.may_see_demographics else [],
         "outside_circle": access.relationship == Relationship.NONE and access.break_glass is None,
         "break_glass_form": BreakGlassForm(),
     }
     audit_from_request(
-        request, action="read", object_type="person", object_id=person.public_id,
+        request,
+        action="read",
+        object_type="person",
+        object_id=person.public_id,
         purpose="person record viewed",
-        detail={"relationship": access.relationship.value, "break_glass": bool(access.break_glass), "entries": len(entries), "withheld": withheld},
+        detail={
+            "relationship": access.relationship.value,
+            "break_glass": bool(access.break_glass),
+            "entries": len(entries),
+            "withheld": withheld,
+        },
     )
     return render(request, "identity/person.html", context)
 
@@ -95,8 +127,12 @@ def break_glass(request, public_id):
     access = _open(request, public_id)
     form = BreakGlassForm(request.POST)
     if form.is_valid():
-        break_glass_open(user=request.user, person=access.person, reason=form.cleaned_data["reason"], ip_address=client_ip(request))
-        messages.warning(request, _("Break-glass access is on for 4 hours. Your organisation's safeguarding lead has been told."))
+        break_glass_open(
+            user=request.user, person=access.person, reason=form.cleaned_data["reason"], ip_address=client_ip(request)
+        )
+        messages.warning(
+            request, _("Break-glass access is on for 4 hours. Your organisation's safeguarding lead has been told.")
+        )
         return redirect("identity:person", public_id=public_id)
     messages.error(request, form.errors["reason"][0])
     return redirect("identity:person", public_id=public_id)

@@ -27,6 +27,9 @@ class Notification(models.Model):
     class Meta:
         indexes = [models.Index(fields=["recipient", "read_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient_id}: {self.subject}"
+
 
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", _("Waiting to send")
@@ -37,7 +40,9 @@ class OutboxStatus(models.TextChoices):
 class OutboxMessage(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     channel = models.CharField(max_length=20, default="email")
-    dedupe_key = models.CharField(max_length=200, unique=True, help_text="One message per key, however often it is queued.")
+    dedupe_key = models.CharField(
+        max_length=200, unique=True, help_text="One message per key, however often it is queued."
+    )
     to = models.CharField(max_length=300)
     subject = models.CharField(max_length=200)
     body = models.TextField()
@@ -50,3 +55,6 @@ class OutboxMessage(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to} ({self.status})"

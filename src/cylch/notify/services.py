@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
-def notify_user(*, recipient, kind: str, subject, body, url: str = "", dedupe_key: str = "", context: dict | None = None) -> Notification:
+def notify_user(
+    *, recipient, kind: str, subject, body, url: str = "", dedupe_key: str = "", context: dict | None = None
+) -> Notification:
     """Tell one user something, in their language, in the app and by email.
 
     ``subject`` and ``body`` are lazy translatable strings (``gettext_lazy``) with
@@ -64,13 +66,19 @@ def deliver_due(*, limit: int = 100) -> tuple[int, int]:
         for msg in batch:
             msg.attempts += 1
             try:
-                EmailMessage(msg.subject, msg.body, settings.DEFAULT_FROM_EMAIL, [msg.to], headers={"Message-ID": f"<{msg.public_id}@cylch>"}).send()
+                EmailMessage(
+                    msg.subject,
+                    msg.body,
+                    settings.DEFAULT_FROM_EMAIL,
+                    [msg.to],
+                    headers={"Message-ID": f"<{msg.public_id}@cylch>"},
+                ).send()
             except Exception as exc:  # any transport failure is retried later
                 msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 if msg.attempts >= MAX_ATTEMPTS:
                     msg.status = OutboxStatus.FAILED
                 else:
-                    msg.next_attempt_at = now + timedelta(minutes=2 ** msg.attempts)
+                    msg.next_attempt_at = now + timedelta(minutes=2**msg.attempts)
                 failed += 1
                 log.warning("outbox %s: attempt %s failed: %s", msg.public_id, msg.attempts, exc)
             else:

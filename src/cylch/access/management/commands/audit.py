@@ -13,5 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         result = audit_verify()
         if not result.ok:
-            raise CommandError(f"audit chain broken at entry #{result.first_bad_seq}: {result.problem} ({result.checked} entries verified before it)")
+            raise CommandError(
+                f"audit chain broken at entry #{result.first_bad_seq}: {result.problem} ({result.checked} entries verified before it)"
+            )
         self.stdout.write(f"audit chain intact: {result.checked} entries verified")

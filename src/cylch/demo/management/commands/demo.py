@@ -29,9 +29,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--build-only", action="store_true", help="build the database and exit")
-        parser.add_argument("--size", default="standard", help="small, standard (5,000 people), large (300,000) or a number")
+        parser.add_argument(
+            "--size", default="standard", help="small, standard (5,000 people), large (300,000) or a number"
+        )
         parser.add_argument("--seed", type=int, default=2026, help="random seed: the same seed builds the same data")
-        parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="the demo's 'today' (YYYY-MM-DD); default today")
+        parser.add_argument(
+            "--as-of", type=date.fromisoformat, default=None, help="the demo's 'today' (YYYY-MM-DD); default today"
+        )
         parser.add_argument("--events-per-person", type=float, default=None, help="mean background events per person")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-progress", action="store_true")
@@ -40,13 +44,21 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         persons = _size(opts["size"])
         if Organisation.objects.exists():
-            self.stdout.write("The database already has data: not rebuilding the demo (delete var/cylch.sqlite3 to start again).")
+            self.stdout.write(
+                "The database already has data: not rebuilding the demo (delete var/cylch.sqlite3 to start again)."
+            )
         else:
             epp = opts["events_per_person"]
             if epp is None:
                 epp = 40.0 if persons >= 100_000 else 6.0
             self.stdout.write(f"Building the demo: {persons:,} people, seed {opts['seed']} ...")
-            stats = build(seed=opts["seed"], persons=persons, as_of=opts["as_of"], events_per_person=epp, progress=not opts["no_progress"])
+            stats = build(
+                seed=opts["seed"],
+                persons=persons,
+                as_of=opts["as_of"],
+                events_per_person=epp,
+                progress=not opts["no_progress"],
+            )
             self.stdout.write(
                 f"Built in {stats.seconds}s: {stats.organisations:,} organisations, {stats.persons:,} people, "
                 f"{stats.households:,} households, {stats.agency_records:,} agency records, {stats.events:,} events."

@@ -1,0 +1,210 @@
+"""The synthetic Wales demo: deterministic, valid against the taxonomy, and telling the reviews' stories."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from cylch.access.models import BoardArea, LocalAuthority, Organisation, User
+from cylch.access.roles import Role
+from cylch.core import taxonomy
+from cylch.demo.builder import build
+from cylch.events.models import Event
+from cylch.identity.models import AgencyRecord, Household, Person, Relationship
+from cylch.identity.validators import validate_nhs_number, validate_upn
+
+pytestmark = pytest.mark.django_db
+AS_OF = date(2026, 11, 1)
+
+
+def snapshot() -> str:
+    """A digest of the demo's content, independent of database ids and build time."""
+    rows = {
+        "persons": list(
+            Person.objects.order_by("public_id").values_list(
+                "public_id",
+                "given_name",
+                "family_name",
+                "date_of_birth",
+                "sex",
+                "nhs_number",
+                "upn",
+                "is_unborn",
+                "expected_date_of_delivery",
+            )
+        ),
+        "households": list(
+            Household.objects.order_by("public_id").values_list(
+                "public_id", "address_line", "postcode", "local_authority__code"
+            )
+        ),
+        "records": list(
+            AgencyRecord.objects.order_by("public_id").values_list(
+                "public_id",
+                "organisation__code",
+                "local_id",
+                "given_name",
+                "family_name",
+                "date_of_birth",
+                "postcode",
+                "nhs_number",
+                "upn",
+                "links__person__public_id",
+                "links__method",
+            )
+        ),
+        "relationships": sorted(
+            Relationship.objects.values_list(
+                "person__public_id", "kind", "relative__public_id", "parental_responsibility", "lives_with"
+            )
+        ),
+        "events": list(
+            Event.objects.order_by("public_id").values_list(
+                "public_id",
+                "code",
+                "person__public_id",
+                "organisation__code",
+                "occurred_at",
+                "summary",
+                "details",
+                "external_id",
+            )
+        ),
+        "organisations": list(Organisation.objects.order_by("code").values_list("code", "kind", "name_en", "name_cy")),
+    }
+    return hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def build_and_snapshot(seed: int) -> tuple[str, int]:
+    with transaction.atomic():
+        build(seed=seed, persons=400, as_of=AS_OF, events_per_person=3, progress=False)
+        digest, events = snapshot(), Event.objects.count()
+        transaction.set_rollback(True)
+    return digest, events
+
+
+def test_same_seed_builds_the_same_data_and_another_seed_does_not():
+    """Two builds with seed 5 are identical, ids included; seed 6 differs."""
+    first, n_events = build_and_snapshot(5)
+    again, _ = build_and_snapshot(5)
+    other, _ = build_and_snapshot(6)
+    assert n_events > 500
+    assert first == again
+    assert first != other
+
+
+@pytest.fixture
+def demo():
+    return build(seed=2026, persons=600, as_of=AS_OF, events_per_person=4, progress=False)
+
+
+def test_geography_organisations_and_demo_accounts(demo):
+    """All of Wales is there, every organisation kind is, and every role has a demo account."""
+    assert BoardArea.objects.count() == 6
+    assert LocalAuthority.objects.count() == 22
+    assert Organisation.objects.filter(kind="health_board").count() == 7
+    assert Organisation.objects.filter(kind="police").count() == 4
+    for kind in [
+        "la_childrens_services",
+        "gp_practice",
+        "midwifery",
+        "health_visiting",
+        "emergency_department",
+        "camhs",
+        "school",
+        "housing",
+        "third_sector",
+    ]:
+        assert Organisation.objects.filter(kind=kind).exists(), kind
+    usernames = set(User.objects.filter(is_demo=True).values_list("username", flat=True))
+    assert usernames == {r.value for r in Role if r != Role.SYSTEM}
+    assert User.objects.get(username="front-door").check_password("cylch-demo")
+
+
+def test_every_event_fits_the_taxonomy_and_identifiers_are_valid(demo):
+    """Generated details validate against each code's schema; NHS numbers and UPNs pass their checks."""
+    for event in Event.objects.all().iterator():
+        code = taxonomy.get(event.code)
+        assert code is not None, event.code
+        assert list(code.validator.iter_errors(event.details)) == [], (event.code, event.details)
+        assert event.sensitivity == code.sensitivity
+    for nhs in Person.objects.exclude(nhs_number="").values_list("nhs_number", flat=True):
+        validate_nhs_number(nhs)
+    for upn in AgencyRecord.objects.exclude(upn="").values_list("upn", flat=True):
+        validate_upn(upn)
+
+
+def test_records_disagree_like_real_ones(demo):
+    """Some agency records carry another spelling, no NHS number, or stand unmatched as a separate person."""
+    records = AgencyRecord.objects.select_related("organisation")
+    linked = {r.pk: r for r in records}
+    disagree = sum(
+        1
+        for r in records.prefetch_related("links__person")
+        for link in r.links.all()
+        if link.active and (link.person.given_name != r.given_name or link.person.date_of_birth != r.date_of_birth)
+    )
+    assert disagree > 10
+    assert records.filter(organisation__kind="police").exclude(nhs_number="").count() == 0
+    assert records.filter(links__method="new_person", organisation__kind__in=["police", "housing"]).exists()
+    assert Relationship.objects.filter(kind="half_sibling").exists()
+    assert Relationship.objects.filter(kind="parent", lives_with=False).exists()  # fathers living elsewhere
+    assert Person.objects.filter(is_unborn=True).exists()
+    assert linked
+
+
+def test_the_reviews_scenarios_are_there(demo):
+    """Nine standard-risk domestic abuse notices at one address in a year; four health services each
+    seeing one missed appointment; self-harm known to CAMHS not school; no heating for nine months;
+    three reports below threshold."""
+    leanne = Person.objects.distinct().get(
+        given_name="Leanne", family_name="Morgan", events__code="police.ppn.domestic_abuse"
+    )
+    ppns = Event.objects.filter(person=leanne, code="police.ppn.domestic_abuse")
+    assert ppns.count() == 9
+    assert {e.details["risk_level"] for e in ppns} == {"standard"}
+    assert ppns.values("household").distinct().count() == 1
+    span = max(e.occurred_at for e in ppns) - min(e.occurred_at for e in ppns)
+    assert span <= timedelta(days=365)
+
+    twm = Person.objects.get(given_name="Twm", family_name="Prydderch", date_of_birth__year__gte=AS_OF.year - 4)
+    wnb = Event.objects.filter(person=twm, code="health.appointment.was_not_brought")
+    assert wnb.count() == 8
+    assert len({e.details["service"] for e in wnb}) >= 4
+
+    megan = Person.objects.distinct().get(
+        given_name="Megan", family_name="Parry", events__code="health.self_harm.incident"
+    )
+    assert (
+        Event.objects.filter(
+            person=megan, code="health.self_harm.incident", organisation__kind="emergency_department"
+        ).count()
+        == 2
+    )
+    assert not Event.objects.filter(person=megan, organisation__kind="school", code__startswith="health.").exists()
+
+    heating = Event.objects.filter(
+        code="housing.utilities.none", person__family_name="Davies", details__duration_days__gte=270
+    )
+    assert heating.exists()
+
+    jac = Person.objects.distinct().get(given_name="Jac", family_name="Roberts", events__code="process.report.decision")
+    decisions = Event.objects.filter(person=jac, code="process.report.decision")
+    assert [e.details["outcome"] for e in decisions] == ["no_further_action"] * 3
+
+
+def test_demo_command_builds_once_and_lists_accounts(capsys, settings, tmp_path):
+    """`cylch demo --build-only` builds, prints the accounts, and leaves an existing database alone."""
+    call_command("demo", "--build-only", "--size", "150", "--seed", "3", "--as-of", "2026-11-01", "--no-progress")
+    out = capsys.readouterr().out
+    assert "front-door" in out and "cylch-demo" in out and "Built in" in out
+    persons = Person.objects.count()
+    call_command("demo", "--build-only", "--size", "150", "--no-progress")
+    out = capsys.readouterr().out
+    assert "not rebuilding" in out
+    assert Person.objects.count() == persons
