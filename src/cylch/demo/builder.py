@@ -13,9 +13,11 @@ from tqdm import tqdm
 
 from cylch.access.audit import audit_record
 from cylch.demo import scenarios
+from cylch.demo.fastinsert import insert_events
 from cylch.demo.organisations import build_directory, create_demo_users
 from cylch.demo.population import CHUNK, LA_WEIGHTS, Individual, PopulationBuilder
-from cylch.events.models import Event
+from cylch.events.models import Source
+from cylch.events.services import fingerprint
 from cylch.identity.models import (
     AgencyRecord,
     Household,
@@ -132,11 +134,22 @@ class Writer:
         dup_person = {rec.pk: p for rec, p in duplicates}
         links.extend(PersonLink(agency_record=rec, person=p, method=LinkMethod.NEW_PERSON) for rec, p in duplicates)
         PersonLink.objects.bulk_create(links, batch_size=CHUNK)
+        rows = []
         for e in events:
-            e.agency_record_id = e.agency_record.pk
-            if e.agency_record_id in dup_person:
-                e.person = dup_person[e.agency_record_id]
-        Event.objects.bulk_create(events, batch_size=CHUNK)
+            person = dup_person.get(e.record.pk, e.ind.person)
+            digest = fingerprint(
+                code=e.code,
+                occurred_at=e.occurred_at,
+                subject=str(person.public_id),
+                summary=e.summary,
+                details=e.details,
+            )
+            rows.append((
+                e.public_id, e.code, person.pk, e.ind.household.pk, e.record.pk, e.organisation_id,
+                None, e.recorder_name, e.recorder_role, e.recorder_contact, e.occurred_at, e.recorded_at,
+                e.sensitivity, e.summary, e.details, e.external_id, digest, None, Source.DEMO,
+            ))  # fmt: skip
+        insert_events(rows)
         self.stats.persons += len(self.individuals) + len(duplicates)
         self.stats.households += len(households)
         self.stats.agency_records += len(records)
