@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,14 +23,15 @@ from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
 from cylch.events.models import Event, Source
 from cylch.identity.models import AgencyRecord, HouseholdMembership, Person
-from cylch.identity.services import agency_record_upsert
+from cylch.identity.services import agency_record_upsert, clean_record_fields
 
 
 def fingerprint(
     *, code: str, occurred_at: datetime, subject: str, summary: str, details: dict[str, Any], supersedes: str = ""
 ) -> str:
+    # The moment in UTC, so a resend that writes the same time with another offset still matches.
     blob = json.dumps(
-        [code, occurred_at.isoformat(), subject, summary, details, supersedes],
+        [code, occurred_at.astimezone(UTC).isoformat(), subject, summary, details, supersedes],
         sort_keys=True,
         separators=(",", ":"),
         default=str,
@@ -299,7 +300,10 @@ def _record_item(
     if not isinstance(subject, dict) or not subject.get("local_id"):
         errors["subject.local_id"] = ["Name the person by your system's own id for them."]
     occurred_raw = item.get("occurred_at")
-    occurred_at = parse_datetime(str(occurred_raw)) if occurred_raw else None
+    try:
+        occurred_at = parse_datetime(str(occurred_raw)) if occurred_raw else None
+    except ValueError:  # well formed but impossible, e.g. 30 February
+        occurred_at = None
     if occurred_at is None:
         errors["occurred_at"] = [
             f"“{occurred_raw or ''}” is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z)."
@@ -309,13 +313,21 @@ def _record_item(
     details = item.get("details") or {}
     if not isinstance(details, dict):
         errors["details"] = ["Details must be an object."]
+    # Check the code, details and subject fields too, so every problem is named at once.
+    if item.get("code") and isinstance(details, dict):
+        try:
+            validate_details(item["code"], details)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors.setdefault(name, []).extend(messages)
+    data = {k: v for k, v in subject.items() if k != "local_id"} if isinstance(subject, dict) else {}
+    try:
+        clean_record_fields(data)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(f"subject.{name}", []).extend(messages)
     if errors:
         raise ValidationError(errors)
-    try:
-        validate_details(item["code"], details)
-    except ValidationError as exc:
-        raise ValidationError(exc.message_dict) from None
-    data = {k: v for k, v in subject.items() if k != "local_id"}
     try:
         rec = agency_record_upsert(
             organisation=organisation, local_id=str(subject["local_id"]), data=data, actor=actor, audit=False
