@@ -19,7 +19,7 @@ import pytest
 os.environ.setdefault("CYLCH_TESTING", "1")
 os.environ.setdefault("CYLCH_DEMO", "1")
 
-from tests import factories  # noqa: E402
+from tests import factories
 
 
 @pytest.fixture

@@ -27,10 +27,8 @@ functions; the ones named by a state (``allocated``, ``corrected_event``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
-
-from django.utils import timezone
 
 from cylch.access.models import BoardArea, LocalAuthority, Organisation, User
 from cylch.access.roles import ROLE_ORGANISATION_KINDS, OrganisationKind, Role
@@ -63,8 +61,7 @@ def nhs_number(first_nine: str) -> str:
 def upn(body: str) -> str:
     """A valid unique pupil number for a 12-character body (weights 2..13, sum mod 23)."""
     total = sum(
-        (int(ch) if ch.isdigit() else UPN_LETTERS.index(ch)) * weight
-        for weight, ch in enumerate(body, start=2)
+        (int(ch) if ch.isdigit() else UPN_LETTERS.index(ch)) * weight for weight, ch in enumerate(body, start=2)
     )
     return UPN_LETTERS[total % 23] + body
 
@@ -154,36 +151,58 @@ def organisations(where: Places) -> Organisations:
     ceredigion, carmarthenshire = where.ceredigion, where.carmarthenshire
     return Organisations(
         childrens_services=organisation(
-            code="ceredigion-childrens-services", kind=OrganisationKind.LA_CHILDRENS_SERVICES,
-            name_en="Ceredigion Children's Services", name_cy="Gwasanaethau Plant Ceredigion",
-            local_authority=ceredigion, contact_role_en="Duty team manager", contact_role_cy="Rheolwr tîm dyletswydd",
+            code="ceredigion-childrens-services",
+            kind=OrganisationKind.LA_CHILDRENS_SERVICES,
+            name_en="Ceredigion Children's Services",
+            name_cy="Gwasanaethau Plant Ceredigion",
+            local_authority=ceredigion,
+            contact_role_en="Duty team manager",
+            contact_role_cy="Rheolwr tîm dyletswydd",
         ),
         gp=organisation(
-            code="meddygfa-r-bont", kind=OrganisationKind.GP_PRACTICE,
-            name_en="Meddygfa'r Bont", name_cy="Meddygfa'r Bont", local_authority=ceredigion,
+            code="meddygfa-r-bont",
+            kind=OrganisationKind.GP_PRACTICE,
+            name_en="Meddygfa'r Bont",
+            name_cy="Meddygfa'r Bont",
+            local_authority=ceredigion,
         ),
         health_visiting=organisation(
-            code="ceredigion-health-visiting", kind=OrganisationKind.HEALTH_VISITING,
-            name_en="Ceredigion Health Visiting Service", name_cy="Gwasanaeth Ymwelwyr Iechyd Ceredigion",
+            code="ceredigion-health-visiting",
+            kind=OrganisationKind.HEALTH_VISITING,
+            name_en="Ceredigion Health Visiting Service",
+            name_cy="Gwasanaeth Ymwelwyr Iechyd Ceredigion",
             local_authority=ceredigion,
         ),
         school=organisation(
-            code="ysgol-glan-y-mor", kind=OrganisationKind.SCHOOL,
-            name_en="Ysgol Glan-y-Môr", name_cy="Ysgol Glan-y-Môr", local_authority=ceredigion,
-            contact_role_en="Designated safeguarding person", contact_role_cy="Person diogelu dynodedig",
+            code="ysgol-glan-y-mor",
+            kind=OrganisationKind.SCHOOL,
+            name_en="Ysgol Glan-y-Môr",
+            name_cy="Ysgol Glan-y-Môr",
+            local_authority=ceredigion,
+            contact_role_en="Designated safeguarding person",
+            contact_role_cy="Person diogelu dynodedig",
         ),
         police=organisation(
-            code="dyfed-powys-police", kind=OrganisationKind.POLICE,
-            name_en="Dyfed-Powys Police", name_cy="Heddlu Dyfed-Powys", local_authority=carmarthenshire,
-            contact_role_en="Public protection unit", contact_role_cy="Uned amddiffyn y cyhoedd",
+            code="dyfed-powys-police",
+            kind=OrganisationKind.POLICE,
+            name_en="Dyfed-Powys Police",
+            name_cy="Heddlu Dyfed-Powys",
+            local_authority=carmarthenshire,
+            contact_role_en="Public protection unit",
+            contact_role_cy="Uned amddiffyn y cyhoedd",
         ),
         housing=organisation(
-            code="tai-teifi", kind=OrganisationKind.HOUSING,
-            name_en="Tai Teifi Housing Association", name_cy="Cymdeithas Tai Teifi", local_authority=ceredigion,
+            code="tai-teifi",
+            kind=OrganisationKind.HOUSING,
+            name_en="Tai Teifi Housing Association",
+            name_cy="Cymdeithas Tai Teifi",
+            local_authority=ceredigion,
         ),
         other_la_childrens_services=organisation(
-            code="carmarthenshire-childrens-services", kind=OrganisationKind.LA_CHILDRENS_SERVICES,
-            name_en="Carmarthenshire Children's Services", name_cy="Gwasanaethau Plant Sir Gaerfyrddin",
+            code="carmarthenshire-childrens-services",
+            kind=OrganisationKind.LA_CHILDRENS_SERVICES,
+            name_en="Carmarthenshire Children's Services",
+            name_cy="Gwasanaethau Plant Sir Gaerfyrddin",
             local_authority=carmarthenshire,
         ),
     )
@@ -284,35 +303,62 @@ class Prydderch:
 def prydderch_staff(orgs: Organisations) -> Staff:
     return Staff(
         social_worker=demo_practitioner(
-            username="gwen.social", role=Role.SOCIAL_WORKER, organisation=orgs.childrens_services,
-            first_name="Gwen", last_name="Thomas",
+            username="gwen.social",
+            role=Role.SOCIAL_WORKER,
+            organisation=orgs.childrens_services,
+            first_name="Gwen",
+            last_name="Thomas",
         ),
         team_manager=demo_practitioner(
-            username="aled.manager", role=Role.TEAM_MANAGER, organisation=orgs.childrens_services,
-            first_name="Aled", last_name="Rees", is_safeguarding_lead=True, language="cy",
+            username="aled.manager",
+            role=Role.TEAM_MANAGER,
+            organisation=orgs.childrens_services,
+            first_name="Aled",
+            last_name="Rees",
+            is_safeguarding_lead=True,
+            language="cy",
         ),
         health_visitor=demo_practitioner(
-            username="nia.hv", role=Role.HEALTH_VISITOR, organisation=orgs.health_visiting,
-            first_name="Nia", last_name="Hughes",
+            username="nia.hv",
+            role=Role.HEALTH_VISITOR,
+            organisation=orgs.health_visiting,
+            first_name="Nia",
+            last_name="Hughes",
         ),
         gp=demo_practitioner(
-            username="dr.owen", role=Role.GP, organisation=orgs.gp, first_name="Rhodri", last_name="Owen",
+            username="dr.owen",
+            role=Role.GP,
+            organisation=orgs.gp,
+            first_name="Rhodri",
+            last_name="Owen",
         ),
         school_lead=demo_practitioner(
-            username="bethan.school", role=Role.SCHOOL_SAFEGUARDING_LEAD, organisation=orgs.school,
-            first_name="Bethan", last_name="Jenkins",
+            username="bethan.school",
+            role=Role.SCHOOL_SAFEGUARDING_LEAD,
+            organisation=orgs.school,
+            first_name="Bethan",
+            last_name="Jenkins",
         ),
         police_officer=demo_practitioner(
-            username="pc.delyth", role=Role.POLICE_PPN, organisation=orgs.police,
-            first_name="Delyth", last_name="Parry",
+            username="pc.delyth",
+            role=Role.POLICE_PPN,
+            organisation=orgs.police,
+            first_name="Delyth",
+            last_name="Parry",
         ),
         housing_officer=demo_practitioner(
-            username="mark.housing", role=Role.HOUSING_OFFICER, organisation=orgs.housing,
-            first_name="Mark", last_name="Evans",
+            username="mark.housing",
+            role=Role.HOUSING_OFFICER,
+            organisation=orgs.housing,
+            first_name="Mark",
+            last_name="Evans",
         ),
         other_la_social_worker=demo_practitioner(
-            username="sian.carms", role=Role.SOCIAL_WORKER, organisation=orgs.other_la_childrens_services,
-            first_name="Siân", last_name="Lewis",
+            username="sian.carms",
+            role=Role.SOCIAL_WORKER,
+            organisation=orgs.other_la_childrens_services,
+            first_name="Siân",
+            last_name="Lewis",
         ),
     )
 
@@ -327,49 +373,95 @@ def prydderch_household() -> Prydderch:
         return agency_record_upsert(organisation=orgs.gp, local_id=local_id, data=data, actor=staff.gp).person
 
     ceri = gp_record(
-        "GP-1001", given_name="Ceri", family_name="Prydderch", date_of_birth="1994-06-30", sex="female",
-        nhs_number=NHS["ceri"], address_line="4 Maes y Felin", town="Llanbadarn Fawr", postcode="sy23 3zz",
+        "GP-1001",
+        given_name="Ceri",
+        family_name="Prydderch",
+        date_of_birth="1994-06-30",
+        sex="female",
+        nhs_number=NHS["ceri"],
+        address_line="4 Maes y Felin",
+        town="Llanbadarn Fawr",
+        postcode="sy23 3zz",
     )
     dafydd = gp_record(
-        "GP-1002", given_name="Dafydd", family_name="Morgan", date_of_birth="1991-02-11", sex="male",
-        nhs_number=NHS["dafydd"], postcode="SY23 3ZZ",
+        "GP-1002",
+        given_name="Dafydd",
+        family_name="Morgan",
+        date_of_birth="1991-02-11",
+        sex="male",
+        nhs_number=NHS["dafydd"],
+        postcode="SY23 3ZZ",
     )
     alys = gp_record(
-        "GP-1003", given_name="Alys", family_name="Prydderch", date_of_birth="2019-04-09", sex="female",
-        nhs_number=NHS["alys"], postcode="SY23 3ZZ",
+        "GP-1003",
+        given_name="Alys",
+        family_name="Prydderch",
+        date_of_birth="2019-04-09",
+        sex="female",
+        nhs_number=NHS["alys"],
+        postcode="SY23 3ZZ",
     )
     twm = gp_record(
-        "GP-1004", given_name="Twm", family_name="Prydderch", date_of_birth="2023-05-02", sex="male",
-        nhs_number=NHS["twm"], postcode="SY23 3ZZ",
+        "GP-1004",
+        given_name="Twm",
+        family_name="Prydderch",
+        date_of_birth="2023-05-02",
+        sex="male",
+        nhs_number=NHS["twm"],
+        postcode="SY23 3ZZ",
     )
     # The school spells her "Alice" and holds her pupil number; the NHS number links the record.
     agency_record_upsert(
-        organisation=orgs.school, local_id="PUPIL-2041-017", actor=staff.school_lead,
-        data={"given_name": "Alice", "family_name": "Prydderch", "date_of_birth": "2019-04-09",
-              "upn": ALYS_UPN, "nhs_number": NHS["alys"]},
+        organisation=orgs.school,
+        local_id="PUPIL-2041-017",
+        actor=staff.school_lead,
+        data={
+            "given_name": "Alice",
+            "family_name": "Prydderch",
+            "date_of_birth": "2019-04-09",
+            "upn": ALYS_UPN,
+            "nhs_number": NHS["alys"],
+        },
     )
     # The health visitor knows Twm, and the unborn baby from the antenatal contact.
     agency_record_upsert(
-        organisation=orgs.health_visiting, local_id="HV-77-TWM", actor=staff.health_visitor,
+        organisation=orgs.health_visiting,
+        local_id="HV-77-TWM",
+        actor=staff.health_visitor,
         data={"given_name": "Twm", "family_name": "Prydderch", "date_of_birth": "2023-05-02", "nhs_number": NHS["twm"]},
     )
     unborn = agency_record_upsert(
-        organisation=orgs.health_visiting, local_id="HV-77-UNBORN", actor=staff.health_visitor,
+        organisation=orgs.health_visiting,
+        local_id="HV-77-UNBORN",
+        actor=staff.health_visitor,
         data={"family_name": "Prydderch", "expected_date_of_delivery": "2027-02-14"},
     ).person
     efa = agency_record_upsert(
-        organisation=orgs.other_la_childrens_services, local_id="CARMS-5521", actor=staff.other_la_social_worker,
-        data={"given_name": "Efa", "family_name": "Morgan", "date_of_birth": "2014-08-21", "sex": "female",
-              "nhs_number": NHS["efa"], "town": "Carmarthen"},
+        organisation=orgs.other_la_childrens_services,
+        local_id="CARMS-5521",
+        actor=staff.other_la_social_worker,
+        data={
+            "given_name": "Efa",
+            "family_name": "Morgan",
+            "date_of_birth": "2014-08-21",
+            "sex": "female",
+            "nhs_number": NHS["efa"],
+            "town": "Carmarthen",
+        },
     ).person
 
     home = household_create(
-        address_line="4 Maes y Felin", town="Llanbadarn Fawr", postcode="sy23 3zz", local_authority=where.ceredigion,
+        address_line="4 Maes y Felin",
+        town="Llanbadarn Fawr",
+        postcode="sy23 3zz",
+        local_authority=where.ceredigion,
     )
     for member in (ceri, dafydd, alys, twm, unborn):
         household_add_member(household=home, person=member, from_date=date(2023, 9, 1))
     efa_home = household_create(
-        address_line="Flat 2, 18 Heol Awst", town="Carmarthen", postcode="SA31 1AA",
+        address_line="Flat 2, 18 Heol Awst",
+        town="Carmarthen",
+        postcode="SA31 1AA",
         local_authority=where.carmarthenshire,
     )
     household_add_member(household=efa_home, person=efa, from_date=date(2016, 1, 4))
@@ -465,15 +557,8 @@ def event(
 
 
 def event_of_sensitivity(sensitivity: str, **kwargs: Any) -> Event:
-    """An event whose class is ``sensitivity``; a code's own class when the taxonomy has one,
-    else a code raised to ``special`` (a class can always be raised to special)."""
-    try:
-        code = code_with_sensitivity(sensitivity)
-        return event(code=code, **kwargs)
-    except LookupError:
-        if sensitivity != "special":
-            raise
-        return event(code=code_with_sensitivity("process"), sensitivity="special", **kwargs)
+    """An event whose class is ``sensitivity`` (the taxonomy has codes of every class)."""
+    return event(code=code_with_sensitivity(sensitivity), **kwargs)
 
 
 def corrected_event(original: Event, *, recorded_by: User | None = None, summary: str = "Corrected entry") -> Event:
@@ -481,12 +566,14 @@ def corrected_event(original: Event, *, recorded_by: User | None = None, summary
     return event_correct(original=original, recorded_by=recorded_by, summary=summary).event
 
 
-def allocated(person: Person, organisation: Organisation, *, practitioner: User | None = None,
-              kind: str = AllocationKind.NAMED_PRACTITIONER) -> Allocation:
+def allocated(
+    person: Person,
+    organisation: Organisation,
+    *,
+    practitioner: User | None = None,
+    kind: str = AllocationKind.NAMED_PRACTITIONER,
+) -> Allocation:
     """``organisation`` holds an open allocation for ``person``."""
-    return allocation_create(person=person, organisation=organisation, kind=kind, practitioner=practitioner,
-                             from_date=date(2026, 9, 1))
-
-
-def days_ago(n: int) -> datetime:
-    return timezone.now() - timedelta(days=n)
+    return allocation_create(
+        person=person, organisation=organisation, kind=kind, practitioner=practitioner, from_date=date(2026, 9, 1)
+    )

@@ -35,7 +35,6 @@ from cylch.access.selectors import (
 from cylch.events.models import Event
 from cylch.identity.models import Person
 from cylch.identity.services import agency_record_upsert
-
 from tests import factories
 
 ROLES = [r.value for r in Role]
@@ -58,8 +57,11 @@ def _build() -> Matrix:
     family = factories.prydderch_household()
     ceredigion = family.places.ceredigion
     recorder = factories.organisation(
-        code="ysbyty-glangwili", kind=OrganisationKind.HOSPITAL, name_en="Glangwili Hospital",
-        name_cy="Ysbyty Glangwili", local_authority=family.places.carmarthenshire,
+        code="ysbyty-glangwili",
+        kind=OrganisationKind.HOSPITAL,
+        name_en="Glangwili Hospital",
+        name_cy="Ysbyty Glangwili",
+        local_authority=family.places.carmarthenshire,
     )
     persons = {"allocated": family.alys, "involved": family.twm, "none": family.efa}
     viewers: dict[str, Viewer] = {}
@@ -73,7 +75,9 @@ def _build() -> Matrix:
         factories.allocated(family.alys, org)
         if org.kind != OrganisationKind.LA_CHILDRENS_SERVICES:
             agency_record_upsert(
-                organisation=org, local_id=f"{role}-twm", data={"given_name": "Tomos", "nhs_number": factories.NHS["twm"]}
+                organisation=org,
+                local_id=f"{role}-twm",
+                data={"given_name": "Tomos", "nhs_number": factories.NHS["twm"]},
             )
     events = {}
     for rel, person in persons.items():
@@ -153,7 +157,9 @@ def test_an_organisation_always_sees_its_own_entries_in_full(matrix, db, role):
     viewer = matrix.viewers[role]
     mine = {
         cls: factories.event_of_sensitivity(
-            cls, organisation=viewer.organisation, person=matrix.family.efa,
+            cls,
+            organisation=viewer.organisation,
+            person=matrix.family.efa,
             occurred_at=factories.at(f"2026-09-{day:02d}"),
         )
         for day, cls in enumerate(CLASSES, start=1)
@@ -177,7 +183,9 @@ def test_analysts_panels_and_administrators_cannot_open_a_person(matrix, db, rol
     with pytest.raises(PersonNotFound):
         access_person(viewer, uuid.uuid4())
     for cls in CLASSES:
-        assert access_level(role=role, sensitivity=cls, relationship="allocated", own_organisation=True) == Level.EXISTENCE
+        assert (
+            access_level(role=role, sensitivity=cls, relationship="allocated", own_organisation=True) == Level.EXISTENCE
+        )
 
 
 @pytest.mark.parametrize("role", CASEWORK)
@@ -198,7 +206,7 @@ def test_special_category_is_never_content_for_involved_non_social_care_roles(ma
 
 def test_social_care_roles_are_the_childrens_services_roles(matrix, db):
     """The roles the special-category invariant exempts are exactly the four children's services roles."""
-    assert SOCIAL_CARE_ROLES == {Role.FRONT_DOOR, Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.CONFERENCE_CHAIR}
+    assert {Role.FRONT_DOOR, Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.CONFERENCE_CHAIR} == SOCIAL_CARE_ROLES
 
 
 @pytest.mark.parametrize("role", CASEWORK)

@@ -12,7 +12,6 @@ from cylch.access.policy import Relationship
 from cylch.access.selectors import Viewer, access_person, relationship_to_person, visible_events
 from cylch.identity.models import Allocation
 from cylch.identity.services import household_add_member, household_create
-
 from tests import factories
 
 
@@ -33,7 +32,9 @@ def test_moving_house_moves_the_local_authority_that_is_involved(prydderch):
     """When Alys moves to Carmarthenshire, Ceredigion children's services are no longer involved
     and Carmarthenshire's are; the GP, which holds her record, stays involved."""
     new_home = household_create(
-        address_line="7 Stryd y Brenin", town="Carmarthen", postcode="SA31 1BB",
+        address_line="7 Stryd y Brenin",
+        town="Carmarthen",
+        postcode="SA31 1BB",
         local_authority=prydderch.places.carmarthenshire,
     )
     household_add_member(household=new_home, person=prydderch.alys, from_date=date(2026, 10, 1))
@@ -59,7 +60,9 @@ def test_recording_an_event_about_a_child_makes_the_organisation_involved(prydde
     """Police who record a concern about Twm (without sending a record of him) are involved with him."""
     assert rel(prydderch.staff.police_officer, prydderch.twm) == Relationship.NONE
     factories.event(
-        organisation=prydderch.orgs.police, person=prydderch.twm, code="police.ppn.vulnerability",
+        organisation=prydderch.orgs.police,
+        person=prydderch.twm,
+        code="police.ppn.vulnerability",
         recorded_by=prydderch.staff.police_officer,
     )
     assert rel(prydderch.staff.police_officer, prydderch.twm) == Relationship.INVOLVED
@@ -72,8 +75,11 @@ def test_a_household_level_notice_makes_the_police_involved_with_the_children(pr
     from cylch.events.services import record_event
 
     record_event(
-        organisation=prydderch.orgs.police, household=prydderch.home, code="police.ppn.domestic_abuse",
-        occurred_at=factories.at("2026-10-03", 23), details={"risk_level": "medium", "child_present": True},
+        organisation=prydderch.orgs.police,
+        household=prydderch.home,
+        code="police.ppn.domestic_abuse",
+        occurred_at=factories.at("2026-10-03", 23),
+        details={"risk_level": "medium", "child_present": True},
         recorded_by=prydderch.staff.police_officer,
     )
     assert rel(prydderch.staff.police_officer, prydderch.alys) == Relationship.INVOLVED
@@ -102,7 +108,8 @@ def test_the_chronology_reads_in_a_fixed_number_of_queries(prydderch):
     def add(n: int, start: int) -> None:
         for i in range(n):
             factories.event(
-                organisation=org_cycle[i % len(org_cycle)], person=prydderch.alys,
+                organisation=org_cycle[i % len(org_cycle)],
+                person=prydderch.alys,
                 code=factories.code_with_sensitivity(["health", "education", "police", "housing"][i % 4]),
                 occurred_at=factories.at(date(2026, 1, 1) + timedelta(days=start + i)),
             )
@@ -112,7 +119,9 @@ def test_the_chronology_reads_in_a_fixed_number_of_queries(prydderch):
     with CaptureQueriesContext(connection) as few:
         assert len(visible_events(access)) == 2
     add(38, 10)
-    original = factories.event(organisation=prydderch.orgs.gp, person=prydderch.alys, code="health.appointment.was_not_brought")
+    original = factories.event(
+        organisation=prydderch.orgs.gp, person=prydderch.alys, code="health.appointment.was_not_brought"
+    )
     factories.corrected_event(original, recorded_by=prydderch.staff.gp)
     with CaptureQueriesContext(connection) as many:
         views = visible_events(access)

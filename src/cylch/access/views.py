@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cylch.access.audit import audit_from_request, client_ip
+from cylch.access.audit import audit_from_request, audit_record, client_ip
 from cylch.access.forms import CodeForm, SignInForm
 from cylch.access.models import User
 from cylch.access.roles import Role
@@ -133,8 +133,14 @@ def sign_in_set_up(request):
         if device.verify_token(form.cleaned_data["code"].strip()):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            audit_from_request(
-                request, action="admin", object_type="user", object_id=user.pk, purpose="two-factor set up"
+            # Not signed in yet, so name the user explicitly (request.user is still anonymous).
+            audit_record(
+                action="admin",
+                actor=user,
+                ip_address=client_ip(request),
+                object_type="user",
+                object_id=user.pk,
+                purpose="two-factor set up",
             )
             return _finish(request, user, device)
         form.add_error("code", _("That code is not right. Check the time on your phone and try the current code."))

@@ -16,4 +16,5 @@ class Command(BaseCommand):
             raise CommandError(
                 f"audit chain broken at entry #{result.first_bad_seq}: {result.problem} ({result.checked} entries verified before it)"
             )
-        self.stdout.write(f"audit chain intact: {result.checked} entries verified")
+        noun = "entry" if result.checked == 1 else "entries"
+        self.stdout.write(f"audit chain intact: {result.checked} {noun} verified")

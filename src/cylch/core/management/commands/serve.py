@@ -15,6 +15,8 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         from waitress import serve
 
+        # WhiteNoise serves the app's own static files; it warns if STATIC_ROOT is missing.
+        settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
         from cylch.wsgi import application
 
         self.stdout.write(f"Cylch is running on http://{opts['host']}:{opts['port']}/ (press Ctrl+C to stop)")

@@ -1,0 +1,167 @@
+"""The hash-chained audit log: what is logged, that an intact chain verifies, and that every
+kind of tampering is caught and the first bad entry named (``cylch audit verify``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from cylch.access.audit import _chain, _digest, audit_record, audit_verify
+from cylch.access.models import AuditEntry, AuditHead
+from cylch.access.services import api_token_create
+
+
+def test_reads_searches_and_writes_through_the_web_and_api_are_logged(prydderch, client, demo_hub):
+    """Gwen signs in, searches, opens Alys's record and breaks the glass on Efa's; a system sends
+    an event. Each step appends an entry saying who, what, and about whom; the chain verifies."""
+    gwen = prydderch.staff.social_worker
+    start = AuditHead.objects.get(id=1).last_seq
+    client.force_login(gwen)
+
+    assert client.get(reverse("identity:search"), {"name": "Alys Prydderch"}).status_code == 200
+    assert client.get(reverse("identity:person", args=[prydderch.alys.public_id])).status_code == 200
+    reason = "Efa disclosed at school that she is staying with Twm's family tonight"
+    client.post(reverse("identity:break-glass", args=[prydderch.efa.public_id]), {"reason": reason})
+    _token, plain = api_token_create(organisation=prydderch.orgs.gp, name="GP system")
+    response = client.post(
+        "/api/v1/events",
+        data=json.dumps(
+            {
+                "events": [
+                    {
+                        "external_id": "GP-EV-1",
+                        "code": "health.appointment.was_not_brought",
+                        "occurred_at": "2026-10-12T09:00:00Z",
+                        "subject": {"local_id": "GP-1004", "nhs_number": "9434765870"},
+                    }
+                ]
+            }
+        ),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {plain}",
+    )
+    assert response.status_code == 200, response.content
+
+    new = list(AuditEntry.objects.filter(seq__gt=start).order_by("seq"))
+    by_action = {}
+    for entry in new:
+        by_action.setdefault(entry.action, []).append(entry)
+    search = by_action["search"][0]
+    assert search.actor == gwen and search.organisation_code == "ceredigion-childrens-services"
+    assert search.detail["name"] == "Alys Prydderch" and search.detail["results"] >= 1
+    assert search.ip_address == "127.0.0.1"
+    read = by_action["read"][0]
+    assert read.actor == gwen and read.object_type == "person" and read.object_id == str(prydderch.alys.public_id)
+    assert read.detail["relationship"] == "involved"
+    glass = by_action["break_glass"][0]
+    assert glass.object_id == str(prydderch.efa.public_id) and glass.purpose == reason
+    batch = [e for e in by_action["write"] if e.object_type == "event_batch"]
+    assert len(batch) == 1 and batch[0].actor is None
+    assert batch[0].actor_label == "meddygfa-r-bont system" and batch[0].detail["created"] == 1
+    assert [e.seq for e in new] == list(range(start + 1, start + 1 + len(new)))
+
+    result = audit_verify()
+    assert result.ok and result.checked == AuditEntry.objects.count() and result.first_bad_seq is None
+
+
+@pytest.fixture
+def chain(db):
+    """Six entries, as the services write them."""
+    entries = [
+        audit_record(
+            action="read",
+            actor_label="gwen.social (social-worker)",
+            organisation_code="ceredigion",
+            object_type="person",
+            object_id=f"p{i}",
+            purpose="person record viewed",
+            ip_address="10.0.0.1",
+            detail={"n": i, "welsh": "Siân"},
+        )
+        for i in range(1, 7)
+    ]
+    assert audit_verify().ok
+    return entries
+
+
+def verify_names(seq: int, words: str) -> None:
+    result = audit_verify()
+    assert not result.ok
+    assert result.first_bad_seq == seq, result
+    assert words in result.problem, result.problem
+    with pytest.raises(CommandError) as exc:
+        call_command("audit", "verify")
+    assert f"entry #{seq}" in str(exc.value)
+
+
+def test_an_intact_chain_verifies_and_the_command_says_so(chain, capsys):
+    """``cylch audit verify`` exits cleanly and reports how many entries it checked."""
+    call_command("audit", "verify")
+    assert f"audit chain intact: {AuditEntry.objects.count()} entries verified" in capsys.readouterr().out
+
+
+def test_an_altered_entry_is_named(chain):
+    """Changing what an entry says (its purpose) is caught at that entry."""
+    AuditEntry.objects.filter(seq=chain[2].seq).update(purpose="nothing to see here")
+    verify_names(chain[2].seq, "altered")
+
+
+def test_an_altered_entry_with_recomputed_hashes_breaks_the_next_link(chain):
+    """Even if the tamperer recomputes the altered entry's own digest and hash, the next entry no
+    longer follows it."""
+    entry = AuditEntry.objects.get(seq=chain[2].seq)
+    entry.detail = {"n": 99}
+    entry.payload_digest = _digest(entry)
+    entry.entry_hash = _chain(entry.prev_hash, entry.seq, entry.payload_digest)
+    AuditEntry.objects.filter(pk=entry.pk).update(
+        detail=entry.detail, payload_digest=entry.payload_digest, entry_hash=entry.entry_hash
+    )
+    verify_names(chain[3].seq, "does not follow")
+
+
+def test_a_deleted_middle_entry_is_named(chain):
+    """Removing an entry from the middle is caught as that entry missing."""
+    AuditEntry.objects.filter(seq=chain[2].seq).delete()
+    verify_names(chain[2].seq, "missing")
+
+
+def test_a_deleted_last_entry_is_named(chain):
+    """Removing the newest entry is caught through the head, which remembers the last entry."""
+    AuditEntry.objects.filter(seq=chain[-1].seq).delete()
+    verify_names(chain[-1].seq, "removed")
+
+
+def test_reordered_entries_are_named(chain):
+    """Swapping two entries' places in the sequence is caught at the first of them."""
+    a, b = chain[2].seq, chain[3].seq
+    AuditEntry.objects.filter(seq=a).update(seq=-1)
+    AuditEntry.objects.filter(seq=b).update(seq=a)
+    AuditEntry.objects.filter(seq=-1).update(seq=b)
+    verify_names(a, "does not follow")
+
+
+def test_a_long_chain_is_walked_in_batches_and_a_late_break_is_found(chain):
+    """Verification walks the whole chain in batches: a long chain verifies, and a break far
+    along (past the first batch) is still found and named."""
+    for i in range(30):
+        audit_record(action="search", actor_label="system", detail={"i": i})
+    assert audit_verify(batch_size=7).ok
+    target = AuditEntry.objects.order_by("seq")[25]
+    AuditEntry.objects.filter(pk=target.pk).update(object_id="someone-else")
+    result = audit_verify(batch_size=7)
+    assert not result.ok and result.first_bad_seq == target.seq and result.checked == target.seq - 1
+
+
+def test_an_entry_in_a_failed_transaction_leaves_no_gap(chain):
+    """An entry written inside a transaction that rolls back disappears with it, and the chain
+    still verifies (the head rolls back too)."""
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(action="write", actor_label="system", purpose="will roll back")
+        raise RuntimeError("business write failed")
+    assert audit_verify().ok
+    assert audit_record(action="write", actor_label="system").seq == chain[-1].seq + 1

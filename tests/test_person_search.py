@@ -1,0 +1,118 @@
+"""Finding a person: forgiving of typos, Welsh and English forms of a name, swapped day and
+month, and exact on NHS number. Every search is audited."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from cylch.access.models import AuditEntry
+from cylch.identity.selectors import person_search
+from cylch.identity.services import agency_record_upsert
+from tests import factories
+
+
+@pytest.fixture
+def neighbours(prydderch):
+    """Other people in the index, so that a search has something to leave out."""
+    for local_id, data in {
+        "GP-2001": {"given_name": "Megan", "family_name": "Jones", "date_of_birth": "2019-04-09"},
+        "GP-2002": {"given_name": "Siân", "family_name": "Prys", "date_of_birth": "1988-01-15"},
+        "GP-2003": {"given_name": "Alun", "family_name": "Pritchard", "date_of_birth": "2019-09-04"},
+        "GP-2004": {"given_name": "David", "family_name": "Morgan", "date_of_birth": "1960-03-03"},
+    }.items():
+        agency_record_upsert(organisation=prydderch.orgs.gp, local_id=local_id, data=data)
+    return prydderch
+
+
+def names(hits) -> list[str]:
+    return [h.person.display_name for h in hits]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("Ceri Pryderch", "Ceri Prydderch"),
+        ("Alys Prydderh", "Alys Prydderch"),
+        ("Alis Prydderch", "Alys Prydderch"),
+        ("prydderch twm", "Twm Prydderch"),
+        ("ALYS PRYDDERCH", "Alys Prydderch"),
+    ],
+)
+def test_a_misspelt_name_still_finds_the_person_first(neighbours, typed, expected):
+    """A dropped or swapped letter, other word order or capitals: the right person comes first."""
+    hits = person_search(name=typed)
+    assert names(hits)[0] == expected, names(hits)
+
+
+def test_welsh_and_english_forms_of_a_name_find_each_other(neighbours):
+    """ "David" finds Dafydd Morgan (and the David Morgan who really is David); "Thomas" finds Twm;
+    "Sian" without the accent finds Siân."""
+    assert {"Dafydd Morgan", "David Morgan"} <= set(names(person_search(name="David Morgan")))
+    assert "Dafydd Morgan" in names(person_search(name="Dafydd Morgan"))[:2]
+    assert names(person_search(name="Thomas Prydderch"))[0] == "Twm Prydderch"
+    assert names(person_search(name="Sian Prys"))[0] == "Siân Prys"
+    assert names(person_search(name="Jane Prys"))[0] == "Siân Prys"
+
+
+def test_every_spelling_an_agency_uses_is_searchable(neighbours):
+    """The school calls her Alice: searching for Alice Prydderch finds Alys."""
+    assert names(person_search(name="Alice Prydderch"))[0] == "Alys Prydderch"
+
+
+def test_a_search_leaves_out_people_who_do_not_match(neighbours):
+    """Searching for Alys Prydderch does not return Megan Jones or the Morgans."""
+    found = set(names(person_search(name="Alys Prydderch")))
+    assert "Megan Jones" not in found and "Dafydd Morgan" not in found and "David Morgan" not in found
+
+
+def test_a_date_of_birth_with_day_and_month_swapped_still_finds_the_child(neighbours):
+    """Alys was born on 9 April 2019; an agency that wrote 4 September 2019 still finds her, and
+    the exact date ranks above the swapped one."""
+    swapped = person_search(name="Alys Prydderch", date_of_birth=date(2019, 9, 4))
+    assert names(swapped)[0] == "Alys Prydderch"
+    by_date = names(person_search(date_of_birth=date(2019, 9, 4)))
+    assert set(by_date) == {"Alys Prydderch", "Megan Jones", "Alun Pritchard"}  # 9 April 2019 and 4 September 2019
+    exact = person_search(name="Alys Prydderch", date_of_birth=date(2019, 4, 9))
+    assert names(exact)[0] == "Alys Prydderch" and exact[0].score > swapped[0].score
+
+
+def test_a_date_of_birth_narrows_a_name_search(neighbours):
+    """Prydderch born 2 May 2023 is Twm only."""
+    assert names(person_search(name="Prydderch", date_of_birth=date(2023, 5, 2))) == ["Twm Prydderch"]
+
+
+def test_an_nhs_number_is_an_exact_search(neighbours):
+    """Twm's NHS number finds Twm and nobody else, however it is spaced; a near miss finds nobody."""
+    assert names(person_search(nhs_number="9434765870")) == ["Twm Prydderch"]
+    assert names(person_search(nhs_number="943 476 5870")) == ["Twm Prydderch"]
+    assert person_search(nhs_number=factories.nhs_number("943476570")) == []
+
+
+def test_an_empty_search_finds_nobody(neighbours):
+    """No name, date or number: no results rather than the whole index."""
+    assert person_search() == []
+
+
+def test_searching_on_the_web_is_audited(neighbours, client, demo_hub):
+    """Gwen searches for "David Morgan" by date of birth: the page lists Dafydd, and the audit log
+    records who searched for what and how many people were found."""
+    gwen = neighbours.staff.social_worker
+    client.force_login(gwen)
+    response = client.get("/search/", {"name": "David Morgan", "dob_day": "11", "dob_month": "2", "dob_year": "1991"})
+    assert response.status_code == 200
+    assert [person.display_name for person, _age in response.context["rows"]] == ["Dafydd Morgan"]  # not the 1960 David
+    assert "Dafydd Morgan" in response.content.decode()
+    entry = AuditEntry.objects.filter(action="search").latest("seq")
+    assert entry.actor == gwen and entry.purpose == "person search"
+    assert entry.detail == {"name": "David Morgan", "dob": "1991-02-11", "nhs": "", "results": 1}
+
+
+def test_a_search_with_a_bad_nhs_number_explains_and_is_not_run(neighbours, client, demo_hub):
+    """A mistyped NHS number is explained on the form and no search is run or audited."""
+    client.force_login(neighbours.staff.social_worker)
+    before = AuditEntry.objects.filter(action="search").count()
+    response = client.get("/search/", {"nhs_number": "9434765871"})
+    assert "check digit does not match" in response.content.decode()
+    assert AuditEntry.objects.filter(action="search").count() == before
