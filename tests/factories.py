@@ -519,10 +519,15 @@ def _instance(schema: dict[str, Any]) -> Any:
     return "x" * max(int(schema.get("minLength", 1)), 1)
 
 
-def code_with_sensitivity(sensitivity: str, *, prefix: str = "") -> str:
-    """A taxonomy code of that class (the first in code order, for determinism)."""
+def code_with_sensitivity(
+    sensitivity: str, *, prefix: str = "", subjects: tuple[str, ...] = ("child", "any", "household")
+) -> str:
+    """A taxonomy code of that class that may be recorded about a child (the first in code
+    order, for determinism)."""
     matches = sorted(
-        c.code for c in taxonomy.codes().values() if c.sensitivity == sensitivity and c.code.startswith(prefix)
+        c.code
+        for c in taxonomy.codes().values()
+        if c.sensitivity == sensitivity and c.code.startswith(prefix) and c.subject in subjects
     )
     if not matches:
         raise LookupError(f"the taxonomy has no {sensitivity!r} code starting {prefix!r}")

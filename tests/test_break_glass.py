@@ -249,3 +249,29 @@ def test_break_glass_through_the_person_page(scene, client, demo_hub):
     assert housing_summary in opened.content.decode()
     read = AuditEntry.objects.filter(action="read").order_by("-seq").first()
     assert read.detail["break_glass"] is True
+
+
+def test_when_the_user_is_the_only_lead_the_organisation_mailbox_is_told(db):
+    """Nobody is left untold: with no other safeguarding lead, the organisation's safeguarding
+    mailbox gets a Welsh-and-English email."""
+    from cylch.access.models import Organisation, User
+    from cylch.access.services import break_glass_open
+    from cylch.identity.models import Person
+    from cylch.notify.models import OutboxMessage
+
+    org = Organisation.objects.create(
+        code="solo",
+        name_en="Solo GP",
+        name_cy="Meddygfa Unig",
+        kind="gp_practice",
+        safeguarding_email="safeguarding@solo.invalid",
+    )
+    user = User.objects.create_user(
+        "solo-gp", password="x" * 16, organisation=org, role="gp", is_safeguarding_lead=True
+    )
+    person = Person.objects.create(given_name="Osian", family_name="Rowlands")
+    break_glass_open(user=user, person=person, reason="Child in ED now, parents unreachable")
+    message = OutboxMessage.objects.get(to="safeguarding@solo.invalid")
+    assert "Break-glass access by" in message.subject
+    assert "Child in ED now" in message.body
+    assert message.subject.split(" / ")[0] != message.subject.split(" / ")[1]  # a Welsh part and an English part

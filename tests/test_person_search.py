@@ -116,3 +116,11 @@ def test_a_search_with_a_bad_nhs_number_explains_and_is_not_run(neighbours, clie
     response = client.get("/search/", {"nhs_number": "9434765871"})
     assert "check digit does not match" in response.content.decode()
     assert AuditEntry.objects.filter(action="search").count() == before
+
+
+def test_a_slip_in_the_first_letters_still_finds_the_name(prydderch):
+    """ "Pyrdderch" (letters swapped near the start) still finds Prydderch."""
+    from cylch.identity.selectors import person_search
+
+    found = {h.person.pk for h in person_search(name="Pyrdderch")}
+    assert prydderch.alys.pk in found

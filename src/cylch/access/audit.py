@@ -85,6 +85,10 @@ def audit_record(
     return entry
 
 
+def _is_emptied(entry: AuditEntry) -> bool:
+    return not (entry.actor_label or entry.object_id or entry.purpose or entry.ip_address or entry.detail)
+
+
 def audit_from_request(request, **kwargs: Any) -> AuditEntry:
     """Append an entry for the signed-in user of ``request`` (who, from where)."""
     user = request.user if getattr(request, "user", None) and request.user.is_authenticated else None
@@ -125,6 +129,11 @@ def audit_verify(batch_size: int = 5000) -> VerifyResult:
                 )
             if entry.redacted_at is None and _digest(entry) != entry.payload_digest:
                 return VerifyResult(False, checked, entry.seq, f"entry #{entry.seq} was altered")
+            if entry.redacted_at is not None and not _is_emptied(entry):
+                # A redaction erases content; one that keeps content is a way to hide an edit.
+                return VerifyResult(
+                    False, checked, entry.seq, f"entry #{entry.seq} is marked redacted but keeps content"
+                )
             if _chain(entry.prev_hash, entry.seq, entry.payload_digest) != entry.entry_hash:
                 return VerifyResult(False, checked, entry.seq, f"entry #{entry.seq} has a broken hash")
             prev_hash = entry.entry_hash

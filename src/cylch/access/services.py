@@ -46,7 +46,7 @@ def break_glass_open(*, user: User, person, reason: str, ip_address: str = "") -
 
     The organisation's safeguarding leads are notified at once, in their own language.
     """
-    from cylch.notify.services import notify_user
+    from cylch.notify.services import notify_address, notify_user
 
     reason = (reason or "").strip()
     if len(reason) < 10:
@@ -73,23 +73,40 @@ def break_glass_open(*, user: User, person, reason: str, ip_address: str = "") -
             pk=user.pk
         )
         url = reverse("identity:person", args=[person.public_id])
+        subject = _("Break-glass access by %(who)s")
+        body = _(
+            "%(who)s (%(role)s) used break-glass access to a child's record at %(when)s.\n"
+            "Reason given: %(reason)s\nPlease check that this access was needed."
+        )
+        context = {
+            "who": user.get_full_name() or user.username,
+            "role": user.get_role_display(),
+            "when": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
+            "reason": reason,
+        }
+        told = 0
         for lead in leads:
             notify_user(
                 recipient=lead,
                 kind="break_glass",
-                subject=_("Break-glass access by %(who)s"),
-                body=_(
-                    "%(who)s (%(role)s) used break-glass access to a child's record at %(when)s.\n"
-                    "Reason given: %(reason)s\nPlease check that this access was needed."
-                ),
+                subject=subject,
+                body=body,
                 url=url,
                 dedupe_key=f"break_glass:{grant.public_id}:{lead.pk}",
-                context={
-                    "who": user.get_full_name() or user.username,
-                    "role": user.get_role_display(),
-                    "when": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
-                    "reason": reason,
-                },
+                context=context,
+            )
+            told += 1
+        org = user.organisation
+        if not told and org is not None and org.safeguarding_email:
+            # Nobody else to tell in the app (the user may be the only lead): email the
+            # organisation's safeguarding mailbox, in Welsh and English.
+            notify_address(
+                to=org.safeguarding_email,
+                subject=subject,
+                body=body,
+                url=url,
+                dedupe_key=f"break_glass:{grant.public_id}:mailbox",
+                context=context,
             )
     return grant
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from cylch.events.services import BatchRejected, record_event_batch
@@ -70,13 +70,19 @@ class ItemError(Schema):
     message: str
 
 
+class Message(Schema):
+    detail: str
+
+
 class BatchErrorOut(Schema):
     detail: str
     errors: list[ItemError]
 
 
 @router.post(
-    "", response={200: BatchOut, 422: BatchErrorOut}, summary="Send a batch of events (all or nothing, idempotent)"
+    "",
+    response={200: BatchOut, 401: Message, 422: BatchErrorOut},
+    summary="Send a batch of events (all or nothing, idempotent)",
 )
 def post_events(request, batch: BatchIn):
     items = [e.model_dump(exclude_none=True) for e in batch.events]
@@ -85,7 +91,9 @@ def post_events(request, batch: BatchIn):
     try:
         result = record_event_batch(organisation=request.organisation, items=items)
     except BatchRejected as exc:
-        return 422, {"detail": "Nothing was stored: fix these and send the whole batch again.", "errors": exc.errors}
+        return Status(
+            422, {"detail": "Nothing was stored: fix these and send the whole batch again.", "errors": exc.errors}
+        )
     by_external = {e.external_id: ("created", e) for e in result.created}
     by_external.update({e.external_id: ("unchanged", e) for e in result.unchanged})
     rows = []
@@ -100,9 +108,12 @@ def post_events(request, batch: BatchIn):
                 "status": status,
             }
         )
-    return 200, {
-        "created": len(result.created),
-        "unchanged": len(result.unchanged),
-        "new_persons": result.new_persons,
-        "events": rows,
-    }
+    return Status(
+        200,
+        {
+            "created": len(result.created),
+            "unchanged": len(result.unchanged),
+            "new_persons": result.new_persons,
+            "events": rows,
+        },
+    )

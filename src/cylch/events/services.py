@@ -53,6 +53,24 @@ def validate_details(code: str, details: dict[str, Any]) -> taxonomy.EventCode:
     return event_code
 
 
+def check_subject(event_code: taxonomy.EventCode, person: Person, occurred_at: datetime) -> None:
+    """A child's code needs a child (or an unborn baby); an adult's code needs someone 16 or over.
+
+    Unknown dates of birth pass: absence of a record is not evidence.
+    """
+    born = person.date_of_birth
+    if born is None:
+        if event_code.subject == "adult" and person.is_unborn:
+            raise ValidationError({"code": [f"“{event_code.code}” is about an adult, and this is an unborn baby."]})
+        return
+    day = timezone.localtime(occurred_at).date() if timezone.is_aware(occurred_at) else occurred_at.date()
+    age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+    if event_code.subject == "child" and age >= 18:
+        raise ValidationError({"code": [f"“{event_code.code}” is about a child, and this person was {age} then."]})
+    if event_code.subject == "adult" and age < 16:
+        raise ValidationError({"code": [f"“{event_code.code}” is about an adult, and this person was {age} then."]})
+
+
 def current_household_id(person: Person) -> int | None:
     return (
         HouseholdMembership.objects.filter(person=person, to_date__isnull=True)
@@ -95,6 +113,8 @@ def record_event(
         raise ValidationError({"subject": ["An event must be about a person or a household."]})
     if timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
+    if person is not None:
+        check_subject(event_code, person, occurred_at)
     if occurred_at > timezone.now() + timedelta(minutes=5):
         raise ValidationError({"occurred_at": ["This is in the future: give when it happened."]})
     if sensitivity not in (None, event_code.sensitivity, "special"):
@@ -285,7 +305,11 @@ def record_event_batch(
                 object_type="event_batch",
                 object_id=len(items),
                 purpose="event batch received",
-                detail={"created": len(result.created), "unchanged": len(result.unchanged), "source": source},
+                detail={
+                    "created": [str(e.public_id) for e in result.created],
+                    "unchanged": len(result.unchanged),
+                    "source": source,
+                },
             )
     except BatchRejected:
         raise

@@ -14,6 +14,10 @@ from cylch.access.selectors import PersonNotFound, Viewer, access_person, visibl
 router = Router(tags=["persons"])
 
 
+class Message(Schema):
+    detail: str
+
+
 class EventOut(Schema):
     id: str
     code: str | None
@@ -38,7 +42,11 @@ class PersonOut(Schema):
     events: list[EventOut]
 
 
-@router.get("/{person_id}", response=PersonOut, summary="Read a person record (access-checked and audited)")
+@router.get(
+    "/{person_id}",
+    response={200: PersonOut, 401: Message, 404: Message},
+    summary="Read a person record (access-checked and audited)",
+)
 def get_person(request, person_id: UUID):
     viewer = Viewer.for_system(request.organisation)
     try:

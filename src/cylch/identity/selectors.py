@@ -45,10 +45,11 @@ def person_search(
     if tokens:
         # Pre-filter in the database on any spelling of any token's first three letters,
         # then rank in Python. Cheap enough for a region; a trigram index takes over at scale.
+        # First and last three letters, so one slip at either end of a name still finds it.
         stems: set[str] = set()
         for token in tokens:
-            for v in variants(token) or {token}:
-                stems.add(v[:3])
+            for v in variants(token) | {token}:
+                stems.update({v[:3], v[-3:]} if len(v) >= 5 else {v[:3]})
         cond = Q()
         for stem in stems:
             cond |= Q(search_name__contains=stem)

@@ -49,13 +49,38 @@ def notify_user(
     return notification
 
 
+def notify_address(
+    *, to: str, subject, body, url: str = "", dedupe_key: str, context: dict | None = None
+) -> OutboxMessage:
+    """Email an address that is not a Cylch user (a team mailbox): Welsh first, then English."""
+    context = context or {}
+    parts = {}
+    for language in ("cy", "en"):
+        with translation.override(language):
+            parts[language] = (str(subject) % context, str(body) % context)
+    full_url = f"{settings_base_url()}{url}" if url else ""
+    message, _created = OutboxMessage.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "to": to,
+            "subject": f"{parts['cy'][0]} / {parts['en'][0]}"[:200],
+            "body": f"{parts['cy'][1]}\n\n---\n\n{parts['en'][1]}" + (f"\n\n{full_url}" if full_url else ""),
+            "next_attempt_at": timezone.now(),
+        },
+    )
+    return message
+
+
 def settings_base_url() -> str:
     return getattr(settings, "CYLCH_BASE_URL", "").rstrip("/")
 
 
-def deliver_due(*, limit: int = 100) -> tuple[int, int]:
-    """Send due emails. Returns (sent, failed this round). Safe to run from several workers."""
-    sent = failed = 0
+LEASE = timedelta(minutes=5)
+
+
+def _claim(limit: int) -> list[OutboxMessage]:
+    """Take due messages for this worker: a short transaction moves their next attempt past a
+    lease, so another worker skips them and a crashed worker's messages come back later."""
     now = timezone.now()
     with transaction.atomic():
         batch = list(
@@ -65,26 +90,40 @@ def deliver_due(*, limit: int = 100) -> tuple[int, int]:
         )
         for msg in batch:
             msg.attempts += 1
-            try:
-                EmailMessage(
-                    msg.subject,
-                    msg.body,
-                    settings.DEFAULT_FROM_EMAIL,
-                    [msg.to],
-                    headers={"Message-ID": f"<{msg.public_id}@cylch>"},
-                ).send()
-            except Exception as exc:  # any transport failure is retried later
-                msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if msg.attempts >= MAX_ATTEMPTS:
-                    msg.status = OutboxStatus.FAILED
-                else:
-                    msg.next_attempt_at = now + timedelta(minutes=2**msg.attempts)
-                failed += 1
-                log.warning("outbox %s: attempt %s failed: %s", msg.public_id, msg.attempts, exc)
+            msg.next_attempt_at = now + LEASE
+        OutboxMessage.objects.bulk_update(batch, ["attempts", "next_attempt_at"])
+    return batch
+
+
+def deliver_due(*, limit: int = 100) -> tuple[int, int]:
+    """Send due emails. Returns (sent, failed this round). Safe to run from several workers.
+
+    No transaction is held while talking to the mail server. Delivery is at least once: a
+    worker killed between sending and recording sends that message again after the lease;
+    the stable Message-ID lets mail systems drop the duplicate.
+    """
+    sent = failed = 0
+    for msg in _claim(limit):
+        try:
+            EmailMessage(
+                msg.subject,
+                msg.body,
+                settings.DEFAULT_FROM_EMAIL,
+                [msg.to],
+                headers={"Message-ID": f"<{msg.public_id}@cylch>"},
+            ).send()
+        except Exception as exc:  # any transport failure is retried later
+            msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if msg.attempts >= MAX_ATTEMPTS:
+                msg.status = OutboxStatus.FAILED
             else:
-                msg.status = OutboxStatus.SENT
-                msg.sent_at = timezone.now()
-                msg.last_error = ""
-                sent += 1
-            msg.save(update_fields=["attempts", "status", "sent_at", "next_attempt_at", "last_error"])
+                msg.next_attempt_at = timezone.now() + timedelta(minutes=2**msg.attempts)
+            failed += 1
+            log.warning("outbox %s: attempt %s failed: %s", msg.public_id, msg.attempts, exc)
+        else:
+            msg.status = OutboxStatus.SENT
+            msg.sent_at = timezone.now()
+            msg.last_error = ""
+            sent += 1
+        msg.save(update_fields=["status", "sent_at", "next_attempt_at", "last_error"])
     return sent, failed
