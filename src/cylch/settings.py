@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "cylch.identity",
     "cylch.events",
     "cylch.notify",
+    "cylch.reports",
     "cylch.demo",
 ]
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("language/<str:code>/", core_views.switch_language, name="switch-language"),
     path("", include("cylch.access.urls")),
     path("", include("cylch.identity.urls")),
+    path("", include("cylch.reports.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -9,7 +9,7 @@ from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
 
-OPEN_PREFIXES = ("/sign-in", "/healthz", "/static/", "/api/", "/language/", "/favicon")
+OPEN_PREFIXES = ("/sign-in", "/healthz", "/static/", "/api/", "/language/", "/favicon", "/report/")
 
 
 class SessionLimitsMiddleware:

@@ -74,3 +74,19 @@ def working_days_between(a: date, b: date) -> int:
         if is_working_day(day):
             count += 1
     return count
+
+
+def is_out_of_hours(moment) -> bool:
+    """Whether a report arriving at ``moment`` (aware datetime) must also go to the emergency
+    duty team: outside 09:00-17:00 on a working day, on a non-working day, or after 15:00 on
+    the last working day before a weekend or bank holiday (TA 2.1)."""
+    from django.utils import timezone
+
+    local = timezone.localtime(moment)
+    day = local.date()
+    if not is_working_day(day):
+        return True
+    if local.hour < 9 or local.hour >= 17:
+        return True
+    next_day = day + timedelta(days=1)
+    return local.hour >= 15 and not is_working_day(next_day)

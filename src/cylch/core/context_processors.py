@@ -8,4 +8,5 @@ def cylch(request):
     return {
         "demo_mode": settings.DEMO_MODE,
         "user_organisation_name": org.name(get_language()) if org else "",
+        "front_door_roles": ("front-door", "social-worker", "team-manager"),
     }

@@ -1,0 +1,159 @@
+"""Reads for the front door: the queues, and everything known before a decision is made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from cylch.access.models import Organisation, User
+from cylch.access.roles import OrganisationKind
+from cylch.core import taxonomy
+from cylch.events.models import Event
+from cylch.identity.models import HouseholdMembership, Person, PersonLink, Relationship
+from cylch.reports.models import Outcome, Report, ReportSubject, Status, SubjectRole
+
+SIBLING_KINDS = ("sibling", "half_sibling")
+
+
+def queue_for(user: User) -> QuerySet[Report]:
+    """Undecided reports for the user's front door: urgent first, then oldest first. The national
+    front door also sees reports with no known address."""
+    org = user.organisation
+    qs = Report.objects.filter(status=Status.RECEIVED).prefetch_related("subjects")
+    if org is None or org.kind != OrganisationKind.LA_CHILDRENS_SERVICES:
+        return qs.none()
+    if org.local_authority_id is None:
+        qs = qs.filter(local_authority__isnull=True)
+    else:
+        qs = qs.filter(local_authority_id=org.local_authority_id)
+    return qs.order_by("-urgent", "received_at")
+
+
+def out_of_hours_queue() -> QuerySet[Report]:
+    """The emergency duty team's queue: undecided reports that arrived out of hours."""
+    return Report.objects.filter(status=Status.RECEIVED, out_of_hours=True).order_by("-urgent", "received_at")
+
+
+def feedback_due(user: User, *, today=None) -> QuerySet[Report]:
+    """For managers: reports of their authority whose outcome is due within 2 working days or overdue."""
+    from cylch.core.calendar import add_working_days
+
+    today = today or timezone.localdate()
+    org = user.organisation
+    qs = Report.objects.filter(feedback_sent_at__isnull=True, feedback_due_on__lte=add_working_days(today, 2))
+    if org is not None and org.local_authority_id:
+        qs = qs.filter(local_authority_id=org.local_authority_id)
+    else:
+        qs = qs.filter(local_authority__isnull=True)
+    return qs.order_by("feedback_due_on", "received_at")
+
+
+@dataclass
+class EarlierReport:
+    report: Report
+    about: list[str]
+    why: str  # "this child", "a sibling", "the household"
+
+
+@dataclass
+class TriageHistory:
+    """What the front door must see before deciding (TA 2.1: never judge a report alone)."""
+
+    children: list[Person]
+    circle: dict[int, str]
+    earlier_reports: list[EarlierReport] = field(default_factory=list)
+    soft_concerns: list[Event] = field(default_factory=list)
+    agencies: list[Organisation] = field(default_factory=list)
+    register: list[tuple[Person, str, Event]] = field(default_factory=list)
+    repeat_warning: dict | None = None
+
+
+def _circle(children: list[Person]) -> dict[int, str]:
+    """person id -> why they are in view: the child, a sibling, or someone in the household."""
+    circle: dict[int, str] = {c.pk: "child" for c in children}
+    ids = [c.pk for c in children]
+    for rel in Relationship.objects.filter(Q(person_id__in=ids) | Q(relative_id__in=ids), kind__in=SIBLING_KINDS):
+        for pid in (rel.person_id, rel.relative_id):
+            circle.setdefault(pid, "sibling")
+    households = HouseholdMembership.objects.filter(person_id__in=ids, to_date__isnull=True).values_list(
+        "household_id", flat=True
+    )
+    for pid in HouseholdMembership.objects.filter(household_id__in=list(households), to_date__isnull=True).values_list(
+        "person_id", flat=True
+    ):
+        circle.setdefault(pid, "household")
+    return circle
+
+
+def triage_history(report: Report, *, months: int = 12) -> TriageHistory:
+    children = [s.person for s in report.subjects.filter(role=SubjectRole.CHILD).select_related("person")]
+    circle = _circle(children)
+    history = TriageHistory(children=children, circle=circle)
+    since = timezone.now() - timedelta(days=31 * months)
+
+    earlier = (
+        Report.objects.filter(subjects__person_id__in=circle, received_at__lt=report.received_at)
+        .exclude(pk=report.pk)
+        .distinct()
+        .order_by("-received_at")
+        .prefetch_related("subjects")
+    )
+    for other in earlier:
+        people = [s for s in other.subjects.all() if s.person_id in circle]
+        why = min((circle[s.person_id] for s in people), key=["child", "sibling", "household"].index)
+        history.earlier_reports.append(
+            EarlierReport(other, [f"{s.given_name} {s.family_name}".strip() for s in people], why)
+        )
+
+    soft_codes = [c.code for c in taxonomy.codes().values() if c.soft]
+    history.soft_concerns = list(
+        Event.objects.filter(person_id__in=circle, code__in=soft_codes, occurred_at__gte=since)
+        .exclude(external_id__startswith=f"report:{report.reference}:")
+        .select_related("organisation", "person")
+        .order_by("-occurred_at")[:100]
+    )
+    org_ids = PersonLink.objects.filter(person_id__in=circle, active=True).values_list(
+        "agency_record__organisation_id", flat=True
+    )
+    history.agencies = list(Organisation.objects.filter(pk__in=set(org_ids)).order_by("name_en"))
+
+    flags = Event.objects.filter(
+        person__in=children,
+        code__in=[
+            "process.register.registered",
+            "process.register.deregistered",
+            "social_care.looked_after.started",
+            "social_care.looked_after.ended",
+        ],
+    ).order_by("occurred_at")
+    status: dict[tuple[int, str], Event] = {}
+    for e in flags:
+        kind = "register" if e.code.startswith("process.register") else "looked_after"
+        status[(e.person_id, kind)] = e
+    by_id = {c.pk: c for c in children}
+    for (pid, kind), e in status.items():
+        ended = e.code.endswith(("deregistered", "ended"))
+        label = {("register", False): "on the register", ("register", True): "was on the register",
+                 ("looked_after", False): "looked after", ("looked_after", True): "was looked after"}[(kind, ended)]  # fmt: skip
+        history.register.append((by_id[pid], label, e))
+
+    recent = [r.report for r in history.earlier_reports if r.report.received_at >= since]
+    below = [r for r in recent if r.outcome in {Outcome.NO_FURTHER_ACTION, Outcome.INFORMATION_ADVICE}]
+    if below:
+        history.repeat_warning = {
+            "count": len(recent) + 1,
+            "below": len(below),
+            "outcomes": [r.get_outcome_display() for r in recent],
+        }
+    return history
+
+
+def reports_made_by(user: User) -> QuerySet[Report]:
+    return Report.objects.filter(Q(maker=user) | Q(maker_organisation=user.organisation)).order_by("-received_at")
+
+
+def subjects_of(report: Report) -> list[ReportSubject]:
+    return list(report.subjects.select_related("person").order_by("role", "pk"))

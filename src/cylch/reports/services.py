@@ -1,0 +1,432 @@
+"""Writes for the front door: receive a report, decide it, feed back, and keep the clocks.
+
+Each function validates, writes, puts events on the spine and audits in one transaction;
+notifications go through the outbox in the same transaction, so none is lost or sent twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from cylch.access.audit import audit_record
+from cylch.access.models import LocalAuthority, Organisation, User
+from cylch.access.roles import OrganisationKind, Role
+from cylch.core import taxonomy
+from cylch.core.calendar import add_working_days, is_out_of_hours
+from cylch.events.models import Source
+from cylch.events.services import record_event
+from cylch.identity.models import Person
+from cylch.identity.selectors import current_household
+from cylch.identity.services import agency_record_upsert, household_add_member, household_create
+from cylch.notify.services import notify_user
+from cylch.reports import reference as refs
+from cylch.reports.models import BodyMapMark, Channel, Outcome, Report, ReportSubject, Status, SubjectRole
+
+FRONT_DOOR_ROLES = {Role.FRONT_DOOR, Role.SOCIAL_WORKER, Role.TEAM_MANAGER}
+MANAGER_ROLES = {Role.TEAM_MANAGER}
+NATIONAL_FRONT_DOOR = "national-front-door"
+
+
+@dataclass
+class SubjectIn:
+    """A child or adult in a report: either a person already known, or what the maker knows."""
+
+    role: str = SubjectRole.CHILD
+    person: Person | None = None
+    given_name: str = ""
+    family_name: str = ""
+    date_of_birth: str = ""
+    nhs_number: str = ""
+    address_line: str = ""
+    town: str = ""
+    postcode: str = ""
+    relationship_to_child: str = ""
+    injuries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def national_front_door() -> Organisation:
+    """Where reports go when nobody knows which local authority the child lives in."""
+    org, _created = Organisation.objects.get_or_create(
+        code=NATIONAL_FRONT_DOOR,
+        defaults={
+            "name_en": "All-Wales front door (address not known)",
+            "name_cy": "Drws ffrynt Cymru gyfan (cyfeiriad heb ei wybod)",
+            "kind": OrganisationKind.LA_CHILDRENS_SERVICES,
+            "contact_role_en": "Duty team",
+            "contact_role_cy": "Tîm dyletswydd",
+        },
+    )
+    return org
+
+
+def front_door_for(local_authority: LocalAuthority | None) -> Organisation:
+    if local_authority is not None:
+        org = (
+            Organisation.objects.filter(kind=OrganisationKind.LA_CHILDRENS_SERVICES, local_authority=local_authority)
+            .order_by("id")
+            .first()
+        )
+        if org is not None:
+            return org
+    return national_front_door()
+
+
+def _unique_reference() -> str:
+    for _attempt in range(20):
+        candidate = refs.new_reference()
+        if not Report.objects.filter(reference=candidate).exists():
+            return candidate
+    raise RuntimeError("could not find a free report reference")  # 31**8 references: not in practice
+
+
+def _validate(
+    *,
+    children: list[SubjectIn],
+    concern_codes: list[str],
+    what_happened: str,
+    maker_email: str,
+    maker_phone: str,
+    channel: str,
+) -> None:
+    errors: dict[str, list[str]] = {}
+    if not children:
+        errors["children"] = [str(_("Tell us about at least one child."))]
+    for i, child in enumerate(children):
+        if child.person is None and not (child.given_name or child.family_name):
+            errors[f"children.{i}.given_name"] = [str(_("Give the child's name, or as much of it as you know."))]
+    unknown = [c for c in concern_codes if taxonomy.get(c) is None]
+    if unknown:
+        errors["concern_codes"] = [f"Unknown concern code(s): {', '.join(unknown)}"]
+    if not concern_codes:
+        errors["concern_codes"] = [str(_("Choose at least one kind of concern."))]
+    if not what_happened.strip():
+        errors["what_happened"] = [str(_("Tell us what happened."))]
+    if channel == Channel.PUBLIC and not (maker_email or maker_phone):
+        errors["maker_email"] = [str(_("Give an email address or phone number so that we can tell you what happens."))]
+    if errors:
+        raise ValidationError(errors)
+
+
+def report_submit(
+    *,
+    channel: str,
+    children: list[SubjectIn],
+    concern_codes: list[str],
+    what_happened: str,
+    language: str = "en",
+    adults: list[SubjectIn] | None = None,
+    maker: User | None = None,
+    maker_organisation: Organisation | None = None,
+    maker_name: str = "",
+    maker_role: str = "",
+    maker_email: str = "",
+    maker_phone: str = "",
+    when_happened: str = "",
+    child_words: str = "",
+    actions_taken: str = "",
+    immediate_danger: bool = False,
+    local_authority: LocalAuthority | None = None,
+    external_id: str | None = None,
+    received_at: datetime | None = None,
+    ip_address: str = "",
+) -> Report:
+    """Receive a report: give it a reference, put it on every child's record, start its clocks,
+    route it to a triage queue and acknowledge it to the report maker at once."""
+    adults = adults or []
+    if maker is not None:
+        maker_organisation = maker_organisation or maker.organisation
+        maker_name = maker_name or maker.get_full_name() or maker.username
+        maker_role = maker_role or str(maker.get_role_display())
+        maker_email = maker_email or maker.email
+        maker_phone = maker_phone or maker.phone
+    _validate(
+        children=children,
+        concern_codes=concern_codes,
+        what_happened=what_happened,
+        maker_email=maker_email,
+        maker_phone=maker_phone,
+        channel=channel,
+    )
+    if external_id and maker_organisation is not None:
+        existing = Report.objects.filter(maker_organisation=maker_organisation, external_id=external_id).first()
+        if existing is not None:
+            return existing
+    received_at = received_at or timezone.now()
+    received_on = timezone.localtime(received_at).date()
+    try:
+        with transaction.atomic():
+            return _submit(**locals())
+    except IntegrityError:
+        existing = Report.objects.filter(maker_organisation=maker_organisation, external_id=external_id).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def _submit(
+    *,
+    channel,
+    children,
+    concern_codes,
+    what_happened,
+    language,
+    adults,
+    maker,
+    maker_organisation,
+    maker_name,
+    maker_role,
+    maker_email,
+    maker_phone,
+    when_happened,
+    child_words,
+    actions_taken,
+    immediate_danger,
+    local_authority,
+    external_id,
+    received_at,
+    received_on,
+    ip_address,
+) -> Report:
+    reference = _unique_reference()
+    # Route by where the first child lives, if we know; else the authority the maker chose.
+    la = local_authority
+    for child in children:
+        if child.person is not None:
+            home = current_household(child.person)
+            if home is not None and home.local_authority_id:
+                la = home.local_authority
+                break
+    front_door = front_door_for(la)
+    recording_org = maker_organisation or front_door
+    report = Report.objects.create(
+        reference=reference,
+        channel=channel,
+        language=language if language in {"en", "cy"} else "en",
+        received_at=received_at,
+        maker=maker,
+        maker_organisation=maker_organisation,
+        maker_name=maker_name,
+        maker_role=maker_role,
+        maker_email=maker_email,
+        maker_phone=maker_phone,
+        external_id=external_id or None,
+        concern_codes=list(dict.fromkeys(concern_codes)),
+        what_happened=what_happened,
+        when_happened=when_happened,
+        child_words=child_words,
+        actions_taken=actions_taken,
+        immediate_danger=immediate_danger,
+        urgent=immediate_danger,
+        out_of_hours=is_out_of_hours(received_at),
+        local_authority=la,
+        decision_due_at=timezone.make_aware(datetime.combine(add_working_days(received_on, 1), time(17, 0))),
+        feedback_due_on=add_working_days(received_on, 7),
+        created_by=maker,
+    )
+    household = None
+    for i, subject in enumerate([*children, *adults]):
+        person, record = subject.person, None
+        if person is None:
+            data = {
+                "given_name": subject.given_name, "family_name": subject.family_name,
+                "date_of_birth": subject.date_of_birth, "nhs_number": subject.nhs_number,
+                "address_line": subject.address_line, "town": subject.town, "postcode": subject.postcode,
+            }  # fmt: skip
+            try:
+                result = agency_record_upsert(
+                    organisation=recording_org, local_id=f"{reference}-{i + 1}", data=data, actor=maker, audit=False
+                )
+            except ValidationError as exc:
+                prefix = "children" if subject.role == SubjectRole.CHILD else "adults"
+                index = i if subject.role == SubjectRole.CHILD else i - len(children)
+                raise ValidationError({f"{prefix}.{index}.{k}": v for k, v in exc.message_dict.items()}) from None
+            person, record = result.person, result.record
+            if subject.address_line and current_household(person) is None:
+                if household is None:
+                    household = household_create(
+                        address_line=subject.address_line,
+                        town=subject.town,
+                        postcode=subject.postcode,
+                        local_authority=la,
+                        actor=maker,
+                    )
+                household_add_member(household=household, person=person, actor=maker)
+        rs = ReportSubject.objects.create(
+            report=report, role=subject.role, person=person, agency_record=record,
+            relationship_to_child=subject.relationship_to_child,
+            given_name=subject.given_name or person.given_name, family_name=subject.family_name or person.family_name,
+        )  # fmt: skip
+        for mark in subject.injuries:
+            BodyMapMark.objects.create(report=report, subject=rs, **mark)
+        if subject.role == SubjectRole.CHILD:
+            _record_on_child(report, person, record, recording_org, maker, concern_codes)
+    audit_record(
+        action="write",
+        actor=maker,
+        actor_label="" if maker else "report form (public)",
+        organisation_code=recording_org.code,
+        object_type="report",
+        object_id=reference,
+        purpose="report received",
+        ip_address=ip_address,
+        detail={"children": len(children), "urgent": report.urgent, "queue": la.code if la else "national"},
+    )
+    _acknowledge(report)
+    return report
+
+
+def _record_on_child(
+    report: Report, person: Person, record, org: Organisation, maker: User | None, concern_codes: list[str]
+) -> None:
+    common = {"organisation": org, "person": person, "agency_record": record, "recorded_by": maker,
+              "recorder_name": report.maker_name, "recorder_role": report.maker_role,
+              "recorder_contact": report.maker_email or report.maker_phone, "source": Source.PORTAL, "audit": False}  # fmt: skip
+    maker_kind = org.kind if report.channel != Channel.PUBLIC else "member_of_public"
+    details = {"channel": "online_portal" if report.channel != Channel.API else "email", "language": report.language}
+    received_code = taxonomy.get("process.report.received")
+    if "report_maker_kind" in (received_code.details_schema.get("properties") or {}):
+        allowed = received_code.details_schema["properties"]["report_maker_kind"].get("enum") or []
+        if maker_kind in allowed:
+            details["report_maker_kind"] = maker_kind
+    record_event(code="process.report.received", occurred_at=report.received_at, summary=report.what_happened,
+                 details=details, external_id=f"report:{report.reference}:{person.public_id}:received", **common)  # fmt: skip
+    for code in dict.fromkeys(concern_codes):
+        event_code = taxonomy.get(code)
+        if event_code.subject == "adult":
+            continue
+        record_event(code=code, occurred_at=report.received_at, summary=report.what_happened,
+                     external_id=f"report:{report.reference}:{person.public_id}:{code}", **common)  # fmt: skip
+    if report.child_words.strip():
+        record_event(code="voice.lived_experience", occurred_at=report.received_at, summary=report.child_words,
+                     external_id=f"report:{report.reference}:{person.public_id}:voice", **common)  # fmt: skip
+
+
+def _tell_maker(report: Report, *, kind: str, subject, body, context: dict[str, Any]) -> None:
+    """In the app if the maker has an account, and by email, in the language of the report."""
+    url = reverse("reports:find") + f"?reference={report.reference}"
+    key = f"report:{report.reference}:{kind}"
+    if report.maker is not None:
+        with translation.override(report.language):
+            notify_user(
+                recipient=report.maker, kind=kind, subject=subject, body=body, url=url, dedupe_key=key, context=context
+            )
+    elif report.maker_email:
+        with translation.override(report.language):
+            _email_public_maker(report, key, subject, body, context)
+
+
+def _email_public_maker(report: Report, key: str, subject, body, context) -> None:
+    """A public report maker has no account: email them in the language they chose."""
+    from cylch.notify.models import OutboxMessage
+
+    OutboxMessage.objects.get_or_create(
+        dedupe_key=key,
+        defaults={
+            "to": report.maker_email,
+            "subject": (str(subject) % context)[:200],
+            "body": str(body) % context,
+            "next_attempt_at": timezone.now(),
+        },
+    )
+
+
+def _acknowledge(report: Report) -> None:
+    _tell_maker(
+        report,
+        kind="report_acknowledged",
+        subject=_("Report received: %(reference)s"),
+        body=_(
+            "Thank you. Your report about a child's safety has reached children's services.\n"
+            "Reference: %(reference)s\n"
+            "You will hear what happens by %(due)s. If you do not, contact the front door and quote your reference.\n"
+            "If a child is in immediate danger, call 999."
+        ),
+        context={"reference": report.reference, "due": report.feedback_due_on.strftime("%d/%m/%Y")},
+    )
+    for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person", "agency_record"):
+        org = report.maker_organisation or front_door_for(report.local_authority)
+        record_event(code="process.report.acknowledged", organisation=org, person=subject.person, agency_record=subject.agency_record,
+                     occurred_at=timezone.now(), external_id=f"report:{report.reference}:{subject.person.public_id}:ack",
+                     source=Source.SYSTEM, audit=False)  # fmt: skip
+
+
+def check_may_decide(*, user: User, report: Report) -> None:
+    """Only the front door of the authority whose queue it is (or the national queue's) decides."""
+    if user.role not in FRONT_DOOR_ROLES or user.organisation is None:
+        raise PermissionDenied(_("Only the front door can decide reports."))
+    org = user.organisation
+    if report.local_authority_id is None:
+        if org.code != NATIONAL_FRONT_DOOR and org.kind != OrganisationKind.LA_CHILDRENS_SERVICES:
+            raise PermissionDenied(_("This report is not on your queue."))
+    elif org.kind != OrganisationKind.LA_CHILDRENS_SERVICES or org.local_authority_id != report.local_authority_id:
+        raise PermissionDenied(_("This report is not on your queue."))
+
+
+def report_decide(*, report: Report, user: User, outcome: str, rationale: str, support_offered: str = "") -> Report:
+    """Record the front door's decision and tell the report maker the outcome and why."""
+    check_may_decide(user=user, report=report)
+    errors: dict[str, list[str]] = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = [str(_("Choose an outcome."))]
+    if len(rationale.strip()) < 20:
+        errors["rationale"] = [str(_("Give the reasons for the decision (at least 20 characters)."))]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        report = Report.objects.select_for_update().get(pk=report.pk)
+        if report.status == Status.DECIDED:
+            raise ValidationError({"outcome": [str(_("This report has already been decided."))]})
+        now = timezone.now()
+        report.outcome, report.rationale, report.support_offered = outcome, rationale.strip(), support_offered.strip()
+        report.decided_by, report.decided_at, report.status = user, now, Status.DECIDED
+        report.feedback_sent_at = now
+        report.save()
+        org = user.organisation
+        for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person"):
+            for code, details, suffix in [
+                (
+                    "process.report.decision",
+                    {"outcome": outcome, "rationale_recorded": True, "history_reviewed": True},
+                    "decision",
+                ),
+                (
+                    "process.report.feedback_sent",
+                    {"method": "portal" if report.maker else "email", "language": report.language},
+                    "feedback",
+                ),
+            ]:
+                record_event(code=code, organisation=org, person=subject.person, occurred_at=now, summary=rationale if suffix == "decision" else "",
+                             details=details, recorded_by=user, external_id=f"report:{report.reference}:{subject.person.public_id}:{suffix}", audit=False)  # fmt: skip
+        audit_record(
+            action="write",
+            actor=user,
+            object_type="report",
+            object_id=report.reference,
+            purpose="report decided",
+            detail={"outcome": outcome},
+        )
+        with translation.override(report.language):
+            outcome_label = str(Outcome(outcome).label)
+        _tell_maker(
+            report,
+            kind="report_outcome",
+            subject=_("Outcome of your report %(reference)s"),
+            body=_(
+                "Children's services have decided what to do about your report %(reference)s.\nOutcome: %(outcome)s\nWhy: %(rationale)s\n%(support)s"
+            ),
+            context={
+                "reference": report.reference,
+                "outcome": outcome_label,
+                "rationale": report.rationale,
+                "support": report.support_offered,
+            },
+        )
+    return report

@@ -1,0 +1,251 @@
+"""The report form (practitioners and the public), find-my-report, and the front door's pages."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cylch.access.audit import audit_from_request, client_ip
+from cylch.access.selectors import PersonNotFound, Viewer, access_person
+from cylch.core import taxonomy
+from cylch.core.forms import form_errors
+from cylch.reports import concerns
+from cylch.reports.forms import (
+    MAX_ADULTS,
+    MAX_CHILDREN,
+    MAX_INJURIES,
+    AdultForm,
+    ChildForm,
+    DecisionForm,
+    FindReportForm,
+    InjuryForm,
+    ReportForm,
+)
+from cylch.reports.models import Channel, Report, SubjectRole
+from cylch.reports.selectors import (
+    feedback_due,
+    out_of_hours_queue,
+    queue_for,
+    reports_made_by,
+    subjects_of,
+    triage_history,
+)
+from cylch.reports.services import FRONT_DOOR_ROLES, SubjectIn, check_may_decide, report_decide, report_submit
+
+PUBLIC_LIMIT_PER_HOUR = 5
+
+
+def start(request):
+    """The active offer: choose Welsh or English before anything else (RR 1.3)."""
+    if request.method == "POST" and request.POST.get("language") in {"en", "cy"}:
+        language = request.POST["language"]
+        response = redirect("reports:new")
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
+        translation.activate(language)
+        return response
+    return render(request, "reports/start.html")
+
+
+def _ip_hash(request) -> str:
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{client_ip(request)}".encode()).hexdigest()
+
+
+def new(request):
+    public = not request.user.is_authenticated
+    prefill = None
+    if not public and request.GET.get("person"):
+        try:
+            prefill = access_person(Viewer.for_user(request.user), request.GET["person"]).person
+        except PersonNotFound:
+            prefill = None
+    form = ReportForm(request.POST or None, public=public)
+    children = [ChildForm(request.POST or None, prefix=f"child{i}") for i in range(MAX_CHILDREN)]
+    adults = [AdultForm(request.POST or None, prefix=f"adult{i}") for i in range(MAX_ADULTS)]
+    injuries = [InjuryForm(request.POST or None, prefix=f"injury{i}") for i in range(MAX_INJURIES)]
+    errors: list[tuple[str, str]] = []
+    if request.method == "POST":
+        if public and request.POST.get("website"):
+            # A bot filled the honeypot: pretend all is well, store nothing.
+            return render(request, "reports/done.html", {"reference": None})
+        if (
+            public
+            and Report.objects.filter(
+                source_ip_hash=_ip_hash(request), received_at__gte=timezone.now() - timedelta(hours=1)
+            ).count()
+            >= PUBLIC_LIMIT_PER_HOUR
+        ):
+            return render(request, "reports/slow_down.html", status=429)
+        valid = all([form.is_valid(), *(f.is_valid() for f in children + adults + injuries)])
+        if valid:
+            try:
+                report = _submit(request, form, children, adults, injuries, prefill, public)
+            except ValidationError as exc:
+                errors = [(k.replace(".", "-"), m) for k, msgs in exc.message_dict.items() for m in msgs]
+            else:
+                if report.immediate_danger:
+                    return redirect("reports:danger", reference=report.reference)
+                return redirect("reports:done", reference=report.reference)
+        errors = errors or form_errors(form) + [e for f in children + adults + injuries for e in form_errors(f)]
+    return render(
+        request,
+        "reports/new.html",
+        {
+            "form": form,
+            "children": children,
+            "adults": adults,
+            "injuries": injuries,
+            "public": public,
+            "prefill": prefill,
+            "form_errors": errors,
+        },
+    )
+
+
+def _submit(request, form, children, adults, injuries, prefill, public) -> Report:
+    data = form.cleaned_data
+    child_subjects = []
+    if prefill is not None:
+        child_subjects.append(SubjectIn(person=prefill))
+    for f in children:
+        if not f.is_blank():
+            d = f.cleaned_data
+            child_subjects.append(SubjectIn(given_name=d["given_name"], family_name=d["family_name"],
+                                            date_of_birth=d["date_of_birth"].isoformat() if d["date_of_birth"] else "",
+                                            nhs_number=d["nhs_number"], address_line=d["address_line"], town=d["town"], postcode=d["postcode"]))  # fmt: skip
+    marks = [{"side": f.cleaned_data["side"] or "front", "x": 0.5, "y": 0.5, "location": f.cleaned_data["location"], "size": f.cleaned_data["size"],
+              "description": f.cleaned_data["description"]} for f in injuries if not f.is_blank()]  # fmt: skip
+    if marks and child_subjects and concerns.PHYSICAL & set(data["concern_codes"]):
+        child_subjects[0].injuries = marks
+    adult_subjects = [SubjectIn(role=SubjectRole.ADULT, given_name=f.cleaned_data["given_name"], family_name=f.cleaned_data["family_name"],
+                                relationship_to_child=f.cleaned_data["relationship_to_child"]) for f in adults if not f.is_blank()]  # fmt: skip
+    language = (translation.get_language() or "en")[:2]
+    report = report_submit(
+        channel=Channel.PUBLIC if public else Channel.PRACTITIONER,
+        language=language,
+        children=child_subjects,
+        adults=adult_subjects,
+        concern_codes=data["concern_codes"],
+        what_happened=data["what_happened"],
+        when_happened=data["when_happened"],
+        child_words=data["child_words"],
+        actions_taken=data["actions_taken"],
+        immediate_danger=data["immediate_danger"] == "yes",
+        local_authority=data["local_authority"],
+        maker=None if public else request.user,
+        maker_name=data["maker_name"] if public else "",
+        maker_email=data["maker_email"] if public else "",
+        maker_phone=data["maker_phone"] if public else "",
+        ip_address=client_ip(request),
+    )
+    if public:
+        Report.objects.filter(pk=report.pk).update(source_ip_hash=_ip_hash(request))
+    return report
+
+
+def danger(request, reference):
+    report = get_object_or_404(Report, reference=reference, immediate_danger=True)
+    return render(request, "reports/danger.html", {"reference": report.reference})
+
+
+def done(request, reference):
+    report = get_object_or_404(Report, reference=reference)
+    return render(
+        request,
+        "reports/done.html",
+        {"reference": report.reference, "due": report.feedback_due_on, "email": report.maker_email},
+    )
+
+
+def find(request):
+    form = FindReportForm(request.GET or None)
+    report = None
+    if request.GET and form.is_valid():
+        report = reports_made_by(request.user).filter(reference=form.cleaned_data["reference"]).first()
+        if report is None:
+            form.add_error("reference", _("No report with that reference was made by you or your organisation."))
+        else:
+            audit_from_request(
+                request,
+                action="read",
+                object_type="report",
+                object_id=report.reference,
+                purpose="report maker checked status",
+            )
+    mine = reports_made_by(request.user)[:20]
+    return render(
+        request,
+        "reports/find.html",
+        {"form": form, "form_errors": form_errors(form) if request.GET else [], "report": report, "mine": mine},
+    )
+
+
+def _front_door_only(request):
+    if request.user.role not in FRONT_DOOR_ROLES:
+        raise PermissionDenied(_("The front-door pages are for children's services."))
+
+
+def queue(request):
+    _front_door_only(request)
+    reports = list(queue_for(request.user)[:200])
+    now = timezone.now()
+    return render(
+        request, "reports/queue.html", {"reports": reports, "now": now, "edt": list(out_of_hours_queue()[:50])}
+    )
+
+
+def due(request):
+    _front_door_only(request)
+    return render(
+        request, "reports/due.html", {"reports": list(feedback_due(request.user)[:200]), "today": timezone.localdate()}
+    )
+
+
+def triage(request, reference):
+    _front_door_only(request)
+    report = get_object_or_404(Report, reference=reference)
+    try:
+        check_may_decide(user=request.user, report=report)
+    except PermissionDenied:
+        raise Http404 from None
+    language = (translation.get_language() or "en")[:2]
+    history = triage_history(report)
+    concern_labels = [taxonomy.get(c).label(language) for c in report.concern_codes if taxonomy.get(c)]
+    soft = [
+        (e, taxonomy.get(e.code).label(language) if taxonomy.get(e.code) else e.code, history.circle.get(e.person_id))
+        for e in history.soft_concerns
+    ]
+    audit_from_request(request, action="read", object_type="report", object_id=report.reference, purpose="report triaged",
+                       detail={"earlier_reports": len(history.earlier_reports), "soft_concerns": len(soft)})  # fmt: skip
+    return render(request, "reports/triage.html", {
+        "report": report, "subjects": subjects_of(report), "history": history, "concern_labels": concern_labels, "soft": soft,
+        "decision_form": DecisionForm(), "injuries": list(report.injuries.all()),
+    })  # fmt: skip
+
+
+@require_POST
+def decide(request, reference):
+    _front_door_only(request)
+    report = get_object_or_404(Report, reference=reference)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            report_decide(report=report, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Decision recorded. The report maker has been told the outcome."))
+            return redirect("reports:queue")
+    else:
+        for _field, message in form_errors(form):
+            messages.error(request, message)
+    return redirect("reports:triage", reference=reference)
