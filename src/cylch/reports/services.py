@@ -163,7 +163,14 @@ def report_submit(
     received_on = timezone.localtime(received_at).date()
     try:
         with transaction.atomic():
-            return _submit(**locals())
+            return _submit(
+                channel=channel, children=children, concern_codes=concern_codes, what_happened=what_happened,
+                language=language, adults=adults, maker=maker, maker_organisation=maker_organisation,
+                maker_name=maker_name, maker_role=maker_role, maker_email=maker_email, maker_phone=maker_phone,
+                when_happened=when_happened, child_words=child_words, actions_taken=actions_taken,
+                immediate_danger=immediate_danger, local_authority=local_authority, external_id=external_id,
+                received_at=received_at, received_on=received_on, ip_address=ip_address,
+            )  # fmt: skip
     except IntegrityError:
         existing = Report.objects.filter(maker_organisation=maker_organisation, external_id=external_id).first()
         if existing is None:

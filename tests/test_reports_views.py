@@ -1,0 +1,113 @@
+"""The report pages as a browser-less client sees them: forms, honeypot, rate limit, triage, decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from cylch.reports.models import Report
+
+NEGLECT = "social_care.neglect.concern"
+
+
+def public_post(client, **extra):
+    data = {
+        "child0-given_name": "Twm", "child0-family_name": "Prydderch", "concern_codes": [NEGLECT],
+        "what_happened": "The children are left alone every evening.", "immediate_danger": "no",
+        "maker_email": "neighbour@example.invalid",
+    }  # fmt: skip
+    data.update(extra)
+    return client.post("/report/new/", data)
+
+
+def test_the_public_can_report_without_signing_in_and_see_their_reference(db, client, demo_hub):
+    """No account needed; the confirmation page shows the reference."""
+    response = public_post(client)
+    report = Report.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/report/{report.reference}/sent/"
+    page = client.get(response["Location"])
+    assert report.reference in page.content.decode()
+    assert report.channel == "public" and report.maker_email == "neighbour@example.invalid"
+
+
+def test_a_bot_filling_the_honeypot_stores_nothing(db, client, demo_hub):
+    response = public_post(client, website="http://spam.example")
+    assert response.status_code == 200 and Report.objects.count() == 0
+
+
+def test_the_public_form_is_rate_limited_per_connection(db, client, demo_hub):
+    """Five reports an hour from one address; the sixth is asked to wait (429) and not stored."""
+    for _ in range(5):
+        assert public_post(client).status_code == 302
+    response = public_post(client)
+    assert response.status_code == 429 and Report.objects.count() == 5
+
+
+def test_immediate_danger_shows_call_999_and_still_saves_an_urgent_report(db, client, demo_hub):
+    response = public_post(client, immediate_danger="yes")
+    report = Report.objects.get()
+    assert report.urgent and response["Location"] == f"/report/{report.reference}/danger/"
+    assert "999" in client.get(response["Location"]).content.decode()
+
+
+def test_missing_answers_are_named_on_the_form(db, client, demo_hub):
+    """Without a concern, a description or a way to hear back, the form says what is missing and stores nothing."""
+    response = client.post("/report/new/", {"child0-given_name": "Twm", "immediate_danger": "no"})
+    text = response.content.decode()
+    assert response.status_code == 200 and "There is a problem" in text
+    assert "Choose at least one kind of concern" in text and "Tell us what happened" in text
+    assert "Give an email address or phone number" in text
+    assert Report.objects.count() == 0
+
+
+def test_a_practitioner_reports_from_the_person_page_and_the_front_door_decides(prydderch, client, demo_hub):
+    """The health visitor reports about Alys (and a brother); the front door sees it on the queue,
+    opens triage, decides; the health visitor finds the outcome by reference."""
+    hv, sw = prydderch.staff.health_visitor, prydderch.staff.social_worker
+    client.force_login(hv)
+    form = client.get(f"/report/new/?person={prydderch.alys.public_id}")
+    assert "Alys Prydderch" in form.content.decode()
+    response = client.post(
+        f"/report/new/?person={prydderch.alys.public_id}",
+        {"child0-given_name": "Gethin", "child0-family_name": "Prydderch", "concern_codes": [NEGLECT],
+         "what_happened": "Both children hungry at clinic.", "immediate_danger": "no"},
+    )  # fmt: skip
+    report = Report.objects.get()
+    assert response["Location"] == f"/report/{report.reference}/sent/"
+    client.force_login(sw)
+    assert report.reference in client.get("/front-door/").content.decode()
+    triage = client.get(f"/front-door/{report.reference}/").content.decode()
+    assert "What is already known" in triage and "Alys Prydderch" in triage
+    decided = client.post(
+        f"/front-door/{report.reference}/decide/",
+        {"outcome": "early_help", "rationale": "Family support worker will visit this week."},
+    )
+    assert decided.status_code == 302
+    client.force_login(hv)
+    found = client.get(f"/reports/find/?reference={report.reference.lower().replace('-', '')}").content.decode()
+    assert "Early help" in found and "Family support worker" in found
+
+
+def test_other_practitioners_cannot_open_triage(prydderch, client, demo_hub):
+    client.force_login(prydderch.staff.health_visitor)
+    response = client.post("/report/new/", {"child0-given_name": "Twm", "concern_codes": [NEGLECT], "what_happened": "x", "immediate_danger": "no",
+                                            "local_authority": prydderch.places.ceredigion.pk})  # fmt: skip
+    reference = Report.objects.get().reference
+    assert response.status_code == 302
+    assert client.get(f"/front-door/{reference}/").status_code == 403
+    client.force_login(prydderch.staff.other_la_social_worker)
+    assert client.get(f"/front-door/{reference}/").status_code == 404
+
+
+@pytest.mark.parametrize("typo", ["swap", "change"])
+def test_find_my_report_catches_a_mistyped_reference(prydderch, client, demo_hub, typo):
+    client.force_login(prydderch.staff.health_visitor)
+    client.post(
+        "/report/new/",
+        {"child0-given_name": "Twm", "concern_codes": [NEGLECT], "what_happened": "x", "immediate_danger": "no"},
+    )
+    ref = Report.objects.get().reference.replace("-", "")
+    bad = (
+        ref[1] + ref[0] + ref[2:] if typo == "swap" and ref[0] != ref[1] else ("2" if ref[0] != "2" else "3") + ref[1:]
+    )
+    text = client.get(f"/reports/find/?reference={bad}").content.decode()
+    assert "That reference is not right" in text
