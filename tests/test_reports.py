@@ -273,3 +273,19 @@ def test_an_email_survives_a_mail_server_that_is_down_and_is_sent_exactly_once(p
     assert deliver_due() == (0, 0)
     mails = [m for m in smtp_server.received if m.rcpt_tos == ["neighbour@example.invalid"]]
     assert len(mails) == 1 and report.reference in mails[0].subject
+
+
+def test_a_child_typed_in_with_a_unique_name_and_birthday_is_the_child_already_known(prydderch):
+    """Typing Alys Prydderch with her date of birth finds her record (so triage sees her history);
+    a child with no date of birth starts a new person for linkage to review later."""
+    report = submit(
+        prydderch,
+        children=[
+            SubjectIn(given_name="alys", family_name="PRYDDERCH", date_of_birth=prydderch.alys.date_of_birth.isoformat()),
+            SubjectIn(given_name="Twm", family_name="Prydderch"),
+        ],
+    )
+    people = [s.person for s in report.subjects.filter(role="child").order_by("pk")]
+    assert people[0] == prydderch.alys
+    assert people[0].links.filter(method="demographic", agency_record__local_id=f"{report.reference}-1").exists()
+    assert people[1] != prydderch.twm

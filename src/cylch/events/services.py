@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from cylch.access.audit import audit_record
@@ -140,7 +140,8 @@ def record_event(
             return _same_or_clash(existing, digest, external_id)
     if recorded_by is not None:
         recorder_name = recorder_name or recorded_by.get_full_name() or recorded_by.username
-        recorder_role = recorder_role or recorded_by.get_role_display()
+        with translation.override("en"):
+            recorder_role = recorder_role or str(recorded_by.get_role_display())
         recorder_contact = recorder_contact or recorded_by.email or recorded_by.phone
     event = Event(
         code=code,

@@ -92,6 +92,7 @@ class LinkMethod(models.TextChoices):
     NEW_PERSON = "new_person", _("New person (no match)")
     NHS_NUMBER = "nhs_number", _("Same NHS number")
     UPN = "upn", _("Same unique pupil number")
+    DEMOGRAPHIC = "demographic", _("Same name and date of birth, and nobody else has them")
     PROBABILISTIC = "probabilistic", _("Probabilistic match")
     CLERICAL = "clerical", _("Confirmed by a person")
     BIRTH = "birth", _("Unborn baby born")

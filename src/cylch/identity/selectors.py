@@ -131,3 +131,20 @@ def age_on(born: date | None, on: date) -> int | None:
     if born is None:
         return None
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def unique_exact_match(*, given_name: str, family_name: str, date_of_birth: date | None) -> Person | None:
+    """The one person known by exactly this name and date of birth, or None (none, or several).
+
+    A deliberately strict rule for forms where a practitioner types a child in: probabilistic
+    matching proposes the rest for review instead of linking silently.
+    """
+    if not (given_name and family_name and date_of_birth):
+        return None
+    given, family = fold(given_name), fold(family_name)
+    candidates = [
+        p
+        for p in Person.objects.filter(date_of_birth=date_of_birth, search_name__contains=family)
+        if given in p.search_name.split() and family in p.search_name
+    ]
+    return candidates[0] if len(candidates) == 1 else None

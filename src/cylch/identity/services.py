@@ -138,6 +138,7 @@ def agency_record_upsert(
     data: dict[str, Any],
     actor: User | None = None,
     audit: bool = True,
+    link_to: Person | None = None,
 ) -> RecordResult:
     """Store what an organisation holds about someone and link it to a person.
 
@@ -161,6 +162,9 @@ def agency_record_upsert(
         if link:
             person, method = link.person, link.method
             _enrich(person, fields)
+        elif link_to is not None:
+            person, method = link_to, LinkMethod.DEMOGRAPHIC
+            PersonLink.objects.create(agency_record=record, person=person, method=method)
         else:
             person, method = _find_by_identifier(fields)
             if person is None:

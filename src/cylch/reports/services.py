@@ -7,7 +7,7 @@ notifications go through the outbox in the same transaction, so none is lost or 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +24,7 @@ from cylch.core.calendar import add_working_days, is_out_of_hours
 from cylch.events.models import Source
 from cylch.events.services import record_event
 from cylch.identity.models import Person
-from cylch.identity.selectors import current_household
+from cylch.identity.selectors import current_household, unique_exact_match
 from cylch.identity.services import agency_record_upsert, household_add_member, household_create
 from cylch.notify.services import notify_user
 from cylch.reports import reference as refs
@@ -144,7 +144,8 @@ def report_submit(
     if maker is not None:
         maker_organisation = maker_organisation or maker.organisation
         maker_name = maker_name or maker.get_full_name() or maker.username
-        maker_role = maker_role or str(maker.get_role_display())
+        with translation.override("en"):
+            maker_role = maker_role or str(maker.get_role_display())
         maker_email = maker_email or maker.email
         maker_phone = maker_phone or maker.phone
     _validate(
@@ -241,6 +242,19 @@ def _submit(
     household = None
     for i, subject in enumerate([*children, *adults]):
         person, record = subject.person, None
+        if person is None and subject.role == SubjectRole.CHILD and subject.date_of_birth and not subject.nhs_number:
+            try:
+                born = date.fromisoformat(subject.date_of_birth)
+            except ValueError:
+                born = None
+            person = unique_exact_match(
+                given_name=subject.given_name, family_name=subject.family_name, date_of_birth=born
+            )
+            if person is not None:
+                record = agency_record_upsert(
+                    organisation=recording_org, local_id=f"{reference}-{i + 1}", data={"given_name": subject.given_name,
+                    "family_name": subject.family_name, "date_of_birth": subject.date_of_birth}, actor=maker, audit=False, link_to=person,
+                ).record  # fmt: skip
         if person is None:
             data = {
                 "given_name": subject.given_name, "family_name": subject.family_name,

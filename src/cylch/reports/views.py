@@ -226,7 +226,7 @@ def triage(request, reference):
     audit_from_request(request, action="read", object_type="report", object_id=report.reference, purpose="report triaged",
                        detail={"earlier_reports": len(history.earlier_reports), "soft_concerns": len(soft)})  # fmt: skip
     return render(request, "reports/triage.html", {
-        "report": report, "subjects": subjects_of(report), "history": history, "concern_labels": concern_labels, "soft": soft,
+        "report": report, "subjects": subjects_of(report), "adults": [s for s in subjects_of(report) if s.role == "adult"], "history": history, "concern_labels": concern_labels, "soft": soft,
         "decision_form": DecisionForm(), "injuries": list(report.injuries.all()),
     })  # fmt: skip
 
