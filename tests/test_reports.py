@@ -281,7 +281,9 @@ def test_a_child_typed_in_with_a_unique_name_and_birthday_is_the_child_already_k
     report = submit(
         prydderch,
         children=[
-            SubjectIn(given_name="alys", family_name="PRYDDERCH", date_of_birth=prydderch.alys.date_of_birth.isoformat()),
+            SubjectIn(
+                given_name="alys", family_name="PRYDDERCH", date_of_birth=prydderch.alys.date_of_birth.isoformat()
+            ),
             SubjectIn(given_name="Twm", family_name="Prydderch"),
         ],
     )

@@ -111,3 +111,26 @@ def test_find_my_report_catches_a_mistyped_reference(prydderch, client, demo_hub
     )
     text = client.get(f"/reports/find/?reference={bad}").content.decode()
     assert "That reference is not right" in text
+
+
+def test_the_report_maker_challenges_and_the_front_door_answers_through_the_pages(prydderch, client, demo_hub):
+    """“I remain concerned” from the find-my-report page; the answer from the triage page."""
+    from cylch.reports.models import Challenge
+
+    client.force_login(prydderch.staff.health_visitor)
+    client.post("/report/new/", {"child0-given_name": "Twm", "concern_codes": [NEGLECT], "what_happened": "x", "immediate_danger": "no",
+                                 "local_authority": prydderch.places.ceredigion.pk})  # fmt: skip
+    report = Report.objects.get()
+    client.force_login(prydderch.staff.social_worker)
+    client.post(f"/front-door/{report.reference}/decide/", {"outcome": "no_further_action", "rationale": "Nothing suggests harm at the moment."})
+    client.force_login(prydderch.staff.health_visitor)
+    page = client.get(f"/reports/find/?reference={report.reference}").content.decode()
+    assert "I remain concerned" in page
+    client.post(f"/reports/{report.reference}/challenge/", {"reason": "Twm has missed three appointments since; I am still worried."})
+    challenge = Challenge.objects.get()
+    client.force_login(prydderch.staff.social_worker)
+    assert report.reference in client.get("/front-door/").content.decode()
+    client.post(f"/front-door/{report.reference}/challenges/{challenge.public_id}/answer/",
+                {"result": "decision_changed", "new_outcome": "early_help", "response": "Agreed, early help will contact the family."})  # fmt: skip
+    report.refresh_from_db()
+    assert report.outcome == "early_help"

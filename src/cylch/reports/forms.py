@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from cylch.access.models import LocalAuthority
 from cylch.identity.validators import normalise_nhs_number, validate_nhs_number
 from cylch.reports import concerns
-from cylch.reports.models import Outcome
+from cylch.reports.models import ChallengeStep, Outcome
 from cylch.reports.reference import is_valid, normalise
 
 MAX_CHILDREN = 4
@@ -157,3 +157,38 @@ class FindReportForm(forms.Form):
             )
         chars = normalise(value)
         return f"{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+class ChallengeForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why do you remain concerned?"),
+        widget=forms.Textarea,
+        min_length=20,
+        max_length=5000,
+        error_messages={
+            "required": _("Say why you remain concerned"),
+            "min_length": _("Say why you remain concerned (at least 20 characters)"),
+        },
+    )
+
+
+class ChallengeAnswerForm(forms.Form):
+    result = forms.ChoiceField(
+        label=_("What happens next"),
+        choices=ChallengeStep.Result.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose what happens next")},
+    )
+    new_outcome = forms.ChoiceField(
+        label=_("New outcome (if the decision changes)"), choices=[("", "—"), *Outcome.choices], required=False
+    )
+    response = forms.CharField(
+        label=_("Your answer and reasons"),
+        widget=forms.Textarea,
+        min_length=20,
+        max_length=10000,
+        error_messages={
+            "required": _("Give your answer and reasons"),
+            "min_length": _("Give your answer and reasons (at least 20 characters)"),
+        },
+    )

@@ -162,3 +162,56 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class Level(models.TextChoices):
+    PRACTITIONER = "practitioner", _("Practitioner to practitioner")
+    MANAGER = "manager", _("Manager to manager")
+    SENIOR = "senior", _("Senior manager")
+
+
+# Working days each step of the resolution of professional differences has (one table, tested).
+LEVEL_DAYS = {Level.PRACTITIONER: 2, Level.MANAGER: 5, Level.SENIOR: 10}
+NEXT_LEVEL = {Level.PRACTITIONER: Level.MANAGER, Level.MANAGER: Level.SENIOR}
+
+
+class ChallengeStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Challenge(BaseModel):
+    """ "I remain concerned": the report maker disagrees with the decision (RR 5.2)."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="challenges")
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="challenges_raised")
+    reason = models.TextField()
+    level = models.CharField(max_length=15, choices=Level.choices, default=Level.PRACTITIONER)
+    status = models.CharField(max_length=10, choices=ChallengeStatus.choices, default=ChallengeStatus.OPEN)
+    due_on = models.DateField(help_text="When the current step must answer.")
+    escalated_for_lateness_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.report_id} {self.level} {self.status}"
+
+
+class ChallengeStep(models.Model):
+    """One rung of the ladder: who answered, what they said, what happened next."""
+
+    class Result(models.TextChoices):
+        DECISION_STANDS = "decision_stands", _("The decision stands")
+        DECISION_CHANGED = "decision_changed", _("The decision is changed")
+        ESCALATED = "escalated", _("Taken to the next level")
+
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="steps")
+    level = models.CharField(max_length=15, choices=Level.choices)
+    started_at = models.DateTimeField()
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    response = models.TextField(blank=True)
+    result = models.CharField(max_length=20, choices=Result.choices, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.challenge_id} {self.level} {self.result or 'waiting'}"

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,18 +20,21 @@ from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.core import taxonomy
 from cylch.core.forms import form_errors
 from cylch.reports import concerns
+from cylch.reports.challenges import challenge_answer, challenge_raise
 from cylch.reports.forms import (
     MAX_ADULTS,
     MAX_CHILDREN,
     MAX_INJURIES,
     AdultForm,
+    ChallengeAnswerForm,
+    ChallengeForm,
     ChildForm,
     DecisionForm,
     FindReportForm,
     InjuryForm,
     ReportForm,
 )
-from cylch.reports.models import Channel, Report, SubjectRole
+from cylch.reports.models import Challenge, ChallengeStatus, Channel, Report, SubjectRole
 from cylch.reports.selectors import (
     feedback_due,
     out_of_hours_queue,
@@ -181,11 +185,34 @@ def find(request):
                 purpose="report maker checked status",
             )
     mine = reports_made_by(request.user)[:20]
-    return render(
-        request,
-        "reports/find.html",
-        {"form": form, "form_errors": form_errors(form) if request.GET else [], "report": report, "mine": mine},
-    )
+    challenges = list(report.challenges.prefetch_related("steps").order_by("-created_at")) if report else []
+    return render(request, "reports/find.html", {
+        "form": form, "form_errors": form_errors(form) if request.GET else [], "report": report, "mine": mine,
+        "challenges": challenges, "challenge_form": ChallengeForm(),
+        "may_challenge": bool(report and report.status == "decided" and not any(c.status == ChallengeStatus.OPEN for c in challenges)),
+    })  # fmt: skip
+
+
+@require_POST
+def challenge(request, reference):
+    report = reports_made_by(request.user).filter(reference=reference).first()
+    if report is None:
+        raise Http404
+    form = ChallengeForm(request.POST)
+    if form.is_valid():
+        try:
+            challenge_raise(report=report, user=request.user, reason=form.cleaned_data["reason"])
+        except (ValidationError, PermissionDenied) as exc:
+            for message in getattr(exc, "messages", [str(exc)]):
+                messages.error(request, message)
+        else:
+            messages.success(
+                request, _("Your challenge has been sent to the front door. You will be told their answer.")
+            )
+    else:
+        for _field, message in form_errors(form):
+            messages.error(request, message)
+    return redirect(f"{reverse('reports:find')}?reference={reference}")
 
 
 def _front_door_only(request):
@@ -197,8 +224,14 @@ def queue(request):
     _front_door_only(request)
     reports = list(queue_for(request.user)[:200])
     now = timezone.now()
+    org = request.user.organisation
+    challenges = Challenge.objects.filter(
+        status=ChallengeStatus.OPEN, report__local_authority_id=org.local_authority_id if org else None
+    ).select_related("report")
     return render(
-        request, "reports/queue.html", {"reports": reports, "now": now, "edt": list(out_of_hours_queue()[:50])}
+        request,
+        "reports/queue.html",
+        {"reports": reports, "now": now, "edt": list(out_of_hours_queue()[:50]), "challenges": list(challenges[:100])},
     )
 
 
@@ -228,6 +261,7 @@ def triage(request, reference):
     return render(request, "reports/triage.html", {
         "report": report, "subjects": subjects_of(report), "adults": [s for s in subjects_of(report) if s.role == "adult"], "history": history, "concern_labels": concern_labels, "soft": soft,
         "decision_form": DecisionForm(), "injuries": list(report.injuries.all()),
+        "challenges": list(report.challenges.prefetch_related("steps").order_by("-created_at")), "answer_form": ChallengeAnswerForm(),
     })  # fmt: skip
 
 
@@ -245,6 +279,25 @@ def decide(request, reference):
         else:
             messages.success(request, _("Decision recorded. The report maker has been told the outcome."))
             return redirect("reports:queue")
+    else:
+        for _field, message in form_errors(form):
+            messages.error(request, message)
+    return redirect("reports:triage", reference=reference)
+
+
+@require_POST
+def answer(request, reference, challenge_id):
+    _front_door_only(request)
+    challenge = get_object_or_404(Challenge, public_id=challenge_id, report__reference=reference)
+    form = ChallengeAnswerForm(request.POST)
+    if form.is_valid():
+        try:
+            challenge_answer(challenge=challenge, user=request.user, **form.cleaned_data)
+        except (ValidationError, PermissionDenied) as exc:
+            for message in getattr(exc, "messages", [str(exc)]):
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Answer recorded. The report maker has been told."))
     else:
         for _field, message in form_errors(form):
             messages.error(request, message)

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from cylch.reports.challenges import challenges_sweep
 from cylch.reports.clocks import reports_sweep
 
 
@@ -12,4 +13,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         r = reports_sweep()
-        self.stdout.write(f"warned {r.warned}, escalated {r.escalated}, chased {r.chased}")
+        moved = challenges_sweep()
+        self.stdout.write(f"warned {r.warned}, escalated {r.escalated}, chased {r.chased}, challenges moved up {moved}")
