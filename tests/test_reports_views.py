@@ -134,3 +134,17 @@ def test_the_report_maker_challenges_and_the_front_door_answers_through_the_page
                 {"result": "decision_changed", "new_outcome": "early_help", "response": "Agreed, early help will contact the family."})  # fmt: skip
     report.refresh_from_db()
     assert report.outcome == "early_help"
+
+
+def test_a_report_with_a_photo_and_one_with_a_bad_file(db, client, demo_hub, tmp_path, monkeypatch):
+    """A photo is kept with the report; a disguised program refuses the whole submission, storing nothing."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    monkeypatch.setenv("CYLCH_UPLOAD_DIR", str(tmp_path))
+    png = SimpleUploadedFile("bruise.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png")
+    assert public_post(client, attachments=[png]).status_code == 302
+    assert Report.objects.get().attachments.get().original_name == "bruise.png"
+    bad = SimpleUploadedFile("photo.png", b"MZ\x90\x00", content_type="image/png")
+    response = public_post(client, attachments=[bad])
+    assert response.status_code == 200 and "Attach a PDF" in response.content.decode()
+    assert Report.objects.count() == 1 and len(list(tmp_path.iterdir())) == 1

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +21,7 @@ from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.core import taxonomy
 from cylch.core.forms import form_errors
 from cylch.reports import concerns
+from cylch.reports.attachments import attachment_add, upload_dir
 from cylch.reports.challenges import challenge_answer, challenge_raise
 from cylch.reports.forms import (
     MAX_ADULTS,
@@ -46,6 +48,7 @@ from cylch.reports.selectors import (
 from cylch.reports.services import FRONT_DOOR_ROLES, SubjectIn, check_may_decide, report_decide, report_submit
 
 PUBLIC_LIMIT_PER_HOUR = 5
+MAX_ATTACHMENTS = 5
 
 
 def start(request):
@@ -91,9 +94,20 @@ def new(request):
         valid = all([form.is_valid(), *(f.is_valid() for f in children + adults + injuries)])
         if valid:
             try:
-                report = _submit(request, form, children, adults, injuries, prefill, public)
+                with transaction.atomic():  # the report and its files, or nothing
+                    report = _submit(request, form, children, adults, injuries, prefill, public)
+                    stored = []
+                    try:
+                        for upload in request.FILES.getlist("attachments")[:MAX_ATTACHMENTS]:
+                            stored.append(
+                                attachment_add(report=report, uploaded=upload, actor=None if public else request.user)
+                            )
+                    except Exception:
+                        for attachment in stored:
+                            (upload_dir() / attachment.stored_name).unlink(missing_ok=True)
+                        raise
             except ValidationError as exc:
-                errors = [(k.replace(".", "-"), m) for k, msgs in exc.message_dict.items() for m in msgs]
+                errors = [(_anchor(k), m) for k, msgs in exc.message_dict.items() for m in msgs]
             else:
                 if report.immediate_danger:
                     return redirect("reports:danger", reference=report.reference)
@@ -112,6 +126,14 @@ def new(request):
             "form_errors": errors,
         },
     )
+
+
+def _anchor(key: str) -> str:
+    """The id of the input a service error is about: children.1.nhs_number -> id_child1-nhs_number."""
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] in {"children", "adults"}:
+        return f"id_{parts[0][:-3] if parts[0] == 'children' else 'adult'}{parts[1]}-{parts[2]}"
+    return {"attachment": "id_attachments"}.get(key, f"id_{key}")
 
 
 def _submit(request, form, children, adults, injuries, prefill, public) -> Report:
