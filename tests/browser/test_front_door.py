@@ -47,6 +47,12 @@ def test_report_in_welsh_decide_and_see_the_outcome(page, demo_hub):
     page.locator("#id_child1-family_name").fill("Prydderch")
     page.locator("#id_local_authority").select_option(label="Caerdydd")
     page.locator("input[name=concern_codes][value='social_care.neglect.concern']").check()
+    page.locator("input[name=concern_codes][value='social_care.abuse.physical.concern']").check()
+    page.locator("details").filter(has=page.locator("#id_injury0-location")).locator("summary").click()
+    page.locator("svg[data-side=front]").click(position={"x": 60, "y": 30})  # the face
+    expect(page.locator("#id_injury0-x")).not_to_have_value("")
+    page.locator("#id_injury0-location").fill("Boch chwith")
+    page.locator("#id_injury0-size").fill("2 cm")
     page.locator("#id_what_happened").fill("Roedd y ddau blentyn yn llwglyd yn y clinig eto heddiw.")
     page.locator("#id_child_words").fill("Does dim bwyd adre.")
     page.locator("#id_immediate_danger").check()  # "Na" (no)
@@ -67,6 +73,8 @@ def test_report_in_welsh_decide_and_see_the_outcome(page, demo_hub):
     assert_accessible(page, "13-front-door-queue")
     page.get_by_role("link", name=reference).click()
     expect(page.get_by_role("heading", name="What is already known")).to_be_visible()
+    expect(page.locator("svg[data-side=front] circle[fill='#d4351c']")).to_have_count(1)  # the injury on the body map
+    expect(page.get_by_text("Boch chwith").first).to_be_visible()
     assert_accessible(page, "14-triage")
     page.get_by_label("Early help or family support").check()
     page.get_by_label("Reasons for the decision").fill(

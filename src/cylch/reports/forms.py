@@ -53,6 +53,8 @@ class AdultForm(forms.Form):
 
 
 class InjuryForm(forms.Form):
+    x = forms.FloatField(required=False, min_value=0, max_value=1, widget=forms.HiddenInput)
+    y = forms.FloatField(required=False, min_value=0, max_value=1, widget=forms.HiddenInput)
     side = forms.ChoiceField(
         label=_("Front or back"), choices=[("front", _("Front")), ("back", _("Back"))], required=False
     )

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request, client_ip
@@ -49,6 +50,7 @@ from cylch.reports.services import FRONT_DOOR_ROLES, SubjectIn, check_may_decide
 
 PUBLIC_LIMIT_PER_HOUR = 5
 MAX_ATTACHMENTS = 5
+BODY_SIDES = [("front", gettext_lazy("Front")), ("back", gettext_lazy("Back"))]
 
 
 def start(request):
@@ -124,6 +126,7 @@ def new(request):
             "public": public,
             "prefill": prefill,
             "form_errors": errors,
+            "body_sides": BODY_SIDES,
         },
     )
 
@@ -147,7 +150,8 @@ def _submit(request, form, children, adults, injuries, prefill, public) -> Repor
             child_subjects.append(SubjectIn(given_name=d["given_name"], family_name=d["family_name"],
                                             date_of_birth=d["date_of_birth"].isoformat() if d["date_of_birth"] else "",
                                             nhs_number=d["nhs_number"], address_line=d["address_line"], town=d["town"], postcode=d["postcode"]))  # fmt: skip
-    marks = [{"side": f.cleaned_data["side"] or "front", "x": 0.5, "y": 0.5, "location": f.cleaned_data["location"], "size": f.cleaned_data["size"],
+    marks = [{"side": f.cleaned_data["side"] or "front", "x": f.cleaned_data["x"] if f.cleaned_data["x"] is not None else 0.5,
+              "y": f.cleaned_data["y"] if f.cleaned_data["y"] is not None else 0.5, "location": f.cleaned_data["location"], "size": f.cleaned_data["size"],
               "description": f.cleaned_data["description"]} for f in injuries if not f.is_blank()]  # fmt: skip
     if marks and child_subjects and concerns.PHYSICAL & set(data["concern_codes"]):
         child_subjects[0].injuries = marks
@@ -282,7 +286,7 @@ def triage(request, reference):
                        detail={"earlier_reports": len(history.earlier_reports), "soft_concerns": len(soft)})  # fmt: skip
     return render(request, "reports/triage.html", {
         "report": report, "subjects": subjects_of(report), "adults": [s for s in subjects_of(report) if s.role == "adult"], "history": history, "concern_labels": concern_labels, "soft": soft,
-        "decision_form": DecisionForm(), "injuries": list(report.injuries.all()),
+        "decision_form": DecisionForm(), "injuries": list(report.injuries.all()), "body_sides": BODY_SIDES,
         "challenges": list(report.challenges.prefetch_related("steps").order_by("-created_at")), "answer_form": ChallengeAnswerForm(),
     })  # fmt: skip
 
