@@ -291,3 +291,24 @@ def test_a_child_typed_in_with_a_unique_name_and_birthday_is_the_child_already_k
     assert people[0] == prydderch.alys
     assert people[0].links.filter(method="demographic", agency_record__local_id=f"{report.reference}-1").exists()
     assert people[1] != prydderch.twm
+
+
+def test_an_already_open_case_goes_to_the_allocated_worker(prydderch):
+    """Deciding "already open" passes the report to the child's allocated social worker."""
+    from cylch.identity.services import allocation_create
+
+    allocation_create(
+        person=prydderch.alys,
+        organisation=prydderch.orgs.childrens_services,
+        kind="social_worker",
+        practitioner=prydderch.staff.team_manager,
+    )
+    report = submit(prydderch)
+    report_decide(
+        report=report,
+        user=prydderch.staff.social_worker,
+        outcome=Outcome.ALREADY_OPEN,
+        rationale="Alys already has an allocated worker; passed on.",
+    )
+    note = Notification.objects.get(recipient=prydderch.staff.team_manager, kind="report_passed_on")
+    assert report.reference in note.body or report.reference in note.subject

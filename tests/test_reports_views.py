@@ -122,11 +122,17 @@ def test_the_report_maker_challenges_and_the_front_door_answers_through_the_page
                                  "local_authority": prydderch.places.ceredigion.pk})  # fmt: skip
     report = Report.objects.get()
     client.force_login(prydderch.staff.social_worker)
-    client.post(f"/front-door/{report.reference}/decide/", {"outcome": "no_further_action", "rationale": "Nothing suggests harm at the moment."})
+    client.post(
+        f"/front-door/{report.reference}/decide/",
+        {"outcome": "no_further_action", "rationale": "Nothing suggests harm at the moment."},
+    )
     client.force_login(prydderch.staff.health_visitor)
     page = client.get(f"/reports/find/?reference={report.reference}").content.decode()
     assert "I remain concerned" in page
-    client.post(f"/reports/{report.reference}/challenge/", {"reason": "Twm has missed three appointments since; I am still worried."})
+    client.post(
+        f"/reports/{report.reference}/challenge/",
+        {"reason": "Twm has missed three appointments since; I am still worried."},
+    )
     challenge = Challenge.objects.get()
     client.force_login(prydderch.staff.social_worker)
     assert report.reference in client.get("/front-door/").content.decode()

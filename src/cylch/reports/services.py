@@ -434,6 +434,8 @@ def report_decide(*, report: Report, user: User, outcome: str, rationale: str, s
             purpose="report decided",
             detail={"outcome": outcome},
         )
+        if outcome == Outcome.ALREADY_OPEN:
+            _pass_to_allocated_workers(report)
         with translation.override(report.language):
             outcome_label = str(Outcome(outcome).label)
         _tell_maker(
@@ -451,3 +453,27 @@ def report_decide(*, report: Report, user: User, outcome: str, rationale: str, s
             },
         )
     return report
+
+
+def _pass_to_allocated_workers(report: Report) -> int:
+    """An open case: the allocated worker (or lead coordinator) of each child gets the report."""
+    from django.db.models import Q
+
+    from cylch.identity.models import Allocation
+
+    today = timezone.localdate()
+    told = 0
+    for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person"):
+        allocations = Allocation.objects.filter(person=subject.person, practitioner__isnull=False).filter(
+            Q(to_date__isnull=True) | Q(to_date__gte=today)
+        )
+        for allocation in allocations.select_related("practitioner"):
+            notify_user(
+                recipient=allocation.practitioner, kind="report_passed_on", url=reverse("reports:triage", args=[report.reference]),
+                dedupe_key=f"report:{report.reference}:passed:{allocation.pk}",
+                subject=_("New report about %(name)s: %(reference)s"),
+                body=_("Report %(reference)s is about %(name)s, who is allocated to you. The front door has passed it to you to act on."),
+                context={"reference": report.reference, "name": subject.person.display_name},
+            )  # fmt: skip
+            told += 1
+    return told
