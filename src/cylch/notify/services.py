@@ -50,21 +50,24 @@ def notify_user(
 
 
 def notify_address(
-    *, to: str, subject, body, url: str = "", dedupe_key: str, context: dict | None = None
+    *, to: str, subject, body, url: str = "", dedupe_key: str, context: dict | None = None, language: str | None = None
 ) -> OutboxMessage:
-    """Email an address that is not a Cylch user (a team mailbox): Welsh first, then English."""
+    """Email an address that is not a Cylch user: in ``language`` when the person chose one (a
+    member of the public who reported in Welsh), otherwise Welsh first, then English (a team mailbox)."""
     context = context or {}
     parts = {}
-    for language in ("cy", "en"):
-        with translation.override(language):
-            parts[language] = (str(subject) % context, str(body) % context)
+    for lang in (language,) if language else ("cy", "en"):
+        with translation.override(lang):
+            parts[lang] = (str(subject) % context, str(body) % context)
     full_url = f"{settings_base_url()}{url}" if url else ""
+    subject_text = " / ".join(p[0] for p in parts.values())
+    body_text = "\n\n---\n\n".join(p[1] for p in parts.values())
     message, _created = OutboxMessage.objects.get_or_create(
         dedupe_key=dedupe_key,
         defaults={
             "to": to,
-            "subject": f"{parts['cy'][0]} / {parts['en'][0]}"[:200],
-            "body": f"{parts['cy'][1]}\n\n---\n\n{parts['en'][1]}" + (f"\n\n{full_url}" if full_url else ""),
+            "subject": subject_text[:200],
+            "body": body_text + (f"\n\n{full_url}" if full_url else ""),
             "next_attempt_at": timezone.now(),
         },
     )

@@ -26,7 +26,7 @@ from cylch.events.services import record_event
 from cylch.identity.models import Person
 from cylch.identity.selectors import current_household, unique_exact_match
 from cylch.identity.services import agency_record_upsert, household_add_member, household_create
-from cylch.notify.services import notify_user
+from cylch.notify.services import notify_address, notify_user
 from cylch.reports import reference as refs
 from cylch.reports.models import BodyMapMark, Channel, Outcome, Report, ReportSubject, Status, SubjectRole
 
@@ -340,23 +340,9 @@ def _tell_maker(report: Report, *, kind: str, subject, body, context: dict[str, 
                 recipient=report.maker, kind=kind, subject=subject, body=body, url=url, dedupe_key=key, context=context
             )
     elif report.maker_email:
-        with translation.override(report.language):
-            _email_public_maker(report, key, subject, body, context)
-
-
-def _email_public_maker(report: Report, key: str, subject, body, context) -> None:
-    """A public report maker has no account: email them in the language they chose."""
-    from cylch.notify.models import OutboxMessage
-
-    OutboxMessage.objects.get_or_create(
-        dedupe_key=key,
-        defaults={
-            "to": report.maker_email,
-            "subject": (str(subject) % context)[:200],
-            "body": str(body) % context,
-            "next_attempt_at": timezone.now(),
-        },
-    )
+        notify_address(
+            to=report.maker_email, subject=subject, body=body, dedupe_key=key, context=context, language=report.language
+        )
 
 
 def _acknowledge(report: Report) -> None:
