@@ -91,3 +91,37 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.occurred_at:%Y-%m-%d}"
+
+
+class ImportStatus(models.TextChoices):
+    STORED = "stored", _("Stored")
+    REJECTED = "rejected", _("Rejected: nothing stored")
+
+
+class ImportRun(models.Model):
+    """One file, batch or bundle an organisation sent: what it held and what became of it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey("access.Organisation", on_delete=models.PROTECT, related_name="imports")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Digest of the file, to recognise a re-import.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=ImportStatus.choices)
+    rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    new_persons = models.PositiveIntegerField(default=0)
+    links = models.PositiveIntegerField(default=0, help_text="Records linked to a person already known.")
+    errors = models.JSONField(default=list, blank=True, help_text="The first problems found, by line and column.")
+    error_count = models.PositiveIntegerField(default=0)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} {self.source} {self.filename} {self.status}"

@@ -235,6 +235,7 @@ class BatchResult:
     created: list[Event] = field(default_factory=list)
     unchanged: list[Event] = field(default_factory=list)
     new_persons: int = 0
+    links: int = 0
 
 
 class BatchRejected(Exception):
@@ -256,7 +257,12 @@ def _flatten(index: int, exc: ValidationError, prefix: str = "") -> list[dict[st
 
 
 def record_event_batch(
-    *, organisation: Organisation, items: list[dict[str, Any]], source: str = Source.API, actor: User | None = None
+    *,
+    organisation: Organisation,
+    items: list[dict[str, Any]],
+    source: str = Source.API,
+    actor: User | None = None,
+    progress=None,
 ) -> BatchResult:
     """Store a batch of events from one organisation's system, all or nothing.
 
@@ -296,6 +302,8 @@ def record_event_batch(
                         _record_item(organisation, item, source, actor, result)
                 except ValidationError as exc:
                     errors.extend(_flatten(i, exc))
+                if progress is not None:
+                    progress(1)
             if errors:
                 raise BatchRejected(errors)
             audit_record(
@@ -360,6 +368,7 @@ def _record_item(
     except ValidationError as exc:
         raise ValidationError({f"subject.{k}": v for k, v in exc.message_dict.items()}) from None
     result.new_persons += int(rec.person_created)
+    result.links += int(rec.record_created and not rec.person_created)
     recorder = item.get("recorder") or {}
     recorded = record_event(
         organisation=organisation,

@@ -1,0 +1,280 @@
+"""CSV intake: one file from one organisation, all or nothing, errors by line and column.
+
+The column specification is generated from the taxonomy, so it is always the one the
+importer checks against (``columns_for(code)``; the template download and the spec page use
+it too).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from cylch.access.audit import audit_record
+from cylch.access.models import Organisation, User
+from cylch.core import taxonomy
+from cylch.events.models import ImportRun, ImportStatus, Source
+from cylch.events.services import BatchRejected, record_event_batch
+
+LONDON = ZoneInfo("Europe/London")
+MAX_ERRORS_KEPT = 200
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool
+    description: str
+    example: str = ""
+
+
+COMMON = [
+    Column(
+        "external_id",
+        True,
+        "Your system's own id for this event. Sending it again is safe: it is stored once.",
+        "HV-2026-000123",
+    ),
+    Column("code", True, "A code from the concern taxonomy.", "health.appointment.was_not_brought"),
+    Column(
+        "occurred_at",
+        True,
+        "When it happened: 2026-03-01T09:30:00Z, 2026-03-01 09:30 or 01/03/2026 09:30 (UK time).",
+        "2026-03-01 09:30",
+    ),
+    Column("local_id", True, "Your system's own id for the person.", "HV-44721"),
+    Column("given_name", False, "First name as you hold it.", "Alys"),
+    Column("family_name", False, "Last name as you hold it.", "Prydderch"),
+    Column("date_of_birth", False, "2019-04-03 or 03/04/2019.", "2019-04-03"),
+    Column("sex", False, "female, male, other or unknown.", "female"),
+    Column("nhs_number", False, "10 digits; checked.", ""),
+    Column("upn", False, "Unique pupil number; checked.", ""),
+    Column("address_line", False, "First line of the address.", "30 Stryd y Bont"),
+    Column("town", False, "Town.", "Cardiff"),
+    Column("postcode", False, "Postcode.", "CF10 7AX"),
+    Column("summary", False, "What happened, in a sentence or two.", ""),
+    Column("recorder_name", False, "Who recorded it.", ""),
+    Column("recorder_role", False, "Their role.", ""),
+    Column("recorder_contact", False, "How to reach them.", ""),
+]
+SUBJECT_FIELDS = {
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "nhs_number",
+    "upn",
+    "address_line",
+    "town",
+    "postcode",
+}
+TRUE = {"true", "yes", "y", "1", "ie", "do", "ydy"}
+FALSE = {"false", "no", "n", "0", "na", "naddo", "nac ydy"}
+
+
+def details_columns(code: str) -> list[Column]:
+    event_code = taxonomy.get(code)
+    if event_code is None:
+        return []
+    out = []
+    required = set(event_code.details_schema.get("required") or [])
+    for name, spec in (event_code.details_schema.get("properties") or {}).items():
+        kind = spec.get("type", "string")
+        if "enum" in spec:
+            text = "one of: " + ", ".join(map(str, spec["enum"]))
+        elif kind == "array":
+            items = spec.get("items", {})
+            text = "several, separated by ;" + (" from: " + ", ".join(items["enum"]) if "enum" in items else "")
+        elif kind == "boolean":
+            text = "yes or no"
+        else:
+            text = str(kind)
+        out.append(Column(f"details.{name}", name in required, text))
+    return out
+
+
+def columns_for(code: str) -> list[Column]:
+    return COMMON + details_columns(code)
+
+
+def template(code: str) -> str:
+    """A CSV header and one example row for ``code``."""
+    columns = columns_for(code)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([c.name for c in columns])
+    writer.writerow([code if c.name == "code" else c.example for c in columns])
+    return buffer.getvalue()
+
+
+def _parse_time(value: str) -> str | None:
+    value = value.strip()
+    parsed = parse_datetime(value)
+    if parsed is None:
+        for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%Y", "%Y-%m-%d"):
+            try:
+                parsed = datetime.strptime(value, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=LONDON)
+    return parsed.isoformat()
+
+
+def _parse_date(value: str) -> str:
+    value = value.strip()
+    try:
+        return datetime.strptime(value, "%d/%m/%Y").date().isoformat()
+    except ValueError:
+        return value  # ISO or wrong: the identity service says which
+
+
+def _typed(value: str, spec: dict[str, Any]):
+    kind = spec.get("type", "string")
+    if kind == "boolean":
+        low = value.strip().lower()
+        if low in TRUE:
+            return True
+        if low in FALSE:
+            return False
+        return value  # the schema check names it
+    if kind == "integer":
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if kind == "number":
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if kind == "array":
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
+@dataclass
+class ParsedFile:
+    items: list[dict[str, Any]]
+    lines: list[int]
+    errors: list[dict[str, Any]]
+
+
+def parse(text: str) -> ParsedFile:
+    """Rows to event items. Problems found here (unknown columns, bad times) are kept, not raised."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    parsed = ParsedFile([], [], [])
+    header = reader.fieldnames or []
+    missing = [c.name for c in COMMON if c.required and c.name not in header]
+    if missing:
+        parsed.errors.append(
+            {"line": 1, "column": ", ".join(missing), "message": "These required columns are missing from the header."}
+        )
+        return parsed
+    known = {c.name for c in COMMON}
+    for name in header:
+        if name not in known and not name.startswith("details."):
+            parsed.errors.append({"line": 1, "column": name, "message": "Unknown column."})
+    for row in reader:
+        line = reader.line_num
+        row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        if not any(row.values()):
+            continue
+        code = taxonomy.get(row.get("code", ""))
+        occurred = _parse_time(row.get("occurred_at", "")) if row.get("occurred_at") else ""
+        if row.get("occurred_at") and occurred is None:
+            parsed.errors.append(
+                {"line": line, "column": "occurred_at", "message": f"“{row['occurred_at']}” is not a date and time."}
+            )
+        subject = {"local_id": row.get("local_id", "")}
+        for name in SUBJECT_FIELDS:
+            if row.get(name):
+                subject[name] = _parse_date(row[name]) if name == "date_of_birth" else row[name]
+        details = {}
+        props = (code.details_schema.get("properties") or {}) if code else {}
+        for name, value in row.items():
+            if name.startswith("details.") and value:
+                key = name.removeprefix("details.")
+                details[key] = _typed(value, props.get(key, {}))
+        parsed.items.append({
+            "external_id": row.get("external_id", ""), "code": row.get("code", ""), "occurred_at": occurred or "",
+            "subject": subject, "summary": row.get("summary", ""), "details": details,
+            "recorder": {"name": row.get("recorder_name", ""), "role": row.get("recorder_role", ""), "contact": row.get("recorder_contact", "")},
+        })  # fmt: skip
+        parsed.lines.append(line)
+    return parsed
+
+
+def _column_for(field: str) -> str:
+    if field.startswith("subject."):
+        return field.removeprefix("subject.")
+    return field
+
+
+def import_csv(
+    *, organisation: Organisation, data: bytes, filename: str = "", actor: User | None = None, progress=None
+) -> ImportRun:
+    """Import one CSV file. Returns the run; ``run.status`` says whether anything was stored."""
+    started = timezone.now()
+    run = ImportRun(organisation=organisation, source=Source.CSV, filename=filename[:255], sha256=hashlib.sha256(data).hexdigest(),
+                    started_at=started, imported_by=actor, status=ImportStatus.REJECTED)  # fmt: skip
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        run.errors = [
+            {
+                "line": text_line(data, exc.start),
+                "column": "",
+                "message": "The file is not UTF-8 text. Save it as “CSV UTF-8”.",
+            }
+        ]
+        return _finish(run)
+    parsed = parse(text)
+    run.rows = len(parsed.items)
+    errors = list(parsed.errors)
+    if not errors and not parsed.items:
+        errors.append({"line": 2, "column": "", "message": "The file has a header but no rows."})
+    if not errors:
+        try:
+            result = record_event_batch(
+                organisation=organisation, items=parsed.items, source=Source.CSV, actor=actor, progress=progress
+            )
+        except BatchRejected as exc:
+            errors = [
+                {"line": parsed.lines[e["item"]], "column": _column_for(e["field"]), "message": e["message"]}
+                for e in exc.errors
+            ]
+        else:
+            run.status = ImportStatus.STORED
+            run.created, run.unchanged = len(result.created), len(result.unchanged)
+            run.new_persons, run.links = result.new_persons, result.links
+    run.error_count = len(errors)
+    run.errors = sorted(errors, key=lambda e: (e["line"], e["column"]))[:MAX_ERRORS_KEPT]
+    return _finish(run)
+
+
+def text_line(data: bytes, offset: int) -> int:
+    return data[:offset].count(b"\n") + 1
+
+
+def _finish(run: ImportRun) -> ImportRun:
+    run.finished_at = timezone.now()
+    run.save()
+    audit_record(
+        action="write", actor=run.imported_by, actor_label="" if run.imported_by else f"{run.organisation.code} system",
+        organisation_code=run.organisation.code, object_type="import", object_id=run.public_id,
+        purpose=f"{run.source} import {run.status}",
+        detail={"file": run.filename, "sha256": run.sha256, "rows": run.rows, "created": run.created, "errors": run.error_count},
+    )  # fmt: skip
+    return run

@@ -1,0 +1,100 @@
+"""CSV intake: errors by line and column, all or nothing, idempotent re-import, the command."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from cylch.events.csv_intake import columns_for, import_csv, template
+from cylch.events.models import Event, ImportRun
+from cylch.identity.models import AgencyRecord, Person
+
+HEADER = "external_id,code,occurred_at,local_id,given_name,family_name,date_of_birth,nhs_number,details.service,details.rebooked,summary\n"
+
+
+def csv_bytes(*rows: str) -> bytes:
+    return (HEADER + "\n".join(rows) + "\n").encode()
+
+
+GOOD = [
+    "HV-1,health.appointment.was_not_brought,2026-10-01 09:30,HV-77,Twm,Prydderch,03/05/2023,,health_visiting,yes,Not brought to 2-year review",
+    "HV-2,health.appointment.was_not_brought,01/10/2026 14:00,HV-78,Alys,Prydderch,2019-04-03,,paediatrics,no,",
+]
+
+
+def test_a_good_file_is_stored_and_summarised(prydderch):
+    run = import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(*GOOD), filename="hv.csv")
+    assert run.status == "stored" and (run.rows, run.created, run.unchanged) == (2, 2, 0)
+    event = Event.objects.get(organisation=prydderch.orgs.health_visiting, external_id="HV-1")
+    assert event.details == {"service": "health_visiting", "rebooked": True}
+    assert event.source == "csv"
+
+
+def test_importing_the_same_file_again_stores_nothing_new(prydderch):
+    import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(*GOOD))
+    counts = (Event.objects.count(), AgencyRecord.objects.count(), Person.objects.count())
+    again = import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(*GOOD))
+    assert again.status == "stored" and (again.created, again.unchanged) == (0, 2)
+    assert (Event.objects.count(), AgencyRecord.objects.count(), Person.objects.count()) == counts
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "column", "words"),
+    [
+        (
+            "HV-3,health.appointment.was_not_brought,2026-10-02 10:00,HV-79,Efa,Prydderch,,1234567890,gp,yes,",
+            "nhs_number",
+            "NHS number",
+        ),
+        ("HV-3,health.appointment.made_up,2026-10-02 10:00,HV-79,Efa,Prydderch,,,gp,yes,", "code", "not a code"),
+        (
+            "HV-3,health.appointment.was_not_brought,not a date,HV-79,Efa,Prydderch,,,gp,yes,",
+            "occurred_at",
+            "not a date",
+        ),
+        (
+            "HV-3,health.appointment.was_not_brought,2026-10-02 10:00,HV-79,Efa,Prydderch,,,spaceship,yes,",
+            "details.service",
+            "is not one of",
+        ),
+    ],
+)
+def test_one_bad_row_rolls_back_the_whole_file_and_names_its_line(prydderch, bad_row, column, words):
+    """The bad row is on line 4 (header is line 1); nothing from lines 2 and 3 is stored."""
+    before = (Event.objects.count(), AgencyRecord.objects.count(), Person.objects.count())
+    run = import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(*GOOD, bad_row), filename="bad.csv")
+    assert run.status == "rejected"
+    assert any(e["line"] == 4 and e["column"] == column and words in e["message"] for e in run.errors), run.errors
+    assert (Event.objects.count(), AgencyRecord.objects.count(), Person.objects.count()) == before
+    assert ImportRun.objects.filter(status="rejected").count() == 1
+
+
+def test_missing_required_columns_are_named():
+    from cylch.events.csv_intake import parse
+
+    parsed = parse("external_id,code\nX,health.appointment.was_not_brought\n")
+    assert parsed.errors[0]["line"] == 1 and "occurred_at" in parsed.errors[0]["column"]
+
+
+def test_the_template_matches_the_columns_the_importer_reads():
+    code = "police.ppn.domestic_abuse"
+    header = template(code).splitlines()[0].split(",")
+    assert header == [c.name for c in columns_for(code)]
+    assert "details.risk_level" in header and any(
+        c.required for c in columns_for(code) if c.name == "details.risk_level"
+    )
+
+
+def test_the_command_imports_and_fails_loudly(prydderch, tmp_path, capsys):
+    good = tmp_path / "hv.csv"
+    good.write_bytes(csv_bytes(*GOOD))
+    call_command("import", "csv", str(good), "--organisation", prydderch.orgs.health_visiting.code, "--no-progress")
+    assert "2 new events" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(
+        csv_bytes("HV-9,health.appointment.was_not_brought,2026-10-02 10:00,HV-79,Efa,P,,1234567890,gp,yes,")
+    )
+    with pytest.raises(CommandError, match="nothing was stored"):
+        call_command("import", "csv", str(bad), "--organisation", prydderch.orgs.health_visiting.code, "--no-progress")
+    assert "bad.csv:2: nhs_number:" in capsys.readouterr().err
