@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("cylch.access.urls")),
     path("", include("cylch.identity.urls")),
     path("", include("cylch.reports.urls")),
+    path("", include("cylch.events.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

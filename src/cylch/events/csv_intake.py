@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
@@ -32,7 +33,7 @@ MAX_ERRORS_KEPT = 200
 class Column:
     name: str
     required: bool
-    description: str
+    description: Any
     example: str = ""
 
 
@@ -43,27 +44,27 @@ COMMON = [
         "Your system's own id for this event. Sending it again is safe: it is stored once.",
         "HV-2026-000123",
     ),
-    Column("code", True, "A code from the concern taxonomy.", "health.appointment.was_not_brought"),
+    Column("code", True, _("A code from the concern taxonomy."), "health.appointment.was_not_brought"),
     Column(
         "occurred_at",
         True,
         "When it happened: 2026-03-01T09:30:00Z, 2026-03-01 09:30 or 01/03/2026 09:30 (UK time).",
         "2026-03-01 09:30",
     ),
-    Column("local_id", True, "Your system's own id for the person.", "HV-44721"),
-    Column("given_name", False, "First name as you hold it.", "Alys"),
-    Column("family_name", False, "Last name as you hold it.", "Prydderch"),
-    Column("date_of_birth", False, "2019-04-03 or 03/04/2019.", "2019-04-03"),
-    Column("sex", False, "female, male, other or unknown.", "female"),
-    Column("nhs_number", False, "10 digits; checked.", ""),
-    Column("upn", False, "Unique pupil number; checked.", ""),
-    Column("address_line", False, "First line of the address.", "30 Stryd y Bont"),
-    Column("town", False, "Town.", "Cardiff"),
-    Column("postcode", False, "Postcode.", "CF10 7AX"),
-    Column("summary", False, "What happened, in a sentence or two.", ""),
-    Column("recorder_name", False, "Who recorded it.", ""),
-    Column("recorder_role", False, "Their role.", ""),
-    Column("recorder_contact", False, "How to reach them.", ""),
+    Column("local_id", True, _("Your system's own id for the person."), "HV-44721"),
+    Column("given_name", False, _("First name as you hold it."), "Alys"),
+    Column("family_name", False, _("Last name as you hold it."), "Prydderch"),
+    Column("date_of_birth", False, _("2019-04-03 or 03/04/2019."), "2019-04-03"),
+    Column("sex", False, _("female, male, other or unknown."), "female"),
+    Column("nhs_number", False, _("10 digits; checked."), ""),
+    Column("upn", False, _("Unique pupil number; checked."), ""),
+    Column("address_line", False, _("First line of the address."), "30 Stryd y Bont"),
+    Column("town", False, _("Town."), "Cardiff"),
+    Column("postcode", False, _("Postcode."), "CF10 7AX"),
+    Column("summary", False, _("What happened, in a sentence or two."), ""),
+    Column("recorder_name", False, _("Who recorded it."), ""),
+    Column("recorder_role", False, _("Their role."), ""),
+    Column("recorder_contact", False, _("How to reach them."), ""),
 ]
 SUBJECT_FIELDS = {
     "given_name",
@@ -89,12 +90,12 @@ def details_columns(code: str) -> list[Column]:
     for name, spec in (event_code.details_schema.get("properties") or {}).items():
         kind = spec.get("type", "string")
         if "enum" in spec:
-            text = "one of: " + ", ".join(map(str, spec["enum"]))
+            text = _("one of: %(values)s") % {"values": ", ".join(map(str, spec["enum"]))}
         elif kind == "array":
             items = spec.get("items", {})
-            text = "several, separated by ;" + (" from: " + ", ".join(items["enum"]) if "enum" in items else "")
+            text = _("several, separated by ;") + (" – " + ", ".join(items["enum"]) if "enum" in items else "")
         elif kind == "boolean":
-            text = "yes or no"
+            text = _("yes or no")
         else:
             text = str(kind)
         out.append(Column(f"details.{name}", name in required, text))
