@@ -41,14 +41,14 @@ COMMON = [
     Column(
         "external_id",
         True,
-        "Your system's own id for this event. Sending it again is safe: it is stored once.",
+        _("Your system's own id for this event. Sending it again is safe: it is stored once."),
         "HV-2026-000123",
     ),
     Column("code", True, _("A code from the concern taxonomy."), "health.appointment.was_not_brought"),
     Column(
         "occurred_at",
         True,
-        "When it happened: 2026-03-01T09:30:00Z, 2026-03-01 09:30 or 01/03/2026 09:30 (UK time).",
+        _("When it happened: 2026-03-01T09:30:00Z, 2026-03-01 09:30 or 01/03/2026 09:30 (UK time)."),
         "2026-03-01 09:30",
     ),
     Column("local_id", True, _("Your system's own id for the person."), "HV-44721"),
