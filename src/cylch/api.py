@@ -6,6 +6,7 @@ from ninja import NinjaAPI
 
 from cylch.access.api import TokenAuth
 from cylch.events.api import router as events_router
+from cylch.events.fhir_api import router as fhir_router
 from cylch.identity.api import router as identity_router
 from cylch.reports.api import router as reports_router
 
@@ -23,3 +24,4 @@ api = NinjaAPI(
 api.add_router("/events", events_router)
 api.add_router("/persons", identity_router)
 api.add_router("/reports", reports_router)
+api.add_router("/fhir", fhir_router)

@@ -1,0 +1,111 @@
+"""FHIR intake: a child's no-show is "was not brought", an adult's "did not attend"; bundles are atomic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cylch.events.models import Event
+from tests import factories
+
+
+def patient(pid: str, *, nhs: str, born: str, given: str = "Twm", family: str = "Prydderch") -> dict:
+    return {"resourceType": "Patient", "id": pid, "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs}],
+            "name": [{"family": family, "given": [given]}], "birthDate": born, "gender": "male"}  # fmt: skip
+
+
+def appointment(
+    aid: str, *, ref: str, status: str = "noshow", start: str = "2026-10-01T09:30:00Z", contained=None
+) -> dict:
+    data = {"resourceType": "Appointment", "id": aid, "status": status, "start": start, "appointmentType": {"text": "Paediatric review"},
+            "participant": [{"actor": {"reference": ref}, "status": "accepted"}]}  # fmt: skip
+    if contained:
+        data["contained"] = contained
+    return data
+
+
+def post(client, path: str, data) -> tuple[int, dict]:
+    response = client.post(f"/api/v1/fhir/{path}", data=json.dumps(data), content_type="application/fhir+json")
+    assert response["Content-Type"].startswith("application/fhir+json")
+    return response.status_code, response.json()
+
+
+@pytest.fixture
+def hospital(prydderch, api_client):
+    return api_client(prydderch.orgs.gp)
+
+
+def test_a_childs_no_show_is_was_not_brought(prydderch, hospital):
+    nhs = prydderch.twm.nhs_number or factories.nhs_number("943476591")
+    status, body = post(
+        hospital, "Appointment", appointment("A1", ref="#p", contained=[patient("p", nhs=nhs, born="2023-05-03")])
+    )
+    assert status == 201 and body["resourceType"] == "OperationOutcome"
+    event = Event.objects.get(external_id="fhir:Appointment/A1")
+    assert event.code == "health.appointment.was_not_brought" and event.details == {
+        "appointment_type": "Paediatric review"
+    }
+    assert event.source == "fhir"
+    status, _ = post(
+        hospital, "Appointment", appointment("A1", ref="#p", contained=[patient("p", nhs=nhs, born="2023-05-03")])
+    )
+    assert (
+        status == 200 and Event.objects.filter(external_id="fhir:Appointment/A1").count() == 1
+    )  # resend stores nothing new
+
+
+def test_an_adults_no_show_is_did_not_attend(prydderch, hospital):
+    status, _ = post(
+        hospital,
+        "Appointment",
+        appointment(
+            "A2",
+            ref="#p",
+            contained=[patient("p", nhs=factories.nhs_number("943476561"), born="1995-02-01", given="Ceri")],
+        ),
+    )
+    assert status == 201
+    assert Event.objects.get(external_id="fhir:Appointment/A2").code == "health.appointment.did_not_attend"
+
+
+def test_a_booked_appointment_records_nothing(prydderch, hospital):
+    status, body = post(
+        hospital,
+        "Appointment",
+        appointment(
+            "A3",
+            ref="#p",
+            status="booked",
+            contained=[patient("p", nhs=factories.nhs_number("943476561"), born="1995-02-01")],
+        ),
+    )
+    assert status == 200 and body["issue"][0]["severity"] == "information"
+    assert not Event.objects.filter(external_id="fhir:Appointment/A3").exists()
+
+
+def test_a_bundle_is_all_or_nothing_and_errors_name_the_fhir_path(prydderch, hospital):
+    good = factories.nhs_number("943476591")
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"fullUrl": "urn:uuid:p1", "resource": patient("p1", nhs=good, born="2023-05-03")},
+        {"resource": appointment("B1", ref="urn:uuid:p1")},
+        {"resource": appointment("B2", ref="urn:uuid:missing")},
+    ]}  # fmt: skip
+    status, body = post(hospital, "Bundle", bundle)
+    assert status == 422
+    assert body["issue"][0]["expression"] == ["Bundle.entry[2].resource.participant"]
+    assert not Event.objects.filter(external_id__startswith="fhir:").exists()
+    bundle["entry"].pop()
+    status, _ = post(hospital, "Bundle", bundle)
+    assert (
+        status == 201
+        and Event.objects.get(external_id="fhir:Appointment/B1").code == "health.appointment.was_not_brought"
+    )
+
+
+def test_invalid_fhir_is_refused_with_an_operation_outcome(prydderch, hospital):
+    status, body = post(hospital, "Appointment", appointment("A4", ref="#p", start="yesterday"))
+    assert status == 422 and body["issue"][0]["expression"] == ["Appointment.start"]
+    bad_nhs = appointment("A5", ref="#p", contained=[patient("p", nhs="1234567890", born="2023-05-03")])
+    status, body = post(hospital, "Appointment", bad_nhs)
+    assert status == 422 and "nhs_number" in body["issue"][0]["expression"][0]
