@@ -409,3 +409,21 @@ def test_the_health_check_reports_the_database(db, client):
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response["Cache-Control"] and "no-cache" in response["Cache-Control"]
+
+
+def test_resending_a_batch_does_not_fetch_each_person_separately(prydderch, api_client):
+    """Answering "unchanged" for 20 events loads each event with its person, not person by person."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_client(prydderch.orgs.gp)
+    batch = [item(f"GP-Q-{i}", local_id="GP-1004") for i in range(20)]
+    assert post(client, batch).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, batch).json()["unchanged"] == 20
+    lone_person_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "identity_person"') and "LIMIT 21" in q["sql"]
+    ]
+    assert lone_person_reads == []

@@ -54,7 +54,9 @@ def working_days_between(a: date, b: date) -> int:
     if a == b:
         return 0
     if b < a:
-        return -working_days_between(b, a)
+        # Counting back: the working days from b up to, but not including, a. This keeps the
+        # inverse of add_working_days exact from a weekend too (Saturday minus 1 is Friday).
+        return -working_days_between(b - timedelta(days=1), a - timedelta(days=1))
     count = 0
     # Whole weeks first so long spans stay cheap.
     span = (b - a).days

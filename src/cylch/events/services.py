@@ -135,7 +135,9 @@ def record_event(
         supersedes=str(supersedes.public_id) if supersedes else "",
     )
     if external_id:
-        existing = Event.objects.filter(organisation=organisation, external_id=external_id).first()
+        existing = (
+            Event.objects.filter(organisation=organisation, external_id=external_id).select_related("person").first()
+        )
         if existing:
             return _same_or_clash(existing, digest, external_id)
     if recorded_by is not None:
@@ -179,7 +181,9 @@ def record_event(
                 )
     except IntegrityError:
         # Another request stored the same external id between our check and our insert.
-        existing = Event.objects.filter(organisation=organisation, external_id=external_id).first()
+        existing = (
+            Event.objects.filter(organisation=organisation, external_id=external_id).select_related("person").first()
+        )
         if existing is None:
             raise
         return _same_or_clash(existing, digest, external_id)
