@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -18,7 +17,6 @@ from cylch.access.models import User
 from cylch.access.roles import Role
 from cylch.core.calendar import add_working_days
 from cylch.events.services import record_event
-from cylch.notify.services import notify_user
 from cylch.reports.models import (
     LEVEL_DAYS,
     NEXT_LEVEL,
@@ -30,7 +28,7 @@ from cylch.reports.models import (
     Report,
     Status,
 )
-from cylch.reports.services import _tell_maker, check_may_decide
+from cylch.reports.services import check_may_decide, tell_front_door, tell_report_maker
 
 ANSWERS_AT = {
     Level.PRACTITIONER: {Role.FRONT_DOOR, Role.SOCIAL_WORKER, Role.TEAM_MANAGER},
@@ -44,12 +42,8 @@ def _children(report: Report):
 
 
 def _tell_answerers(challenge: Challenge) -> None:
-    from cylch.reports.clocks import _front_door_staff
-
     report = challenge.report
-    for user in _front_door_staff(report, ANSWERS_AT[challenge.level]):
-        notify_user(recipient=user, kind="challenge", url=reverse("reports:triage", args=[report.reference]),
-                    dedupe_key=f"challenge:{challenge.public_id}:{challenge.level}:{user.pk}",
+    tell_front_door(report, roles=ANSWERS_AT[challenge.level], kind="challenge", key=f"challenge:{challenge.public_id}:{challenge.level}",
                     subject=_("“I remain concerned” about report %(reference)s"),
                     body=_("The report maker disagrees with the decision on report %(reference)s and needs an answer by %(due)s.\nTheir reasons: %(reason)s"),
                     context={"reference": report.reference, "due": challenge.due_on.strftime("%d/%m/%Y"), "reason": challenge.reason})  # fmt: skip
@@ -127,7 +121,7 @@ def challenge_answer(
         )
         with translation.override(report.language):
             result_label = str(ChallengeStep.Result(result).label)
-        _tell_maker(report, kind=f"challenge_{result}_{step.pk}",
+        tell_report_maker(report, kind=f"challenge_{result}_{step.pk}",
                     subject=_("Answer to your challenge on report %(reference)s"),
                     body=_("%(result)s\n%(response)s"),
                     context={"reference": report.reference, "result": result_label, "response": response.strip()})  # fmt: skip

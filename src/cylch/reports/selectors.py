@@ -157,3 +157,12 @@ def reports_made_by(user: User) -> QuerySet[Report]:
 
 def subjects_of(report: Report) -> list[ReportSubject]:
     return list(report.subjects.select_related("person").order_by("role", "pk"))
+
+
+def front_door_staff(report: Report, roles: set[str]) -> QuerySet[User]:
+    """Active children's-services staff with these roles on the report's queue (the authority's,
+    or the all-Wales front door for a report with no known address)."""
+    qs = User.objects.filter(is_active=True, role__in=roles, organisation__kind=OrganisationKind.LA_CHILDRENS_SERVICES)
+    if report.local_authority_id:
+        return qs.filter(organisation__local_authority_id=report.local_authority_id)
+    return qs.filter(organisation__code="national-front-door")

@@ -137,6 +137,7 @@ def report_submit(
     external_id: str | None = None,
     received_at: datetime | None = None,
     ip_address: str = "",
+    source_ip_hash: str = "",
 ) -> Report:
     """Receive a report: give it a reference, put it on every child's record, start its clocks,
     route it to a triage queue and acknowledge it to the report maker at once."""
@@ -170,7 +171,7 @@ def report_submit(
                 maker_name=maker_name, maker_role=maker_role, maker_email=maker_email, maker_phone=maker_phone,
                 when_happened=when_happened, child_words=child_words, actions_taken=actions_taken,
                 immediate_danger=immediate_danger, local_authority=local_authority, external_id=external_id,
-                received_at=received_at, received_on=received_on, ip_address=ip_address,
+                received_at=received_at, received_on=received_on, ip_address=ip_address, source_ip_hash=source_ip_hash,
             )  # fmt: skip
     except IntegrityError:
         existing = Report.objects.filter(maker_organisation=maker_organisation, external_id=external_id).first()
@@ -202,6 +203,7 @@ def _submit(
     received_at,
     received_on,
     ip_address,
+    source_ip_hash,
 ) -> Report:
     reference = _unique_reference()
     # Route by where the first child lives, if we know; else the authority the maker chose.
@@ -226,6 +228,7 @@ def _submit(
         maker_email=maker_email,
         maker_phone=maker_phone,
         external_id=external_id or None,
+        source_ip_hash=source_ip_hash,
         concern_codes=list(dict.fromkeys(concern_codes)),
         what_happened=what_happened,
         when_happened=when_happened,
@@ -330,7 +333,7 @@ def _record_on_child(
                      external_id=f"report:{report.reference}:{person.public_id}:voice", **common)  # fmt: skip
 
 
-def _tell_maker(report: Report, *, kind: str, subject, body, context: dict[str, Any]) -> None:
+def tell_report_maker(report: Report, *, kind: str, subject, body, context: dict[str, Any]) -> None:
     """In the app if the maker has an account, and by email, in the language of the report."""
     url = reverse("reports:find") + f"?reference={report.reference}"
     key = f"report:{report.reference}:{kind}"
@@ -345,8 +348,30 @@ def _tell_maker(report: Report, *, kind: str, subject, body, context: dict[str, 
         )
 
 
+def tell_front_door(
+    report: Report, *, roles: set[str], kind: str, key: str, subject, body, context: dict[str, Any]
+) -> int:
+    """Notify each front-door colleague with one of ``roles`` on the report's queue, once per key."""
+    from cylch.reports.selectors import front_door_staff
+
+    url = reverse("reports:triage", args=[report.reference])
+    told = 0
+    for user in front_door_staff(report, roles):
+        notify_user(
+            recipient=user,
+            kind=kind,
+            url=url,
+            dedupe_key=f"{key}:{user.pk}",
+            subject=subject,
+            body=body,
+            context=context,
+        )
+        told += 1
+    return told
+
+
 def _acknowledge(report: Report) -> None:
-    _tell_maker(
+    tell_report_maker(
         report,
         kind="report_acknowledged",
         subject=_("Report received: %(reference)s"),
@@ -424,7 +449,7 @@ def report_decide(*, report: Report, user: User, outcome: str, rationale: str, s
             _pass_to_allocated_workers(report)
         with translation.override(report.language):
             outcome_label = str(Outcome(outcome).label)
-        _tell_maker(
+        tell_report_maker(
             report,
             kind="report_outcome",
             subject=_("Outcome of your report %(reference)s"),

@@ -175,9 +175,8 @@ def _submit(request, form, children, adults, injuries, prefill, public) -> Repor
         maker_email=data["maker_email"] if public else "",
         maker_phone=data["maker_phone"] if public else "",
         ip_address=client_ip(request),
+        source_ip_hash=_ip_hash(request) if public else "",
     )
-    if public:
-        Report.objects.filter(pk=report.pk).update(source_ip_hash=_ip_hash(request))
     return report
 
 
