@@ -73,6 +73,9 @@ class Role(models.TextChoices):
 # records exist. Reviews get case access through their own process in a later module.
 CASEWORK_ROLES = frozenset(Role) - {Role.BOARD_ANALYST, Role.REVIEW_PANEL, Role.ADMIN}
 
+# Roles that work a local authority's front door: triage, decide, answer challenges.
+FRONT_DOOR_ROLES = frozenset({Role.FRONT_DOOR, Role.SOCIAL_WORKER, Role.TEAM_MANAGER})
+
 # The organisation kind each role usually works in (used by the demo and by validation).
 ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
     Role.HEALTH_VISITOR: frozenset({OrganisationKind.HEALTH_VISITING}),

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record
 from cylch.access.models import LocalAuthority, Organisation, User
-from cylch.access.roles import OrganisationKind, Role
+from cylch.access.roles import FRONT_DOOR_ROLES, OrganisationKind, Role
 from cylch.core import taxonomy
 from cylch.core.calendar import add_working_days, is_out_of_hours
 from cylch.events.models import Source
@@ -30,7 +30,6 @@ from cylch.notify.services import notify_address, notify_user
 from cylch.reports import reference as refs
 from cylch.reports.models import BodyMapMark, Channel, Outcome, Report, ReportSubject, Status, SubjectRole
 
-FRONT_DOOR_ROLES = {Role.FRONT_DOOR, Role.SOCIAL_WORKER, Role.TEAM_MANAGER}
 MANAGER_ROLES = {Role.TEAM_MANAGER}
 NATIONAL_FRONT_DOOR = "national-front-door"
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request, client_ip
+from cylch.access.roles import FRONT_DOOR_ROLES
 from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.core import taxonomy
 from cylch.core.forms import form_errors
@@ -46,7 +47,7 @@ from cylch.reports.selectors import (
     subjects_of,
     triage_history,
 )
-from cylch.reports.services import FRONT_DOOR_ROLES, SubjectIn, check_may_decide, report_decide, report_submit
+from cylch.reports.services import SubjectIn, check_may_decide, report_decide, report_submit
 
 PUBLIC_LIMIT_PER_HOUR = 5
 MAX_ATTACHMENTS = 5

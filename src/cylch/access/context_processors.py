@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.utils.translation import get_language
 
+from cylch.access.roles import FRONT_DOOR_ROLES
+
 
 def cylch(request):
     user = getattr(request, "user", None)
@@ -8,5 +10,5 @@ def cylch(request):
     return {
         "demo_mode": settings.DEMO_MODE,
         "user_organisation_name": org.name(get_language()) if org else "",
-        "front_door_roles": ("front-door", "social-worker", "team-manager"),
+        "front_door_roles": {r.value for r in FRONT_DOOR_ROLES},
     }
