@@ -312,3 +312,22 @@ def test_an_already_open_case_goes_to_the_allocated_worker(prydderch):
     )
     note = Notification.objects.get(recipient=prydderch.staff.team_manager, kind="report_passed_on")
     assert report.reference in note.body or report.reference in note.subject
+
+
+def test_triage_counts_reports_that_exist_only_on_the_spine(prydderch):
+    """Two earlier reports about Alys, recorded as events before Cylch (each judged below
+    threshold), appear in triage with their outcomes and raise the repeat warning."""
+    from cylch.events.services import record_event
+
+    for days, outcome in [(200, "no_further_action"), (90, "information_advice_assistance")]:
+        when = timezone.now() - timedelta(days=days)
+        record_event(organisation=prydderch.orgs.childrens_services, code="process.report.received", person=prydderch.alys,
+                     occurred_at=when, external_id=f"legacy-{days}-r")  # fmt: skip
+        record_event(organisation=prydderch.orgs.childrens_services, code="process.report.decision", person=prydderch.alys,
+                     occurred_at=when + timedelta(hours=20), details={"outcome": outcome}, external_id=f"legacy-{days}-d")  # fmt: skip
+    history = triage_history(submit(prydderch))
+    assert [(e.why, e.outcome, e.report) for e in history.earlier_reports] == [
+        ("child", "information_advice_assistance", None),
+        ("child", "no_further_action", None),
+    ]
+    assert history.repeat_warning["count"] == 3 and history.repeat_warning["below"] == 2

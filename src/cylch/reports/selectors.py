@@ -53,9 +53,19 @@ def feedback_due(user: User, *, today=None) -> QuerySet[Report]:
 
 @dataclass
 class EarlierReport:
-    report: Report
+    """An earlier report: one made through Cylch, or one on the spine only (made before Cylch,
+    or recorded by an agency system as events)."""
+
+    received_at: object
     about: list[str]
-    why: str  # "this child", "a sibling", "the household"
+    why: str  # "child", "sibling" or "household"
+    outcome: str = ""
+    decided_at: object = None
+    report: Report | None = None
+
+    @property
+    def outcome_label(self) -> str:
+        return str(Outcome(self.outcome).label) if self.outcome in Outcome.values else ""
 
 
 @dataclass
@@ -105,8 +115,17 @@ def triage_history(report: Report, *, months: int = 12) -> TriageHistory:
         people = [s for s in other.subjects.all() if s.person_id in circle]
         why = min((circle[s.person_id] for s in people), key=["child", "sibling", "household"].index)
         history.earlier_reports.append(
-            EarlierReport(other, [f"{s.given_name} {s.family_name}".strip() for s in people], why)
+            EarlierReport(
+                other.received_at,
+                [f"{s.given_name} {s.family_name}".strip() for s in people],
+                why,
+                other.outcome,
+                other.decided_at,
+                other,
+            )  # fmt: skip
         )
+    history.earlier_reports.extend(_spine_only_reports(report, circle))
+    history.earlier_reports.sort(key=lambda e: e.received_at, reverse=True)
 
     soft_codes = [c.code for c in taxonomy.codes().values() if c.soft]
     history.soft_concerns = list(
@@ -140,15 +159,38 @@ def triage_history(report: Report, *, months: int = 12) -> TriageHistory:
                  ("looked_after", False): "looked after", ("looked_after", True): "was looked after"}[(kind, ended)]  # fmt: skip
         history.register.append((by_id[pid], label, e))
 
-    recent = [r.report for r in history.earlier_reports if r.report.received_at >= since]
+    recent = [r for r in history.earlier_reports if r.received_at >= since]
     below = [r for r in recent if r.outcome in {Outcome.NO_FURTHER_ACTION, Outcome.INFORMATION_ADVICE}]
     if below:
         history.repeat_warning = {
             "count": len(recent) + 1,
             "below": len(below),
-            "outcomes": [r.get_outcome_display() for r in recent],
+            "outcomes": [r.outcome_label or "—" for r in sorted(recent, key=lambda r: r.received_at)],
         }
     return history
+
+
+def _spine_only_reports(report: Report, circle: dict[int, str]) -> list[EarlierReport]:
+    """Reports that exist only as events (``process.report.received``), each with the decision
+    recorded after it for the same person. Events that Cylch's own reports wrote are skipped:
+    those reports are listed already."""
+    events = (
+        Event.objects.filter(person_id__in=circle, code__in=["process.report.received", "process.report.decision"],
+                             occurred_at__lt=report.received_at)
+        .exclude(external_id__startswith="report:")
+        .select_related("person")
+        .order_by("person_id", "occurred_at", "id")
+    )  # fmt: skip
+    out: list[EarlierReport] = []
+    pending: dict[int, EarlierReport] = {}
+    for e in events:
+        if e.code == "process.report.received":
+            pending[e.person_id] = EarlierReport(e.occurred_at, [e.person.display_name], circle[e.person_id])
+            out.append(pending[e.person_id])
+        elif e.person_id in pending and not pending[e.person_id].outcome:
+            pending[e.person_id].outcome = (e.details or {}).get("outcome", "")
+            pending[e.person_id].decided_at = e.occurred_at
+    return out
 
 
 def reports_made_by(user: User) -> QuerySet[Report]:
