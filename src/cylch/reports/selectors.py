@@ -122,7 +122,7 @@ def triage_history(report: Report, *, months: int = 12) -> TriageHistory:
                 other.outcome,
                 other.decided_at,
                 other,
-            )  # fmt: skip
+            )
         )
     history.earlier_reports.extend(_spine_only_reports(report, circle))
     history.earlier_reports.sort(key=lambda e: e.received_at, reverse=True)
