@@ -142,6 +142,8 @@ SESSION_COOKIE_SECURE = not (DEBUG or DEMO_MODE or _flag("CYLCH_TESTING"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Sign-in throttling: failures per username, and per address, within the window.
+# Match each new agency record against the person index with the linkage model as it arrives.
+CYLCH_ONLINE_LINKAGE = not _flag("CYLCH_NO_ONLINE_LINKAGE")
 CYLCH_LOGIN_MAX_FAILURES_PER_USER = 5
 CYLCH_LOGIN_MAX_FAILURES_PER_IP = 30
 CYLCH_LOGIN_WINDOW_SECONDS = 15 * 60

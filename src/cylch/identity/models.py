@@ -39,6 +39,14 @@ class Person(BaseModel):
     search_name = models.CharField(
         max_length=220, blank=True, db_index=True, help_text="Normalised names for fuzzy search."
     )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_from",
+        help_text="Set when this person was found to be the same as another: links to them live on.",
+    )
 
     class Meta:
         indexes = [
@@ -80,9 +88,25 @@ class AgencyRecord(BaseModel):
     upn = models.CharField("unique pupil number", max_length=13, blank=True, db_index=True)
     extra = models.JSONField(default=dict, blank=True, help_text="Other identifiers the agency holds.")
     expected_date_of_delivery = models.DateField(null=True, blank=True)
+    surname_key = models.CharField(
+        max_length=100, blank=True, help_text="Folded surname, for finding match candidates online."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "local_id"], name="agency_record_org_local_id")]
+        indexes = [
+            models.Index(fields=["date_of_birth"]),
+            models.Index(fields=["postcode"]),
+            models.Index(fields=["surname_key", "date_of_birth"]),
+        ]
+
+    def save(self, *args, **kwargs):
+        from cylch.identity.linkage.features import surname_feature
+
+        self.surname_key = surname_feature(self.family_name) or ""
+        if kwargs.get("update_fields") is not None and "family_name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "surname_key"}
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"{self.organisation.code}:{self.local_id}"
@@ -218,3 +242,85 @@ class Allocation(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.organisation_id} for {self.person_id}"
+
+
+class LinkageModelVersion(models.Model):
+    """A trained linkage model, kept whole so any past decision can be explained by its model."""
+
+    version = models.CharField(max_length=60, unique=True)
+    model_json = models.TextField()
+    active = models.BooleanField(default=False)
+    records = models.PositiveIntegerField(default=0, help_text="Agency records it was trained on.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"linkage model {self.version}{' (active)' if self.active else ''}"
+
+
+class ReviewReason(models.TextChoices):
+    UNCERTAIN = "uncertain", _("The score is between the review and the automatic link thresholds")
+    CONFLICT = "conflict", _("A strong match, but the records carry different NHS or pupil numbers")
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open", _("Waiting for a decision")
+    SAME = "same", _("Same person")
+    DIFFERENT = "different", _("Different people")
+
+
+class MatchReview(models.Model):
+    """Two agency records that might be one person, for a person to decide.
+
+    Stored with the lower record id first, so each pair has one task. A decision binds every
+    later batch run: "different" is never linked, "same" never split.
+    """
+
+    record_a = models.ForeignKey(AgencyRecord, on_delete=models.CASCADE, related_name="+")
+    record_b = models.ForeignKey(AgencyRecord, on_delete=models.CASCADE, related_name="+")
+    weight = models.FloatField(help_text="Splink match weight when the task was raised.")
+    probability = models.FloatField()
+    model_version = models.CharField(max_length=60)
+    reason = models.CharField(max_length=20, choices=ReviewReason.choices)
+    evidence = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=12, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record_a", "record_b"], name="match_review_pair"),
+            models.CheckConstraint(condition=Q(record_a__lt=models.F("record_b")), name="match_review_ordered"),
+        ]
+        indexes = [models.Index(fields=["status", "-weight"])]
+
+    def __str__(self) -> str:
+        return f"review {self.record_a_id}/{self.record_b_id} ({self.status})"
+
+
+class FamilyConflict(models.Model):
+    """Relationships that cannot all be true (a child with three mothers), for a person to sort out."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="family_conflicts")
+    kind = models.CharField(max_length=40)
+    detail = models.JSONField(default=dict, blank=True)
+    resolved = models.BooleanField(default=False)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "kind"], condition=Q(resolved=False), name="one_open_family_conflict_per_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.person_id}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Common Welsh given names and their English counterparts (both directions are used).
 WELSH_ENGLISH_VARIANTS: dict[str, tuple[str, ...]] = {
@@ -51,6 +52,7 @@ WELSH_ENGLISH_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case, accents removed (Siân -> sian, Gŵyn -> gwyn), punctuation to spaces."""
     decomposed = unicodedata.normalize("NFKD", text or "")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -131,6 +132,15 @@ def _enrich(person: Person, fields: dict[str, Any]) -> None:
         person.save(update_fields=[*changed, "modified_at"])
 
 
+def _online_match(fields: dict[str, Any], record: AgencyRecord):
+    """The linkage model's best candidate for a record no identifier linked (None when switched off)."""
+    if not settings.CYLCH_ONLINE_LINKAGE:
+        return None
+    from cylch.identity.linkage.online import best_match
+
+    return best_match(fields, exclude_record=record.pk)
+
+
 def agency_record_upsert(
     *,
     organisation: Organisation,
@@ -142,9 +152,10 @@ def agency_record_upsert(
 ) -> RecordResult:
     """Store what an organisation holds about someone and link it to a person.
 
-    A new record links deterministically on a valid NHS number or pupil number, or else
-    starts a new person (probabilistic linkage later proposes merges for review). A record
-    sent again is updated in place; its existing link stands.
+    A new record links deterministically on a valid NHS number or pupil number; failing that
+    the linkage model scores it against the records held: at or above the auto-link weight it
+    joins that person, in the review band it starts a new person and a review task, below it
+    starts a new person. A record sent again is updated in place; its existing link stands.
     """
     if not local_id or not str(local_id).strip():
         raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
@@ -167,6 +178,11 @@ def agency_record_upsert(
             PersonLink.objects.create(agency_record=record, person=person, method=method)
         else:
             person, method = _find_by_identifier(fields)
+            match = _online_match(fields, record) if person is None else None
+            if match is not None and match.decision == "link":
+                from cylch.identity.linking import live_person
+
+                person, method = live_person(Person.objects.get(pk=match.person_id)), LinkMethod.PROBABILISTIC
             if person is None:
                 person = person_from_fields(fields)
                 person.created_by = actor
@@ -174,7 +190,21 @@ def agency_record_upsert(
                 person_created = True
             else:
                 _enrich(person, fields)
-            PersonLink.objects.create(agency_record=record, person=person, method=method)
+            PersonLink.objects.create(
+                agency_record=record,
+                person=person,
+                method=method,
+                score=match.probability if method == LinkMethod.PROBABILISTIC else None,
+                model_version=match.model_version if method == LinkMethod.PROBABILISTIC else "",
+            )
+            if match is not None and match.decision == "review":
+                from cylch.identity.linking import review_raise
+                from cylch.identity.models import ReviewReason
+
+                review_raise(
+                    record_a=record.pk, record_b=match.record_id, weight=match.weight,
+                    probability=match.probability, model_version=match.model_version, reason=ReviewReason.UNCERTAIN,
+                )  # fmt: skip
         if audit:
             audit_record(
                 action="write",

@@ -1,0 +1,254 @@
+"""Online matching: score one new agency record against the records already held, at once.
+
+Candidates come from indexed columns in the main database (the same ideas as the batch
+blocking rules: identifiers, date of birth as given or with day and month swapped, surname
+and year of birth, postcode); they are scored by Splink's own comparison SQL for the saved
+model on an in-process DuckDB, so online and batch scores are the same numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Q
+
+from cylch.identity.linkage import features
+from cylch.identity.linkage.model import LinkageModel, quiet
+
+DEFAULT_MODEL = Path(__file__).with_name("default_model.json")
+MAX_CANDIDATES = 200
+_local = threading.local()
+
+
+@lru_cache(maxsize=4)
+def _load(version_pk: int | None, text_hash: int) -> LinkageModel:
+    from cylch.identity.models import LinkageModelVersion
+
+    if version_pk is None:
+        return LinkageModel.load(DEFAULT_MODEL)
+    return LinkageModel.from_json(LinkageModelVersion.objects.get(pk=version_pk).model_json)
+
+
+def active_model() -> LinkageModel:
+    """The model marked active in the database, else the one shipped with Cylch."""
+    from cylch.identity.models import LinkageModelVersion
+
+    row = LinkageModelVersion.objects.filter(active=True).values("pk", "version").order_by("-pk").first()
+    if row is None:
+        return _load(None, 0)
+    return _load(row["pk"], hash(row["version"]))
+
+
+def record_fields(record) -> dict[str, Any]:
+    """An ``AgencyRecord`` (or the cleaned fields of one) in the linkage field names."""
+    get = record.get if isinstance(record, dict) else lambda k, d=None: getattr(record, k, d)
+    sex = get("sex") or ""
+    return {
+        "given_name": get("given_name") or "",
+        "surname": get("family_name") or "",
+        "date_of_birth": get("date_of_birth"),
+        "sex": "" if sex == "unknown" else sex,
+        "postcode": get("postcode") or "",
+        "address": get("address_line") or "",
+        "town": get("town") or "",
+        "nhs_number": get("nhs_number") or "",
+        "pupil_number": get("upn") or "",
+    }
+
+
+def _row(model: LinkageModel, uid: str, fields: dict[str, Any]) -> dict[str, Any]:
+    row = features.prepare(uid, fields)
+    for col in ("given_name", "surname"):
+        if col in model.term_frequencies:
+            row[f"tf_{col}"] = model.tf(col, row[col])
+    return row
+
+
+def _connection():
+    con = getattr(_local, "duckdb", None)
+    if con is None:
+        import duckdb
+        from splink import DuckDBAPI
+
+        con = duckdb.connect()
+        _local.duckdb = con
+        _local.api = DuckDBAPI(connection=con)
+        quiet()
+    return _local.api
+
+
+@dataclass(frozen=True)
+class Score:
+    uid: str
+    weight: float
+    probability: float
+    evidence: list[dict[str, Any]]
+
+
+def score(model: LinkageModel, left: dict[str, Any], rights: list[tuple[str, dict[str, Any]]]) -> list[Score]:
+    """Score one record (linkage fields) against candidates, with per-comparison evidence."""
+    if not rights:
+        return []
+    import pyarrow as pa
+    from splink.internals.realtime import compare_records
+
+    api = _connection()
+    cols = _columns(model)
+    left_row = _row(model, "__new__", left)
+    right_rows = [_row(model, uid, f) for uid, f in rights]
+    left_t = pa.Table.from_pylist([left_row], schema=_schema(cols))
+    right_t = pa.Table.from_pylist(right_rows, schema=_schema(cols))
+    result = compare_records(left_t, right_t, model.splink, api, sql_cache_key=f"cylch-online-{model.version}")
+    rows = result.as_record_list()
+    _forget(api, result.physical_name)
+    out = [
+        Score(r["unique_id_r"], float(r["match_weight"]), float(r["match_probability"]), explain(model, r))
+        for r in rows
+    ]
+    out.sort(key=lambda s: -s.weight)
+    return out
+
+
+def _forget(api, physical_name: str) -> None:
+    """Drop the per-call tables Splink made, so a long-running worker does not grow."""
+    uid = physical_name.rsplit("_", 1)[-1]
+    con = api._con
+    con.execute(f'drop table if exists "{physical_name}"')
+    for side in ("left", "right"):
+        con.unregister(f"__splink__compare_records_{side}_{uid}")
+
+
+def _columns(model: LinkageModel) -> list[str]:
+    return [*features.COLUMNS, *(f"tf_{c}" for c in ("given_name", "surname") if c in model.term_frequencies)]
+
+
+def _schema(cols: list[str]):
+    import pyarrow as pa
+
+    types = {"given_variants": pa.list_(pa.string())}
+    return pa.schema([(c, pa.float64() if c.startswith("tf_") else types.get(c, pa.string())) for c in cols])
+
+
+def explain(model: LinkageModel, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Which fields agree and how much each moved the score (match weight, with name frequency)."""
+    out = []
+    for comp in model.splink["comparisons"]:
+        col = comp["output_column_name"]
+        gamma = row.get(f"gamma_{col}")
+        level = next(
+            (lvl for lvl in comp["comparison_levels"] if lvl.get("comparison_vector_value") == gamma),
+            None,
+        ) or _level_by_position(comp["comparison_levels"], gamma)
+        weight = (row.get(f"mw_{col}") or 0.0) + (row.get(f"mw_tf_adj_{col}") or 0.0)
+        out.append(
+            {
+                "field": col,
+                "level": "Not known on one side" if level.get("is_null_level") else level.get("label_for_charts", ""),
+                "is_null": bool(level.get("is_null_level")),
+                "weight": round(float(weight), 2),
+                "left": _shown(row, col, "l"),
+                "right": _shown(row, col, "r"),
+            }
+        )
+    return out
+
+
+def _shown(row: dict[str, Any], col: str, side: str) -> str:
+    if col == "address":
+        parts = [row.get(f"address_{side}"), row.get(f"postcode_{side}")]
+        return ", ".join(p for p in parts if p)
+    value = row.get(f"{col}_{side}")
+    return "" if value is None else str(value)
+
+
+def _level_by_position(levels: list[dict[str, Any]], gamma: int | None) -> dict[str, Any]:
+    """Splink numbers levels from the last (0, the else level) upward and the null level -1."""
+    if gamma == -1:
+        return next((lvl for lvl in levels if lvl.get("is_null_level")), {})
+    ranked = [lvl for lvl in levels if not lvl.get("is_null_level")]
+    if gamma is None or not 0 <= gamma < len(ranked):
+        return {}
+    return ranked[len(ranked) - 1 - gamma]
+
+
+def candidates(fields: dict[str, Any], *, exclude_record: int | None = None) -> list:
+    """Agency records worth comparing with these (cleaned ``AgencyRecord``) fields."""
+    from cylch.identity.models import AgencyRecord
+
+    cond = Q()
+    if fields.get("nhs_number"):
+        cond |= Q(nhs_number=fields["nhs_number"])
+    if fields.get("upn"):
+        cond |= Q(upn=fields["upn"])
+    dob = fields.get("date_of_birth")
+    if isinstance(dob, date):
+        days = {dob}
+        swapped = features.swap_day_month(dob)
+        if swapped:
+            days.add(swapped)
+        cond |= Q(date_of_birth__in=days)
+        surname = features.surname_feature(fields.get("family_name") or "")
+        if surname:
+            cond |= Q(
+                surname_key=surname, date_of_birth__gte=date(dob.year, 1, 1), date_of_birth__lte=date(dob.year, 12, 31)
+            )
+    if fields.get("postcode"):
+        cond |= Q(postcode=fields["postcode"])
+    if not cond:
+        return []
+    qs = AgencyRecord.objects.filter(cond)
+    if exclude_record is not None:
+        qs = qs.exclude(pk=exclude_record)
+    return list(qs.order_by("-pk")[:MAX_CANDIDATES])
+
+
+@dataclass(frozen=True)
+class Match:
+    """The best-scoring person for a new record, with the record that scored it."""
+
+    person_id: int
+    record_id: int
+    weight: float
+    probability: float
+    evidence: list[dict[str, Any]]
+    model_version: str
+    decision: str  # "link" (at or above the auto-link weight), "review" or "none"
+
+
+def best_match(
+    fields: dict[str, Any], *, exclude_record: int | None = None, model: LinkageModel | None = None
+) -> Match | None:
+    """The best candidate person for a record about to be stored, or None when nobody scores."""
+    from cylch.identity.models import PersonLink
+
+    model = model or active_model()
+    found = candidates(fields, exclude_record=exclude_record)
+    if not found:
+        return None
+    scores = score(model, record_fields(fields), [(str(r.pk), record_fields(r)) for r in found])
+    if not scores:
+        return None
+    best = scores[0]
+    link = PersonLink.objects.filter(agency_record_id=int(best.uid), active=True).values("person_id").first()
+    if link is None:
+        return None
+    if best.weight >= model.auto_link_weight:
+        decision = "link"
+    elif best.weight >= model.review_weight:
+        decision = "review"
+    else:
+        decision = "none"
+    return Match(
+        link["person_id"], int(best.uid), best.weight, best.probability, best.evidence, model.version, decision
+    )
+
+
+def compare_pair(record_a, record_b, *, model: LinkageModel | None = None) -> Score:
+    """Score two stored records, for the side-by-side review page."""
+    model = model or active_model()
+    return score(model, record_fields(record_a), [(str(record_b.pk), record_fields(record_b))])[0]
