@@ -99,6 +99,9 @@ def person_merge(
         target.save()
         source.merged_into = target
         source.save(update_fields=["merged_into", "modified_at"])
+        from cylch.identity.network import check_people
+
+        check_people([target])
         audit_record(
             action="write",
             actor=actor,

@@ -324,3 +324,11 @@ class FamilyConflict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.person_id}"
+
+    @property
+    def description(self) -> str:
+        if self.kind == "too_many_parents":
+            return str(_("%(n)s people are recorded as a parent") % {"n": self.detail.get("parents", "?")})
+        if self.kind == "parent_too_young":
+            return str(_("a parent is recorded as less than 12 years older than the child"))
+        return self.kind

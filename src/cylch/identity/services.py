@@ -336,6 +336,10 @@ def relationship_add(
                 relative=person,
                 defaults={"lives_with": lives_with, "source_organisation": source_organisation},
             )
+        if kind == "parent":
+            from cylch.identity.network import check_child
+
+            check_child(relative)
         audit_record(
             action="write",
             actor=actor,

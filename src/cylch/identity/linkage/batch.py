@@ -181,7 +181,9 @@ def run_duckdb(
 
     def linker_for(settings):
         api = DuckDBAPI(connection=con, materialisation="parquet" if workdir else "table", materialisation_dir=workdir)
-        return Linker(api.register("cylch_input"), settings)
+        linker = Linker(api.register("cylch_input"), settings)
+        model_mod.quiet()
+        return linker
 
     if train:
         say("training the model on the records themselves")

@@ -71,14 +71,22 @@ def _variants_of(token: str) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+@lru_cache(maxsize=4096)
+def _canonical(token: str) -> str:
+    """The Welsh headword a name belongs to (David, Dai and Dewi -> dafydd; Rees -> rhys)."""
+    heads = {k for k, vs in WELSH_ENGLISH_VARIANTS.items() if token in vs}
+    if token in WELSH_ENGLISH_VARIANTS:
+        heads.add(token)
+    return min(heads) if heads else token
+
+
 def given_features(raw: str) -> tuple[str | None, str | None, list[str] | None]:
     """First given name folded, its canonical Welsh/English form, and every known variant."""
     tokens = fold(raw).split()
     if not tokens:
         return None, None, None
     token = tokens[0]
-    forms = _variants_of(token)
-    return token, forms[0], list(forms)
+    return token, _canonical(token), list(_variants_of(token))
 
 
 def surname_feature(raw: str) -> str | None:

@@ -28,8 +28,8 @@ TF_MIN_COUNT = 2
 
 
 def quiet() -> None:
-    """Splink reports every EM iteration at INFO; keep its warnings only."""
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    """Splink reports every EM iteration and each untrained level; the caller reports what matters."""
+    logging.getLogger("splink").setLevel(logging.ERROR)
 
 
 def _exact(col: str, label: str, tf: bool = False):

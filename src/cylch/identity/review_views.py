@@ -1,0 +1,99 @@
+"""The clerical review queue: pairs the model was unsure of, side by side, for a person to decide."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cylch.access.audit import audit_from_request
+from cylch.access.roles import FRONT_DOOR_ROLES
+from cylch.identity.linkage.labels import FIELD_LABELS, level_label
+from cylch.identity.linkage.online import compare_pair
+from cylch.identity.linking import live_person, records_of, review_decide
+from cylch.identity.models import FamilyConflict, MatchReview, PersonLink, ReviewStatus
+
+
+def _reviewers_only(request):
+    if request.user.role not in FRONT_DOOR_ROLES:
+        raise PermissionDenied(_("Matching records to people is done by children's services."))
+
+
+def queue(request):
+    _reviewers_only(request)
+    open_reviews = MatchReview.objects.filter(status=ReviewStatus.OPEN).select_related(
+        "record_a", "record_b", "record_a__organisation", "record_b__organisation"
+    )
+    page = Paginator(open_reviews.order_by("-weight", "pk"), 50).get_page(request.GET.get("page"))
+    conflicts = FamilyConflict.objects.filter(resolved=False).select_related("person").order_by("created_at")[:100]
+    return render(
+        request,
+        "identity/review_queue.html",
+        {"page": page, "total": open_reviews.count(), "conflicts": list(conflicts)},
+    )
+
+
+def detail(request, pk: int):
+    _reviewers_only(request)
+    review = get_object_or_404(MatchReview, pk=pk)
+    a, b = records_of(review)
+    if not review.evidence:
+        scored = compare_pair(a, b)
+        review.evidence = scored.evidence
+        review.save(update_fields=["evidence"])
+    rows = [
+        {
+            "label": FIELD_LABELS.get(e["field"], e["field"]),
+            "left": e.get("left", ""),
+            "right": e.get("right", ""),
+            "level": level_label(e["level"]),
+            "weight": e["weight"],
+            "agrees": e["weight"] > 0,
+            "unknown": e["is_null"],
+        }
+        for e in review.evidence
+    ]
+    starting = round(review.weight - sum(e["weight"] for e in review.evidence), 1)
+    audit_from_request(
+        request, action="read", object_type="match_review", object_id=review.pk, purpose="match review opened"
+    )
+    people = [_person_of(a), _person_of(b)]
+    return render(
+        request,
+        "identity/review_detail.html",
+        {"review": review, "a": a, "b": b, "rows": rows, "starting": starting, "people": people,
+         "percent": round(review.probability * 100, 1)},
+    )  # fmt: skip
+
+
+def _person_of(record):
+    link = PersonLink.objects.filter(agency_record=record, active=True).select_related("person").first()
+    return live_person(link.person) if link else None
+
+
+@require_POST
+def decide(request, pk: int):
+    _reviewers_only(request)
+    review = get_object_or_404(MatchReview, pk=pk)
+    choice = request.POST.get("decision")
+    if choice not in {"same", "different"}:
+        messages.error(request, _("Choose whether these are the same person or different people."))
+        return redirect("identity:review-detail", pk=pk)
+    try:
+        review_decide(review=review, same=choice == "same", actor=request.user, note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        for msgs in exc.message_dict.values():
+            for m in msgs:
+                messages.error(request, m)
+        return redirect("identity:review-detail", pk=pk)
+    messages.success(
+        request,
+        _("Recorded: the same person. Their records are now together.")
+        if choice == "same"
+        else _("Recorded: different people. They will not be linked again."),
+    )
+    nxt = MatchReview.objects.filter(status=ReviewStatus.OPEN).order_by("-weight", "pk").first()
+    return redirect("identity:review-detail", pk=nxt.pk) if nxt else redirect("identity:review-queue")

@@ -1,0 +1,334 @@
+"""Identity resolution: features, the Splink model, thresholds, the guard, online and batch linking,
+reviewer decisions that later runs respect, and the `cylch link` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from cylch.demo import hardpop
+from cylch.events.models import Event
+from cylch.identity.linkage import batch, evaluate, features
+from cylch.identity.linkage.model import LinkageModel, blocking_rules_for, settings_for
+from cylch.identity.linkage.online import DEFAULT_MODEL, active_model, best_match
+from cylch.identity.linking import apply_batch, hub_constraints, review_decide
+from cylch.identity.models import FamilyConflict, LinkMethod, MatchReview, Person, PersonLink, ReviewStatus
+from cylch.identity.services import agency_record_upsert, relationship_add
+from tests import factories
+
+HUB = {"given_name", "surname", "date_of_birth", "sex", "postcode", "address", "nhs_number", "pupil_number"}
+
+
+# ---- features -------------------------------------------------------------------------------
+def test_welsh_and_english_forms_share_a_canonical_name():
+    canon = {features.given_features(n)[1] for n in ("Dafydd", "David", "Dai", "DAFYDD ap Rhys")}
+    assert canon == {"dafydd"}
+    assert features.given_features("Siân")[0] == "sian"
+    assert "jane" in features.given_features("Siân")[2]
+    assert features.given_features("Rees")[1] == features.given_features("Rhys")[1]
+    assert features.given_features("")[0] is None
+
+
+def test_prepare_folds_names_dates_and_postcodes():
+    row = features.prepare(7, {"given_name": "Gwenllian", "surname": "Price-Jones", "date_of_birth": "20150304",
+                               "postcode": "cf10 1aa", "sex": "F", "nhs_number": "943 476 5919"})  # fmt: skip
+    assert row["surname"] == "pricejones" and row["surname_initial"] == "p"
+    assert row["dob"] == "2015-03-04" and row["dob_swapped"] == "2015-04-03"
+    assert (row["postcode"], row["postcode_sector"], row["postcode_district"]) == ("CF101AA", "CF101", "CF10")
+    assert row["sex"] == "female" and row["nhs_number"] == "9434765919"
+    assert row["pupil_number"] is None and row["unique_id"] == "7"
+    with pytest.raises(ValueError):
+        features.prepare(1, {"date_of_birth": "31/02/2015"})
+
+
+def test_settings_adapt_to_the_fields_given():
+    narrow = settings_for({"given_name", "surname"})
+    assert [c["output_column_name"] for c in narrow["comparisons"]] == ["given_name", "surname"]
+    assert [r.name for r in blocking_rules_for({"given_name", "surname"})] == ["same names"]
+    wide = settings_for(HUB)
+    assert {c["output_column_name"] for c in wide["comparisons"]} >= {"dob", "address", "nhs_number", "pupil_number"}
+    with pytest.raises(ValueError, match="shoe_size"):
+        settings_for({"shoe_size"})
+
+
+def test_shipped_model_loads_and_round_trips(tmp_path):
+    model = LinkageModel.load(DEFAULT_MODEL)
+    assert set(model.fields) == HUB and model.auto_link_weight > model.review_weight
+    assert model.splink["probability_two_random_records_match"] > 0
+    path = tmp_path / "m.json"
+    model.save(path)
+    again = LinkageModel.load(path)
+    assert again.version == model.version and again.splink == model.splink
+    bad = tmp_path / "bad.json"
+    bad.write_text(model.to_json().replace('"format": 1', '"format": 99'))
+    with pytest.raises(ValueError, match="format"):
+        LinkageModel.load(bad)
+
+
+# ---- clustering, thresholds and the guard ----------------------------------------------------------
+def _model(auto=10.0, review=0.0) -> LinkageModel:
+    return LinkageModel(version="t", fields=sorted(HUB), splink={}, auto_link_weight=auto, review_weight=review)
+
+
+def test_decisions_at_above_and_below_each_threshold():
+    ids = ["a", "b", "c", "d", "e", "f", "g"]
+    edges = [("a", "b", 10.0), ("c", "d", 9.99), ("e", "f", 0.0), ("f", "g", -0.01)]
+    cluster_of, decision, review, auto = batch.cluster(ids, edges, model=_model(), trusted={})
+    assert cluster_of["a"] == cluster_of["b"] and decision["a"] == decision["b"] == "linked"  # at auto: linked
+    assert cluster_of["c"] != cluster_of["d"] and decision["c"] == "review"  # just below auto: review
+    assert decision["e"] == decision["f"] == "review"  # at the review weight: review
+    assert decision["g"] == "single"  # below review: a person of their own
+    assert auto == 1 and {(p.left, p.right) for p in review} == {("c", "d"), ("e", "f")}
+
+
+def test_guard_refuses_a_chain_joining_two_nhs_numbers_and_sends_it_to_review():
+    ids = ["x1", "x2", "y1"]
+    trusted = {"x1": {"nhs_number": "9434765919"}, "y1": {"nhs_number": "9434765870"}}
+    edges = [("x1", "x2", 30.0), ("x2", "y1", 25.0)]  # x2 has no number: the chain would join x1 and y1
+    cluster_of, decision, review, _ = batch.cluster(ids, edges, model=_model(), trusted=trusted)
+    assert cluster_of["x1"] == cluster_of["x2"] != cluster_of["y1"]
+    assert [(p.left, p.right, p.reason) for p in review] == [("x2", "y1", "conflict")]
+    assert decision["y1"] == "review"
+
+
+def test_guard_allows_a_one_digit_slip_and_honours_reviewer_decisions():
+    trusted = {"a": {"nhs_number": "9434765919"}, "b": {"nhs_number": "9434765918"}}
+    cluster_of, *_ = batch.cluster(["a", "b"], [("a", "b", 20.0)], model=_model(), trusted=trusted)
+    assert cluster_of["a"] == cluster_of["b"]
+    cluster_of, decision, review, _ = batch.cluster(
+        ["a", "b", "c"], [("a", "b", 20.0), ("b", "c", 20.0)], model=_model(), trusted={},
+        cannot_link={frozenset(("a", "c"))},
+    )  # fmt: skip
+    assert cluster_of["a"] == cluster_of["b"] != cluster_of["c"]
+    assert decision["c"] == "review" and [(p.left, p.right, p.reason) for p in review] == [("b", "c", "conflict")]
+    cluster_of, *_ = batch.cluster(["a", "b"], [], model=_model(), trusted={}, must_link=[("a", "b")])
+    assert cluster_of["a"] == cluster_of["b"]
+
+
+def test_pair_and_cluster_scores():
+    truth = {"a": 1, "b": 1, "c": 1, "d": 2}
+    perfect = evaluate.pair_scores({"a": "x", "b": "x", "c": "x", "d": "y"}, truth)
+    assert perfect["precision"] == perfect["recall"] == 1.0
+    split = evaluate.pair_scores({"a": "x", "b": "x", "c": "z", "d": "y"}, truth)
+    assert split["tp"] == 1 and split["fn"] == 2 and split["fp"] == 0
+    clusters = evaluate.cluster_scores({"a": "x", "b": "x", "c": "z", "d": "y"}, truth)
+    assert clusters["tp"] == 1 and clusters["fp"] == 2 and clusters["fn"] == 1
+
+
+def test_trained_model_links_a_hard_population_precisely():
+    """Train on 3,000 corrupted records and check the auto-linked pairs against the truth."""
+    rows = list(hardpop.generate(3000, seed=11))
+    truth = {r["id"]: r["truth"] for r in rows}
+    table = features.to_arrow([features.prepare(r["id"], r) for r in rows])
+    base = LinkageModel(version="t", fields=sorted(HUB), splink=settings_for(HUB))
+    result, model = batch.run_duckdb(table, base, train=True, count_blocking=True)
+    pairs = evaluate.pair_scores(result.cluster_of, truth)
+    assert pairs["precision"] >= 0.99, pairs
+    assert pairs["recall"] >= 0.7, pairs
+    assert result.blocking[0]["rule"] == "same nhs number"
+    assert result.blocking[-1]["cumulative"] >= result.blocking[0]["cumulative"]
+    assert model.term_frequencies["surname"]["__min__"] > 0
+
+
+# ---- online matching in intake ------------------------------------------------------------------------
+def _record(org, local_id, **data):
+    base = {"family_name": "Hopkins", "date_of_birth": "2016-05-09", "sex": "male", "postcode": "SA48 7AB",
+            "address_line": "12 Heol y Bryn"}  # fmt: skip
+    return agency_record_upsert(organisation=org, local_id=local_id, data={**base, **data})
+
+
+def test_welsh_name_variant_links_online(prydderch):
+    orgs = prydderch.orgs
+    first = _record(orgs.school, "S1", given_name="Dafydd")
+    second = _record(orgs.housing, "H1", given_name="David")
+    assert second.person.pk == first.person.pk and second.link_method == LinkMethod.PROBABILISTIC
+    link = PersonLink.objects.get(agency_record=second.record, active=True)
+    assert link.model_version == active_model().version and link.score > 0.99
+
+
+def test_uncertain_match_starts_a_person_and_a_review_task(prydderch):
+    orgs = prydderch.orgs
+    first = _record(orgs.school, "S1", given_name="Osian")
+    # Same name and birthday but another address, and no NHS number: not enough to link alone.
+    second = _record(orgs.police, "P1", given_name="Osian", postcode="LL55 1AA", address_line="3 Stryd Fawr")
+    assert second.person.pk != first.person.pk and second.person_created
+    review = MatchReview.objects.get()
+    assert {review.record_a_id, review.record_b_id} == {first.record.pk, second.record.pk}
+    assert review.status == ReviewStatus.OPEN and review.weight < active_model().auto_link_weight
+
+
+def test_unrelated_record_is_a_new_person_without_review(prydderch):
+    _record(prydderch.orgs.school, "S1", given_name="Osian")
+    other = _record(prydderch.orgs.police, "P9", given_name="Megan", family_name="Watkins", sex="female",
+                    date_of_birth="1990-01-02", postcode="LL55 1AA", address_line="3 Stryd Fawr")  # fmt: skip
+    assert other.person_created and not MatchReview.objects.exists()
+
+
+def test_best_match_decision_follows_the_model_thresholds(prydderch):
+    first = _record(prydderch.orgs.school, "S1", given_name="Dafydd")
+    fields = {"given_name": "David", "family_name": "Hopkins", "date_of_birth": date(2016, 5, 9), "sex": "male",
+              "postcode": "SA48 7AB", "address_line": "12 Heol y Bryn"}  # fmt: skip
+    model = active_model()
+    match = best_match(fields, model=model)
+    assert match.record_id == first.record.pk and match.decision == "link"
+    strict = LinkageModel(**{**model.__dict__, "auto_link_weight": match.weight + 0.01})
+    assert best_match(fields, model=strict).decision == "review"
+    stricter = LinkageModel(**{**model.__dict__, "auto_link_weight": 99, "review_weight": match.weight + 0.01})
+    assert best_match(fields, model=stricter).decision == "none"
+
+
+# ---- reviewer decisions, merges and batch runs ------------------------------------------------------------
+def _event_on(result, organisation):
+    """An event recorded against the agency record (as intake stores it)."""
+    event = factories.event(person=result.person, organisation=organisation, code="health.appointment.was_not_brought")
+    Event.objects.filter(pk=event.pk).update(agency_record=result.record)
+
+
+def _pair_in_review(prydderch):
+    orgs = prydderch.orgs
+    a = _record(orgs.school, "S1", given_name="Osian")
+    b = _record(orgs.police, "P1", given_name="Osian", postcode="LL55 1AA", address_line="3 Stryd Fawr")
+    _event_on(b, orgs.police)
+    return a, b, MatchReview.objects.get()
+
+
+def test_same_person_decision_merges_and_moves_events(prydderch):
+    a, b, review = _pair_in_review(prydderch)
+    review_decide(review=review, same=True, actor=prydderch.staff.social_worker)
+    b.person.refresh_from_db()
+    assert b.person.merged_into_id == a.person.pk
+    assert PersonLink.objects.get(agency_record=b.record, active=True).method == LinkMethod.CLERICAL
+    assert Event.objects.filter(agency_record=b.record).get().person_id == a.person.pk
+    with pytest.raises(Exception, match="already been decided"):
+        review_decide(review=review, same=False, actor=prydderch.staff.social_worker, note="x")
+
+
+def test_different_needs_a_reason_and_survives_a_batch_run(prydderch):
+    a, b, review = _pair_in_review(prydderch)
+    with pytest.raises(Exception, match="different people"):
+        review_decide(review=review, same=False, actor=prydderch.staff.social_worker, note=" ")
+    review_decide(review=review, same=False, actor=prydderch.staff.social_worker, note="Different schools, checked")
+    must, cannot = hub_constraints()
+    assert frozenset((str(a.record.pk), str(b.record.pk))) in cannot
+    # A batch run whose model would link them at any score keeps them apart.
+    eager = LinkageModel(**{**active_model().__dict__, "auto_link_weight": -50.0, "review_weight": -60.0})
+    result = _hub_batch(eager, must, cannot)
+    apply_batch(result, eager)
+    assert PersonLink.objects.get(agency_record=b.record, active=True).person_id == b.person.pk
+    assert MatchReview.objects.get().status == ReviewStatus.DIFFERENT
+
+
+def _hub_batch(model, must, cannot):
+    from cylch.identity.linkage.sources import hub_rows
+
+    table = features.to_arrow(list(hub_rows()))
+    result, _ = batch.run_duckdb(table, model, must_link=must, cannot_link=cannot)
+    return result
+
+
+def test_batch_run_merges_a_duplicate_person_and_keeps_identifier_links(prydderch):
+    orgs = prydderch.orgs
+    a = _record(orgs.school, "S1", given_name="Dafydd", nhs_number=factories.nhs_number("943476591"))
+    from django.test import override_settings
+
+    with override_settings(CYLCH_ONLINE_LINKAGE=False):  # as if sent before online matching existed
+        b = _record(orgs.housing, "H1", given_name="David")
+    _event_on(b, orgs.housing)
+    assert a.person.pk != b.person.pk
+    must, cannot = hub_constraints()
+    result = _hub_batch(active_model(), must, cannot)
+    summary = apply_batch(result, active_model())
+    assert summary.merged + summary.moved >= 1
+    assert PersonLink.objects.get(agency_record=b.record, active=True).person_id == a.person.pk
+    assert PersonLink.objects.get(agency_record=a.record, active=True).method == LinkMethod.NHS_NUMBER
+    assert Event.objects.get(agency_record=b.record).person_id == a.person.pk
+    # The Prydderch family's own links are untouched by the run.
+    for child in prydderch.children:
+        assert PersonLink.objects.filter(person=child, active=True).exists()
+
+
+def test_three_parents_open_a_family_conflict(prydderch):
+    extra = Person.objects.create(given_name="Gareth", family_name="Lloyd", date_of_birth=date(1980, 1, 1))
+    other = Person.objects.create(given_name="Huw", family_name="Bowen", date_of_birth=date(1982, 1, 1))
+    child = prydderch.alys
+    relationship_add(person=extra, kind="parent", relative=child)
+    relationship_add(person=other, kind="parent", relative=child)
+    parents = child.relationships_in.filter(kind="parent").count()
+    if parents > 2:
+        assert FamilyConflict.objects.filter(person=child, kind="too_many_parents", resolved=False).count() == 1
+    else:
+        pytest.fail(f"expected more than two parents, found {parents}")
+
+
+# ---- the review pages --------------------------------------------------------------------------------------
+def test_review_pages_show_evidence_and_record_a_decision(client, prydderch):
+    _a, _b, review = _pair_in_review(prydderch)
+    client.force_login(prydderch.staff.social_worker)
+    page = client.get("/matching/")
+    assert page.status_code == 200 and b"Osian" in page.content
+    detail = client.get(f"/matching/{review.pk}/")
+    text = detail.content.decode()
+    assert "Same date of birth" in text and "Date of birth" in text and "+" in text
+    review.refresh_from_db()
+    assert {e["field"] for e in review.evidence} >= {"given_name", "dob", "address"}
+    refused = client.post(f"/matching/{review.pk}/decide/", {"decision": "different", "note": ""}, follow=True)
+    assert "Say what shows" in refused.content.decode()
+    done = client.post(f"/matching/{review.pk}/decide/", {"decision": "same"}, follow=True)
+    assert done.status_code == 200
+    assert MatchReview.objects.get().status == ReviewStatus.SAME
+
+
+def test_review_pages_are_for_childrens_services(client, prydderch):
+    _pair_in_review(prydderch)
+    client.force_login(prydderch.staff.health_visitor)
+    assert client.get("/matching/").status_code == 403
+
+
+# ---- the command ---------------------------------------------------------------------------------------------------
+def _write_csv(path, rows):
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ref", "first", "last", "born", "pc", "nhs"])
+        w.writerows(rows)
+
+
+def test_link_csv_writes_clusters_and_decisions(tmp_path):
+    rows = list(hardpop.generate(1500, seed=5))
+    src = tmp_path / "in.csv"
+    _write_csv(src, [[r["id"], r["given_name"], r["surname"], r["date_of_birth"].replace("-", ""), r["postcode"],
+                      r["nhs_number"]] for r in rows])  # fmt: skip
+    out = tmp_path / "out.csv"
+    stdout = io.StringIO()
+    call_command("link", "csv", str(src), "--id", "ref", "--out", str(out), "--no-progress",
+                 "--map", "given_name=first,surname=last,date_of_birth=born,postcode=pc,nhs_number=nhs",
+                 stdout=stdout)  # fmt: skip
+    result = list(csv.DictReader(out.open()))
+    assert list(result[0]) == ["id", "cluster_id", "decision"] and len(result) == len(rows)
+    assert {r["decision"] for r in result} <= {"linked", "review", "single"}
+    truth = {r["id"]: r["truth"] for r in rows}
+    scores = evaluate.pair_scores({r["id"]: r["cluster_id"] for r in result}, truth)
+    assert scores["precision"] >= 0.98 and scores["recall"] >= 0.6, scores
+    assert "1500 rows" in stdout.getvalue()
+
+
+def test_link_csv_names_the_line_and_column_of_bad_input(tmp_path):
+    src = tmp_path / "in.csv"
+    _write_csv(src, [["1", "Alys", "Hughes", "2015-01-02", "", ""], ["2", "Alys", "Hughes", "02/01/2015", "", ""]])
+    with pytest.raises(CommandError, match=r"line 3: column 'born'"):
+        call_command("link", "csv", str(src), "--id", "ref", "--out", str(tmp_path / "o.csv"), "--no-progress",
+                     "--map", "given_name=first,surname=last,date_of_birth=born")  # fmt: skip
+    with pytest.raises(CommandError, match="unknown field “shoe”"):
+        call_command("link", "csv", str(src), "--id", "ref", "--out", str(tmp_path / "o.csv"), "--map", "shoe=first")
+    with pytest.raises(CommandError, match="no column named 'first_name'"):
+        call_command("link", "csv", str(src), "--id", "ref", "--out", str(tmp_path / "o.csv"),
+                     "--map", "given_name=first_name")  # fmt: skip
+    _write_csv(src, [["1", "Alys", "Hughes", "", "", ""], ["1", "Alys", "Hughes", "", "", ""]])
+    with pytest.raises(CommandError, match="line 3: id '1' was already used on line 2"):
+        call_command(
+            "link", "csv", str(src), "--id", "ref", "--out", str(tmp_path / "o.csv"), "--map", "given_name=first"
+        )
+    assert not (tmp_path / "o.csv").exists()
