@@ -1,12 +1,13 @@
 # Cylch: two commands do everything on a fresh machine (Python 3.11+ needed):
 #   make demo   set up, build the synthetic demo on SQLite, serve on http://127.0.0.1:8000
 #   make test   set up, run the whole suite on SQLite (and PostgreSQL if CYLCH_TEST_POSTGRES is set)
+#   make bench  measured benchmarks (not part of the tests), written to var/bench/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: demo test lint format messages clean-demo
+.PHONY: demo test bench lint format messages clean-demo
 
 $(VENV)/.runtime: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,15 @@ demo: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	@scripts/test.sh
+
+$(VENV)/.bench: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(VENV)/.runtime $@
+
+# Measured figures (minutes, both cores): linkage on FEBRL4 and the hard population at 100k and 1M.
+bench: $(VENV)/.bench
+	CYLCH_TESTING=1 $(BIN)/cylch bench linkage --out var/bench/linkage.json
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
