@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -28,6 +30,8 @@ def queue(request):
         "record_a", "record_b", "record_a__organisation", "record_b__organisation"
     )
     page = Paginator(open_reviews.order_by("-weight", "pk"), 50).get_page(request.GET.get("page"))
+    for review in page.object_list:
+        review.percent = _percent(review.probability)
     conflicts = FamilyConflict.objects.filter(resolved=False).select_related("person").order_by("created_at")[:100]
     return render(
         request,
@@ -47,8 +51,8 @@ def detail(request, pk: int):
     rows = [
         {
             "label": FIELD_LABELS.get(e["field"], e["field"]),
-            "left": e.get("left", ""),
-            "right": e.get("right", ""),
+            "left": _as_sent(a, e["field"]),
+            "right": _as_sent(b, e["field"]),
             "level": level_label(e["level"]),
             "weight": e["weight"],
             "agrees": e["weight"] > 0,
@@ -65,8 +69,32 @@ def detail(request, pk: int):
         request,
         "identity/review_detail.html",
         {"review": review, "a": a, "b": b, "rows": rows, "starting": starting, "people": people,
-         "percent": round(review.probability * 100, 1)},
+         "percent": _percent(review.probability)},
     )  # fmt: skip
+
+
+def _percent(probability: float) -> float:
+    """Rounded down, so a pair short of certain never shows as 100%."""
+    return math.floor(probability * 1000) / 10
+
+
+def _as_sent(record, field: str) -> str:
+    """The record's own value for a compared field, as the agency sent it."""
+    if field == "given_name":
+        return record.given_name
+    if field == "surname":
+        return record.family_name
+    if field == "dob":
+        return record.date_of_birth.strftime("%d/%m/%Y") if record.date_of_birth else ""
+    if field == "sex":
+        return record.get_sex_display() if record.sex != "unknown" else ""
+    if field == "address":
+        return ", ".join(p for p in (record.address_line, record.town, record.postcode) if p)
+    if field == "nhs_number":
+        return record.nhs_number
+    if field == "pupil_number":
+        return record.upn
+    return ""
 
 
 def _person_of(record):
