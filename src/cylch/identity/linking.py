@@ -31,6 +31,7 @@ from cylch.identity.models import (
     ReviewReason,
     ReviewStatus,
 )
+from cylch.identity.services import link_retire
 
 # Links a batch run must keep: a trusted identifier, a person's decision, a birth, or the
 # record that founded the person. Only probabilistic links are the batch's to remake.
@@ -75,11 +76,7 @@ def person_merge(
         now = timezone.now()
         links = list(PersonLink.objects.select_for_update().filter(person=source, active=True))
         for link in links:
-            link.active = False
-            link.undone_at = now
-            link.undone_by = actor
-            link.undo_reason = f"merged into person {target.public_id}: {reason}"
-            link.save(update_fields=["active", "undone_at", "undone_by", "undo_reason"])
+            link_retire(link, actor=actor, reason=f"merged into person {target.public_id}: {reason}")
             PersonLink.objects.create(
                 agency_record_id=link.agency_record_id,
                 person=target,
@@ -267,10 +264,7 @@ def apply_batch(result: BatchResult, model: LinkageModel, *, actor: User | None 
                 link = PersonLink.objects.filter(agency_record_id=r, active=True).first()
                 if link is None or live_person(link.person).pk == target.pk:
                     continue
-                link.active = False
-                link.undone_at = timezone.now()
-                link.undo_reason = f"re-linked by batch linkage {model.version}"
-                link.save(update_fields=["active", "undone_at", "undo_reason"])
+                link_retire(link, actor=actor, reason=f"re-linked by batch linkage {model.version}")
                 PersonLink.objects.create(
                     agency_record_id=r, person=target, method=LinkMethod.PROBABILISTIC, model_version=model.version
                 )

@@ -218,6 +218,15 @@ def agency_record_upsert(
     return RecordResult(record, person, record_created, person_created, method)
 
 
+def link_retire(link: PersonLink, *, actor: User | None, reason: str) -> None:
+    """End a link, keeping who ended it and why (the row stays: links are never deleted)."""
+    link.active = False
+    link.undone_at = timezone.now()
+    link.undone_by = actor
+    link.undo_reason = reason
+    link.save(update_fields=["active", "undone_at", "undone_by", "undo_reason"])
+
+
 def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
     """Detach an agency record from a wrongly linked person onto a new person of its own.
 
@@ -226,11 +235,7 @@ def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the link is wrong."]})
     with transaction.atomic():
-        link.active = False
-        link.undone_at = timezone.now()
-        link.undone_by = actor
-        link.undo_reason = reason
-        link.save(update_fields=["active", "undone_at", "undone_by", "undo_reason"])
+        link_retire(link, actor=actor, reason=reason)
         record = link.agency_record
         fields = {f: getattr(record, f) for f in RECORD_FIELDS if getattr(record, f)}
         person = person_from_fields(fields)
