@@ -17,6 +17,7 @@ from cylch.identity.linkage.model import LinkageModel, blocking_rules_for, setti
 from cylch.identity.linkage.online import DEFAULT_MODEL, active_model, best_match
 from cylch.identity.linking import apply_batch, hub_constraints, review_decide
 from cylch.identity.models import FamilyConflict, LinkMethod, MatchReview, Person, PersonLink, ReviewStatus
+from cylch.identity.selectors import person_search
 from cylch.identity.services import agency_record_upsert, relationship_add
 from tests import factories
 
@@ -232,7 +233,9 @@ def _hub_batch(model, must, cannot):
 
 def test_batch_run_merges_a_duplicate_person_and_keeps_identifier_links(prydderch):
     orgs = prydderch.orgs
-    a = _record(orgs.school, "S1", given_name="Dafydd", nhs_number=factories.nhs_number("943476591"))
+    nhs = factories.nhs_number("450557720")
+    _record(orgs.gp, "G0", given_name="Dafydd", nhs_number=nhs)  # the GP's record founds the person
+    a = _record(orgs.school, "S1", given_name="Dafydd", nhs_number=nhs)  # the school's joins it by NHS number
     from django.test import override_settings
 
     with override_settings(CYLCH_ONLINE_LINKAGE=False):  # as if sent before online matching existed
@@ -332,3 +335,19 @@ def test_link_csv_names_the_line_and_column_of_bad_input(tmp_path):
             "link", "csv", str(src), "--id", "ref", "--out", str(tmp_path / "o.csv"), "--map", "given_name=first"
         )
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_merged_person_is_a_pointer_not_a_second_person(client, prydderch):
+    """After a merge, identifiers, search and old addresses all lead to the person who remains."""
+    a, b, review = _pair_in_review(prydderch)
+    nhs = factories.nhs_number("450557710")
+    b.person.nhs_number = nhs
+    b.person.save(update_fields=["nhs_number"])
+    review_decide(review=review, same=True, actor=prydderch.staff.social_worker)
+    later = agency_record_upsert(organisation=prydderch.orgs.gp, local_id="G1", data={"nhs_number": nhs})
+    assert later.person.pk == a.person.pk and later.link_method == LinkMethod.NHS_NUMBER
+    hits = [h.person.pk for h in person_search(name="Osian Hopkins")]
+    assert hits == [a.person.pk]
+    client.force_login(prydderch.staff.social_worker)
+    page = client.get(f"/people/{b.person.public_id}/")
+    assert page.status_code == 302 and page["Location"] == f"/people/{a.person.public_id}/"

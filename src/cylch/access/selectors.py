@@ -116,13 +116,16 @@ class PersonAccess:
 
 
 def access_person(viewer: Viewer, public_id) -> PersonAccess:
-    """Open one person's record for a viewer. Raises ``PersonNotFound`` for absent or forbidden."""
+    """Open one person's record for a viewer. Raises ``PersonNotFound`` for absent or forbidden.
+
+    A person merged into another opens as the person they became, so old references still work.
+    """
     from cylch.identity.models import Person
 
     if viewer.role not in CASEWORK_ROLES:
         raise PersonNotFound(public_id)
     try:
-        person = Person.objects.get(public_id=public_id)
+        person = Person.objects.get(public_id=public_id).live()
     except (Person.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise PersonNotFound(public_id) from exc
     return PersonAccess(person, viewer, relationship_to_person(viewer, person), active_break_glass(viewer, person))

@@ -56,15 +56,6 @@ def review_raise(
     return review if created else None
 
 
-def live_person(person: Person) -> Person:
-    """Follow ``merged_into`` to the person who holds the links now."""
-    seen = set()
-    while person.merged_into_id and person.pk not in seen:
-        seen.add(person.pk)
-        person = Person.objects.get(pk=person.merged_into_id)
-    return person
-
-
 def person_merge(
     *, source: Person, target: Person, actor: User | None, reason: str, score: float | None = None,
     model_version: str = "", method: str = LinkMethod.PROBABILISTIC,
@@ -183,7 +174,7 @@ def review_decide(*, review: MatchReview, same: bool, actor: User, note: str = "
 
 
 def _person_of(record_id: int) -> Person:
-    return live_person(PersonLink.objects.select_related("person").get(agency_record_id=record_id, active=True).person)
+    return PersonLink.objects.select_related("person").get(agency_record_id=record_id, active=True).person.live()
 
 
 def _keeper(a: Person, b: Person) -> tuple[Person, Person]:
@@ -241,7 +232,7 @@ def apply_batch(result: BatchResult, model: LinkageModel, *, actor: User | None 
                 continue
             hard_persons = Counter(current[r] for r in records if r in hard)
             if hard_persons:
-                target = live_person(Person.objects.get(pk=hard_persons.most_common(1)[0][0]))
+                target = Person.objects.get(pk=hard_persons.most_common(1)[0][0]).live()
             else:
                 owners = {current[r] for r in records}
                 if len(owners) == 1 and next(iter(owners)) not in persons_with_hard:
@@ -262,7 +253,7 @@ def apply_batch(result: BatchResult, model: LinkageModel, *, actor: User | None 
                 if r in hard:
                     continue
                 link = PersonLink.objects.filter(agency_record_id=r, active=True).first()
-                if link is None or live_person(link.person).pk == target.pk:
+                if link is None or link.person.live().pk == target.pk:
                     continue
                 link_retire(link, actor=actor, reason=f"re-linked by batch linkage {model.version}")
                 PersonLink.objects.create(

@@ -23,8 +23,16 @@ class Sex(models.TextChoices):
     UNKNOWN = "unknown", _("Not known")
 
 
+class PersonQuerySet(models.QuerySet):
+    def current(self):
+        """People who have not been merged into someone else: the ones to find and link to."""
+        return self.filter(merged_into__isnull=True)
+
+
 class Person(BaseModel):
     """A resolved individual. Demographics are the best current view across agency records."""
+
+    objects = PersonQuerySet.as_manager()
 
     given_name = models.CharField(max_length=100, blank=True)
     family_name = models.CharField(max_length=100, blank=True)
@@ -62,6 +70,14 @@ class Person(BaseModel):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def live(self) -> Person:
+        """This person, or the person they were merged into (following a chain of merges)."""
+        person, seen = self, set()
+        while person.merged_into_id and person.pk not in seen:
+            seen.add(person.pk)
+            person = Person.objects.get(pk=person.merged_into_id)
+        return person
 
     @property
     def display_name(self) -> str:

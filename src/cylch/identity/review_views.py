@@ -15,7 +15,7 @@ from cylch.access.audit import audit_from_request
 from cylch.access.roles import FRONT_DOOR_ROLES
 from cylch.identity.linkage.labels import FIELD_LABELS, level_label
 from cylch.identity.linkage.online import compare_pair
-from cylch.identity.linking import live_person, records_of, review_decide
+from cylch.identity.linking import records_of, review_decide
 from cylch.identity.models import FamilyConflict, MatchReview, PersonLink, ReviewStatus
 
 
@@ -99,7 +99,7 @@ def _as_sent(record, field: str) -> str:
 
 def _person_of(record):
     link = PersonLink.objects.filter(agency_record=record, active=True).select_related("person").first()
-    return live_person(link.person) if link else None
+    return link.person.live() if link else None
 
 
 @require_POST

@@ -31,7 +31,7 @@ def person_search(
     person is known by across agencies; a date of birth narrows, and also matches when an
     agency swapped day and month.
     """
-    qs = Person.objects.all()
+    qs = Person.objects.current()
     nhs = normalise_nhs_number(nhs_number)
     if nhs:
         qs = qs.filter(Q(nhs_number=nhs) | Q(links__agency_record__nhs_number=nhs)).distinct()
@@ -144,7 +144,7 @@ def unique_exact_match(*, given_name: str, family_name: str, date_of_birth: date
     given, family = fold(given_name), fold(family_name)
     candidates = [
         p
-        for p in Person.objects.filter(date_of_birth=date_of_birth, search_name__contains=family)
+        for p in Person.objects.current().filter(date_of_birth=date_of_birth, search_name__contains=family)
         if given in p.search_name.split() and family in p.search_name
     ]
     return candidates[0] if len(candidates) == 1 else None

@@ -91,11 +91,11 @@ class RecordResult:
 def _find_by_identifier(fields: dict[str, Any]) -> tuple[Person | None, str]:
     """Deterministic linkage: the same valid NHS number, else the same pupil number."""
     if fields.get("nhs_number"):
-        person = Person.objects.filter(nhs_number=fields["nhs_number"]).order_by("id").first()
+        person = Person.objects.current().filter(nhs_number=fields["nhs_number"]).order_by("id").first()
         if person:
             return person, LinkMethod.NHS_NUMBER
     if fields.get("upn"):
-        person = Person.objects.filter(upn=fields["upn"]).order_by("id").first()
+        person = Person.objects.current().filter(upn=fields["upn"]).order_by("id").first()
         if person:
             return person, LinkMethod.UPN
     return None, LinkMethod.NEW_PERSON
@@ -180,9 +180,7 @@ def agency_record_upsert(
             person, method = _find_by_identifier(fields)
             match = _online_match(fields, record) if person is None else None
             if match is not None and match.decision == "link":
-                from cylch.identity.linking import live_person
-
-                person, method = live_person(Person.objects.get(pk=match.person_id)), LinkMethod.PROBABILISTIC
+                person, method = Person.objects.get(pk=match.person_id).live(), LinkMethod.PROBABILISTIC
             if person is None:
                 person = person_from_fields(fields)
                 person.created_by = actor

@@ -69,6 +69,8 @@ def _open(request, public_id):
 def person(request, public_id):
     access = _open(request, public_id)
     person = access.person
+    if person.public_id != public_id:  # merged into someone else: show them at their own address
+        return redirect("identity:person", public_id=person.public_id)
     language = get_language()
     entries = []
     for view in visible_events(access):
