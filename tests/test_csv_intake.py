@@ -39,6 +39,19 @@ def test_importing_the_same_file_again_stores_nothing_new(prydderch):
     assert (Event.objects.count(), AgencyRecord.objects.count(), Person.objects.count()) == counts
 
 
+def test_a_resend_is_recognised_after_the_record_is_relinked(prydderch):
+    """Moving a record to another person (unlink, merge) must not turn a resend into a clash."""
+    from cylch.identity.models import PersonLink
+    from cylch.identity.services import link_undo
+
+    import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(*GOOD))
+    record = AgencyRecord.objects.get(organisation=prydderch.orgs.health_visiting, local_id="HV-77")
+    link_undo(link=PersonLink.objects.get(agency_record=record, active=True), actor=prydderch.staff.social_worker,
+              reason="not our Twm")  # fmt: skip
+    again = import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(*GOOD))
+    assert again.status == "stored" and (again.created, again.unchanged) == (0, 2), again.errors
+
+
 @pytest.mark.parametrize(
     ("bad_row", "column", "words"),
     [

@@ -17,7 +17,7 @@ from cylch.demo.fastinsert import insert_events
 from cylch.demo.organisations import build_directory, create_demo_users
 from cylch.demo.population import CHUNK, LA_WEIGHTS, Individual, PopulationBuilder
 from cylch.events.models import Source
-from cylch.events.services import fingerprint
+from cylch.events.services import fingerprint, fingerprint_subject
 from cylch.identity.models import (
     AgencyRecord,
     Household,
@@ -140,7 +140,7 @@ class Writer:
             digest = fingerprint(
                 code=e.code,
                 occurred_at=e.occurred_at,
-                subject=str(person.public_id),
+                subject=fingerprint_subject(e.record, person, None),
                 summary=e.summary,
                 details=e.details,
             )

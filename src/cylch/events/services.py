@@ -39,6 +39,17 @@ def fingerprint(
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def fingerprint_subject(agency_record, person, household) -> str:
+    """Whom the sender said the event is about: their own record, when they sent one.
+
+    Not the resolved person: that is Cylch's decision and changes when records are linked,
+    merged or unlinked, and a resend of the same event must still be recognised afterwards.
+    """
+    if agency_record is not None:
+        return f"record:{agency_record.public_id}"
+    return str(person.public_id) if person is not None else f"household:{household.public_id}"
+
+
 def validate_details(code: str, details: dict[str, Any]) -> taxonomy.EventCode:
     """Check a code and its details. Errors are keyed ``code`` or ``details.<path>``."""
     event_code = taxonomy.get(code)
@@ -129,7 +140,7 @@ def record_event(
     digest = fingerprint(
         code=code,
         occurred_at=occurred_at,
-        subject=subject_key,
+        subject=fingerprint_subject(agency_record, person, household),
         summary=summary,
         details=details,
         supersedes=str(supersedes.public_id) if supersedes else "",
