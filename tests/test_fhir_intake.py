@@ -109,3 +109,33 @@ def test_invalid_fhir_is_refused_with_an_operation_outcome(prydderch, hospital):
     bad_nhs = appointment("A5", ref="#p", contained=[patient("p", nhs="1234567890", born="2023-05-03")])
     status, body = post(hospital, "Appointment", bad_nhs)
     assert status == 422 and "nhs_number" in body["issue"][0]["expression"][0]
+
+
+def test_contained_patients_with_the_same_local_id_stay_different_children(prydderch, hospital):
+    """Senders reuse "#p" in every message: it must never make two children one record."""
+    alys, twm = prydderch.alys, prydderch.twm
+    post(hospital, "Appointment", appointment("A5", ref="#p", contained=[
+        patient("p", nhs=alys.nhs_number, born=alys.date_of_birth.isoformat(), given="Alys")]))  # fmt: skip
+    post(hospital, "Appointment", appointment("A6", ref="#p", contained=[
+        patient("p", nhs=twm.nhs_number, born=twm.date_of_birth.isoformat(), given="Twm")]))  # fmt: skip
+    assert Event.objects.get(external_id="fhir:Appointment/A5").person_id == alys.pk
+    assert Event.objects.get(external_id="fhir:Appointment/A6").person_id == twm.pk
+
+
+def test_a_partial_birth_date_is_refused_at_its_path(prydderch, hospital):
+    status, body = post(hospital, "Appointment", appointment("A7", ref="#p", contained=[
+        patient("p", nhs=prydderch.twm.nhs_number, born="2019")]))  # fmt: skip
+    assert status == 422
+    assert any("birthDate" in ";".join(i.get("expression", [])) and "not a full date" in i["diagnostics"]
+               for i in body["issue"])  # fmt: skip
+
+
+def test_an_actor_given_by_nhs_number_alone_uses_the_known_birth_date(prydderch, hospital):
+    twm = prydderch.twm
+    data = appointment("A8", ref="#none")
+    data["participant"] = [{"actor": {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number",
+                                                     "value": twm.nhs_number}}, "status": "accepted"}]  # fmt: skip
+    status, body = post(hospital, "Appointment", data)
+    assert status == 201, body
+    event = Event.objects.get(external_id="fhir:Appointment/A8")
+    assert event.person_id == twm.pk and event.code == "health.appointment.was_not_brought"

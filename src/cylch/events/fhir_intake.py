@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.patient import Patient
@@ -24,6 +23,8 @@ from pydantic import ValidationError
 from cylch.access.models import Organisation
 from cylch.events.models import Source
 from cylch.events.services import BatchRejected, record_event_batch
+from cylch.identity.models import Person
+from cylch.identity.selectors import age_on
 
 NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 WNB, DNA = "health.appointment.was_not_brought", "health.appointment.did_not_attend"
@@ -96,11 +97,27 @@ def _patient_fields(patient: Patient) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v}
 
 
-def _age_on(born: str | None, day: date) -> int | None:
-    if not born:
-        return None
-    b = date.fromisoformat(born)
-    return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+def _local_id(patient: Patient, reference: str) -> str | None:
+    """The sender's own id for the patient: an identifier of theirs, else a Bundle Patient's id.
+
+    A contained resource's id ("#p") or a urn:uuid only means something inside one message and
+    senders reuse them, so they never name a record: two children would become one.
+    """
+    for ident in patient.identifier or []:
+        if ident.value and ident.system != NHS_SYSTEM:
+            return ident.value
+    if reference.startswith("Patient/") and patient.id:
+        return patient.id
+    return None
+
+
+def _known_birth_date(nhs_number: str) -> str | None:
+    """The date of birth Cylch already holds for an NHS number (an actor given by identifier only)."""
+    born = (
+        Person.objects.current().filter(nhs_number=nhs_number).exclude(date_of_birth=None)
+        .values_list("date_of_birth", flat=True).first()
+    )  # fmt: skip
+    return born.isoformat() if born else None
 
 
 def _appointment_item(appt: Appointment, path: str, patients: dict[str, Patient], result: FhirResult) -> None:
@@ -146,7 +163,7 @@ def _appointment_item(appt: Appointment, path: str, patients: dict[str, Patient]
             )
         if patient is not None:
             ref_path = f"{path}.participant[{i}].actor"
-            local_id = patient.id or None
+            local_id = _local_id(patient, reference)
             break
     if patient is None:
         result.issues.append(
@@ -156,13 +173,23 @@ def _appointment_item(appt: Appointment, path: str, patients: dict[str, Patient]
             )
         )
         return
+    if patient.birthDate is not None and len(str(patient.birthDate)) != 10:
+        result.issues.append(
+            Issue(f"{ref_path}.birthDate", f"birthDate “{patient.birthDate}” is not a full date (YYYY-MM-DD).")
+        )
+        return
     subject = _patient_fields(patient)
     if not subject.get("nhs_number") and not local_id:
-        result.issues.append(Issue(ref_path, "The patient needs an NHS number or an id."))
+        result.issues.append(Issue(ref_path, "The patient needs an NHS number or an identifier of your own."))
         return
     subject["local_id"] = local_id or f"nhs-{subject['nhs_number']}"
+    if "date_of_birth" not in subject and subject.get("nhs_number"):
+        known = _known_birth_date(subject["nhs_number"])
+        if known:
+            subject["date_of_birth"] = known
     day = appt.start.date()
-    age = _age_on(subject.get("date_of_birth"), day)
+    born = subject.get("date_of_birth")
+    age = age_on(date.fromisoformat(born), day) if born else None
     code = WNB if age is not None and age < 18 else DNA
     if age is None:
         result.issues.append(
@@ -192,9 +219,6 @@ def _store(organisation: Organisation, result: FhirResult) -> FhirResult:
         for e in exc.errors:
             field = e["field"].replace("subject.", "patient.")
             result.issues.append(Issue(f"{result.paths[e['item']]} ({field})", e["message"]))
-        return result
-    except DjangoValidationError as exc:  # pragma: no cover - batch errors arrive as BatchRejected
-        result.issues.append(Issue("", "; ".join(exc.messages)))
         return result
     result.created, result.unchanged = len(batch.created), len(batch.unchanged)
     result.issues.append(
