@@ -111,3 +111,22 @@ def test_the_command_imports_and_fails_loudly(prydderch, tmp_path, capsys):
     with pytest.raises(CommandError, match="nothing was stored"):
         call_command("import", "csv", str(bad), "--organisation", prydderch.orgs.health_visiting.code, "--no-progress")
     assert "bad.csv:2: nhs_number:" in capsys.readouterr().err
+
+
+def test_impossible_dates_and_unreadable_rows_are_errors_with_their_line(prydderch):
+    org = prydderch.orgs.health_visiting
+    impossible = GOOD[0].replace("2026-10-01 09:30", "2026-02-30 09:30")
+    run = import_csv(organisation=org, data=csv_bytes(GOOD[1], impossible))
+    assert run.status == "rejected"
+    assert [(e["line"], e["column"]) for e in run.errors] == [(3, "occurred_at")]
+    huge = GOOD[1].replace(",no,", ',no,"' + "x" * 200_000 + '"', 1)
+    run = import_csv(organisation=org, data=csv_bytes(GOOD[0], huge))
+    assert run.status == "rejected" and run.errors[0]["line"] == 3 and "cannot be read" in run.errors[0]["message"]
+    assert Event.objects.count() == 0 and ImportRun.objects.count() == 2
+
+
+def test_a_row_spanning_lines_is_reported_at_its_first_line(prydderch):
+    bad = "HV-3,health.appointment.made_up,2026-10-02 10:00,HV-79,Efa,Prydderch,,,gp,yes,"
+    multi = bad.replace(",gp,yes,", ',gp,yes,"first line\nsecond line"')
+    run = import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(GOOD[0], multi, GOOD[1]))
+    assert [(e["line"], e["column"]) for e in run.errors] == [(3, "code")]

@@ -118,9 +118,12 @@ def template(code: str) -> str:
 
 def _parse_time(value: str) -> str | None:
     value = value.strip()
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)  # ISO forms, date alone included
+    except ValueError:  # well formed but impossible, e.g. 30 February
+        return None
     if parsed is None:
-        for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%Y", "%Y-%m-%d"):
+        for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%Y"):
             try:
                 parsed = datetime.strptime(value, fmt)
                 break
@@ -187,8 +190,7 @@ def parse(text: str) -> ParsedFile:
     for name in header:
         if name not in known and not name.startswith("details."):
             parsed.errors.append({"line": 1, "column": name, "message": "Unknown column."})
-    for row in reader:
-        line = reader.line_num
+    for line, row in _rows(reader, parsed):
         row = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if not any(row.values()):
             continue
@@ -215,6 +217,21 @@ def parse(text: str) -> ParsedFile:
         })  # fmt: skip
         parsed.lines.append(line)
     return parsed
+
+
+def _rows(reader: csv.DictReader, parsed: ParsedFile):
+    """Each row with the line it starts on (a quoted value may span lines); an unreadable row
+    is reported where it is and ends the reading."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            parsed.errors.append({"line": start, "column": "", "message": f"This row cannot be read as CSV ({exc})."})
+            return
+        yield start, row
 
 
 def _column_for(field: str) -> str:
