@@ -22,6 +22,18 @@ os.environ.setdefault("CYLCH_DEMO", "1")
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def _fresh_linkage_model():
+    """Each test's database decides its active linkage model: no model cached from another test."""
+    from cylch.identity.linkage import online
+
+    online.forget_active_model()
+    online._load.cache_clear()
+    yield
+    online.forget_active_model()
+    online._load.cache_clear()
+
+
 @pytest.fixture
 def demo_hub(settings):
     """A demo hub: demo accounts sign in without two-factor authentication."""

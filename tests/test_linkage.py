@@ -351,3 +351,16 @@ def test_a_merged_person_is_a_pointer_not_a_second_person(client, prydderch):
     client.force_login(prydderch.staff.social_worker)
     page = client.get(f"/people/{b.person.public_id}/")
     assert page.status_code == 302 and page["Location"] == f"/people/{a.person.public_id}/"
+
+
+def test_link_train_stores_an_active_model_that_matching_uses_at_once(prydderch, tmp_path):
+    from cylch.identity.models import LinkageModelVersion
+
+    for i, given in enumerate(["Dafydd", "David", "Osian", "Megan", "Cai"]):
+        _record(prydderch.orgs.school, f"S{i}", given_name=given)
+    stdout = io.StringIO()
+    call_command("link", "train", "--no-progress", "--out", str(tmp_path / "m.json"), stdout=stdout)
+    stored = LinkageModelVersion.objects.get(active=True)
+    assert active_model().version == stored.version != LinkageModel.load(DEFAULT_MODEL).version
+    assert LinkageModel.load(tmp_path / "m.json").version == stored.version
+    assert f"model {stored.version} trained" in stdout.getvalue()

@@ -9,6 +9,7 @@ model on an in-process DuckDB, so online and batch scores are the same numbers.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -25,8 +26,14 @@ MAX_CANDIDATES = 200
 _local = threading.local()
 
 
+# Which model is active is looked up at most this often per process, not once per record.
+ACTIVE_MODEL_TTL_SECONDS = 30
+_active: tuple[float, LinkageModel] | None = None
+
+
 @lru_cache(maxsize=4)
-def _load(version_pk: int | None, text_hash: int) -> LinkageModel:
+def _load(version_pk: int | None) -> LinkageModel:
+    """A stored model by row (rows are never edited, so the cache never goes stale)."""
     from cylch.identity.models import LinkageModelVersion
 
     if version_pk is None:
@@ -35,13 +42,26 @@ def _load(version_pk: int | None, text_hash: int) -> LinkageModel:
 
 
 def active_model() -> LinkageModel:
-    """The model marked active in the database, else the one shipped with Cylch."""
+    """The model marked active in the database, else the one shipped with Cylch.
+
+    A newly activated model takes over in this process at once (``forget_active_model``) and
+    in other processes within ``ACTIVE_MODEL_TTL_SECONDS``.
+    """
+    global _active
     from cylch.identity.models import LinkageModelVersion
 
-    row = LinkageModelVersion.objects.filter(active=True).values("pk", "version").order_by("-pk").first()
-    if row is None:
-        return _load(None, 0)
-    return _load(row["pk"], hash(row["version"]))
+    now = time.monotonic()
+    if _active is not None and now - _active[0] < ACTIVE_MODEL_TTL_SECONDS:
+        return _active[1]
+    pk = LinkageModelVersion.objects.filter(active=True).order_by("-pk").values_list("pk", flat=True).first()
+    model = _load(pk)
+    _active = (now, model)
+    return model
+
+
+def forget_active_model() -> None:
+    global _active
+    _active = None
 
 
 def record_fields(record) -> dict[str, Any]:

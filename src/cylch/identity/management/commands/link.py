@@ -55,7 +55,7 @@ class Command(BaseCommand):
 
         from cylch.access.audit import audit_record
         from cylch.identity.linkage.batch import train_duckdb
-        from cylch.identity.linkage.online import active_model
+        from cylch.identity.linkage.online import active_model, forget_active_model
         from cylch.identity.models import LinkageModelVersion
 
         table, total = self._hub_table(opts)
@@ -70,6 +70,7 @@ class Command(BaseCommand):
             )
             audit_record(action="write", actor_label="cylch link train", object_type="linkage_model",
                          object_id=model.version, purpose="linkage model trained", detail={"records": total})  # fmt: skip
+        forget_active_model()
         if opts["out"]:
             model.save(opts["out"])
         self.stdout.write(f"model {model.version} trained on {total} records and made active")
