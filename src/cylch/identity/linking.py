@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from cylch.identity.linkage.batch import BatchResult, ReviewPair
 from cylch.identity.linkage.model import LinkageModel
 from cylch.identity.models import (
     AgencyRecord,
+    FamilyConflict,
     HouseholdMembership,
     LinkMethod,
     MatchReview,
@@ -125,17 +126,16 @@ def _move_related(source: Person, target: Person) -> None:
             continue
         rel.person, rel.relative = new_person, new_relative
         rel.save(update_fields=["person", "relative"])
+    # Open family conflicts were about the old person; the merged person is checked afresh.
+    FamilyConflict.objects.filter(person=source, resolved=False).update(
+        resolved=True, resolved_at=timezone.now(), note=f"person merged into {target.public_id}"
+    )
     skip = {"links", "memberships", "relationships_out", "relationships_in", "merged_from", "events"}
     for rel in Person._meta.related_objects:
         if rel.name in skip or not rel.one_to_many:
             continue
-        model, fk = rel.related_model, rel.field.name
-        try:
-            with transaction.atomic():
-                model._default_manager.filter(**{fk: source}).update(**{fk: target})
-        except IntegrityError:
-            # A unique row already exists for the target: keep the target's, drop the duplicate.
-            model._default_manager.filter(**{fk: source}).delete()
+        # Nothing is dropped: a row that cannot move fails the whole merge, which then rolls back.
+        rel.related_model._default_manager.filter(**{rel.field.name: source}).update(**{rel.field.name: target})
 
 
 def review_decide(*, review: MatchReview, same: bool, actor: User, note: str = "") -> MatchReview:
@@ -231,12 +231,12 @@ def apply_batch(result: BatchResult, model: LinkageModel, *, actor: User | None 
             if not records:
                 continue
             hard_persons = Counter(current[r] for r in records if r in hard)
+            owners = {current[r] for r in records}
+            if len(owners) == 1 and (hard_persons or next(iter(owners)) not in persons_with_hard):
+                continue  # already one person, and theirs alone: nothing to change (no query)
             if hard_persons:
                 target = Person.objects.get(pk=hard_persons.most_common(1)[0][0]).live()
             else:
-                owners = {current[r] for r in records}
-                if len(owners) == 1 and next(iter(owners)) not in persons_with_hard:
-                    continue  # already a person of their own
                 first = AgencyRecord.objects.get(pk=records[0])
                 target = person_from_fields({f: getattr(first, f) for f in RECORD_FIELDS if getattr(first, f)})
                 target.save()
@@ -249,17 +249,16 @@ def apply_batch(result: BatchResult, model: LinkageModel, *, actor: User | None 
                 person_merge(source=source, target=target, actor=actor, reason="batch linkage",
                              score=None, model_version=model.version)  # fmt: skip
                 summary.merged += 1
-            for r in records:
-                if r in hard:
-                    continue
-                link = PersonLink.objects.filter(agency_record_id=r, active=True).first()
-                if link is None or link.person.live().pk == target.pk:
+            soft = [r for r in records if r not in hard]
+            for link in PersonLink.objects.filter(agency_record_id__in=soft, active=True).select_related("person"):
+                if link.person.live().pk == target.pk:
                     continue
                 link_retire(link, actor=actor, reason=f"re-linked by batch linkage {model.version}")
                 PersonLink.objects.create(
-                    agency_record_id=r, person=target, method=LinkMethod.PROBABILISTIC, model_version=model.version
-                )
-                Event.objects.filter(agency_record_id=r).update(person=target)
+                    agency_record_id=link.agency_record_id, person=target, method=LinkMethod.PROBABILISTIC,
+                    model_version=model.version,
+                )  # fmt: skip
+                Event.objects.filter(agency_record_id=link.agency_record_id).update(person=target)
                 summary.moved += 1
         for pair in result.review:
             if review_raise(

@@ -60,12 +60,29 @@ def fold(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", plain).strip()
 
 
+@lru_cache(maxsize=4096)
+def token_variants(token: str) -> tuple[str, ...]:
+    """One folded name and every form it is known by, both directions (sorted)."""
+    out = {token}
+    out.update(WELSH_ENGLISH_VARIANTS.get(token, ()))
+    out.update(k for k, vs in WELSH_ENGLISH_VARIANTS.items() if token in vs)
+    return tuple(sorted(out))
+
+
+@lru_cache(maxsize=4096)
+def headword(token: str) -> str:
+    """The Welsh headword a folded name belongs to (david, dai, dewi -> dafydd; rees -> rhys)."""
+    heads = {k for k, vs in WELSH_ENGLISH_VARIANTS.items() if token in vs}
+    if token in WELSH_ENGLISH_VARIANTS:
+        heads.add(token)
+    return min(heads) if heads else token
+
+
 def variants(given: str) -> set[str]:
     base = fold(given)
     out = {base} if base else set()
     for token in base.split():
-        out.update(WELSH_ENGLISH_VARIANTS.get(token, ()))
-        out.update(k for k, vs in WELSH_ENGLISH_VARIANTS.items() if token in vs)
+        out.update(token_variants(token))
     return out
 
 

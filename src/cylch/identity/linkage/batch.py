@@ -39,6 +39,16 @@ class BatchResult:
     seconds: dict[str, float] = field(default_factory=dict)
     blocking: list[dict[str, Any]] = field(default_factory=list)
 
+    def decision_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("linked", "review", "single"), 0)
+        for d in self.decision_of.values():
+            counts[d] += 1
+        return counts
+
+    def summary(self) -> str:
+        c = self.decision_counts()
+        return f"{c['linked']} linked, {c['review']} for review, {c['single']} single"
+
     def clusters(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for uid, cid in self.cluster_of.items():
@@ -162,7 +172,6 @@ def run_duckdb(
     cannot_link: set[frozenset[str]] | None = None,
     count_blocking: bool = False,
     progress: Callable[[str], None] | None = None,
-    workdir: str | None = None,
 ) -> tuple[BatchResult, LinkageModel]:
     """Link a prepared pyarrow table on DuckDB; retrain first when ``train`` (e.g. `link csv`)."""
     import duckdb
@@ -180,7 +189,7 @@ def run_duckdb(
     fields = set(model.fields)
 
     def linker_for(settings):
-        api = DuckDBAPI(connection=con, materialisation="parquet" if workdir else "table", materialisation_dir=workdir)
+        api = DuckDBAPI(connection=con)
         linker = Linker(api.register("cylch_input"), settings)
         model_mod.quiet()
         return linker

@@ -70,9 +70,6 @@ def _link(records: list[dict[str, Any]], fields: set[str], truth: dict[str, Any]
     auto_pairs = evaluate.pair_scores(result.cluster_of, truth)
     clusters = evaluate.cluster_scores(result.cluster_of, truth)
     review_true = sum(1 for p in result.review if truth[p.left] == truth[p.right])
-    decisions: dict[str, int] = {}
-    for d in result.decision_of.values():
-        decisions[d] = decisions.get(d, 0) + 1
     return {
         "records": len(records),
         "seconds": round(seconds, 1),
@@ -82,7 +79,7 @@ def _link(records: list[dict[str, Any]], fields: set[str], truth: dict[str, Any]
         "clusters": clusters,
         "review_pairs": len(result.review),
         "review_pairs_truly_same": review_true,
-        "decisions": decisions,
+        "decisions": result.decision_counts(),
         "auto_link_weight": model.auto_link_weight,
         "peak_mb": _peak_mb(),
     }

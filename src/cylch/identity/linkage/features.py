@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
-from cylch.identity.names import WELSH_ENGLISH_VARIANTS, fold
+from cylch.identity.names import fold, headword, token_variants
 
 # The fields a record can offer, as named on the command line (`cylch link csv --map`).
 FIELDS = (
@@ -63,30 +62,13 @@ _SEX = {
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 
 
-@lru_cache(maxsize=4096)
-def _variants_of(token: str) -> tuple[str, ...]:
-    out = {token}
-    out.update(WELSH_ENGLISH_VARIANTS.get(token, ()))
-    out.update(k for k, vs in WELSH_ENGLISH_VARIANTS.items() if token in vs)
-    return tuple(sorted(out))
-
-
-@lru_cache(maxsize=4096)
-def _canonical(token: str) -> str:
-    """The Welsh headword a name belongs to (David, Dai and Dewi -> dafydd; Rees -> rhys)."""
-    heads = {k for k, vs in WELSH_ENGLISH_VARIANTS.items() if token in vs}
-    if token in WELSH_ENGLISH_VARIANTS:
-        heads.add(token)
-    return min(heads) if heads else token
-
-
 def given_features(raw: str) -> tuple[str | None, str | None, list[str] | None]:
     """First given name folded, its canonical Welsh/English form, and every known variant."""
     tokens = fold(raw).split()
     if not tokens:
         return None, None, None
     token = tokens[0]
-    return token, _canonical(token), list(_variants_of(token))
+    return token, headword(token), list(token_variants(token))
 
 
 def surname_feature(raw: str) -> str | None:

@@ -89,12 +89,9 @@ class Command(BaseCommand):
 
         result, _ = run_duckdb(table, model, must_link=must, cannot_link=cannot, progress=lambda m: self._say(opts, m))
         seconds = time.perf_counter() - started
-        counts = {d: 0 for d in ("linked", "review", "single")}
-        for d in result.decision_of.values():
-            counts[d] += 1
         self.stdout.write(
             f"{total} records scored with model {model.version} on {opts['engine']} in {seconds:.1f} s: "
-            f"{counts['linked']} linked, {counts['review']} for review, {counts['single']} single"
+            f"{result.summary()}"
         )
         if opts["dry_run"]:
             self.stdout.write("dry run: nothing changed")
@@ -137,10 +134,4 @@ class Command(BaseCommand):
             for uid in ids:
                 out.writerow([uid, result.cluster_of[uid], result.decision_of[uid]])
         tmp.replace(opts["out"])
-        counts = {d: 0 for d in ("linked", "review", "single")}
-        for d in result.decision_of.values():
-            counts[d] += 1
-        self.stdout.write(
-            f"{len(ids)} rows: {len(result.clusters())} clusters; {counts['linked']} linked, "
-            f"{counts['review']} for review, {counts['single']} single -> {opts['out']}"
-        )
+        self.stdout.write(f"{len(ids)} rows: {len(result.clusters())} clusters; {result.summary()} -> {opts['out']}")
