@@ -331,3 +331,67 @@ def test_triage_counts_reports_that_exist_only_on_the_spine(prydderch):
         ("child", "no_further_action", None),
     ]
     assert history.repeat_warning["count"] == 3 and history.repeat_warning["below"] == 2
+
+
+# ---- found in review: queues, households, feedback that was never sent -------------------------
+
+
+def test_children_at_different_addresses_get_different_households(prydderch):
+    from cylch.identity.selectors import current_household
+
+    report = submit(prydderch, children=[
+        SubjectIn(given_name="Nel", family_name="Bowen", address_line="1 High Street", postcode="SA48 7AA"),
+        SubjectIn(given_name="Ianto", family_name="Bowen", address_line="99 Other Road", postcode="SA48 9ZZ"),
+        SubjectIn(given_name="Lili", family_name="Bowen", address_line="1 high street", postcode="sa487aa"),
+    ])  # fmt: skip
+    nel, ianto, lili = (s.person for s in report.subjects.order_by("pk"))
+    assert current_household(nel) != current_household(ianto)
+    assert current_household(nel) == current_household(lili)  # the same address written differently
+
+
+def test_an_outcome_nobody_could_be_sent_stays_due_until_someone_phones(prydderch):
+    from cylch.reports.selectors import feedback_due
+    from cylch.reports.services import report_feedback_by_telephone
+
+    report = report_submit(
+        channel=Channel.PUBLIC, children=[SubjectIn(given_name="Twm", family_name="Prydderch", address_line="Y Bwthyn",
+                                                    postcode="SA46 0AA")],
+        concern_codes=[NEGLECT], what_happened="Left alone at night.", maker_phone="01970 000000",
+        local_authority=prydderch.places.ceredigion,
+    )  # fmt: skip
+    sw = prydderch.staff.social_worker
+    report_decide(report=report, user=sw, outcome=Outcome.EARLY_HELP, rationale="Family support team to visit.")
+    report.refresh_from_db()
+    assert report.feedback_sent_at is None
+    assert not Event.objects.filter(code="process.report.feedback_sent").exists()
+    assert report in feedback_due(prydderch.staff.team_manager, today=report.feedback_due_on)
+    report_feedback_by_telephone(report=report, user=sw)
+    report.refresh_from_db()
+    assert report.feedback_sent_at is not None
+    assert Event.objects.get(code="process.report.feedback_sent").details["method"] == "telephone"
+    with pytest.raises(ValidationError):
+        report_feedback_by_telephone(report=report, user=sw)
+
+
+def test_a_user_without_an_organisation_sees_only_their_own_reports(prydderch):
+    from cylch.access.roles import Role
+    from cylch.reports.selectors import reports_made_by
+    from tests import factories
+
+    report_submit(channel=Channel.PUBLIC, children=[SubjectIn(given_name="Twm")], concern_codes=[NEGLECT],
+                  what_happened="Left alone at night.", maker_email="cymydog@example.invalid")  # fmt: skip
+    loose = factories.practitioner(username="no-org", role=Role.THIRD_SECTOR_WORKER, organisation=None)
+    assert not reports_made_by(loose).exists()
+
+
+def test_the_national_queue_is_decided_only_by_the_national_front_door(prydderch):
+    from cylch.reports.selectors import out_of_hours_queue
+
+    report = report_submit(channel=Channel.PUBLIC, children=[SubjectIn(given_name="Twm")], concern_codes=[NEGLECT],
+                           what_happened="Left alone at night.", maker_email="cymydog@example.invalid")  # fmt: skip
+    assert report.local_authority is None
+    with pytest.raises(PermissionDenied):
+        report_decide(report=report, user=prydderch.staff.other_la_social_worker, outcome=Outcome.EARLY_HELP,
+                      rationale="Not ours to decide, surely.")  # fmt: skip
+    Report.objects.filter(pk=report.pk).update(out_of_hours=True)
+    assert not out_of_hours_queue(prydderch.staff.social_worker).filter(pk=report.pk).exists()

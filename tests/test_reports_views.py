@@ -154,3 +154,22 @@ def test_a_report_with_a_photo_and_one_with_a_bad_file(db, client, demo_hub, tmp
     response = public_post(client, attachments=[bad])
     assert response.status_code == 200 and "Attach a PDF" in response.content.decode()
     assert Report.objects.count() == 1 and len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_decision_nobody_could_be_sent_asks_for_a_phone_call_and_records_it(prydderch, client):
+    from cylch.reports.models import Channel
+    from cylch.reports.services import SubjectIn, report_submit
+
+    report = report_submit(channel=Channel.PUBLIC, children=[SubjectIn(given_name="Twm", family_name="Prydderch")],
+                           concern_codes=[NEGLECT], what_happened="Left alone at night.", maker_phone="01970 000000",
+                           local_authority=prydderch.places.ceredigion)  # fmt: skip
+    client.force_login(prydderch.staff.social_worker)
+    decided = client.post(f"/front-door/{report.reference}/decide/",
+                          {"outcome": "early_help", "rationale": "Family support worker will visit this week."},
+                          follow=True)  # fmt: skip
+    page = decided.content.decode()
+    assert "phone them with the outcome" in page and "I have told them the outcome by telephone" in page
+    told = client.post(f"/front-door/{report.reference}/told/", follow=True)
+    assert "by telephone" in told.content.decode()
+    report.refresh_from_db()
+    assert report.feedback_sent_at is not None

@@ -18,23 +18,33 @@ from cylch.reports.models import Outcome, Report, ReportSubject, Status, Subject
 SIBLING_KINDS = ("sibling", "half_sibling")
 
 
-def queue_for(user: User) -> QuerySet[Report]:
-    """Undecided reports for the user's front door: urgent first, then oldest first. The national
-    front door also sees reports with no known address."""
+def on_queue_of(organisation, report: Report) -> bool:
+    """Whether a report is on this organisation's front-door queue: its authority's, or for the
+    all-Wales front door (no authority) a report with no known address."""
+    return (
+        organisation is not None
+        and organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES
+        and organisation.local_authority_id == report.local_authority_id
+    )
+
+
+def _queue(user: User) -> QuerySet[Report]:
+    """Undecided reports on the user's front-door queue (the rule of ``on_queue_of``)."""
     org = user.organisation
     qs = Report.objects.filter(status=Status.RECEIVED).prefetch_related("subjects")
     if org is None or org.kind != OrganisationKind.LA_CHILDRENS_SERVICES:
         return qs.none()
-    if org.local_authority_id is None:
-        qs = qs.filter(local_authority__isnull=True)
-    else:
-        qs = qs.filter(local_authority_id=org.local_authority_id)
-    return qs.order_by("-urgent", "received_at")
+    return qs.filter(local_authority_id=org.local_authority_id)  # None matches reports with none
 
 
-def out_of_hours_queue() -> QuerySet[Report]:
-    """The emergency duty team's queue: undecided reports that arrived out of hours."""
-    return Report.objects.filter(status=Status.RECEIVED, out_of_hours=True).order_by("-urgent", "received_at")
+def queue_for(user: User) -> QuerySet[Report]:
+    """Undecided reports for the user's front door: urgent first, then oldest first."""
+    return _queue(user).order_by("-urgent", "received_at")
+
+
+def out_of_hours_queue(user: User) -> QuerySet[Report]:
+    """The emergency duty team's part of the same queue: undecided reports that arrived out of hours."""
+    return _queue(user).filter(out_of_hours=True).order_by("-urgent", "received_at")
 
 
 def feedback_due(user: User, *, today=None) -> QuerySet[Report]:
@@ -194,7 +204,10 @@ def _spine_only_reports(report: Report, circle: dict[int, str]) -> list[EarlierR
 
 
 def reports_made_by(user: User) -> QuerySet[Report]:
-    return Report.objects.filter(Q(maker=user) | Q(maker_organisation=user.organisation)).order_by("-received_at")
+    mine = Q(maker=user)
+    if user.organisation_id:  # a user with no organisation must not match every public report
+        mine |= Q(maker_organisation_id=user.organisation_id)
+    return Report.objects.filter(mine).order_by("-received_at")
 
 
 def subjects_of(report: Report) -> list[ReportSubject]:

@@ -23,12 +23,14 @@ from cylch.core import taxonomy
 from cylch.core.calendar import add_working_days, is_out_of_hours
 from cylch.events.models import Source
 from cylch.events.services import record_event
-from cylch.identity.models import Person
+from cylch.identity.models import Household, Person
+from cylch.identity.names import fold
 from cylch.identity.selectors import current_household, unique_exact_match
 from cylch.identity.services import agency_record_upsert, household_add_member, household_create
 from cylch.notify.services import notify_address, notify_user
 from cylch.reports import reference as refs
 from cylch.reports.models import BodyMapMark, Channel, Outcome, Report, ReportSubject, Status, SubjectRole
+from cylch.reports.selectors import on_queue_of
 
 MANAGER_ROLES = {Role.TEAM_MANAGER}
 NATIONAL_FRONT_DOOR = "national-front-door"
@@ -241,7 +243,7 @@ def _submit(
         feedback_due_on=add_working_days(received_on, 7),
         created_by=maker,
     )
-    household = None
+    households: dict[tuple[str, str], Household] = {}  # one per distinct address in the report
     for i, subject in enumerate([*children, *adults]):
         person, record = subject.person, None
         if person is None and subject.role == SubjectRole.CHILD and subject.date_of_birth and not subject.nhs_number:
@@ -273,15 +275,16 @@ def _submit(
                 raise ValidationError({f"{prefix}.{index}.{k}": v for k, v in exc.message_dict.items()}) from None
             person, record = result.person, result.record
             if subject.address_line and current_household(person) is None:
-                if household is None:
-                    household = household_create(
+                where = (fold(subject.address_line), "".join(subject.postcode.upper().split()))
+                if where not in households:
+                    households[where] = household_create(
                         address_line=subject.address_line,
                         town=subject.town,
                         postcode=subject.postcode,
                         local_authority=la,
                         actor=maker,
                     )
-                household_add_member(household=household, person=person, actor=maker)
+                household_add_member(household=households[where], person=person, actor=maker)
         rs = ReportSubject.objects.create(
             report=report, role=subject.role, person=person, agency_record=record,
             relationship_to_child=subject.relationship_to_child,
@@ -332,19 +335,22 @@ def _record_on_child(
                      external_id=f"report:{report.reference}:{person.public_id}:voice", **common)  # fmt: skip
 
 
-def tell_report_maker(report: Report, *, kind: str, subject, body, context: dict[str, Any]) -> None:
-    """In the app if the maker has an account, and by email, in the language of the report."""
+def tell_report_maker(report: Report, *, kind: str, subject, body, context: dict[str, Any]) -> str | None:
+    """In the app if the maker has an account, else by email. Returns how ("portal" or "email"),
+    or None when Cylch has no way to reach them (a phone number only: someone must call)."""
     url = reverse("reports:find") + f"?reference={report.reference}"
     key = f"report:{report.reference}:{kind}"
     if report.maker is not None:
-        with translation.override(report.language):
-            notify_user(
-                recipient=report.maker, kind=kind, subject=subject, body=body, url=url, dedupe_key=key, context=context
-            )
-    elif report.maker_email:
+        notify_user(
+            recipient=report.maker, kind=kind, subject=subject, body=body, url=url, dedupe_key=key, context=context
+        )
+        return "portal"
+    if report.maker_email:
         notify_address(
             to=report.maker_email, subject=subject, body=body, dedupe_key=key, context=context, language=report.language
         )
+        return "email"
+    return None
 
 
 def tell_front_door(
@@ -393,11 +399,7 @@ def check_may_decide(*, user: User, report: Report) -> None:
     """Only the front door of the authority whose queue it is (or the national queue's) decides."""
     if user.role not in FRONT_DOOR_ROLES or user.organisation is None:
         raise PermissionDenied(_("Only the front door can decide reports."))
-    org = user.organisation
-    if report.local_authority_id is None:
-        if org.code != NATIONAL_FRONT_DOOR and org.kind != OrganisationKind.LA_CHILDRENS_SERVICES:
-            raise PermissionDenied(_("This report is not on your queue."))
-    elif org.kind != OrganisationKind.LA_CHILDRENS_SERVICES or org.local_authority_id != report.local_authority_id:
+    if not on_queue_of(user.organisation, report):
         raise PermissionDenied(_("This report is not on your queue."))
 
 
@@ -418,37 +420,9 @@ def report_decide(*, report: Report, user: User, outcome: str, rationale: str, s
         now = timezone.now()
         report.outcome, report.rationale, report.support_offered = outcome, rationale.strip(), support_offered.strip()
         report.decided_by, report.decided_at, report.status = user, now, Status.DECIDED
-        report.feedback_sent_at = now
-        report.save()
-        org = user.organisation
-        for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person"):
-            for code, details, suffix in [
-                (
-                    "process.report.decision",
-                    {"outcome": outcome, "rationale_recorded": True, "history_reviewed": True},
-                    "decision",
-                ),
-                (
-                    "process.report.feedback_sent",
-                    {"method": "portal" if report.maker else "email", "language": report.language},
-                    "feedback",
-                ),
-            ]:
-                record_event(code=code, organisation=org, person=subject.person, occurred_at=now, summary=rationale if suffix == "decision" else "",
-                             details=details, recorded_by=user, external_id=f"report:{report.reference}:{subject.person.public_id}:{suffix}", audit=False)  # fmt: skip
-        audit_record(
-            action="write",
-            actor=user,
-            object_type="report",
-            object_id=report.reference,
-            purpose="report decided",
-            detail={"outcome": outcome},
-        )
-        if outcome == Outcome.ALREADY_OPEN:
-            _pass_to_allocated_workers(report)
         with translation.override(report.language):
             outcome_label = str(Outcome(outcome).label)
-        tell_report_maker(
+        method = tell_report_maker(
             report,
             kind="report_outcome",
             subject=_("Outcome of your report %(reference)s"),
@@ -462,6 +436,49 @@ def report_decide(*, report: Report, user: User, outcome: str, rationale: str, s
                 "support": report.support_offered,
             },
         )
+        report.save()
+        for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person"):
+            record_event(code="process.report.decision", organisation=user.organisation, person=subject.person, occurred_at=now,
+                         summary=rationale, details={"outcome": outcome, "rationale_recorded": True, "history_reviewed": True},
+                         recorded_by=user, external_id=f"report:{report.reference}:{subject.person.public_id}:decision", audit=False)  # fmt: skip
+        # Only a message actually sent counts; otherwise the report stays due for a phone call.
+        if method:
+            _feedback_given(report, user=user, method=method, when=now)
+        audit_record(
+            action="write",
+            actor=user,
+            object_type="report",
+            object_id=report.reference,
+            purpose="report decided",
+            detail={"outcome": outcome},
+        )
+        if outcome == Outcome.ALREADY_OPEN:
+            _pass_to_allocated_workers(report)
+    return report
+
+
+def _feedback_given(report: Report, *, user: User, method: str, when) -> None:
+    """The report maker has the outcome: stop the clock and put it on each child's spine."""
+    report.feedback_sent_at = when
+    report.save(update_fields=["feedback_sent_at"])
+    for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person"):
+        record_event(code="process.report.feedback_sent", organisation=user.organisation, person=subject.person, occurred_at=when,
+                     details={"method": method, "language": report.language}, recorded_by=user,
+                     external_id=f"report:{report.reference}:{subject.person.public_id}:feedback", audit=False)  # fmt: skip
+
+
+def report_feedback_by_telephone(*, report: Report, user: User) -> Report:
+    """Record that the front door phoned the report maker with the outcome (no email, no account)."""
+    check_may_decide(user=user, report=report)
+    with transaction.atomic():
+        report = Report.objects.select_for_update().get(pk=report.pk)
+        if report.status != Status.DECIDED:
+            raise ValidationError({"outcome": [str(_("Decide the report before telling the report maker."))]})
+        if report.feedback_sent_at is not None:
+            raise ValidationError({"outcome": [str(_("The report maker has already been told the outcome."))]})
+        _feedback_given(report, user=user, method="telephone", when=timezone.now())
+        audit_record(action="write", actor=user, object_type="report", object_id=report.reference,
+                     purpose="report maker told the outcome by telephone")  # fmt: skip
     return report
 
 

@@ -14,5 +14,6 @@ urlpatterns = [
     path("front-door/due/", views.due, name="due"),
     path("front-door/<str:reference>/", views.triage, name="triage"),
     path("front-door/<str:reference>/decide/", views.decide, name="decide"),
+    path("front-door/<str:reference>/told/", views.told_by_telephone, name="told"),
     path("front-door/<str:reference>/challenges/<uuid:challenge_id>/answer/", views.answer, name="answer"),
 ]

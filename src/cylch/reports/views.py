@@ -47,7 +47,13 @@ from cylch.reports.selectors import (
     subjects_of,
     triage_history,
 )
-from cylch.reports.services import SubjectIn, check_may_decide, report_decide, report_submit
+from cylch.reports.services import (
+    SubjectIn,
+    check_may_decide,
+    report_decide,
+    report_feedback_by_telephone,
+    report_submit,
+)
 
 PUBLIC_LIMIT_PER_HOUR = 5
 MAX_ATTACHMENTS = 5
@@ -257,7 +263,12 @@ def queue(request):
     return render(
         request,
         "reports/queue.html",
-        {"reports": reports, "now": now, "edt": list(out_of_hours_queue()[:50]), "challenges": list(challenges[:100])},
+        {
+            "reports": reports,
+            "now": now,
+            "edt": list(out_of_hours_queue(request.user)[:50]),
+            "challenges": list(challenges[:100]),
+        },
     )
 
 
@@ -303,12 +314,34 @@ def decide(request, reference):
             for message in exc.messages:
                 messages.error(request, message)
         else:
+            report.refresh_from_db()
+            if report.feedback_sent_at is None:
+                messages.warning(
+                    request,
+                    _("Decision recorded. Cylch has no email for the report maker: phone them with the outcome, "
+                      "then record here that you have."),
+                )  # fmt: skip
+                return redirect("reports:triage", reference=reference)
             messages.success(request, _("Decision recorded. The report maker has been told the outcome."))
             return redirect("reports:queue")
     else:
         for _field, message in form_errors(form):
             messages.error(request, message)
     return redirect("reports:triage", reference=reference)
+
+
+@require_POST
+def told_by_telephone(request, reference):
+    _front_door_only(request)
+    report = get_object_or_404(Report, reference=reference)
+    try:
+        report_feedback_by_telephone(report=report, user=request.user)
+    except (ValidationError, PermissionDenied) as exc:
+        for message in getattr(exc, "messages", [str(exc)]):
+            messages.error(request, message)
+        return redirect("reports:triage", reference=reference)
+    messages.success(request, _("Recorded: the report maker has been told the outcome by telephone."))
+    return redirect("reports:queue")
 
 
 @require_POST
