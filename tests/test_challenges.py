@@ -88,3 +88,19 @@ def test_a_step_that_runs_late_goes_up_by_itself_once(prydderch, decided):
     assert challenge.level == Level.MANAGER
     assert challenges_sweep(now=later) == 0
     assert Challenge.objects.get().steps.filter(result=R.ESCALATED, response="No answer in time.").exists()
+
+
+def test_a_changed_decision_reaches_the_spine_and_a_stale_answer_is_refused(prydderch, decided):
+    """The new outcome is on the child's record; answering an already-resolved challenge again fails cleanly."""
+    challenge = challenge_raise(report=decided, user=prydderch.staff.health_visitor, reason=REASON)
+    stale = Challenge.objects.get(pk=challenge.pk)  # a second browser tab, loaded before the answer
+    challenge_answer(challenge=challenge, user=prydderch.staff.social_worker, result=R.DECISION_CHANGED,
+                     new_outcome=Outcome.ASSESSMENT, response="Agreed: this needs a care and support assessment.")  # fmt: skip
+    outcomes = list(
+        Event.objects.filter(person=prydderch.alys, code="process.report.decision")
+        .order_by("recorded_at", "pk").values_list("details__outcome", flat=True)
+    )  # fmt: skip
+    assert outcomes == [Outcome.NO_FURTHER_ACTION, Outcome.ASSESSMENT]
+    with pytest.raises(ValidationError, match="resolved"):
+        challenge_answer(challenge=stale, user=prydderch.staff.social_worker, result=R.DECISION_STANDS,
+                         response="The decision stands as it was made.")  # fmt: skip

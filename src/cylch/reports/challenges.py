@@ -28,7 +28,7 @@ from cylch.reports.models import (
     Report,
     Status,
 )
-from cylch.reports.services import check_may_decide, tell_front_door, tell_report_maker
+from cylch.reports.services import check_may_decide, decision_on_spine, tell_front_door, tell_report_maker
 
 ANSWERS_AT = {
     Level.PRACTITIONER: {Role.FRONT_DOOR, Role.SOCIAL_WORKER, Role.TEAM_MANAGER},
@@ -59,10 +59,13 @@ def challenge_raise(*, report: Report, user: User, reason: str) -> Challenge:
         raise ValidationError({"reason": [str(_("You can challenge a decision once it has been made."))]})
     if len(reason.strip()) < 20:
         raise ValidationError({"reason": [str(_("Say why you remain concerned (at least 20 characters)."))]})
-    if report.challenges.filter(status=ChallengeStatus.OPEN).exists():
-        raise ValidationError({"reason": [str(_("There is already an open challenge to this decision."))]})
     now = timezone.now()
     with transaction.atomic():
+        Report.objects.select_for_update().filter(
+            pk=report.pk
+        ).first()  # one challenge at a time, even on a double click
+        if report.challenges.filter(status=ChallengeStatus.OPEN).exists():
+            raise ValidationError({"reason": [str(_("There is already an open challenge to this decision."))]})
         challenge = Challenge.objects.create(report=report, raised_by=user, reason=reason.strip(), created_by=user,
                                              due_on=add_working_days(timezone.localdate(), LEVEL_DAYS[Level.PRACTITIONER]))  # fmt: skip
         ChallengeStep.objects.create(challenge=challenge, level=Level.PRACTITIONER, started_at=now)
@@ -96,7 +99,10 @@ def challenge_answer(
         raise ValidationError({"result": [str(_("This is the last level: the decision must stand or change."))]})
     now = timezone.now()
     with transaction.atomic():
+        challenge = Challenge.objects.select_for_update().get(pk=challenge.pk)  # a double submit or the sweep
         step = challenge.steps.filter(answered_at__isnull=True).order_by("-started_at").first()
+        if challenge.status != ChallengeStatus.OPEN or step is None:
+            raise ValidationError({"response": [str(_("This challenge has been resolved."))]})
         step.answered_by, step.answered_at, step.response, step.result = user, now, response.strip(), result
         step.save()
         if result == ChallengeStep.Result.ESCALATED:
@@ -108,6 +114,7 @@ def challenge_answer(
                 report.outcome, report.rationale = new_outcome, response.strip()
                 report.decided_by, report.decided_at = user, now
                 report.save(update_fields=["outcome", "rationale", "decided_by", "decided_at", "modified_at"])
+                decision_on_spine(report, user=user, when=now, key=f"decision:{challenge.public_id}")
             for child in _children(report):
                 record_event(code="process.escalation.resolved", organisation=user.organisation, person=child, occurred_at=now, recorded_by=user,
                              summary=response.strip(), external_id=f"challenge:{challenge.public_id}:{child.public_id}:resolved", audit=False)  # fmt: skip

@@ -437,10 +437,7 @@ def report_decide(*, report: Report, user: User, outcome: str, rationale: str, s
             },
         )
         report.save()
-        for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person"):
-            record_event(code="process.report.decision", organisation=user.organisation, person=subject.person, occurred_at=now,
-                         summary=rationale, details={"outcome": outcome, "rationale_recorded": True, "history_reviewed": True},
-                         recorded_by=user, external_id=f"report:{report.reference}:{subject.person.public_id}:decision", audit=False)  # fmt: skip
+        decision_on_spine(report, user=user, when=now, key="decision")
         # Only a message actually sent counts; otherwise the report stays due for a phone call.
         if method:
             _feedback_given(report, user=user, method=method, when=now)
@@ -452,9 +449,17 @@ def report_decide(*, report: Report, user: User, outcome: str, rationale: str, s
             purpose="report decided",
             detail={"outcome": outcome},
         )
-        if outcome == Outcome.ALREADY_OPEN:
-            _pass_to_allocated_workers(report)
     return report
+
+
+def decision_on_spine(report: Report, *, user: User, when, key: str) -> None:
+    """Put the report's current decision on each child's spine (a first decision, or a changed one)."""
+    for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person"):
+        record_event(code="process.report.decision", organisation=user.organisation, person=subject.person, occurred_at=when,
+                     summary=report.rationale, details={"outcome": report.outcome, "rationale_recorded": True, "history_reviewed": True},
+                     recorded_by=user, external_id=f"report:{report.reference}:{subject.person.public_id}:{key}", audit=False)  # fmt: skip
+    if report.outcome == Outcome.ALREADY_OPEN:
+        _pass_to_allocated_workers(report)
 
 
 def _feedback_given(report: Report, *, user: User, method: str, when) -> None:
