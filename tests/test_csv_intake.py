@@ -130,3 +130,19 @@ def test_a_row_spanning_lines_is_reported_at_its_first_line(prydderch):
     multi = bad.replace(",gp,yes,", ',gp,yes,"first line\nsecond line"')
     run = import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(GOOD[0], multi, GOOD[1]))
     assert [(e["line"], e["column"]) for e in run.errors] == [(3, "code")]
+
+
+def test_the_import_audit_says_how_each_new_record_was_linked(prydderch):
+    from cylch.access.models import AuditEntry
+
+    import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(*GOOD))
+    entry = AuditEntry.objects.filter(object_type="event_batch").latest("pk")
+    records = {r["record"]: r for r in entry.detail["records"]}
+    twm = AgencyRecord.objects.get(organisation=prydderch.orgs.health_visiting, local_id="HV-77")
+    assert set(records) == set(
+        str(r.public_id)
+        for r in AgencyRecord.objects.filter(
+            organisation=prydderch.orgs.health_visiting, local_id__in=["HV-77", "HV-78"]
+        )
+    )
+    assert records[str(twm.public_id)]["link"] and records[str(twm.public_id)]["person"]

@@ -251,6 +251,8 @@ class BatchResult:
     unchanged: list[Event] = field(default_factory=list)
     new_persons: int = 0
     links: int = 0
+    # New agency records and how each was linked, for the batch's audit entry.
+    records: list[dict[str, str]] = field(default_factory=list)
 
 
 class BatchRejected(Exception):
@@ -309,34 +311,32 @@ def record_event_batch(
     if errors:
         raise BatchRejected(errors)
     result = BatchResult()
-    try:
-        with transaction.atomic():
-            for i, item in enumerate(items):
-                try:
-                    with transaction.atomic():
-                        _record_item(organisation, item, source, actor, result)
-                except ValidationError as exc:
-                    errors.extend(_flatten(i, exc))
-                if progress is not None:
-                    progress(1)
-            if errors:
-                raise BatchRejected(errors)
-            audit_record(
-                action="write",
-                actor=actor,
-                actor_label="" if actor else f"{organisation.code} system",
-                organisation_code=organisation.code,
-                object_type="event_batch",
-                object_id=len(items),
-                purpose="event batch received",
-                detail={
-                    "created": [str(e.public_id) for e in result.created],
-                    "unchanged": len(result.unchanged),
-                    "source": source,
-                },
-            )
-    except BatchRejected:
-        raise
+    with transaction.atomic():
+        for i, item in enumerate(items):
+            try:
+                with transaction.atomic():
+                    _record_item(organisation, item, source, actor, result)
+            except ValidationError as exc:
+                errors.extend(_flatten(i, exc))
+            if progress is not None:
+                progress(1)
+        if errors:
+            raise BatchRejected(errors)
+        audit_record(
+            action="write",
+            actor=actor,
+            actor_label="" if actor else f"{organisation.code} system",
+            organisation_code=organisation.code,
+            object_type="event_batch",
+            object_id=len(items),
+            purpose="event batch received",
+            detail={
+                "created": [str(e.public_id) for e in result.created],
+                "unchanged": len(result.unchanged),
+                "records": result.records,
+                "source": source,
+            },
+        )
     return result
 
 
@@ -384,6 +384,10 @@ def _record_item(
         raise ValidationError({f"subject.{k}": v for k, v in exc.message_dict.items()}) from None
     result.new_persons += int(rec.person_created)
     result.links += int(rec.record_created and not rec.person_created)
+    if rec.record_created:
+        result.records.append(
+            {"record": str(rec.record.public_id), "person": str(rec.person.public_id), "link": str(rec.link_method)}
+        )
     recorder = item.get("recorder") or {}
     recorded = record_event(
         organisation=organisation,
