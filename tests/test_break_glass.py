@@ -22,6 +22,12 @@ from cylch.notify.models import Notification, OutboxMessage, OutboxStatus
 from cylch.notify.services import deliver_due
 from tests import factories
 
+
+@pytest.fixture(autouse=True)
+def _no_rules(settings):
+    """These tests count break-glass notices; the scene's events would also raise rule alerts."""
+    settings.CYLCH_RULES_ON_RECORD = False
+
 REASON = "Family presenting as homeless tonight; need to know the risks before placing them"
 CLASSES = [c.value for c in Sensitivity]
 

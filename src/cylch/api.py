@@ -9,6 +9,7 @@ from cylch.events.api import router as events_router
 from cylch.events.fhir_api import router as fhir_router
 from cylch.identity.api import router as identity_router
 from cylch.reports.api import router as reports_router
+from cylch.rules.api import router as alerts_router
 
 api = NinjaAPI(
     title="Cylch API",
@@ -25,3 +26,4 @@ api.add_router("/events", events_router)
 api.add_router("/persons", identity_router)
 api.add_router("/reports", reports_router)
 api.add_router("/fhir", fhir_router)
+api.add_router("/alerts", alerts_router)

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "cylch.events",
     "cylch.notify",
     "cylch.reports",
+    "cylch.rules",
     "cylch.demo",
 ]
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("cylch.identity.urls")),
     path("", include("cylch.reports.urls")),
     path("", include("cylch.events.urls")),
+    path("", include("cylch.rules.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

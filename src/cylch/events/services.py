@@ -22,6 +22,7 @@ from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
 from cylch.events.models import Event, Source
+from cylch.events.signals import event_recorded
 from cylch.identity.models import AgencyRecord, HouseholdMembership, Person
 from cylch.identity.services import agency_record_upsert, clean_record_fields
 
@@ -190,6 +191,7 @@ def record_event(
                     purpose="event recorded" if not supersedes else "event corrected",
                     detail={"code": code, "person": subject_key, "external_id": external_id or ""},
                 )
+            event_recorded.send(sender=Event, event=event)
     except IntegrityError:
         # Another request stored the same external id between our check and our insert.
         existing = (

@@ -1,0 +1,89 @@
+"""GET /api/v1/alerts and POST /api/v1/alerts/{id}/acknowledge, for an organisation's system."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import Q
+from ninja import Router, Schema, Status
+from pydantic import Field
+
+from cylch.rules import services
+from cylch.rules.models import OPEN_STATUSES, Alert
+from cylch.rules.selectors import rule_of
+
+router = Router(tags=["alerts"])
+
+
+class EvidenceOut(Schema):
+    id: str
+    code: str
+    occurred_at: datetime
+    organisation: str
+
+
+class AlertOut(Schema):
+    id: str
+    rule: str
+    title_en: str
+    title_cy: str
+    severity: str
+    status: str
+    children: list[str] = Field(description="Person ids of the children the alert is about.")
+    raised_at: datetime
+    acknowledge_by: datetime
+    acknowledged_at: datetime | None
+    outcome: str
+    evidence: list[EvidenceOut] = Field(description="Only entries your organisation recorded are listed in full.")
+    evidence_count: int
+
+
+class Message(Schema):
+    detail: str
+
+
+def _mine(organisation):
+    return Alert.objects.filter(
+        Q(owner_organisation=organisation) | Q(recipients__organisation=organisation)
+    ).distinct()
+
+
+def _out(alert: Alert, organisation) -> dict:
+    rule = rule_of(alert)
+    rows = alert.evidence.select_related("event", "event__organisation")
+    own = [r.event for r in rows if r.event.organisation_id == organisation.pk]
+    return {
+        "id": str(alert.public_id), "rule": alert.rule_id,
+        "title_en": rule.title["en"] if rule else alert.rule_id, "title_cy": rule.title["cy"] if rule else alert.rule_id,
+        "severity": alert.severity, "status": alert.status,
+        "children": [str(p.public_id) for p in alert.children.all()],
+        "raised_at": alert.raised_at, "acknowledge_by": alert.acknowledge_by, "acknowledged_at": alert.acknowledged_at,
+        "outcome": alert.outcome,
+        "evidence": [{"id": str(e.public_id), "code": e.code, "occurred_at": e.occurred_at, "organisation": e.organisation.code} for e in own],
+        "evidence_count": len(rows),
+    }  # fmt: skip
+
+
+@router.get("", response={200: list[AlertOut], 401: Message}, summary="Alerts sent to your organisation")
+def list_alerts(request, status: str = "open"):
+    qs = _mine(request.organisation)
+    if status == "open":
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status != "all":
+        qs = qs.filter(status=status)
+    qs = qs.order_by("-raised_at").prefetch_related("children")[:500]
+    return Status(200, [_out(a, request.organisation) for a in qs])
+
+
+@router.post(
+    "/{alert_id}/acknowledge",
+    response={200: AlertOut, 401: Message, 404: Message},
+    summary="Acknowledge an alert (safe to repeat)",
+)
+def acknowledge(request, alert_id: UUID):
+    alert = _mine(request.organisation).filter(public_id=alert_id).first()
+    if alert is None:
+        return Status(404, {"detail": "No alert with that id was sent to your organisation."})
+    alert = services.alert_acknowledge(alert=alert, user=None, organisation=request.organisation)
+    return Status(200, _out(alert, request.organisation))

@@ -1,0 +1,102 @@
+"""Register alerts: the point of the child protection register is that anyone who records
+something about a child on it (or looked after) reaches the social worker at once, and is
+told who that is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cylch.events.models import Event
+from cylch.identity.models import AllocationKind, Person
+from cylch.notify.services import notify_user
+from cylch.rules import routing
+from cylch.rules.engine import STATUS_CODES
+
+
+def statuses_now(person: Person, at=None) -> set[str]:
+    """ "register" and/or "looked_after", as the spine says on ``at`` (default now)."""
+    at = at or timezone.now()
+    state: dict[str, bool] = {}
+    rows = (
+        Event.objects.filter(person=person, code__in=STATUS_CODES, occurred_at__lte=at, superseded_by__isnull=True)
+        .order_by("occurred_at", "id")
+        .values_list("code", flat=True)
+    )
+    for code in rows:
+        kind, on = STATUS_CODES[code]
+        state[kind] = on
+    return {k for k, v in state.items() if v}
+
+
+@dataclass(frozen=True)
+class RegisterNotice:
+    on_register: bool
+    looked_after: bool
+    worker_name: str
+    organisation_name_en: str
+    organisation_name_cy: str
+    phone: str
+    email: str
+
+    def organisation(self, language: str) -> str:
+        return self.organisation_name_cy if language == "cy" else self.organisation_name_en
+
+
+def register_notice(person: Person) -> RegisterNotice | None:
+    """What a practitioner recording about this child must be told, or None."""
+    if person is None:
+        return None
+    status = statuses_now(person)
+    if not status:
+        return None
+    alloc = routing.current_allocation(person, AllocationKind.ALLOCATED_SOCIAL_WORKER)
+    if alloc is not None:
+        org, worker = alloc.organisation, alloc.practitioner
+    else:
+        home = person.memberships.filter(to_date__isnull=True).select_related("household__local_authority").first()
+        org, worker = routing.front_door(home.household.local_authority if home else None), None
+    return RegisterNotice(
+        on_register="register" in status,
+        looked_after="looked_after" in status,
+        worker_name=(worker.get_full_name() or worker.username) if worker else "",
+        organisation_name_en=org.name_en,
+        organisation_name_cy=org.name_cy,
+        phone=(worker.phone if worker and worker.phone else org.safeguarding_phone),
+        email=(worker.email if worker and worker.email else org.safeguarding_email),
+    )
+
+
+def tell_social_worker(event: Event) -> int:
+    """Notify the allocated social worker (or, with none, the front door) of a new entry about a
+    child on the register or looked after. Not for the worker's own entries."""
+    person = event.person
+    if person is None or event.code in STATUS_CODES or not statuses_now(person, timezone.now()):
+        return 0
+    alloc = routing.current_allocation(person, AllocationKind.ALLOCATED_SOCIAL_WORKER)
+    if alloc is not None and alloc.practitioner is not None:
+        people = [alloc.practitioner]
+    else:
+        home = person.memberships.filter(to_date__isnull=True).select_related("household__local_authority").first()
+        door = routing.front_door(home.household.local_authority if home else None)
+        people = routing.people_to_tell(routing.Target(door, None, "front_door"))
+    told = 0
+    for user in people:
+        if event.recorded_by_id == user.pk or not user.is_active:
+            continue
+        notify_user(
+            recipient=user,
+            kind="register_entry",
+            url=reverse("identity:person", args=[person.public_id]),
+            dedupe_key=f"register-entry:{event.public_id}:{user.pk}",
+            subject=_("New entry for a child on the register or looked after"),
+            body=_(
+                "%(organisation)s has recorded something about a child you are responsible for. Open the child's record to see it."
+            ),
+            context={"organisation": event.organisation.name(user.language)},
+        )
+        told += 1
+    return told

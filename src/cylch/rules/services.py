@@ -1,0 +1,452 @@
+"""Raise, update and work alerts; the incremental and batch evaluation runs.
+
+Everything here runs inside the caller's transaction: an event and the alert it raises (and
+the notifications the alert sends) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cylch.access.audit import audit_record
+from cylch.access.models import LocalAuthority, User
+from cylch.access.roles import FRONT_DOOR_ROLES, OrganisationKind, Role
+from cylch.events.models import Event
+from cylch.identity.models import Person
+from cylch.notify.services import notify_address, notify_user
+from cylch.rules import routing
+from cylch.rules.engine import Finding, evaluate
+from cylch.rules.models import (
+    OPEN_STATUSES,
+    Alert,
+    AlertEvidence,
+    AlertOutcome,
+    AlertRecipient,
+    AlertStatus,
+    AlertStep,
+)
+from cylch.rules.pack import Pack, Rule, all_packs, pack_for
+from cylch.rules.world import EVENT_FIELDS, Scope, World, earliest, scope_events
+
+# New evidence on an open alert tells its owner again at most this often.
+RENOTIFY_AFTER = timedelta(hours=1)
+
+
+def _la_for(scope: Scope) -> LocalAuthority | None:
+    if scope.household_id is None:
+        return None
+    return LocalAuthority.objects.filter(households__pk=scope.household_id).first()
+
+
+def _notify_raised(alert: Alert, rule: Rule, targets: list[routing.Target], now: datetime) -> None:
+    url = reverse("rules:alert", args=[alert.public_id])
+    for target in targets:
+        recipient = AlertRecipient.objects.create(
+            alert=alert, organisation=target.organisation, user=target.user, part=target.part, notified_at=now
+        )
+        people = routing.people_to_tell(target)
+        for user in people:
+            notify_user(
+                recipient=user,
+                kind="alert_raised",
+                url=url,
+                dedupe_key=f"alert:{alert.public_id}:raised:{user.pk}",
+                subject=_("Alert: %(title)s"),
+                body=_(
+                    "Cylch has added up records about a child you work with and raised an alert: %(title)s.\n"
+                    "Open it to see the evidence and acknowledge it by %(due)s."
+                ),
+                context={
+                    "title": rule.text("title", user.language),
+                    "due": timezone.localtime(alert.acknowledge_by).strftime("%d/%m/%Y %H:%M"),
+                },
+            )
+        if not people and target.organisation.safeguarding_email:
+            notify_address(
+                to=target.organisation.safeguarding_email,
+                subject=_("Cylch alert for a child you work with"),
+                body=_("Cylch has raised an alert about a child your organisation works with. Sign in to see it."),
+                url=url,
+                dedupe_key=f"alert:{alert.public_id}:raised:org:{target.organisation.pk}",
+            )
+        if not people and not target.organisation.safeguarding_email:
+            recipient.notified_at = None
+            recipient.save(update_fields=["notified_at"])
+
+
+def _step(alert: Alert, action: str, *, actor: User | None = None, note: str = "", **detail) -> None:
+    AlertStep.objects.create(alert=alert, at=timezone.now(), actor=actor, action=action, note=note, detail=detail)
+
+
+def apply_finding(rule: Rule, pack: Pack, scope: Scope, finding: Finding, now: datetime) -> tuple[Alert | None, str]:
+    """Raise an alert, add new evidence to the open one, or do nothing. Returns (alert, what)."""
+    open_alert = (
+        Alert.objects.select_for_update().filter(rule_id=rule.id, scope_key=scope.key, status__in=OPEN_STATUSES).first()
+    )
+    if open_alert is not None:
+        return open_alert, _add_evidence(open_alert, rule, finding, now)
+    already = set(
+        AlertEvidence.objects.filter(alert__rule_id=rule.id, alert__scope_key=scope.key).values_list(
+            "event_id", flat=True
+        )
+    )
+    if finding.evidence <= already:
+        return None, "seen"  # closed before, and nothing new since
+    children = list(Person.objects.filter(pk__in=sorted(finding.children)))
+    la = _la_for(scope)
+    targets = routing.targets(rule.route_to, children, la)
+    owner = targets[0]
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                rule_id=rule.id,
+                pack=pack.label,
+                scope_key=scope.key,
+                household_id=scope.household_id,
+                local_authority=la,
+                severity=rule.severity,
+                counts=finding.counts,
+                raised_at=now,
+                evidence_updated_at=now,
+                acknowledge_by=routing.acknowledge_by(rule.acknowledge, now),
+                owner_organisation=owner.organisation,
+                owner=owner.user,
+                last_notified_at=now,
+            )
+    except IntegrityError:  # raised by a concurrent event a moment ago: join it instead
+        open_alert = Alert.objects.select_for_update().get(
+            rule_id=rule.id, scope_key=scope.key, status__in=OPEN_STATUSES
+        )
+        return open_alert, _add_evidence(open_alert, rule, finding, now)
+    alert.children.set(children)
+    AlertEvidence.objects.bulk_create(
+        [AlertEvidence(alert=alert, event_id=pk, added_at=now) for pk in sorted(finding.evidence)]
+    )
+    _step(alert, "raised", evidence=len(finding.evidence), owner=owner.organisation.code, part=owner.part)
+    _notify_raised(alert, rule, targets, now)
+    audit_record(
+        action="write",
+        actor=None,
+        actor_label="Cylch rules",
+        object_type="alert",
+        object_id=alert.public_id,
+        purpose="alert raised",
+        detail={"rule": rule.id, "pack": pack.label, "scope": scope.key, "evidence": len(finding.evidence)},
+    )
+    return alert, "raised"
+
+
+def _add_evidence(alert: Alert, rule: Rule, finding: Finding, now: datetime) -> str:
+    have = set(alert.evidence.values_list("event_id", flat=True))
+    new = sorted(finding.evidence - have)
+    if not new:
+        return "unchanged"
+    AlertEvidence.objects.bulk_create([AlertEvidence(alert=alert, event_id=pk, added_at=now) for pk in new])
+    alert.children.add(*finding.children)
+    alert.counts = finding.counts
+    alert.evidence_updated_at = now
+    fields = ["counts", "evidence_updated_at"]
+    if alert.last_notified_at is None or now - alert.last_notified_at >= RENOTIFY_AFTER:
+        for user in routing.people_to_tell(routing.Target(alert.owner_organisation, alert.owner, "owner")):
+            notify_user(
+                recipient=user,
+                kind="alert_updated",
+                url=reverse("rules:alert", args=[alert.public_id]),
+                dedupe_key=f"alert:{alert.public_id}:updated:{now.isoformat()}:{user.pk}",
+                subject=_("New evidence on an alert: %(title)s"),
+                body=_("More records have been added to an open alert: %(title)s. Open it to see what is new."),
+                context={"title": rule.text("title", user.language)},
+            )
+        alert.last_notified_at = now
+        fields.append("last_notified_at")
+    alert.save(update_fields=fields)
+    _step(alert, "evidence_added", events=len(new))
+    return "updated"
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+@dataclass
+class RunStats:
+    scopes: int = 0
+    raised: int = 0
+    updated: int = 0
+    events: int = 0
+    seconds: float = 0.0
+    by_rule: dict[str, int] = field(default_factory=dict)
+
+    def count(self, rule_id: str, what: str) -> None:
+        if what == "raised":
+            self.raised += 1
+            self.by_rule[rule_id] = self.by_rule.get(rule_id, 0) + 1
+        elif what == "updated":
+            self.updated += 1
+
+
+def evaluate_event(event: Event, *, now: datetime | None = None) -> RunStats:
+    """The incremental path: only rules that read this code, only the scopes it touches."""
+    now = now or timezone.now()
+    stats = RunStats(events=1)
+    world = World(timezone.localdate(now))
+    for pack in all_packs():
+        for rule in pack.reading(event.code):
+            for scope in world.scopes_for(rule, event.person_id, event.household_id):
+                if pack_for(world.board_area(scope.household_id)) is not pack:
+                    continue
+                stats.scopes += 1
+                events = scope_events(world, scope, rule.reads, earliest(rule, now))
+                finding = evaluate(rule, events, [world.child(c) for c in scope.children], now)
+                if finding is not None:
+                    stats.count(rule.id, apply_finding(rule, pack, scope, finding, now)[1])
+    return stats
+
+
+def run_batch(*, now: datetime | None = None, progress: Callable[[int], None] | None = None) -> RunStats:
+    """Every rule over the whole population, giving the alerts the incremental path would."""
+    started = clock.perf_counter()
+    now = now or timezone.now()
+    stats = RunStats()
+    world = World(timezone.localdate(now)).load_all()
+    packs = all_packs()
+    codes = set().union(*(r.reads for p in packs for r in p.rules))
+    since = min(earliest(r, now) for p in packs for r in p.rules)
+    by_person: dict[int, list] = defaultdict(list)
+    by_household: dict[int, list] = defaultdict(list)
+    rows = (
+        Event.objects.filter(code__in=codes, occurred_at__gte=since, occurred_at__lte=now, superseded_by__isnull=True)
+        .order_by("occurred_at", "id")
+        .values_list(*EVENT_FIELDS, "household_id")
+    )
+    for row in rows.iterator(chunk_size=20000):
+        ev = world.ev(*row[:6])
+        stats.events += 1
+        if ev.person_id is not None:
+            by_person[ev.person_id].append(ev)
+        if row[6] is not None:
+            by_household[row[6]].append(ev)
+    for pack in packs:
+        for rule in pack.rules:
+            start = earliest(rule, now)
+            scopes: dict[str, Scope] = {}
+            for pid, evs in by_person.items():
+                if any(e.code in rule.reads and e.at >= start for e in evs):
+                    for s in world.scopes_for(rule, pid, None):
+                        scopes[s.key] = s
+            if rule.scope == "household":
+                for hid, evs in by_household.items():
+                    if any(e.code in rule.reads and e.at >= start for e in evs):
+                        for s in world.scopes_for(rule, None, hid):
+                            scopes[s.key] = s
+            for scope in scopes.values():
+                if pack_for(world.board_area(scope.household_id)) is not pack:
+                    continue
+                stats.scopes += 1
+                if scope.kind == "household":
+                    pool = by_household.get(scope.household_id, [])
+                else:
+                    pool = [e for p in scope.person_ids for e in by_person.get(p, [])]
+                events = [e for e in pool if e.code in rule.reads and e.at >= start]
+                finding = evaluate(rule, events, [world.child(c) for c in scope.children], now)
+                if finding is not None:
+                    with transaction.atomic():
+                        stats.count(rule.id, apply_finding(rule, pack, scope, finding, now)[1])
+                if progress is not None:
+                    progress(1)
+    stats.seconds = clock.perf_counter() - started
+    return stats
+
+
+# --- working an alert ----------------------------------------------------------------------
+
+
+def may_act(user: User, alert: Alert) -> bool:
+    """The owner and everyone it was sent to; the owning organisation's safeguarding leads, front
+    door and team managers."""
+    if not user.is_authenticated or user.organisation_id is None:
+        return False
+    if alert.recipients.filter(user=user).exists():
+        return True
+    if (
+        alert.owner_organisation_id == user.organisation_id
+        or alert.recipients.filter(organisation_id=user.organisation_id, user__isnull=True).exists()
+    ):
+        org_kind = user.organisation.kind
+        if org_kind == OrganisationKind.LA_CHILDRENS_SERVICES:
+            return user.role in FRONT_DOOR_ROLES
+        return user.is_safeguarding_lead or user.role == Role.TEAM_MANAGER
+    return False
+
+
+def _locked(alert: Alert, user: User | None, organisation=None) -> Alert:
+    if user is not None:
+        allowed = may_act(user, alert)
+    else:  # an organisation's system, through the API
+        allowed = organisation is not None and (
+            alert.owner_organisation_id == organisation.pk
+            or alert.recipients.filter(organisation=organisation).exists()
+        )
+    if not allowed:
+        raise PermissionDenied("This alert was not sent to you or your team.")
+    return Alert.objects.select_for_update().get(pk=alert.pk)
+
+
+def alert_acknowledge(*, alert: Alert, user: User | None, organisation=None) -> Alert:
+    """Idempotent: acknowledging an acknowledged alert changes nothing. ``user`` None with an
+    ``organisation`` is that organisation's system acknowledging through the API."""
+    with transaction.atomic():
+        alert = _locked(alert, user, organisation)
+        if alert.status != AlertStatus.RAISED:
+            return alert
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.acknowledged_at = timezone.now()
+        alert.acknowledged_by = user
+        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+        by = {} if user else {"system": organisation.code}
+        _step(alert, "acknowledged", actor=user, **by)
+        audit_record(action="write", actor=user, actor_label="" if user else f"{organisation.code} system",
+                     organisation_code=(user.organisation.code if user and user.organisation else getattr(organisation, "code", "")),
+                     object_type="alert", object_id=alert.public_id, purpose="alert acknowledged")  # fmt: skip
+    return alert
+
+
+def alert_record_outcome(*, alert: Alert, user: User, outcome: str, note: str = "") -> Alert:
+    """Record what was done, and tell every organisation whose records made up the alert."""
+    if outcome not in AlertOutcome.values:
+        raise ValidationError({"outcome": ["Choose what happened."]})
+    with transaction.atomic():
+        alert = _locked(alert, user)
+        if alert.status == AlertStatus.CLOSED:
+            raise ValidationError({"outcome": ["This alert is closed."]})
+        now = timezone.now()
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at, alert.acknowledged_by = now, user
+        alert.status = AlertStatus.ACTIONED
+        alert.actioned_at, alert.actioned_by = now, user
+        alert.outcome, alert.outcome_note = outcome, note.strip()
+        alert.save()
+        _step(alert, "outcome", actor=user, note=note.strip(), outcome=outcome)
+        told = _feed_back(alert, user)
+        audit_record(action="write", actor=user, object_type="alert", object_id=alert.public_id,
+                     purpose="alert outcome recorded", detail={"outcome": outcome, "organisations_told": told})  # fmt: skip
+    return alert
+
+
+def _feed_back(alert: Alert, actor: User) -> int:
+    """The missed-appointments deep dive's last question: how is it fed back? To every
+    organisation that contributed evidence, through the people who recorded it."""
+    from cylch.access.models import Organisation
+
+    url = reverse("rules:alert", args=[alert.public_id])
+    pack_rule = pack_for(alert.local_authority.board_area.code if alert.local_authority else None).rule(alert.rule_id)
+    orgs = Organisation.objects.filter(pk__in=alert.evidence.values_list("event__organisation_id", flat=True)).exclude(
+        pk=actor.organisation_id
+    )
+    told = 0
+    for org in orgs:
+        recorders = User.objects.filter(
+            is_active=True, organisation=org, events__alert_evidence__alert=alert
+        ).distinct()
+        people = list(recorders) or list(
+            User.objects.filter(organisation=org, is_active=True, is_safeguarding_lead=True)
+        )
+        for user in people:
+            notify_user(
+                recipient=user,
+                kind="alert_outcome",
+                url=url,
+                dedupe_key=f"alert:{alert.public_id}:outcome:{alert.outcome}:{user.pk}",
+                subject=_("What happened: %(title)s"),
+                body=_("Something your organisation recorded was part of an alert: %(title)s.\nOutcome: %(outcome)s."),
+                context={
+                    "title": pack_rule.text("title", user.language) if pack_rule else alert.rule_id,
+                    "outcome": _outcome_label(alert.outcome, user.language),
+                },
+            )
+        if not people and org.safeguarding_email:
+            notify_address(
+                to=org.safeguarding_email,
+                subject=_("Outcome of a Cylch alert your organisation contributed to"),
+                body=_(
+                    "Something your organisation recorded was part of a Cylch alert. An outcome has been recorded: sign in to see it."
+                ),
+                url=url,
+                dedupe_key=f"alert:{alert.public_id}:outcome:{alert.outcome}:org:{org.pk}",
+            )
+        told += 1
+    return told
+
+
+def _outcome_label(value: str, language: str) -> str:
+    from django.utils import translation
+
+    with translation.override(language or "en"):
+        return str(AlertOutcome(value).label)
+
+
+def alert_close(*, alert: Alert, user: User, note: str = "") -> Alert:
+    with transaction.atomic():
+        alert = _locked(alert, user)
+        if alert.status == AlertStatus.CLOSED:
+            return alert
+        if alert.status != AlertStatus.ACTIONED:
+            raise ValidationError({"outcome": ["Record what happened before closing the alert."]})
+        alert.status = AlertStatus.CLOSED
+        alert.closed_at, alert.closed_by = timezone.now(), user
+        alert.save(update_fields=["status", "closed_at", "closed_by"])
+        _step(alert, "closed", actor=user, note=note.strip())
+        audit_record(action="write", actor=user, object_type="alert", object_id=alert.public_id, purpose="alert closed")  # fmt: skip
+    return alert
+
+
+def alerts_sweep(*, now: datetime | None = None) -> int:
+    """Escalate alerts nobody acknowledged in time to the owning team's managers, once each."""
+    now = now or timezone.now()
+    escalated = 0
+    overdue = Alert.objects.filter(status=AlertStatus.RAISED, acknowledge_by__lt=now, escalated_at__isnull=True)
+    for alert in overdue.select_related("owner_organisation", "local_authority"):
+        with transaction.atomic():
+            alert = Alert.objects.select_for_update().get(pk=alert.pk)
+            if alert.escalated_at is not None or alert.status != AlertStatus.RAISED:
+                continue
+            managers = list(User.objects.filter(organisation=alert.owner_organisation, role=Role.TEAM_MANAGER, is_active=True))  # fmt: skip
+            if not managers:  # e.g. a school: the local authority's front-door managers step in
+                door = routing.front_door(alert.local_authority)
+                managers = list(User.objects.filter(organisation=door, role=Role.TEAM_MANAGER, is_active=True))
+            rule = pack_for(alert.local_authority.board_area.code if alert.local_authority else None).rule(
+                alert.rule_id
+            )
+            for manager in managers:
+                AlertRecipient.objects.get_or_create(
+                    alert=alert, organisation=manager.organisation, user=manager, part="manager",
+                    defaults={"notified_at": now},
+                )  # fmt: skip
+                notify_user(
+                    recipient=manager,
+                    kind="alert_escalated",
+                    url=reverse("rules:alert", args=[alert.public_id]),
+                    dedupe_key=f"alert:{alert.public_id}:escalated:{manager.pk}",
+                    subject=_("Alert not acknowledged in time: %(title)s"),
+                    body=_(
+                        "An alert for a child was due to be acknowledged by %(due)s and has not been. Please make sure someone picks it up."
+                    ),
+                    context={
+                        "title": rule.text("title", manager.language) if rule else alert.rule_id,
+                        "due": timezone.localtime(alert.acknowledge_by).strftime("%d/%m/%Y %H:%M"),
+                    },
+                )
+            alert.escalated_at = now
+            alert.save(update_fields=["escalated_at"])
+            _step(alert, "escalated", managers=[m.pk for m in managers])
+            escalated += 1
+    return escalated
