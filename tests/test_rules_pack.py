@@ -149,7 +149,11 @@ def test_a_region_changes_thresholds_and_switches_rules_off(tmp_path):
     assert "operation-encompass" not in rules and len(rules) == len(REQUIRED_RULES) - 1
     assert rules["was-not-brought-repeated"].conditions[0].at_least == 3
     assert rules["soft-concerns-across-agencies"].window.n == 120
-    assert national_pack().rule("was-not-brought-repeated").conditions[0].at_least == 2  # the national pack is untouched
-    bad = write(tmp_path, "pack: x\nextends: wales\nversion: '1'\ntitle: {en: X, cy: Y}\nsettings: {wnb_cuont: 3}\n", "bad.yaml")
+    assert (
+        national_pack().rule("was-not-brought-repeated").conditions[0].at_least == 2
+    )  # the national pack is untouched
+    bad = write(
+        tmp_path, "pack: x\nextends: wales\nversion: '1'\ntitle: {en: X, cy: Y}\nsettings: {wnb_cuont: 3}\n", "bad.yaml"
+    )
     with pytest.raises(PackError, match="has no setting “wnb_cuont”"):
         load_pack(bad)
