@@ -1,0 +1,206 @@
+"""Working an alert: pages, API, acknowledgement, escalation, feedback, register notices and
+the lead coordinator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cylch.access.roles import Role
+from cylch.events.services import record_event
+from cylch.identity.models import Allocation, AllocationKind
+from cylch.identity.services import allocation_create
+from cylch.notify.models import Notification
+from cylch.rules.coordinator import lead_coordinator_check, proposal_confirm, proposal_decline
+from cylch.rules.models import Alert, AlertStatus, LeadCoordinatorProposal, ProposalStatus
+from cylch.rules.register import register_notice
+from cylch.rules.services import alert_acknowledge, alerts_sweep, may_act
+from tests import factories
+
+WNB = "health.appointment.was_not_brought"
+
+
+def ago(days=0, **kw):
+    return timezone.now() - timedelta(days=days, **kw)
+
+
+def wnb(fam, org, user, days, person=None):
+    return record_event(organisation=org, code=WNB, occurred_at=ago(days), person=person or fam.twm,
+                        details={"service": "gp"}, recorded_by=user).event  # fmt: skip
+
+
+@pytest.fixture
+def raised(prydderch, demo_hub):
+    fam = prydderch
+    wnb(fam, fam.orgs.gp, fam.staff.gp, 40)
+    wnb(fam, fam.orgs.health_visiting, fam.staff.health_visitor, 12)
+    return fam, Alert.objects.get(rule_id="was-not-brought-repeated")
+
+
+def test_the_front_door_sees_it_explained_with_both_events_and_who_recorded_them(raised, client):
+    fam, alert = raised
+    client.force_login(fam.staff.team_manager)  # Welsh-speaking front-door manager
+    client.cookies["cylch_language"] = "cy"
+    page = client.get(reverse("rules:alerts")).content.decode()
+    assert "Plentyn heb ei ddwyn i apwyntiadau iechyd fwy nag unwaith" in page
+    client.cookies["cylch_language"] = "en"
+    client.force_login(fam.staff.social_worker)
+    html = client.get(reverse("rules:alert", args=[alert.public_id])).content.decode()
+    assert "2 × Child not brought to a health appointment: Ceredigion Health Visiting Service" not in html  # date order
+    assert "2 × Child not brought to a health appointment: Meddygfa&#x27;r Bont" in html
+    assert "Rhodri Owen" in html and "Nia Hughes" in html
+    assert "TA missed-appointments deep dive" in html
+
+
+def test_someone_it_was_not_sent_to_cannot_open_it(raised, client):
+    fam, alert = raised
+    client.force_login(fam.staff.police_officer)
+    assert client.get(reverse("rules:alert", args=[alert.public_id])).status_code == 404
+    assert not may_act(fam.staff.police_officer, alert)
+    assert str(alert.public_id) not in client.get(reverse("rules:alerts")).content.decode()
+
+
+def test_evidence_the_reader_may_not_see_shows_as_withheld(prydderch, demo_hub, client):
+    fam = prydderch
+    # a special-category entry among the evidence
+    record_event(organisation=fam.orgs.gp, code="health.adult_mental_health.concern", occurred_at=ago(31),
+                 person=fam.ceri, recorded_by=fam.staff.gp)  # fmt: skip
+    record_event(organisation=fam.orgs.police, code="police.ppn.domestic_abuse", occurred_at=ago(40),
+                 household=fam.home, details={"risk_level": "standard"})  # fmt: skip
+    record_event(
+        organisation=fam.orgs.gp, code="health.substance_misuse.concern", occurred_at=ago(25), person=fam.dafydd
+    )
+    alert = Alert.objects.get(rule_id="parental-risks-together")
+    lead = factories.demo_practitioner(username="school.lead2", role=Role.SCHOOL_SAFEGUARDING_LEAD,
+                                  organisation=fam.orgs.school, is_safeguarding_lead=True)  # fmt: skip
+    assert may_act(lead, alert)
+    client.force_login(lead)
+    response = client.get(reverse("rules:alert", args=[alert.public_id]))
+    assert response.status_code == 200, response
+    html = response.content.decode()
+    assert "Withheld" in html and "Meddygfa&#x27;r Bont" in html
+    assert "Adult mental health" not in html
+
+
+def test_acknowledge_then_outcome_feeds_back_to_every_contributing_organisation(raised, client):
+    fam, alert = raised
+    client.force_login(fam.staff.social_worker)
+    client.post(reverse("rules:acknowledge", args=[alert.public_id]))
+    client.post(reverse("rules:acknowledge", args=[alert.public_id]))  # a double click changes nothing
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.ACKNOWLEDGED and alert.acknowledged_by == fam.staff.social_worker
+    assert alert.steps.filter(action="acknowledged").count() == 1
+    response = client.post(reverse("rules:close", args=[alert.public_id]), follow=True)
+    assert "Record what happened before closing" in response.content.decode()
+    client.post(
+        reverse("rules:outcome", args=[alert.public_id]), {"outcome": "multi_agency_meeting", "note": "Meeting Friday"}
+    )
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.ACTIONED and alert.outcome == "multi_agency_meeting"
+    told = set(Notification.objects.filter(kind="alert_outcome").values_list("recipient__username", flat=True))
+    assert told == {"dr.owen", "nia.hv"}
+    client.post(reverse("rules:close", args=[alert.public_id]))
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.CLOSED
+
+
+def test_an_alert_nobody_acknowledges_goes_to_the_team_manager_once(raised):
+    fam, alert = raised
+    assert alerts_sweep(now=alert.acknowledge_by - timedelta(minutes=1)) == 0
+    assert alerts_sweep(now=alert.acknowledge_by + timedelta(minutes=1)) == 1
+    assert alerts_sweep(now=alert.acknowledge_by + timedelta(hours=5)) == 0
+    assert Notification.objects.filter(kind="alert_escalated", recipient=fam.staff.team_manager).count() == 1
+
+
+def test_api_lists_and_acknowledges_idempotently(raised, api_client):
+    fam, alert = raised
+    client = api_client(fam.orgs.childrens_services)
+    body = client.get("/api/v1/alerts").json()
+    assert [a["id"] for a in body] == [str(alert.public_id)]
+    assert body[0]["title_cy"].startswith("Plentyn heb ei ddwyn") and body[0]["evidence_count"] == 2
+    assert body[0]["evidence"] == []  # the front door recorded none of it
+    for _ in range(2):
+        r = client.post(f"/api/v1/alerts/{alert.public_id}/acknowledge")
+        assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+    assert alert.steps.filter(action="acknowledged").count() == 1
+    police = api_client(fam.orgs.police)
+    assert police.post(f"/api/v1/alerts/{alert.public_id}/acknowledge").status_code == 404
+    assert police.get("/api/v1/alerts").json() == []
+
+
+def test_the_rule_pack_reads_in_welsh(prydderch, client):
+    client.force_login(prydderch.staff.team_manager)
+    client.cookies["cylch_language"] = "cy"
+    html = client.get(reverse("rules:pack")).content.decode()
+    assert "Rheolau cenedlaethol Cymru" in html and "Ymgyrch Encompass" in html
+
+
+# --- the register -----------------------------------------------------------------------------
+
+
+def test_an_entry_about_a_child_on_the_register_reaches_the_social_worker_at_once(prydderch):
+    fam = prydderch
+    allocation_create(person=fam.alys, organisation=fam.orgs.childrens_services, practitioner=fam.staff.social_worker,
+                      kind=AllocationKind.ALLOCATED_SOCIAL_WORKER)  # fmt: skip
+    record_event(organisation=fam.orgs.childrens_services, code="process.register.registered", occurred_at=ago(10),
+                 person=fam.alys, recorded_by=fam.staff.social_worker,
+                 details=factories.minimal_details("process.register.registered"))  # fmt: skip
+    assert not Notification.objects.filter(kind="register_entry").exists()  # her own entry
+    record_event(organisation=fam.orgs.school, code="education.behaviour.change", occurred_at=ago(1),
+                 person=fam.alys, details={}, recorded_by=fam.staff.school_lead)  # fmt: skip
+    assert Notification.objects.filter(kind="register_entry", recipient=fam.staff.social_worker).count() == 1
+    notice = register_notice(fam.alys)
+    assert notice.on_register and notice.worker_name == "Gwen Thomas" and notice.email == "gwen.social@example.cymru"
+    assert register_notice(fam.twm) is None
+
+
+# --- the lead coordinator ---------------------------------------------------------------------
+
+
+def test_two_agencies_and_no_social_worker_propose_the_health_visitor_for_an_under_five(raised, client):
+    fam, alert = raised
+    proposal = LeadCoordinatorProposal.objects.get(person=fam.twm)
+    assert proposal.organisation == fam.orgs.health_visiting and proposal.reason == "under_five_health_visitor"
+    assert proposal.practitioner == fam.staff.health_visitor
+    assert Notification.objects.filter(kind="lead_coordinator_proposed", recipient=fam.staff.team_manager).exists()
+    client.force_login(fam.staff.team_manager)
+    assert fam.twm.display_name in client.get(reverse("rules:proposals")).content.decode()
+    client.post(reverse("rules:proposal-confirm", args=[proposal.public_id]))
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.CONFIRMED
+    assert Allocation.objects.get(person=fam.twm, kind=AllocationKind.LEAD_COORDINATOR).practitioner == fam.staff.health_visitor  # fmt: skip
+    alert.refresh_from_db()
+    assert alert.owner == fam.staff.health_visitor  # the open alert moved to her
+    assert alert.steps.filter(action="handed_over").exists()
+    assert fam.twm.events.filter(code="process.lead_coordinator.assigned").count() == 1
+    wnb(fam, fam.orgs.gp, fam.staff.gp, 2)
+    assert LeadCoordinatorProposal.objects.filter(person=fam.twm).count() == 1  # none while one is allocated
+
+
+def test_a_declined_proposal_is_not_made_again_until_another_agency_joins(raised):
+    fam, _alert = raised
+    proposal = LeadCoordinatorProposal.objects.get(person=fam.twm)
+    with pytest.raises(Exception, match="Only a team manager"):
+        proposal_decline(proposal=proposal, user=fam.staff.gp, note="no")
+    proposal_decline(proposal=proposal, user=fam.staff.team_manager, note="Family moving next week")
+    assert lead_coordinator_check(fam.twm) is None
+    record_event(organisation=fam.orgs.school, code="education.presentation.concern", occurred_at=ago(1),
+                 person=fam.twm, details=factories.minimal_details("education.presentation.concern"))  # fmt: skip
+    assert LeadCoordinatorProposal.objects.filter(person=fam.twm, status=ProposalStatus.PROPOSED).count() == 1
+
+
+def test_only_the_childs_front_door_manager_confirms(raised):
+    fam, _alert = raised
+    proposal = LeadCoordinatorProposal.objects.get(person=fam.twm)
+    other = factories.practitioner(username="carms.tm", role=Role.TEAM_MANAGER, organisation=fam.orgs.other_la_childrens_services)  # fmt: skip
+    with pytest.raises(Exception, match="Only a team manager"):
+        proposal_confirm(proposal=proposal, user=other)
+
+
+def test_acknowledge_service_refuses_strangers(raised):
+    fam, alert = raised
+    with pytest.raises(Exception, match="not sent to you"):
+        alert_acknowledge(alert=alert, user=fam.staff.housing_officer)
