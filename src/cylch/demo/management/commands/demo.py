@@ -63,6 +63,13 @@ class Command(BaseCommand):
                 f"Built in {stats.seconds}s: {stats.organisations:,} organisations, {stats.persons:,} people, "
                 f"{stats.households:,} households, {stats.agency_records:,} agency records, {stats.events:,} events."
             )
+            # The builder writes in bulk, past the incremental rules: add everything up once.
+            from cylch.rules.services import run_batch
+
+            rules = run_batch()
+            self.stdout.write(
+                f"Rules: {rules.raised:,} alerts raised over {rules.scopes:,} scopes in {rules.seconds:.1f}s."
+            )
         self.stdout.write("")
         self.stdout.write(f"Demo sign-in accounts (password for all: {DEMO_PASSWORD}):")
         for role, org_code, name, _lead in DEMO_USERS:
