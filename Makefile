@@ -33,9 +33,11 @@ $(VENV)/.bench: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $(VENV)/.runtime $@
 
-# Measured figures (minutes, both cores): linkage on FEBRL4 and the hard population at 100k and 1M.
+# Measured figures (minutes, both cores): linkage on FEBRL4 and the hard population at 100k and 1M;
+# rules (batch run and incremental throughput) on a 50k-person demo, SQLite and PostgreSQL.
 bench: $(VENV)/.bench
 	CYLCH_TESTING=1 $(BIN)/cylch bench linkage --out var/bench/linkage.json
+	CYLCH_TESTING=1 $(BIN)/cylch bench rules --out var/bench/rules.json
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
