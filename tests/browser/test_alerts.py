@@ -51,7 +51,7 @@ def sign_in(page, url, username):
 
 
 def test_second_missed_appointment_reaches_the_lead_coordinator_with_both(page, hub, tmp_path):
-    url, fam = hub
+    url, _fam = hub
     sign_in(page, url, "nia.hv")
     when = (timezone.localtime() - timedelta(days=3)).strftime("%Y-%m-%d 09:30")
     csv = tmp_path / "clinic.csv"
