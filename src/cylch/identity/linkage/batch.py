@@ -128,7 +128,8 @@ def cluster(
     uncertain: list[tuple[str, str, float]] = []
     review: list[ReviewPair] = []
     auto = 0
-    for a, b, w in sorted(edges, key=lambda e: -e[2]):
+    # Ties broken by id, so the result does not depend on the order an engine returned pairs in.
+    for a, b, w in sorted(edges, key=lambda e: (-e[2], min(e[0], e[1]), max(e[0], e[1]))):
         if frozenset((a, b)) in cannot_link:
             continue
         if w >= model.auto_link_weight:
