@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -23,6 +24,14 @@ class Command(BaseCommand):
         train.add_argument("--out", type=Path, help="also write the model JSON here")
         run = sub.add_parser("run", help="re-link the whole population with the active model")
         run.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
+        run.add_argument(
+            "--spark-master",
+            default="local[2]",
+            help="with --engine spark: where Spark runs (local[N], spark://HOST:7077, yarn, k8s://...)",
+        )
+        run.add_argument(
+            "--spark-driver-memory", default="2g", help="with --engine spark: memory of this process's JVM"
+        )
         run.add_argument("--dry-run", action="store_true", help="score and cluster, change nothing")
         dd = sub.add_parser("csv", help="deduplicate a CSV file: writes id,cluster_id,decision")
         dd.add_argument("input", type=Path)
@@ -83,11 +92,13 @@ class Command(BaseCommand):
         table, total = self._hub_table(opts)
         must, cannot = hub_constraints()
         started = time.perf_counter()
+        say = partial(self._say, opts)
         if opts["engine"] == "spark":
-            raise CommandError("The Spark engine is not built yet: use --engine duckdb (see docs/linkage.md).")
-        from cylch.identity.linkage.batch import run_duckdb
+            result = self._run_spark(opts, table, model, must, cannot, say)
+        else:
+            from cylch.identity.linkage.batch import run_duckdb
 
-        result, _ = run_duckdb(table, model, must_link=must, cannot_link=cannot, progress=lambda m: self._say(opts, m))
+            result, _ = run_duckdb(table, model, must_link=must, cannot_link=cannot, progress=say)
         seconds = time.perf_counter() - started
         self.stdout.write(
             f"{total} records scored with model {model.version} on {opts['engine']} in {seconds:.1f} s: "
@@ -101,6 +112,23 @@ class Command(BaseCommand):
             f"applied: {summary.merged} people merged, {summary.moved} records moved, "
             f"{summary.reviews_opened} new review tasks"
         )
+
+    def _run_spark(self, opts, table, model, must, cannot, say):
+        from cylch.identity.linkage import spark
+
+        try:
+            result, _ = spark.run_spark(
+                table,
+                model,
+                master=opts["spark_master"],
+                driver_memory=opts["spark_driver_memory"],
+                must_link=must,
+                cannot_link=cannot,
+                progress=say,
+            )
+        except (spark.SparkUnavailable, spark.UnsupportedSQL) as exc:
+            raise CommandError(str(exc)) from None
+        return result
 
     def _csv(self, opts):
         from cylch.identity.linkage.batch import run_duckdb
