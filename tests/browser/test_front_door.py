@@ -69,9 +69,11 @@ def test_report_in_welsh_decide_and_see_the_outcome(page, demo_hub):
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, demo_hub, "front-door")
     page.get_by_role("link", name="Front door").click()
-    expect(page.get_by_role("link", name=reference)).to_be_visible()
+    # Out of hours the report is also listed under the emergency duty team: use the main queue.
+    queued = page.get_by_role("region", name="Reports to decide").get_by_role("link", name=reference)
+    expect(queued).to_be_visible()
     assert_accessible(page, "13-front-door-queue")
-    page.get_by_role("link", name=reference).click()
+    queued.click()
     expect(page.get_by_role("heading", name="What is already known")).to_be_visible()
     expect(page.locator("svg[data-side=front] circle[fill='#d4351c']")).to_have_count(1)  # the injury on the body map
     expect(page.get_by_text("Boch chwith").first).to_be_visible()
