@@ -225,11 +225,18 @@ def run_duckdb(
         'where "nhs_number" is not null or "pupil_number" is not null'
     ).fetchall():
         trusted[uid] = {k: v for k, v in (("nhs_number", nhs), ("pupil_number", upn)) if v}
+    result = clustered(ids, edges, model=model, trusted=trusted, must_link=must_link, cannot_link=cannot_link,
+                       timings=timings, blocking=blocking, started=started)  # fmt: skip
+    return result, model
+
+
+def clustered(ids, edges, *, model, trusted, must_link, cannot_link, timings, blocking, started) -> BatchResult:
+    """The end of every engine's run: guarded clustering of the scored pairs, timed."""
     cluster_of, decision_of, review, auto = cluster(
         ids, edges, model=model, trusted=trusted, must_link=must_link, cannot_link=cannot_link
     )
     timings["cluster"] = round(time.perf_counter() - started, 2)
-    result = BatchResult(
+    return BatchResult(
         cluster_of=cluster_of,
         decision_of=decision_of,
         review=review,
@@ -238,19 +245,23 @@ def run_duckdb(
         seconds=timings,
         blocking=blocking,
     )
-    return result, model
 
 
 def blocking_counts(con, fields: set[str]) -> list[dict[str, Any]]:
     """Exact marginal and cumulative comparison counts per blocking rule, for the docs and bench."""
     from splink import DuckDBAPI
+
+    rules = blocking_rules_for(fields)
+    return comparison_counts(DuckDBAPI(connection=con).register("cylch_input"), rules, [r.sql for r in rules])
+
+
+def comparison_counts(registered, rules, sqls: list[str]) -> list[dict[str, Any]]:
+    """Counts per rule on any Splink backend; ``sqls`` are the rules in that backend's dialect."""
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-    api = DuckDBAPI(connection=con)
-    rules = blocking_rules_for(fields)
     counts = count_comparisons_from_blocking_rules(
-        api.register("cylch_input"),
-        blocking_rules=[r.sql for r in rules],
+        registered,
+        blocking_rules=sqls,
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         record_sample_proportion=1.0,

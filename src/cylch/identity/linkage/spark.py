@@ -52,7 +52,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from cylch.identity.linkage.batch import BatchResult, cluster
+from cylch.identity.linkage.batch import BatchResult, clustered, comparison_counts
 from cylch.identity.linkage.model import LinkageModel, blocking_rules_for, quiet
 
 INSTALL_HINT = (
@@ -343,39 +343,12 @@ def run_spark(
     finally:
         if own_session:
             spark.stop()
-    cluster_of, decision_of, review, auto = cluster(
-        ids, edges, model=model, trusted=trusted, must_link=must_link, cannot_link=cannot_link
-    )
-    timings["cluster"] = round(time.perf_counter() - started, 2)
-    result = BatchResult(
-        cluster_of=cluster_of,
-        decision_of=decision_of,
-        review=review,
-        pairs_kept=len(edges),
-        pairs_auto=auto,
-        seconds=timings,
-        blocking=blocking,
-    )
+    result = clustered(ids, edges, model=model, trusted=trusted, must_link=must_link, cannot_link=cannot_link,
+                       timings=timings, blocking=blocking, started=started)  # fmt: skip
     return result, model
 
 
 def blocking_counts(api, frame, fields: set[str]) -> list[dict[str, Any]]:
     """``batch.blocking_counts`` on Spark: exact comparisons per blocking rule."""
-    from splink.blocking_analysis import count_comparisons_from_blocking_rules
-
     rules = blocking_rules_for(fields)
-    counts = count_comparisons_from_blocking_rules(
-        api.register(frame),
-        blocking_rules=[to_spark_sql(r.sql) for r in rules],
-        link_type="dedupe_only",
-        unique_id_column_name="unique_id",
-        record_sample_proportion=1.0,
-    )
-    return [
-        {
-            "rule": r.name,
-            "marginal": int(c["marginal_comparison_count"]),
-            "cumulative": int(c["cumulative_comparison_count"]),
-        }
-        for r, c in zip(rules, counts, strict=True)
-    ]
+    return comparison_counts(api.register(frame), rules, [to_spark_sql(r.sql) for r in rules])
