@@ -12,24 +12,23 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.events.models import Event
 from cylch.identity.models import AllocationKind, Person
+from cylch.identity.selectors import current_household
 from cylch.notify.services import notify_user
 from cylch.rules import routing
 from cylch.rules.engine import STATUS_CODES
+from cylch.rules.world import World
 
 
 def statuses_now(person: Person, at=None) -> set[str]:
-    """ "register" and/or "looked_after", as the spine says on ``at`` (default now)."""
+    """ "register" and/or "looked_after", as the spine says on ``at`` (default now): the same
+    reading the rules make."""
     at = at or timezone.now()
-    state: dict[str, bool] = {}
-    rows = (
-        Event.objects.filter(person=person, code__in=STATUS_CODES, occurred_at__lte=at, superseded_by__isnull=True)
-        .order_by("occurred_at", "id")
-        .values_list("code", flat=True)
-    )
-    for code in rows:
-        kind, on = STATUS_CODES[code]
-        state[kind] = on
-    return {k for k, v in state.items() if v}
+    return World(timezone.localdate(at)).child(person.pk).status_on(at)
+
+
+def _front_door_of(person: Person):
+    home = current_household(person)
+    return routing.front_door(home.local_authority if home else None)
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,7 @@ def register_notice(person: Person) -> RegisterNotice | None:
     if alloc is not None:
         org, worker = alloc.organisation, alloc.practitioner
     else:
-        home = person.memberships.filter(to_date__isnull=True).select_related("household__local_authority").first()
-        org, worker = routing.front_door(home.household.local_authority if home else None), None
+        org, worker = _front_door_of(person), None
     return RegisterNotice(
         on_register="register" in status,
         looked_after="looked_after" in status,
@@ -80,9 +78,7 @@ def tell_social_worker(event: Event) -> int:
     if alloc is not None and alloc.practitioner is not None:
         people = [alloc.practitioner]
     else:
-        home = person.memberships.filter(to_date__isnull=True).select_related("household__local_authority").first()
-        door = routing.front_door(home.household.local_authority if home else None)
-        people = routing.people_to_tell(routing.Target(door, None, "front_door"))
+        people = routing.people_to_tell(routing.Target(_front_door_of(person), None, "front_door"))
     told = 0
     for user in people:
         if event.recorded_by_id == user.pk or not user.is_active:

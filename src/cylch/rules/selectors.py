@@ -20,7 +20,8 @@ from cylch.rules.models import OPEN_STATUSES, SEVERITY_ORDER, Alert, LeadCoordin
 from cylch.rules.pack import Condition, Pack, Rule, pack_for
 
 
-def _team_member(user: User) -> bool:
+def works_team_queue(user: User) -> bool:
+    """Who works the alerts sent to their organisation rather than to them by name."""
     if user.organisation is None:
         return False
     if user.organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES:
@@ -31,7 +32,7 @@ def _team_member(user: User) -> bool:
 def alerts_for(user: User, *, open_only: bool = True) -> QuerySet[Alert]:
     """Alerts sent to the user by name, or to their team when they work its queue."""
     mine = Q(recipients__user=user)
-    if _team_member(user):
+    if works_team_queue(user):
         mine |= Q(owner_organisation=user.organisation) | Q(
             recipients__organisation=user.organisation, recipients__user__isnull=True
         )

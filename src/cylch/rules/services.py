@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record
 from cylch.access.models import LocalAuthority, User
-from cylch.access.roles import FRONT_DOOR_ROLES, OrganisationKind, Role
+from cylch.access.roles import Role
 from cylch.events.models import Event
 from cylch.identity.models import Person
 from cylch.notify.services import notify_address, notify_user
@@ -36,6 +36,7 @@ from cylch.rules.models import (
     AlertStep,
 )
 from cylch.rules.pack import Pack, Rule, all_packs, pack_for
+from cylch.rules.selectors import rule_of, works_team_queue
 from cylch.rules.world import EVENT_FIELDS, Scope, World, earliest, scope_events
 
 # New evidence on an open alert tells its owner again at most this often.
@@ -271,21 +272,17 @@ def run_batch(*, now: datetime | None = None, progress: Callable[[int], None] | 
 
 
 def may_act(user: User, alert: Alert) -> bool:
-    """The owner and everyone it was sent to; the owning organisation's safeguarding leads, front
-    door and team managers."""
+    """The owner and everyone it was sent to; the owning (or receiving) organisation's team that
+    works alerts: safeguarding leads and managers, or the front door for children's services."""
     if not user.is_authenticated or user.organisation_id is None:
         return False
     if alert.recipients.filter(user=user).exists():
         return True
-    if (
+    to_my_team = (
         alert.owner_organisation_id == user.organisation_id
         or alert.recipients.filter(organisation_id=user.organisation_id, user__isnull=True).exists()
-    ):
-        org_kind = user.organisation.kind
-        if org_kind == OrganisationKind.LA_CHILDRENS_SERVICES:
-            return user.role in FRONT_DOOR_ROLES
-        return user.is_safeguarding_lead or user.role == Role.TEAM_MANAGER
-    return False
+    )
+    return to_my_team and works_team_queue(user)
 
 
 def _locked(alert: Alert, user: User | None, organisation=None) -> Alert:
@@ -348,7 +345,7 @@ def _feed_back(alert: Alert, actor: User) -> int:
     from cylch.access.models import Organisation
 
     url = reverse("rules:alert", args=[alert.public_id])
-    pack_rule = pack_for(alert.local_authority.board_area.code if alert.local_authority else None).rule(alert.rule_id)
+    pack_rule = rule_of(alert)
     orgs = Organisation.objects.filter(pk__in=alert.evidence.values_list("event__organisation_id", flat=True)).exclude(
         pk=actor.organisation_id
     )
