@@ -225,17 +225,21 @@ def evidence_for(alert: Alert, user: User, language: str) -> list[EvidenceEntry]
 
 
 def evidence_sentence(entries: list[EvidenceEntry], language: str) -> list[str]:
-    """ "2 × Child not brought to a health appointment: Ysbyty Athrofaol, 3 March 2026; ..." per kind."""
-    groups: dict[str, list[EvidenceEntry]] = {}
+    """One line per kind of entry, dates grouped by who recorded them, e.g.
+    "2 × Child not brought to a health appointment: Meddygfa'r Bont, 3 March 2026; Ysbyty Bronglais,
+    18 April 2026" or "9 × Police notice: Heddlu De Cymru, 8 December 2025, 17 January 2026, ..."."""
+    groups: dict[str, dict[str, list[EvidenceEntry]]] = {}
     for entry in entries:
-        groups.setdefault(_("Withheld entry") if entry.withheld else entry.label, []).append(entry)
+        label = _("Withheld entry") if entry.withheld else entry.label
+        groups.setdefault(label, {}).setdefault(entry.organisation, []).append(entry)
     lines = []
     with translation.override(language):
-        for label, items in groups.items():
+        for label, by_org in groups.items():
             places = "; ".join(
-                f"{i.organisation}, {formats.date_format(i.event.occurred_at.date(), 'j F Y')}" for i in items
+                org + ", " + ", ".join(formats.date_format(i.event.occurred_at.date(), "j F Y") for i in items)
+                for org, items in by_org.items()
             )
-            lines.append(f"{len(items)} × {label}: {places}")
+            lines.append(f"{sum(len(v) for v in by_org.values())} × {label}: {places}")
     return lines
 
 
