@@ -5,6 +5,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from cylch.access.api import TokenAuth
+from cylch.chronology.api import router as chronology_router
 from cylch.events.api import router as events_router
 from cylch.events.fhir_api import router as fhir_router
 from cylch.identity.api import router as identity_router
@@ -24,6 +25,7 @@ api = NinjaAPI(
 )
 api.add_router("/events", events_router)
 api.add_router("/persons", identity_router)
+api.add_router("/persons", chronology_router)
 api.add_router("/reports", reports_router)
 api.add_router("/fhir", fhir_router)
 api.add_router("/alerts", alerts_router)

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "cylch.notify",
     "cylch.reports",
     "cylch.rules",
+    "cylch.chronology",
     "cylch.demo",
 ]
 

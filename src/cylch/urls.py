@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("cylch.reports.urls")),
     path("", include("cylch.events.urls")),
     path("", include("cylch.rules.urls")),
+    path("", include("cylch.chronology.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

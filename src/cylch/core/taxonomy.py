@@ -85,7 +85,7 @@ def _code_from(domain: str, raw: dict[str, Any], where: str) -> EventCode:
         details_schema=schema,
         clock_starts=tuple(clock.get("starts") or ()),
         clock_stops=tuple(clock.get("stops") or ()),
-        validator=Draft202012Validator(schema),
+        validator=Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER),
     )
 
 

@@ -1,0 +1,156 @@
+"""Who belongs to a child's whole-family picture, and how each stands to the child.
+
+Reviews found individual-focused pictures: fathers and partners living elsewhere, siblings
+and half-siblings in other homes were never put beside the child (TA 1.3). The circle is
+the child; brothers and sisters (recorded, or sharing a parent); everyone in the child's
+home; parents, carers and other significant adults wherever they live; and the current
+partners of those parents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from cylch.identity.models import HouseholdMembership, Person, Relationship, RelationshipKind
+
+PARENT_KINDS = {RelationshipKind.PARENT, RelationshipKind.STEP_PARENT, RelationshipKind.CARER}
+SIBLING_KINDS = {RelationshipKind.SIBLING, RelationshipKind.HALF_SIBLING}
+
+# How a member stands to the child, most specific first (a parent who lives there is a parent).
+ROLE_LABELS = {
+    "child": _("The child"),
+    "parent": _("Parent"),
+    "step_parent": _("Step-parent"),
+    "carer": _("Carer"),
+    "partner_of_parent": _("Partner of a parent"),
+    "sibling": _("Brother or sister"),
+    "half_sibling": _("Half-brother or half-sister"),
+    "grandparent": _("Grandparent"),
+    "other_significant_adult": _("Other significant adult"),
+    "household": _("Lives in the household"),
+}
+ROLE_ORDER = list(ROLE_LABELS)
+
+
+@dataclass
+class Member:
+    person: Person
+    role: str
+    lives_with_child: bool
+    households: set[int] = field(default_factory=set)
+    parental_responsibility: bool = False
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLE_LABELS[self.role])
+
+
+@dataclass
+class Family:
+    child: Person
+    members: list[Member]
+    home: int | None
+    households: set[int]  # every household a member has lived in: household-level events attach here
+    relationships: list[Relationship]
+
+    def member(self, person_id: int) -> Member | None:
+        return next((m for m in self.members if m.person.pk == person_id), None)
+
+    @property
+    def person_ids(self) -> list[int]:
+        return [m.person.pk for m in self.members]
+
+
+def family_of(child: Person) -> Family:
+    """The child's whole family in five queries, whatever its size."""
+    direct = list(Relationship.objects.filter(Q(person=child) | Q(relative=child)).select_related("person", "relative"))
+    roles: dict[int, tuple[str, bool]] = {}  # person id -> (role, parental responsibility)
+    people: dict[int, Person] = {child.pk: child}
+
+    def consider(person: Person, role: str, pr: bool = False) -> None:
+        people[person.pk] = person
+        held = roles.get(person.pk)
+        if held is None or ROLE_ORDER.index(role) < ROLE_ORDER.index(held[0]):
+            roles[person.pk] = (role, pr or (held[1] if held else False))
+
+    parents: set[int] = set()
+    for rel in direct:
+        if rel.relative_id == child.pk and rel.kind != RelationshipKind.PARTNER:
+            # someone is <kind> of the child: a parent, carer, grandparent, sibling ...
+            consider(rel.person, str(rel.kind), rel.parental_responsibility)
+            if rel.kind in PARENT_KINDS and rel.to_date is None:
+                parents.add(rel.person_id)
+        elif rel.person_id == child.pk and rel.kind in SIBLING_KINDS:
+            consider(rel.relative, str(rel.kind))
+    if parents:
+        # Other children of the child's parents (half-siblings when only one parent is shared),
+        # and the parents' current partners.
+        rows = Relationship.objects.filter(
+            Q(person_id__in=parents, kind__in=[*PARENT_KINDS, RelationshipKind.PARTNER])
+            | Q(relative_id__in=parents, kind=RelationshipKind.PARTNER_OF_PARENT)
+        ).select_related("person", "relative")
+        shared: dict[int, set[int]] = {}
+        for rel in rows:
+            if rel.person_id in parents and rel.kind in PARENT_KINDS and rel.relative_id != child.pk:
+                shared.setdefault(rel.relative_id, set()).add(rel.person_id)
+                people[rel.relative_id] = rel.relative
+            elif rel.person_id in parents and rel.kind == RelationshipKind.PARTNER and rel.to_date is None:
+                if rel.relative_id not in parents:
+                    consider(rel.relative, "partner_of_parent")
+            elif rel.kind == RelationshipKind.PARTNER_OF_PARENT and rel.to_date is None:
+                consider(rel.person, "partner_of_parent")
+        for pk, via in shared.items():
+            consider(people[pk], "sibling" if via >= parents and len(parents) > 1 else "half_sibling")
+
+    memberships = list(
+        HouseholdMembership.objects.filter(Q(person_id__in=list(people)) | Q(person=child)).values_list(
+            "person_id", "household_id", "to_date", "from_date"
+        )
+    )
+    home = max(
+        ((frm or date.min, hh) for pk, hh, to, frm in memberships if pk == child.pk and to is None),
+        default=(None, None),
+    )[1]
+    if home is not None:
+        for m in HouseholdMembership.objects.filter(household_id=home, to_date__isnull=True).select_related("person"):
+            if m.person_id not in people:
+                people[m.person_id] = m.person
+                memberships.append((m.person_id, home, None, m.from_date))
+            if m.person_id != child.pk:
+                consider(m.person, "household")
+    households: dict[int, set[int]] = {}
+    living: dict[int, set[int]] = {}
+    for pk, hh, to, _frm in memberships:
+        households.setdefault(pk, set()).add(hh)
+        if to is None:
+            living.setdefault(pk, set()).add(hh)
+
+    members = [Member(child, "child", True, households.get(child.pk, set()))]
+    for pk, (role, pr) in roles.items():
+        if pk == child.pk or people[pk].merged_into_id:
+            continue
+        members.append(
+            Member(
+                people[pk],
+                role,
+                lives_with_child=home is not None and home in living.get(pk, set()),
+                households=households.get(pk, set()),
+                parental_responsibility=pr,
+            )
+        )
+    members[1:] = sorted(members[1:], key=lambda m: (ROLE_ORDER.index(m.role), m.person.date_of_birth or date.max))
+    ids = [m.person.pk for m in members]
+    relationships = list(
+        Relationship.objects.filter(person_id__in=ids, relative_id__in=ids).select_related("person", "relative")
+    )
+    return Family(
+        child=child,
+        members=members,
+        home=home,
+        households=set().union(*(m.households for m in members)),
+        relationships=relationships,
+    )
