@@ -30,7 +30,9 @@ def test_a_withheld_entry_says_who_holds_it_and_whom_to_contact(prydderch, clien
     response = client.get(page_url(prydderch.alys))
     html = response.content.decode()
     assert response.context["withheld"] == 1
-    assert "Recorded by Ysgol Glan-y-Môr. Contact their Designated safeguarding person" in html
+    assert (
+        "Withheld: recorded by Ysgol Glan-y-Môr on 1 October 2026. Contact their Designated safeguarding person" in html
+    )
     assert "safeguarding@ysgol-glan-y-mor.example" in html
     assert "hungry" not in html
 

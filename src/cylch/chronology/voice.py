@@ -23,7 +23,7 @@ from cylch.access.models import User
 from cylch.access.policy import Level, Relationship
 from cylch.access.selectors import PersonAccess
 from cylch.chronology.models import ChildStory
-from cylch.chronology.selectors import Chronology, Entry, Filters, chronology
+from cylch.chronology.selectors import Chronology, Entry, chronology
 from cylch.events.models import Event
 from cylch.events.services import record_event
 
@@ -71,7 +71,7 @@ class Wish:
 
 @dataclass
 class Voice:
-    chronology: Chronology
+    chronology_all: Chronology  # the child's whole chronology (not only voice), for the record page
     captures: list[Entry]  # what the child said or felt, newest first (wishes included)
     wishes: list[Wish]  # newest first
     story: ChildStory | None
@@ -84,21 +84,29 @@ class Voice:
         return [w for w in self.wishes if w.is_open and not w.entry.withheld]
 
     @property
+    def withheld(self) -> int:
+        return self.chronology_all.withheld
+
+    @property
     def own_words(self) -> list[Entry]:
         """The child's most recent words the viewer may read, for the top of the record."""
         return [e for e in self.captures if e.shows_content and e.event.summary][:3]
 
 
 def voice_of(access: PersonAccess) -> Voice:
-    chron = chronology(access, filters=Filters(category="voice"))
-    entries = [e for e in chron.entries if e.member is not None]
+    """The child's voice as this viewer may read it, from the child's own chronology.
+
+    A withheld entry's category is not the viewer's to know, so withheld entries are not
+    listed here as voice entries; the page says how many entries are withheld and sends the
+    viewer to the chronology, which says who holds them.
+    """
+    chron = chronology(access)
+    entries = [e for e in chron.entries if e.member is not None and not e.withheld and e.category == "voice"]
     wishes: dict[str, Wish] = {}
     captures = []
     answers = []
     for entry in entries:
-        if entry.withheld:
-            captures.append(entry)
-        elif entry.event.code == RESPONSE:
+        if entry.event.code == RESPONSE:
             answers.append(entry)
         else:
             captures.append(entry)
@@ -108,12 +116,12 @@ def voice_of(access: PersonAccess) -> Voice:
         wish = wishes.get(answer.event.details.get("wish", ""))
         if wish is not None:
             wish.responses.append(answer)
-    alone = [e for e in entries if not e.withheld and e.event.details.get("seen_alone") is True]
+    alone = [e for e in entries if e.event.details.get("seen_alone") is True]
     story = (
         ChildStory.objects.filter(child=access.person).select_related("organisation").order_by("-written_at").first()
     )
     return Voice(
-        chronology=chron,
+        chronology_all=chron,
         captures=captures,
         wishes=list(wishes.values()),
         story=story,
@@ -230,7 +238,3 @@ def seen_alone_measure(since: date, until: date, *, local_authority_id: int | No
         heard += 1
         seen += 1 if row["alone"] else 0
     return {"children_heard": heard, "children_seen_alone": seen}
-
-
-def wish_for(entries: list[Entry], wish_id: str) -> Entry | None:
-    return next((e for e in entries if str(e.event.public_id) == wish_id and e.event.code == WISH), None)

@@ -6,15 +6,14 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request, client_ip
-from cylch.access.policy import Level, Relationship
-from cylch.access.selectors import PersonNotFound, Viewer, access_person, visible_events
+from cylch.access.policy import Relationship
+from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.access.services import break_glass_open
-from cylch.core import taxonomy
+from cylch.chronology.voice import voice_of
 from cylch.core.forms import form_errors
 from cylch.identity.forms import BreakGlassForm, PersonSearchForm
 from cylch.identity.selectors import (
@@ -25,6 +24,8 @@ from cylch.identity.selectors import (
     person_search,
     relationships_of,
 )
+
+RECENT_GROUPS = 15
 
 
 def search(request):
@@ -71,26 +72,11 @@ def person(request, public_id):
     person = access.person
     if person.public_id != public_id:  # merged into someone else: show them at their own address
         return redirect("identity:person", public_id=person.public_id)
-    language = get_language()
-    entries = []
-    for view in visible_events(access):
-        event = view.event
-        code = taxonomy.get(event.code)
-        entries.append(
-            {
-                "view": view,
-                "event": event,
-                "label": code.label(language) if code else event.code,
-                "domain": taxonomy.domains()[code.domain].label(language) if code else "",
-                "organisation": event.organisation.name(language),
-                "contact_role": (
-                    event.organisation.contact_role_cy if language == "cy" else event.organisation.contact_role_en
-                )
-                or _("Safeguarding lead"),
-                "contact": event.organisation.safeguarding_email or event.organisation.safeguarding_phone,
-            }
-        )
-    withheld = sum(1 for e in entries if e["view"].level == Level.EXISTENCE)
+    # The record opens with the child's story, then the latest of the chronology: the same
+    # entries, grouping and access edges as the chronology page, never a second rendering.
+    heard = voice_of(access)
+    entries = heard.chronology_all.entries
+    withheld = sum(1 for e in entries if e.withheld)
     household = current_household(person)
     today = timezone.localdate()
     context = {
@@ -98,6 +84,9 @@ def person(request, public_id):
         "person": person,
         "age": age_on(person.date_of_birth, today),
         "entries": entries,
+        "groups": heard.chronology_all.groups[:RECENT_GROUPS],
+        "chron": heard.chronology_all,
+        "voice": heard,
         "withheld": withheld,
         "records": agency_records_of(person),
         "household": household if access.may_see_demographics else None,
