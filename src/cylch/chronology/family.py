@@ -34,6 +34,15 @@ ROLE_LABELS = {
     "household": _("Lives in the household"),
 }
 ROLE_ORDER = list(ROLE_LABELS)
+# Said the way a family would say it, where the person's sex is known.
+GENDERED_LABELS = {
+    ("parent", "female"): _("Mother"),
+    ("parent", "male"): _("Father"),
+    ("sibling", "female"): _("Sister"),
+    ("sibling", "male"): _("Brother"),
+    ("half_sibling", "female"): _("Half-sister"),
+    ("half_sibling", "male"): _("Half-brother"),
+}
 
 
 @dataclass
@@ -46,7 +55,7 @@ class Member:
 
     @property
     def role_label(self) -> str:
-        return str(ROLE_LABELS[self.role])
+        return str(GENDERED_LABELS.get((self.role, self.person.sex)) or ROLE_LABELS[self.role])
 
 
 @dataclass
