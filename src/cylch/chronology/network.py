@@ -7,8 +7,8 @@ adult services' records and were never put beside the children those adults care
 but only as far as the viewer may see: every fact about a member is judged at that member's
 access (:func:`cylch.chronology.selectors.member_levels`).
 
-* Names and ages need ``may_see_demographics`` for that member; otherwise the member is "a
-  family member", known by role only.
+* Names, ages and sex (as in "Mother") need ``may_see_demographics`` for that member;
+  otherwise the member is "a family member", known by role only.
 * A flag (register, looked after, care leaver) or an adult's need is named only when the
   viewer may see at least a summary of an entry that shows it. Entries withheld from the
   viewer are counted, over *all* the member's entries, so the note "some entries withheld"
@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from cylch.access.policy import Level
 from cylch.access.selectors import PersonAccess
-from cylch.chronology.family import PARENT_KINDS, Family
+from cylch.chronology.family import PARENT_KINDS, ROLE_LABELS, Family
 from cylch.chronology.selectors import member_levels
 from cylch.events.models import Event
 from cylch.identity.models import Allocation, HouseholdMembership, Person, PersonLink, RelationshipKind
@@ -259,7 +259,8 @@ def network_of(access: PersonAccess, family: Family) -> Network:
             NetworkMember(
                 person=person,
                 role=fm.role,
-                role_label=fm.role_label,
+                # A label such as "Mother" would tell the person's sex: a demographic.
+                role_label=fm.role_label if named else str(ROLE_LABELS[fm.role]),
                 named=named,
                 name=person.display_name if named else _("A family member"),
                 age=age if named else None,
