@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from cylch.access.models import AuditEntry
 from cylch.access.policy import Level
@@ -35,6 +36,13 @@ from tests import factories
 from tests.factories import at
 
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Labels are compared in English; a Welsh request in an earlier test leaves Welsh active."""
+    with translation.override("en"):
+        yield
 
 
 @dataclass(frozen=True)
