@@ -123,6 +123,7 @@ def test_a_viewer_without_rights_sees_withheld_markers_not_content(six, client, 
     for secret in ("hungry", "No heating", "2-year review", "Efa asked", "Neighbour called"):
         assert secret not in html
     assert "Efa" not in html and "Dafydd" not in html  # names of others are not shown either
+    assert "Father" not in html and "(Parent)" not in html and ">Parent<" in html  # nor, through "Father", his sex
 
 
 def test_a_school_sees_police_entries_as_summary_and_its_own_in_full(six, client, demo_hub):

@@ -63,9 +63,8 @@ def header() -> list[str]:
 
 def row(entry: Entry) -> list[str]:
     at = timezone.localtime(entry.occurred_at).strftime("%Y-%m-%d %H:%M")
-    member = entry.member
     person = entry.name
-    relation = member.role_label if member else _("The household")
+    relation = entry.relation
     contact = f"{entry.contact_role}: {entry.contact}" if entry.contact else entry.contact_role
     if entry.withheld:
         return [

@@ -57,6 +57,11 @@ class Member:
     def role_label(self) -> str:
         return str(GENDERED_LABELS.get((self.role, self.person.sex)) or ROLE_LABELS[self.role])
 
+    @property
+    def neutral_label(self) -> str:
+        """For a viewer who may not see this person's details: "Mother" would tell their sex."""
+        return str(ROLE_LABELS[self.role])
+
 
 @dataclass
 class Family:

@@ -65,8 +65,15 @@ class Entry:
         if self.member is None:
             return _("The household")
         if self.member.role == "child":
-            return self.name or self.member.role_label
-        return f"{self.name} ({self.member.role_label})" if self.name else self.member.role_label
+            return self.name or self.member.neutral_label
+        return f"{self.name} ({self.member.role_label})" if self.name else self.member.neutral_label
+
+    @property
+    def relation(self) -> str:
+        """How the person stands to the child, said neutrally where their details are withheld."""
+        if self.member is None:
+            return _("The household")
+        return self.member.role_label if self.name else self.member.neutral_label
 
     @property
     def occurred_at(self) -> datetime:
@@ -201,7 +208,7 @@ def chronology(
         organisations=sorted(organisations.items(), key=lambda kv: kv[1]),
         categories=sorted(categories.items(), key=lambda kv: kv[1]),
         people=[
-            (m.person.public_id, f"{names[m.person.pk]} ({m.role_label})" if names[m.person.pk] else m.role_label)
+            (m.person.public_id, f"{names[m.person.pk]} ({m.role_label})" if names[m.person.pk] else m.neutral_label)
             for m in members
         ],
     )
