@@ -38,6 +38,7 @@ $(VENV)/.bench: pyproject.toml
 bench: $(VENV)/.bench
 	CYLCH_TESTING=1 $(BIN)/cylch bench linkage --out var/bench/linkage.json
 	CYLCH_TESTING=1 $(BIN)/cylch bench rules --out var/bench/rules.json
+	CYLCH_TESTING=1 $(BIN)/cylch bench chronology --out var/bench/chronology.json
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

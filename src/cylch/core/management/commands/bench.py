@@ -1,4 +1,4 @@
-"""`cylch bench linkage|rules ... [--out FILE]`: measured figures, machine-readable."""
+"""`cylch bench linkage|rules|chronology ... [--out FILE]`: measured figures, machine-readable."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Benchmarks. `linkage` measures the linkage model on FEBRL4 and the demo's hard population."
+    help = (
+        "Benchmarks. `linkage` measures the linkage model on FEBRL4 and the demo's hard population; `chronology` "
+        "the chronology of a 2,000-event family in a ten-million-event hub."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="which", required=True)
@@ -29,12 +32,46 @@ class Command(BaseCommand):
         worker = sub.add_parser("rules-worker", help=argparse.SUPPRESS)
         worker.add_argument("--persons", type=int)
         worker.add_argument("--events", type=int)
+        chron = sub.add_parser("chronology", help="server time for one family's chronology in a big hub, SQLite and PostgreSQL")  # fmt: skip
+        chron.add_argument(
+            "--events", type=int, default=10_000_000, help="events in the database, the family's included"
+        )
+        chron.add_argument("--family-events", type=int, default=2000)
+        chron.add_argument("--requests", type=int, default=50, help="timed requests of each kind, after the warm-ups")
+        chron.add_argument("--warmup", type=int, default=5)
+        chron.add_argument("--databases", default="sqlite,postgresql")
+        chron.add_argument("--postgres", default=os.environ.get("CYLCH_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"))  # fmt: skip
+        chron.add_argument("--out", type=Path, default=Path("var/bench/chronology.json"))
+        chron_worker = sub.add_parser("chronology-worker", help=argparse.SUPPRESS)
+        for option in ("--events", "--family-events", "--requests", "--warmup"):
+            chron_worker.add_argument(option, type=int)
 
     def handle(self, *args, **opts):
         if opts["which"] == "rules-worker":
             from cylch.rules.bench import worker
 
             self.stdout.write(json.dumps(worker(opts["persons"], opts["events"])))
+            return
+        if opts["which"] == "chronology-worker":
+            from cylch.chronology.bench import worker as chronology_worker
+
+            result = chronology_worker(
+                opts["events"], opts["family_events"], requests=opts["requests"], warmup=opts["warmup"]
+            )
+            self.stdout.write(json.dumps(result))
+            return
+        if opts["which"] == "chronology":
+            from cylch.chronology import bench as chronology_bench
+
+            results = []
+            for db in opts["databases"].split(","):
+                self.stderr.write(f"chronology on {db}: {opts['events']:,} events, {opts['family_events']:,} in the family ...")  # fmt: skip
+                results.append(chronology_bench.run(
+                    db.strip(), opts["events"], opts["family_events"], opts["postgres"],
+                    requests=opts["requests"], warmup=opts["warmup"],
+                ))  # fmt: skip
+            self._write(opts["out"], "chronology", results)
+            self.stdout.write(chronology_bench.table(results))
             return
         if opts["which"] == "rules":
             from cylch.rules import bench as rules_bench
