@@ -317,3 +317,40 @@ def test_the_page_in_welsh(six, client, demo_hub):
     html = client.get(reverse("chronology:chronology", args=[p.twm.public_id])).content.decode()
     assert "Cronoleg y teulu cyfan" in html
     assert timezone.now()  # the page rendered in Welsh without error
+
+
+def test_siblings_are_inferred_carefully_and_recorded_relationships_win(prydderch):
+    """A child of the same two parents is a brother or sister; a child of one shared parent and
+    another recorded parent is a half-sibling; with the other parent unknown we cannot tell; a
+    foster carer's own children are not the child's siblings; what an agency recorded stands."""
+    from cylch.chronology.family import family_of
+    from cylch.identity.services import relationship_add
+
+    p = prydderch
+    gp = p.orgs.gp
+
+    def person(local_id, given):
+        return factories.agency_record_upsert(
+            organisation=gp,
+            local_id=local_id,
+            data={"given_name": given, "family_name": "Test", "date_of_birth": "2015-01-01"},
+            actor=p.staff.gp,
+        ).person
+
+    unknown_father = person("T-1", "Gwion")  # Ceri's child; his father is not recorded
+    other_mother = person("T-2", "Lowri")
+    elsewhere = person("T-3", "Nel")  # Dafydd's child with Lowri
+    foster_carer = person("T-4", "Menna")
+    fosters_own = person("T-5", "Deio")
+    relationship_add(person=p.ceri, kind="parent", relative=unknown_father)
+    relationship_add(person=p.dafydd, kind="parent", relative=elsewhere)
+    relationship_add(person=other_mother, kind="parent", relative=elsewhere)
+    relationship_add(person=foster_carer, kind="carer", relative=p.twm)
+    relationship_add(person=foster_carer, kind="parent", relative=fosters_own)
+    roles = {m.person.pk: m.role for m in family_of(p.twm).members}
+    assert roles[p.unborn.pk] == "sibling"  # same two parents
+    assert roles[elsewhere.pk] == "half_sibling"  # Dafydd shared; Lowri and Ceri not
+    assert roles[unknown_father.pk] == "sibling"  # cannot tell: his father is not recorded
+    assert roles[p.alys.pk] == "half_sibling"  # recorded by an agency, not inferred
+    assert roles[foster_carer.pk] == "carer"
+    assert fosters_own.pk not in roles

@@ -68,6 +68,10 @@ def alys_family(prydderch) -> Family:
         household_add_member(household=flat, person=member, from_date=date(2022, 1, 1))
     relationship_add(person=rhys, kind="parent", relative=p.alys, parental_responsibility=True)
     relationship_add(person=rhys, kind="parent", relative=sian, parental_responsibility=True, lives_with=True)
+    # Siân's mother is recorded, so she is provably a half-sister (not a full sister whose
+    # other parent is unknown); she is no relation of Alys's, so not in Alys's circle.
+    mared = person("GP-2009", given_name="Mared", family_name="Hughes", date_of_birth="1999-05-05", sex="female")
+    relationship_add(person=mared, kind="parent", relative=sian)
     return Family(p, rhys, sian)
 
 

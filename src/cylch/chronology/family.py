@@ -80,7 +80,7 @@ class Family:
 
 
 def family_of(child: Person) -> Family:
-    """The child's whole family in five queries, whatever its size."""
+    """The child's whole family in six queries, whatever its size."""
     direct = list(Relationship.objects.filter(Q(person=child) | Q(relative=child)).select_related("person", "relative"))
     roles: dict[int, tuple[str, bool]] = {}  # person id -> (role, parental responsibility)
     people: dict[int, Person] = {child.pk: child}
@@ -91,34 +91,46 @@ def family_of(child: Person) -> Family:
         if held is None or ROLE_ORDER.index(role) < ROLE_ORDER.index(held[0]):
             roles[person.pk] = (role, pr or (held[1] if held else False))
 
-    parents: set[int] = set()
+    parents: set[int] = set()  # parents, step-parents and carers: their partners belong here
+    birth: set[int] = set()  # parents only: their other children are brothers and sisters
     for rel in direct:
         if rel.relative_id == child.pk and rel.kind != RelationshipKind.PARTNER:
             # someone is <kind> of the child: a parent, carer, grandparent, sibling ...
             consider(rel.person, str(rel.kind), rel.parental_responsibility)
             if rel.kind in PARENT_KINDS and rel.to_date is None:
                 parents.add(rel.person_id)
+                if rel.kind == RelationshipKind.PARENT:
+                    birth.add(rel.person_id)
         elif rel.person_id == child.pk and rel.kind in SIBLING_KINDS:
             consider(rel.relative, str(rel.kind))
+    recorded = set(roles)
     if parents:
-        # Other children of the child's parents (half-siblings when only one parent is shared),
-        # and the parents' current partners.
+        # The parents' other children, and the parents' current partners.
         rows = Relationship.objects.filter(
             Q(person_id__in=parents, kind__in=[*PARENT_KINDS, RelationshipKind.PARTNER])
             | Q(relative_id__in=parents, kind=RelationshipKind.PARTNER_OF_PARENT)
         ).select_related("person", "relative")
-        shared: dict[int, set[int]] = {}
+        others: set[int] = set()
         for rel in rows:
-            if rel.person_id in parents and rel.kind in PARENT_KINDS and rel.relative_id != child.pk:
-                shared.setdefault(rel.relative_id, set()).add(rel.person_id)
+            if rel.person_id in birth and rel.kind == RelationshipKind.PARENT and rel.relative_id != child.pk:
+                others.add(rel.relative_id)
                 people[rel.relative_id] = rel.relative
             elif rel.person_id in parents and rel.kind == RelationshipKind.PARTNER and rel.to_date is None:
                 if rel.relative_id not in parents:
                     consider(rel.relative, "partner_of_parent")
             elif rel.kind == RelationshipKind.PARTNER_OF_PARENT and rel.to_date is None:
                 consider(rel.person, "partner_of_parent")
-        for pk, via in shared.items():
-            consider(people[pk], "sibling" if via >= parents and len(parents) > 1 else "half_sibling")
+        # A half-sibling only when each child has a recorded parent the other does not; with a
+        # parent unrecorded on either side we cannot tell, so "brother or sister". What an
+        # agency recorded directly stands over what is inferred here.
+        their_parents: dict[int, set[int]] = {}
+        for pk, parent in Relationship.objects.filter(
+            relative_id__in=others, kind=RelationshipKind.PARENT, to_date__isnull=True
+        ).values_list("relative_id", "person_id"):
+            their_parents.setdefault(pk, set()).add(parent)
+        for pk in others - recorded:
+            theirs = their_parents.get(pk, set())
+            consider(people[pk], "half_sibling" if (birth - theirs) and (theirs - birth) else "sibling")
 
     memberships = list(
         HouseholdMembership.objects.filter(Q(person_id__in=list(people)) | Q(person=child)).values_list(
