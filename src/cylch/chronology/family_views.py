@@ -3,23 +3,18 @@ network, draw it, log the read."""
 
 from __future__ import annotations
 
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_from_request
-from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.chronology import network_svg
 from cylch.chronology.family import family_of
 from cylch.chronology.network import network_of
+from cylch.identity.views import open_person
 
 
 def family(request, public_id):
-    try:
-        access = access_person(Viewer.for_user(request.user), public_id)
-    except PersonNotFound:
-        raise Http404(_("No person with that reference, or you may not open person records.")) from None
+    access = open_person(request, public_id)
     child = access.person
     if child.public_id != public_id:  # merged into someone else: show them at their own address
         return redirect("chronology:family", public_id=child.public_id)

@@ -12,22 +12,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request
-from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.chronology import exports, voice
 from cylch.chronology.forms import FilterForm, MarkForm, ResponseForm, StoryForm, VoiceForm
 from cylch.chronology.selectors import Filters, chronology
 from cylch.chronology.services import significance_toggle
 from cylch.core.forms import form_errors
 from cylch.identity.selectors import age_on
+from cylch.identity.views import open_person
 
 GROUPS_PER_PAGE = 100
-
-
-def _open(request, public_id):
-    try:
-        return access_person(Viewer.for_user(request.user), public_id)
-    except PersonNotFound:
-        raise Http404(_("No person with that reference, or you may not open person records.")) from None
 
 
 def _filters(request, chron_family):
@@ -59,7 +52,7 @@ def _chronology(request, access):
 
 
 def chronology_page(request, public_id):
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     if access.person.public_id != public_id:
         return redirect("chronology:chronology", public_id=access.person.public_id)
     form, chron = _chronology(request, access)
@@ -99,7 +92,7 @@ def chronology_page(request, public_id):
 def export(request, public_id, fmt):
     if fmt not in exports.FORMATS:
         raise Http404
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     _form, chron = _chronology(request, access)
     mark = exports.Watermark(request.user, timezone.now())
     title = _("Chronology of %(name)s") % {"name": access.person.display_name}
@@ -135,7 +128,7 @@ def export(request, public_id, fmt):
 
 @require_POST
 def mark_significant(request, public_id, event_id):
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     form = MarkForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     try:
@@ -151,7 +144,7 @@ def mark_significant(request, public_id, event_id):
 
 
 def voice_page(request, public_id):
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     if access.person.public_id != public_id:
         return redirect("chronology:voice", public_id=access.person.public_id)
     heard = voice.voice_of(access)
@@ -177,7 +170,7 @@ def voice_page(request, public_id):
 
 
 def voice_new(request, public_id):
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     if not voice.may_record(access):
         raise PermissionDenied
     form = VoiceForm(request.POST or None, initial={"occurred_on": timezone.localdate().strftime("%d/%m/%Y")})
@@ -210,7 +203,7 @@ def voice_new(request, public_id):
 
 
 def wish_respond(request, public_id, wish_id):
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     if not voice.may_record(access):
         raise PermissionDenied
     heard = voice.voice_of(access)
@@ -244,7 +237,7 @@ def wish_respond(request, public_id, wish_id):
 
 
 def story_edit(request, public_id):
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     if not voice.may_record(access):
         raise PermissionDenied
     heard = voice.voice_of(access)

@@ -60,7 +60,11 @@ def search(request):
     )
 
 
-def _open(request, public_id):
+def open_person(request, public_id):
+    """The person, as the signed-in user may see them, or 404 (absent and forbidden look alike).
+
+    Every page about one person opens it here: the record, its chronology, family and voice.
+    """
     try:
         return access_person(Viewer.for_user(request.user), public_id)
     except PersonNotFound:
@@ -68,7 +72,7 @@ def _open(request, public_id):
 
 
 def person(request, public_id):
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     person = access.person
     if person.public_id != public_id:  # merged into someone else: show them at their own address
         return redirect("identity:person", public_id=person.public_id)
@@ -115,7 +119,7 @@ def person(request, public_id):
 
 @require_POST
 def break_glass(request, public_id):
-    access = _open(request, public_id)
+    access = open_person(request, public_id)
     form = BreakGlassForm(request.POST)
     if form.is_valid():
         break_glass_open(
