@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from uuid import UUID
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from cylch.access.models import Organisation
 from cylch.access.policy import Level, Relationship
 from cylch.access.selectors import PersonAccess, relationship_to_person
 from cylch.chronology.family import Family, Member, family_of
@@ -140,7 +140,7 @@ def chronology(
 ) -> Chronology:
     """One time axis for the child (or the family), newest first, filtered and access-checked.
 
-    Four queries plus one per family member the viewer is not already allocated to.
+    Six queries plus a few per family member the viewer is not already allocated to.
     """
     filters = filters or Filters()
     language = get_language() or "en"
@@ -154,10 +154,25 @@ def chronology(
     }
     households = family.households if whole_family else family.members[0].households
 
-    subject = Q(person_id__in=list(by_pk)) | Q(person__isnull=True, household_id__in=list(households))
-    qs = Event.objects.filter(subject)
-    superseded = set(qs.filter(supersedes__isnull=False).values_list("supersedes_id", flat=True))
-    events = [e for e in qs.select_related("organisation").order_by("-occurred_at", "-id") if e.pk not in superseded]
+    # Two index-backed reads rather than one OR: SQLite does not use both indexes for an OR
+    # and scans the table instead (seconds at ten million events).
+    parts = [
+        Event.objects.filter(person_id__in=list(by_pk)),
+        Event.objects.filter(household_id__in=list(households), person__isnull=True),
+    ]
+    superseded: set[int] = set()
+    for part in parts:
+        superseded.update(part.filter(supersedes__isnull=False).values_list("supersedes_id", flat=True))
+    events = sorted(
+        (e for part in parts for e in part if e.pk not in superseded),
+        key=lambda e: (e.occurred_at, e.pk),
+        reverse=True,
+    )
+    # A family's entries come from a handful of organisations: load each once, not per row.
+    by_org = {o.pk: o for o in Organisation.objects.filter(pk__in={e.organisation_id for e in events})}
+    organisation_field = Event._meta.get_field("organisation")
+    for e in events:
+        organisation_field.set_cached_value(e, by_org[e.organisation_id])
     marks = {
         m.event_id: m
         for m in Significance.objects.filter(
