@@ -28,6 +28,7 @@ come back); SQLite loads with foreign keys off and no journal.
 from __future__ import annotations
 
 import cProfile
+import gc
 import hashlib
 import io
 import json
@@ -44,15 +45,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from cylch.demo.fastinsert import COLUMNS as EVENT_COLUMNS
-
 EVENTS_PER_PERSON = 20  # background people: one per 20 events, 2.5 to a household
 HOUSEHOLD_SHARE = 0.08  # events about a household as a whole (domestic abuse notices ...)
 CORRECTION_SHARE = 0.01  # events that correct an earlier one
 SPAN_DAYS = 6 * 365  # the background reaches back six years
 FAMILY_SPAN_DAYS = 5 * 365
 CHUNK = 100_000
-ROW_COLUMNS = ("id", *EVENT_COLUMNS)
 
 HOME_LA, AWAY_LA = "cardiff", "swansea"
 # key, given name, family name, sex, age in years, share of the family's events, where they live
@@ -138,13 +136,17 @@ def _timed(call, *, requests: int, warmup: int, after=None) -> dict:
         if after:
             after()
     times = []
+    collections = [g["collections"] for g in gc.get_stats()]
     for _ in range(requests):
         t0 = time.perf_counter()
         call()
         times.append(time.perf_counter() - t0)
         if after:
             after()
-    return summarise(times, first)
+    out = summarise(times, first)
+    # Full (generation 2) collections walk every object in the process: they make the tail.
+    out["gc_collections"] = [g["collections"] - c for g, c in zip(gc.get_stats(), collections, strict=True)]
+    return out
 
 
 # --- details that satisfy each code's schema -------------------------------------------------
@@ -646,7 +648,10 @@ def _load_events(writer: Writer, stream: _Stream, fam: Family, background: int) 
     from cylch.events.models import Event
 
     table = Event._meta.db_table
-    _check_columns(Event, ROW_COLUMNS)
+    from cylch.demo.fastinsert import COLUMNS
+
+    columns = ("id", *COLUMNS)  # _Stream.row's order
+    _check_columns(Event, columns)
     indexes = Indexes(writer, table)
     indexes.drop()
     per_day, extra = divmod(background, SPAN_DAYS)
@@ -659,13 +664,12 @@ def _load_events(writer: Writer, stream: _Stream, fam: Family, background: int) 
         pending.extend(stream.day_rows(day, per_day + (1 if day < extra else 0)))
         pending.extend(stream.family_row(r) for r in family_by_day.get(day, []))
         if len(pending) >= CHUNK:
-            writer.write(table, ROW_COLUMNS, pending)
+            writer.write(table, columns, pending)
             stream.written += len(pending)
             pending = []
-            if day % 200 == 0:
-                rate = stream.written / (time.perf_counter() - t0)
-                _log(f"events {stream.written:,} ({rate:,.0f}/s)")
-    writer.write(table, ROW_COLUMNS, pending)
+            if stream.written // CHUNK % 10 == 0:  # about every million
+                _log(f"events {stream.written:,} ({stream.written / (time.perf_counter() - t0):,.0f}/s)")
+    writer.write(table, columns, pending)
     stream.written += len(pending)
     rows_s = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -741,6 +745,8 @@ def _explain(sql: str) -> list[str]:
 
 
 def _captured(queries) -> dict:
+    """Count and time of the queries, as Django's debug cursor records them: time spent in
+    ``execute``. SQLite hands rows over as they are fetched, so part of its work is not in it."""
     ranked = sorted(queries, key=lambda q: float(q["time"]), reverse=True)
     return {
         "queries": len(queries),
@@ -878,6 +884,17 @@ def _measure(fam: Family, *, requests: int, warmup: int) -> dict:
     }
 
 
+def _source() -> str:
+    """The commit the measured code came from (``-dirty`` when the tree had changes)."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
 def worker(events: int, family_events: int, *, requests: int = 50, warmup: int = 5, seed: int = 2026) -> dict:
     """Runs inside the bench database's process: build, load, measure."""
     from django.core.management import call_command
@@ -925,6 +942,7 @@ def worker(events: int, family_events: int, *, requests: int = 50, warmup: int =
     measured = _measure(fam, requests=requests, warmup=warmup)
     return {
         "database": connection.vendor,
+        "source": _source(),
         "events": total,
         "persons": persons + len(fam.members),
         "households": households + len(fam.households),
