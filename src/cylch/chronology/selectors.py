@@ -160,14 +160,11 @@ def chronology(
         Event.objects.filter(person_id__in=list(by_pk)),
         Event.objects.filter(household_id__in=list(households), person__isnull=True),
     ]
-    superseded: set[int] = set()
-    for part in parts:
-        superseded.update(part.filter(supersedes__isnull=False).values_list("supersedes_id", flat=True))
-    events = sorted(
-        (e for part in parts for e in part if e.pk not in superseded),
-        key=lambda e: (e.occurred_at, e.pk),
-        reverse=True,
-    )
+    # A correction keeps its original's person and household, so it is always read with it:
+    # what it supersedes is known from the rows themselves, without another query.
+    rows = [e for part in parts for e in part]
+    superseded = {e.supersedes_id for e in rows if e.supersedes_id}
+    events = sorted((e for e in rows if e.pk not in superseded), key=lambda e: (e.occurred_at, e.pk), reverse=True)
     # A family's entries come from a handful of organisations: load each once, not per row.
     by_org = {o.pk: o for o in Organisation.objects.filter(pk__in={e.organisation_id for e in events})}
     organisation_field = Event._meta.get_field("organisation")

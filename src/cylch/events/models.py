@@ -87,6 +87,13 @@ class Event(models.Model):
             models.Index(fields=["person", "occurred_at"]),
             models.Index(fields=["household", "occurred_at"]),
             models.Index(fields=["code", "occurred_at"]),
+            # Entries about a household as a whole: without it SQLite answers "person is null"
+            # from the person index and walks every household-level row (seconds at 10M).
+            models.Index(
+                fields=["household", "occurred_at"],
+                condition=Q(person__isnull=True),
+                name="event_household_level_idx",
+            ),
         ]
 
     def __str__(self) -> str:
