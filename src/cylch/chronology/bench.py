@@ -39,11 +39,12 @@ import random
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from cylch.core.benchrun import run_worker
 
 EVENTS_PER_PERSON = 20  # background people: one per 20 events, 2.5 to a household
 HOUSEHOLD_SHARE = 0.08  # events about a household as a whole (domestic abuse notices ...)
@@ -965,41 +966,11 @@ def worker(events: int, family_events: int, *, requests: int = 50, warmup: int =
 # --- the parent process -----------------------------------------------------------------------
 
 
-def _postgres_url(base: str, name: str) -> str:
-    return base.rsplit("/", 1)[0] + "/" + name
-
-
 def run(database: str, events: int, family_events: int, postgres: str, *, requests: int = 50, warmup: int = 5) -> dict:
     """Run the worker in a fresh process on a database made for this run, removed after it."""
-    env = dict(os.environ, CYLCH_TESTING="1", CYLCH_DEMO="1")
-    env.pop("CYLCH_DB_CONN_MAX_AGE", None)  # the hub's default
-    name = f"cylch_bench_chronology_{os.getpid()}"
-    if database == "sqlite":
-        tmp = tempfile.TemporaryDirectory(prefix="cylch-bench-chronology-")
-        env["DATABASE_URL"] = f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
-        cleanup = tmp.cleanup
-    elif database == "postgresql":
-        import psycopg
-
-        with psycopg.connect(postgres, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        env["DATABASE_URL"] = _postgres_url(postgres, name)
-
-        def cleanup():
-            with psycopg.connect(postgres, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        raise ValueError(f"unknown database {database!r}: sqlite or postgresql")
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "cylch.cli", "bench", "chronology-worker", "--events", str(events),
-             "--family-events", str(family_events), "--requests", str(requests), "--warmup", str(warmup)],
-            env=env, check=True, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-    finally:
-        cleanup()
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    args = ["bench", "chronology-worker", "--events", str(events), "--family-events", str(family_events),
+            "--requests", str(requests), "--warmup", str(warmup)]  # fmt: skip
+    return run_worker(database, postgres, args, name="cylch_bench_chronology")
 
 
 def table(results: list[dict]) -> str:

@@ -8,15 +8,11 @@ run, so the cost of evaluation reads as a ratio that does not depend on the mach
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
+
+from cylch.core.benchrun import run_worker
 
 CODES = [
     ("health.appointment.was_not_brought", "person", {"service": "gp"}),
@@ -98,39 +94,10 @@ def worker(persons: int, events: int) -> dict:
     }  # fmt: skip
 
 
-def _postgres_url(base: str, name: str) -> str:
-    return base.rsplit("/", 1)[0] + "/" + name
-
-
 def run(database: str, persons: int, events: int, postgres: str) -> dict:
     """Run the worker in a fresh process on a database made for this run."""
-    env = dict(os.environ, CYLCH_TESTING="1", CYLCH_DEMO="1")
-    name = f"cylch_bench_{os.getpid()}"
-    cleanup = None
-    if database == "sqlite":
-        tmp = tempfile.TemporaryDirectory()
-        env["DATABASE_URL"] = f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
-        cleanup = tmp.cleanup
-    else:
-        import psycopg
-
-        with psycopg.connect(postgres, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        env["DATABASE_URL"] = _postgres_url(postgres, name)
-
-        def cleanup():
-            with psycopg.connect(postgres, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "cylch.cli", "bench", "rules-worker", "--persons", str(persons), "--events", str(events)],
-            env=env, check=True, capture_output=True, text=True,
-        )  # fmt: skip
-    finally:
-        cleanup()
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    args = ["bench", "rules-worker", "--persons", str(persons), "--events", str(events)]
+    return run_worker(database, postgres, args, name="cylch_bench_rules")
 
 
 def table(results: list[dict]) -> str:
