@@ -10,6 +10,7 @@ mistaken for the whole truth.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time
 from uuid import UUID
 
@@ -110,7 +111,7 @@ class Chronology:
     people: list[tuple[UUID, str]] = field(default_factory=list)  # (public id, who) for the filter
     categories: list[tuple[str, str]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def groups(self) -> list[Group]:
         return group_entries(self.entries)
 
