@@ -10,8 +10,8 @@ mistaken for the whole truth.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime, time
+from functools import cached_property
 from uuid import UUID
 
 from django.utils import timezone
