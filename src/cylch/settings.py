@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "cylch.reports",
     "cylch.rules",
     "cylch.chronology",
+    "cylch.protection",
     "cylch.demo",
 ]
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("cylch.events.urls")),
     path("", include("cylch.rules.urls")),
     path("", include("cylch.chronology.urls")),
+    path("", include("cylch.protection.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
