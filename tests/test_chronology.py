@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -124,6 +126,41 @@ def test_a_viewer_without_rights_sees_withheld_markers_not_content(six, client, 
         assert secret not in html
     assert "Efa" not in html and "Dafydd" not in html  # names of others are not shown either
     assert "Father" not in html and "(Parent)" not in html and ">Parent<" in html  # nor, through "Father", his sex
+
+
+def test_a_withheld_entry_is_never_fetched_with_its_content(six):
+    """The event behind a withheld entry comes without summary, details or recorder: content
+    the viewer may not see is not loaded at all, not merely left out of the page."""
+    p = six.p
+    stranger_org = factories.organisation(code="T3-NONE", kind=OrganisationKind.THIRD_SECTOR, name_en="Elsewhere Trust")
+    stranger = factories.demo_practitioner(
+        username="stranger", role=Role.THIRD_SECTOR_WORKER, organisation=stranger_org
+    )
+    chron = chronology(_access(stranger, p.twm), whole_family=True)
+    with CaptureQueriesContext(connection) as fetched:
+        chron.hydrate(chron.entries)
+    assert all(e.withheld for e in chron.entries)
+    assert all("summary" not in q["sql"] for q in fetched.captured_queries)
+    for e in chron.entries:
+        assert (e.event.summary, e.event.details, e.event.recorder_name) == ("", {}, "")
+        assert e.event.public_id == next(x for x in six.events.values() if x.pk == e.pk).public_id
+
+
+def test_only_the_entries_shown_are_fetched_and_a_caller_that_does_not_prepare_gets_them_all(six):
+    """Entries start light; ``hydrate`` fetches the events of the ones about to be shown in
+    one query, and reading an unprepared entry fetches the rest of the chronology at once."""
+    p = six.p
+    factories.allocated(p.twm, p.orgs.childrens_services, practitioner=p.staff.social_worker)
+    chron = chronology(_access(p.staff.social_worker, p.twm), whole_family=True)
+    first, *rest = chron.entries
+    with CaptureQueriesContext(connection) as page:
+        chron.hydrate([first])
+        assert first.event.summary == next(x for x in six.events.values() if x.pk == first.pk).summary
+    assert len(page.captured_queries) == 1
+    with CaptureQueriesContext(connection) as others:
+        summaries = [e.event.summary for e in rest]
+    assert len(others.captured_queries) == 1
+    assert summaries == [next(x for x in six.events.values() if x.pk == e.pk).summary for e in rest]
 
 
 def test_a_school_sees_police_entries_as_summary_and_its_own_in_full(six, client, demo_hub):

@@ -123,6 +123,7 @@ def get_chronology(request, person_id: UUID, q: Query[ChronologyQuery]):
     )
     chron = chronology(access, whole_family=q.whole_family, filters=filters)
     page = chron.entries[q.offset : q.offset + q.limit]
+    chron.hydrate(page)
     items = []
     for e in page:
         row = {
@@ -130,7 +131,7 @@ def get_chronology(request, person_id: UUID, q: Query[ChronologyQuery]):
             "occurred_at": e.occurred_at,
             "person": str(e.member.person.public_id) if e.member else None,
             "relationship_to_child": e.member.role if e.member else None,
-            "organisation": e.event.organisation.code,
+            "organisation": e.organisation.code,
             "level": e.level.value,
             "withheld": e.withheld,
             "contact_role": e.contact_role,

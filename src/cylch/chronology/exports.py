@@ -106,6 +106,7 @@ def _safe_cell(value: str) -> str:
 
 
 def to_csv(chron: Chronology, mark: Watermark) -> bytes:
+    chron.hydrate(chron.entries)  # an export holds every entry
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([mark.text()])
@@ -117,6 +118,7 @@ def to_csv(chron: Chronology, mark: Watermark) -> bytes:
 
 
 def to_xlsx(chron: Chronology, mark: Watermark, title: str) -> bytes:
+    chron.hydrate(chron.entries)
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -146,6 +148,7 @@ def to_xlsx(chron: Chronology, mark: Watermark, title: str) -> bytes:
 
 
 def to_pdf(chron: Chronology, mark: Watermark, title: str) -> bytes:
+    chron.hydrate(chron.entries)
     from weasyprint import HTML
 
     html = render_to_string(

@@ -9,11 +9,15 @@ mistaken for the whole truth.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cached_property
 from uuid import UUID
 
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -47,19 +51,126 @@ class Filters:
 
 
 @dataclass
+class _Shared:
+    """What every entry of one chronology shares: the viewer's language, the family's
+    organisations and names, and the labels worked out once per code rather than per entry."""
+
+    language: str
+    organisations: dict[int, Organisation]
+    names: dict[int, str]  # member's person pk -> name, empty where not the viewer's to see
+    domains: dict
+    # The chronology, whose entries a first read of an unfetched event fetches. Weak: entries
+    # point here, so a strong reference would make every chronology a reference cycle that
+    # only the garbage collector frees (full collections were most of the slowest requests).
+    chronology: weakref.ReferenceType[Chronology] | None = None
+    _labels: dict[str, str] = field(default_factory=dict)
+    _contacts: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def label(self, code: str) -> str:
+        if code not in self._labels:
+            found = taxonomy.get(code)
+            self._labels[code] = found.label(self.language) if found else code
+        return self._labels[code]
+
+    def category_label(self, category: str) -> str:
+        return self.domains[category].label(self.language) if category in self.domains else category
+
+    def contact(self, organisation_id: int) -> tuple[str, str]:
+        if organisation_id not in self._contacts:
+            self._contacts[organisation_id] = _contact_of(self.organisations[organisation_id], self.language)
+        return self._contacts[organisation_id]
+
+
 class Entry:
-    event: Event
-    member: Member | None  # None for an entry about the household as a whole
-    level: Level
-    mark: Significance | None
-    label: str
-    category: str
-    category_label: str
-    organisation_name: str
-    contact_role: str
-    contact: str
-    marked_by: str = ""  # the organisation that marked it significant, in the viewer's language
-    name: str = ""  # the member's name, empty where names are not the viewer's to see
+    """One entry of the chronology as the viewer may see it.
+
+    Filtering and grouping need only a few columns of each event, so an entry starts with
+    those. Its ``event`` (public id, and the content where the viewer may read it) is fetched
+    when the entry is shown: ``Chronology.hydrate`` for a page of entries in two queries, or,
+    for a caller that does not prepare, every entry of its chronology at the first read.
+    A withheld entry's event never carries content: summary, details and recorder are empty.
+    """
+
+    __slots__ = (
+        "_event",
+        "_shared",
+        "category",
+        "code",
+        "household_id",
+        "level",
+        "mark",
+        "member",
+        "occurred_at",
+        "organisation_id",
+        "person_id",
+        "pk",
+        "sensitivity",
+        "supersedes_id",
+    )
+
+    def __init__(
+        self, row: tuple, member: Member | None, level: Level, mark: Significance | None, category: str, shared: _Shared
+    ) -> None:
+        (
+            self.pk,
+            self.person_id,
+            self.household_id,
+            self.organisation_id,
+            self.code,
+            self.sensitivity,
+            self.occurred_at,
+            self.supersedes_id,
+        ) = row
+        self.member = member  # None for an entry about the household as a whole
+        self.level = level
+        self.mark = mark
+        self.category = category
+        self._shared = shared
+        self._event: Event | None = None
+
+    def __repr__(self) -> str:
+        return f"<Entry {self.pk} {self.code} {self.level.value}>"
+
+    @property
+    def event(self) -> Event:
+        if self._event is None:
+            owner = self._shared.chronology() if self._shared.chronology else None
+            hydrate([*owner.entries, self] if owner else [self])
+        return self._event  # type: ignore[return-value]
+
+    @property
+    def label(self) -> str:
+        return self._shared.label(self.code)
+
+    @property
+    def category_label(self) -> str:
+        return self._shared.category_label(self.category)
+
+    @property
+    def organisation(self) -> Organisation:
+        return self._shared.organisations[self.organisation_id]
+
+    @property
+    def organisation_name(self) -> str:
+        return self.organisation.name(self._shared.language)
+
+    @property
+    def contact_role(self) -> str:
+        return self._shared.contact(self.organisation_id)[0]
+
+    @property
+    def contact(self) -> str:
+        return self._shared.contact(self.organisation_id)[1]
+
+    @property
+    def marked_by(self) -> str:
+        """The organisation that marked it significant, in the viewer's language."""
+        return self.mark.organisation.name(self._shared.language) if self.mark is not None else ""
+
+    @property
+    def name(self) -> str:
+        """The member's name, empty where names are not the viewer's to see."""
+        return self._shared.names[self.member.person.pk] if self.member else ""
 
     @property
     def who(self) -> str:
@@ -77,10 +188,6 @@ class Entry:
         return self.member.role_label if self.name else self.member.neutral_label
 
     @property
-    def occurred_at(self) -> datetime:
-        return self.event.occurred_at
-
-    @property
     def withheld(self) -> bool:
         return self.level == Level.EXISTENCE
 
@@ -95,8 +202,8 @@ class Entry:
     def group_key(self) -> tuple:
         who = self.member.person.pk if self.member else None
         if self.withheld:
-            return (who, "withheld", self.event.organisation_id)
-        return (who, self.event.code, self.level.value)
+            return (who, "withheld", self.organisation_id)
+        return (who, self.code, self.level.value)
 
 
 @dataclass
@@ -114,6 +221,44 @@ class Chronology:
     @cached_property
     def groups(self) -> list[Group]:
         return group_entries(self.entries)
+
+    def hydrate(self, entries: Iterable[Entry]) -> None:
+        """Fetch the events of ``entries`` (the ones about to be shown) in two queries."""
+        hydrate(entries)
+
+
+# Ids per query when fetching events: well inside SQLite's limit on bound parameters.
+HYDRATE_BATCH = 2000
+# What filtering, grouping and the access check need of each event; ``Entry`` takes them in order.
+_LIGHT = ("pk", "person_id", "household_id", "organisation_id", "code", "sensitivity", "occurred_at", "supersedes_id")
+
+
+def hydrate(entries: Iterable[Entry]) -> None:
+    """Give each of ``entries`` its event: the whole row where the viewer may read it (in
+    full or as a summary), and only the public id beside the columns already read where it is
+    withheld, so content the viewer may not see is never loaded."""
+    todo = list({e.pk: e for e in entries if e._event is None}.values())
+    if not todo:
+        return
+    readable = [e.pk for e in todo if not e.withheld]
+    withheld = [e.pk for e in todo if e.withheld]
+    rows: dict[int, Event] = {}
+    public_ids: dict[int, UUID] = {}
+    for i in range(0, len(readable), HYDRATE_BATCH):
+        rows.update((ev.pk, ev) for ev in Event.objects.filter(pk__in=readable[i : i + HYDRATE_BATCH]))
+    for i in range(0, len(withheld), HYDRATE_BATCH):
+        public_ids.update(Event.objects.filter(pk__in=withheld[i : i + HYDRATE_BATCH]).values_list("pk", "public_id"))
+    organisation_field = Event._meta.get_field("organisation")
+    for e in todo:
+        if e.withheld:
+            event = Event(**{name if name != "pk" else "id": getattr(e, name) for name in _LIGHT})
+            event.public_id = public_ids[e.pk]
+            event._state.adding = False
+            event._state.db = DEFAULT_DB_ALIAS
+        else:
+            event = rows[e.pk]
+        organisation_field.set_cached_value(event, e.organisation)
+        e._event = event
 
 
 def _contact_of(organisation, language: str) -> tuple[str, str]:
@@ -141,7 +286,9 @@ def chronology(
 ) -> Chronology:
     """One time axis for the child (or the family), newest first, filtered and access-checked.
 
-    Six queries plus a few per family member the viewer is not already allocated to.
+    Five queries plus a few per family member the viewer is not already allocated to. Each
+    entry holds what filtering and grouping need; the events themselves are fetched for the
+    entries shown (``Chronology.hydrate``; every entry at the first read otherwise).
     """
     filters = filters or Filters()
     language = get_language() or "en"
@@ -153,65 +300,53 @@ def chronology(
         pk: m.person.display_name if accesses[pk].may_see_demographics or m.role == "child" else ""
         for pk, m in by_pk.items()
     }
-    households = family.households if whole_family else family.members[0].households
+    households = list(family.households if whole_family else family.members[0].households)
 
     # Two index-backed reads rather than one OR: SQLite does not use both indexes for an OR
-    # and scans the table instead (seconds at ten million events).
-    parts = [
-        Event.objects.filter(person_id__in=list(by_pk)),
-        Event.objects.filter(household_id__in=list(households), person__isnull=True),
-    ]
+    # and scans the table instead (seconds at ten million events). Only the columns needed to
+    # filter and group: building two thousand model instances was most of the time.
+    by_person = Event.objects.filter(person_id__in=list(by_pk))
+    by_household = Event.objects.filter(household_id__in=households, person__isnull=True)
+    rows = [*by_person.values_list(*_LIGHT), *by_household.values_list(*_LIGHT)]
     # A correction keeps its original's person and household, so it is always read with it:
     # what it supersedes is known from the rows themselves, without another query.
-    rows = [e for part in parts for e in part]
-    superseded = {e.supersedes_id for e in rows if e.supersedes_id}
-    events = sorted((e for e in rows if e.pk not in superseded), key=lambda e: (e.occurred_at, e.pk), reverse=True)
+    superseded = {r[7] for r in rows if r[7]}
+    rows = sorted((r for r in rows if r[0] not in superseded), key=lambda r: (r[6], r[0]), reverse=True)
     # A family's entries come from a handful of organisations: load each once, not per row.
-    by_org = {o.pk: o for o in Organisation.objects.filter(pk__in={e.organisation_id for e in events})}
-    organisation_field = Event._meta.get_field("organisation")
-    for e in events:
-        organisation_field.set_cached_value(e, by_org[e.organisation_id])
+    by_org = {o.pk: o for o in Organisation.objects.filter(pk__in={r[3] for r in rows})}
+    # Marks on the family's events by a join, not a list of two thousand ids.
     marks = {
         m.event_id: m
         for m in Significance.objects.filter(
-            event_id__in=[e.pk for e in events], removed_at__isnull=True
+            Q(event__person_id__in=list(by_pk)) | Q(event__household_id__in=households, event__person__isnull=True),
+            removed_at__isnull=True,
         ).select_related("organisation")
     }
-    domains = taxonomy.domains()
-    contacts: dict[int, tuple[str, str]] = {}
-    organisations: dict[str, str] = {}
-    categories: dict[str, str] = {}
+    shared = _Shared(language=language, organisations=by_org, names=names, domains=taxonomy.domains())
+    categories_of: dict[str, str] = {}
+    levels: dict[tuple, Level] = {}
+    seen: set[str] = set()  # categories of the entries the viewer may see
     entries: list[Entry] = []
-    for event in events:
-        member = by_pk.get(event.person_id) if event.person_id else None
-        person_access = accesses[member.person.pk] if member else access
-        level = person_access.level_for(sensitivity=event.sensitivity, organisation_id=event.organisation_id)
-        code = taxonomy.get(event.code)
-        category = code.domain if code else event.code.split(".", 1)[0]
-        if event.organisation_id not in contacts:
-            contacts[event.organisation_id] = _contact_of(event.organisation, language)
-        organisation_name = event.organisation.name(language)
-        organisations[event.organisation.code] = organisation_name
-        entry = Entry(
-            event=event,
-            member=member,
-            level=level,
-            mark=marks.get(event.pk),
-            label=code.label(language) if code else event.code,
-            category=category,
-            category_label=domains[category].label(language) if category in domains else category,
-            organisation_name=organisation_name,
-            contact_role=contacts[event.organisation_id][0],
-            contact=contacts[event.organisation_id][1],
-            marked_by=marks[event.pk].organisation.name(language) if event.pk in marks else "",
-            name=names[member.person.pk] if member else "",
-        )
+    for row in rows:
+        pk, person_id, _household, organisation_id, code, sensitivity = row[:6]
+        member = by_pk.get(person_id) if person_id else None
+        key = (person_id if member else None, sensitivity, organisation_id)
+        level = levels.get(key)
+        if level is None:
+            person_access = accesses[member.person.pk] if member else access
+            level = levels[key] = person_access.level_for(sensitivity=sensitivity, organisation_id=organisation_id)
+        category = categories_of.get(code)
+        if category is None:
+            found = taxonomy.get(code)
+            category = categories_of[code] = found.domain if found else code.split(".", 1)[0]
         if level != Level.EXISTENCE:
-            categories[category] = entry.category_label
-        entries.append(entry)
+            seen.add(category)
+        entries.append(Entry(row, member, level, marks.get(pk), category, shared))
+    categories = {category: shared.category_label(category) for category in seen}
+    organisations = {o.code: o.name(language) for o in by_org.values()}
     total = len(entries)
-    kept = [e for e in entries if _passes(e, filters)]
-    return Chronology(
+    kept = [e for e in entries if _passes(e, filters)] if filters.active else entries
+    chron = Chronology(
         family=family,
         whole_family=whole_family,
         filters=filters,
@@ -225,19 +360,20 @@ def chronology(
             for m in members
         ],
     )
+    shared.chronology = weakref.ref(chron)
+    return chron
 
 
 def _passes(entry: Entry, f: Filters) -> bool:
     """Filters apply to what the viewer may know: a withheld entry's category is not theirs to
     see, so a category filter keeps withheld entries (from the chosen organisation, if any)."""
-    at = timezone.localtime(entry.occurred_at)
-    if f.since and at < timezone.make_aware(datetime.combine(f.since, time.min)):
+    if f.since and timezone.localtime(entry.occurred_at) < timezone.make_aware(datetime.combine(f.since, time.min)):
         return False
-    if f.until and at.date() > f.until:
+    if f.until and timezone.localtime(entry.occurred_at).date() > f.until:
         return False
     if f.person and (entry.member is None or entry.member.person.public_id != f.person):
         return False
-    if f.organisation and entry.event.organisation.code != f.organisation:
+    if f.organisation and entry.organisation.code != f.organisation:
         return False
     if f.significant_only and not entry.significant:
         return False

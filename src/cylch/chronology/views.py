@@ -57,6 +57,7 @@ def chronology_page(request, public_id):
         return redirect("chronology:chronology", public_id=access.person.public_id)
     form, chron = _chronology(request, access)
     page = Paginator(chron.groups, GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+    chron.hydrate(entry for group in page.object_list for entry in group.entries)
     query = request.GET.copy()
     query.pop("page", None)
     audit_from_request(
