@@ -56,7 +56,7 @@ def test_percentiles_are_positive_and_ordered(result):
         assert t["n"] == 8
         assert 0 < t["p50_ms"] <= t["p95_ms"] <= t["max_ms"], (key, t)
     assert r["load"]["seconds"] > 0
-    assert "| page (100 groups) |" in bench.table([r])
+    assert f"| page ({r['groups_per_page']} groups) |" in bench.table([r])
 
 
 @pytest.mark.skipif("postgresql" not in DATABASES, reason="CYLCH_TEST_POSTGRES is not set")

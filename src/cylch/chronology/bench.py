@@ -906,6 +906,7 @@ def worker(events: int, family_events: int, *, requests: int = 50, warmup: int =
     from django.core.management import call_command
     from django.db import connection
 
+    from cylch.chronology.views import GROUPS_PER_PAGE
     from cylch.demo.organisations import build_directory, create_demo_users
 
     if family_events * 2 > events:
@@ -964,6 +965,7 @@ def worker(events: int, family_events: int, *, requests: int = 50, warmup: int =
         },
         "requests": requests,
         "warmup": warmup,
+        "groups_per_page": GROUPS_PER_PAGE,
         **measured,
     }
 
@@ -986,7 +988,7 @@ def table(results: list[dict]) -> str:
     ]
     for r in results:
         for key, label in (("floor_healthz", "floor: /healthz"), ("selector", "chronology() selector"),
-                           ("page", "page (100 groups)"), ("api", "API (100 entries)")):  # fmt: skip
+                           ("page", f"page ({r['groups_per_page']} groups)"), ("api", "API (100 entries)")):  # fmt: skip
             t = r[key]
             lines.append(
                 f"| {r['database']} | {r['events']:,} | {r['load']['seconds']:,.0f} | {label} | {t['p50_ms']:.1f} "
