@@ -358,6 +358,12 @@ class PlanAction(models.Model):
     def __str__(self) -> str:
         return self.text[:60]
 
+    @property
+    def latest_update(self):
+        """The last progress note (from the prefetched updates, when they were prefetched)."""
+        updates = list(self.updates.all())
+        return updates[-1] if updates else None
+
 
 class ActionUpdate(models.Model):
     action = models.ForeignKey(PlanAction, on_delete=models.CASCADE, related_name="updates")

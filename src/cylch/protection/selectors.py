@@ -74,6 +74,10 @@ class DueRow:
     overdue: bool
     days: int  # calendar days until due (negative when overdue)
 
+    @property
+    def late_by(self) -> int:
+        return -self.days
+
 
 def due_list(organisation: Organisation, *, within_days: int = 28, today: date | None = None) -> list[DueRow]:
     """What is due in the next four weeks and everything overdue, for a children's services

@@ -24,3 +24,20 @@ def _humanise(value) -> str:
 def detail_items(details: dict) -> list[tuple[str, str]]:
     """(label, value) pairs for an event's typed details, in plain words."""
     return [(key.replace("_", " ").capitalize(), _humanise(value)) for key, value in (details or {}).items()]
+
+
+@register.filter
+def local_name(thing) -> str:
+    """An organisation's or authority's name in the page's language (Welsh where it has one)."""
+    from django.utils.translation import get_language
+
+    if thing is None:
+        return ""
+    if (get_language() or "en").startswith("cy") and getattr(thing, "name_cy", ""):
+        return thing.name_cy
+    return thing.name_en
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None
