@@ -532,3 +532,27 @@ def test_full_path_report_to_deregistration(prydderch, chair):
     episode.refresh_from_db()
     assert episode.stage == Stage.CLOSED and register.current(p.alys) is None
     assert len(register.history(p.alys)) == 1
+
+
+def test_an_entry_marked_significant_requires_the_assessment_reviewed_and_the_sweep_command_runs(prydderch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from cylch.access.selectors import Viewer, access_person
+    from cylch.chronology.services import significance_toggle
+
+    p = prydderch
+    episode, _icpc = _to_conference(p, held_strategy=days_ago(30), concluded=days_ago(25))
+    assessment = episode.assessments.get()
+    services.complete_assessment(assessment, user=p.staff.social_worker, analysis="Done.")
+    injury = factories.event(organisation=p.orgs.gp, person=p.alys, code="health.injury.child",
+                             occurred_at=at(days_ago(1)))  # fmt: skip
+    access = access_person(Viewer.for_user(p.staff.social_worker), p.alys.public_id)
+    significance_toggle(access=access, user=p.staff.social_worker, event_id=injury.public_id)
+    assessment.refresh_from_db()
+    assert assessment.review_needed_since is not None
+    assert "health.injury.child" in assessment.review_needed_because
+    out = StringIO()
+    call_command("protection", "sweep", stdout=out)
+    assert out.getvalue().startswith("warned ") and "escalated 1" in out.getvalue()  # the ICPC is overdue
