@@ -32,6 +32,7 @@ from cylch.core import taxonomy
 from cylch.events.models import Event
 
 _RANK = {Relationship.NONE: 0, Relationship.INVOLVED: 1, Relationship.ALLOCATED: 2}
+_EXISTENCE, _CONTENT = Level.EXISTENCE, Level.CONTENT  # an enum member read from its class is slow
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,10 @@ class Entry:
         "person_id",
         "pk",
         "sensitivity",
+        "shows_content",
+        "significant",
         "supersedes_id",
+        "withheld",
     )
 
     def __init__(
@@ -124,6 +128,10 @@ class Entry:
         self.member = member  # None for an entry about the household as a whole
         self.level = level
         self.mark = mark
+        # Worked out once: grouping, filters and the page ask each of them several times.
+        self.withheld = level == _EXISTENCE
+        self.shows_content = level == _CONTENT
+        self.significant = mark is not None and not self.withheld
         self.category = category
         self._shared = shared
         self._event: Event | None = None
@@ -187,23 +195,11 @@ class Entry:
             return _("The household")
         return self.member.role_label if self.name else self.member.neutral_label
 
-    @property
-    def withheld(self) -> bool:
-        return self.level == Level.EXISTENCE
-
-    @property
-    def shows_content(self) -> bool:
-        return self.level == Level.CONTENT
-
-    @property
-    def significant(self) -> bool:
-        return self.mark is not None and not self.withheld
-
     def group_key(self) -> tuple:
         who = self.member.person.pk if self.member else None
         if self.withheld:
             return (who, "withheld", self.organisation_id)
-        return (who, self.code, self.level.value)
+        return (who, self.code, self.level)
 
 
 @dataclass
@@ -339,7 +335,7 @@ def chronology(
         if category is None:
             found = taxonomy.get(code)
             category = categories_of[code] = found.domain if found else code.split(".", 1)[0]
-        if level != Level.EXISTENCE:
+        if level != _EXISTENCE:
             seen.add(category)
         entries.append(Entry(row, member, level, marks.get(pk), category, shared))
     categories = {category: shared.category_label(category) for category in seen}
