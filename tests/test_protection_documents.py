@@ -62,10 +62,13 @@ def chair(prydderch):
 
 @pytest.fixture
 def registered(prydderch, chair, settings):
+    settings.CYLCH_CHILD_INVITE_AGE = 18  # no child invitee: the lists stay short
+    return build_registered(prydderch, chair)
+
+
+def build_registered(p, chair):
     """Alys registered under neglect and emotional abuse at a Welsh-language conference her
     mother could not attend, with the GP's report shared, a dissent, her story, and a plan."""
-    settings.CYLCH_CHILD_INVITE_AGE = 18
-    p = prydderch
     access = access_person(Viewer.for_user(p.staff.school_lead), p.alys.public_id)
     story_save(access=access, user=p.staff.school_lead, summary="Alys loves drawing horses and wants a dog.")
     episode, icpc = to_conference(p)

@@ -26,6 +26,7 @@ api = NinjaAPI(
 api.add_router("/events", events_router)
 api.add_router("/persons", identity_router)
 api.add_router("/persons", chronology_router)
+api.add_router("/persons", "cylch.protection.api.router")
 api.add_router("/reports", reports_router)
 api.add_router("/fhir", fhir_router)
 api.add_router("/alerts", alerts_router)
