@@ -13,7 +13,10 @@ Measured warm, after warm-ups, the way the hub is configured (a SQLite connectio
 after every request, a PostgreSQL one kept): the ``chronology()`` selector alone, the page
 through Django's test client signed in as the child's allocated social worker, and the API with
 a bearer token. ``/healthz`` (middleware, session, ``SELECT 1``) is timed the same way as a
-floor, so each figure also reads as a ratio that does not depend on the machine.
+floor, so each figure also reads as a ratio that does not depend on the machine. The slowest
+requests are those a full garbage collection falls in: the run records how many objects the
+process tracks and what one full collection costs, and, apart from the figures and last, the
+page again after ``gc.freeze()`` (which the hub's server does not do).
 
 The load is a benchmark's, not the hub's: rows go straight in (``COPY``, ``executemany``)
 rather than through ``record_event``. Every code comes from the taxonomy with its own
@@ -768,6 +771,15 @@ def _profile(call, top: int = 25) -> list[str]:
     return lines[:1] + lines[start:]
 
 
+def _heap() -> dict:
+    """The objects the collector tracks in this process and what one full collection of them
+    costs: the price of the requests a full collection falls in."""
+    gc.collect()
+    t0 = time.perf_counter()
+    gc.collect()
+    return {"tracked_objects": len(gc.get_objects()), "full_collection_ms": round((time.perf_counter() - t0) * 1000, 1)}
+
+
 def _measure(fam: Family, *, requests: int, warmup: int) -> dict:
     from django.conf import settings
     from django.core.paginator import Paginator
@@ -854,6 +866,7 @@ def _measure(fam: Family, *, requests: int, warmup: int) -> dict:
     # The hub's request cycle: close the connection after a request if CONN_MAX_AGE says so
     # (SQLite: every time; PostgreSQL: kept). The test client skips this, so do it here.
     cycle = close_old_connections
+    heap = _heap()
     _log("measuring: floor, selector, page, API")
     floor = _timed(healthz, requests=requests, warmup=warmup, after=cycle)
     select1 = _timed(select_1, requests=requests, warmup=warmup)
@@ -875,6 +888,15 @@ def _measure(fam: Family, *, requests: int, warmup: int) -> dict:
     plans = [_explain(sql) for sql in event_queries]
     profile = _profile(page)
     cycle()
+    # Not how the hub runs (``cylch serve`` does not freeze): what the page would cost if the
+    # server froze the objects it holds after start-up, so full collections skip them. Kept
+    # apart from the figures above, and measured last so it cannot change them.
+    gc.collect()
+    gc.freeze()
+    try:
+        page_frozen = _timed(page, requests=requests, warmup=warmup, after=cycle)
+    finally:
+        gc.unfreeze()
     for t in (selector_t, page_t, api_t):
         t["ratio_to_floor_p50"] = round(t["p50_ms"] / floor["p50_ms"], 1)
     return {
@@ -884,6 +906,8 @@ def _measure(fam: Family, *, requests: int, warmup: int) -> dict:
         "selector": {**selector_t, **selector_q},
         "page": {**page_t, **page_q},
         "api": {**api_t, **api_q},
+        "gc_heap": heap,
+        "page_if_gc_frozen": page_frozen,
         "load_average": [round(x, 2) for x in os.getloadavg()],  # others on the machine show up here
         "selector_event_query_plans": plans,
         "page_profile_tottime": profile,
@@ -995,10 +1019,22 @@ def table(results: list[dict]) -> str:
                 f"| {t['p95_ms']:.1f} | {t['max_ms']:.1f} | {t.get('ratio_to_floor_p50', 1.0):.1f} "
                 f"| {t.get('queries', '')} |"
             )
+        if "page_if_gc_frozen" in r:
+            t = r["page_if_gc_frozen"]
+            lines.append(
+                f"| {r['database']} | {r['events']:,} | | page, gc.freeze() (not the hub's setup) | {t['p50_ms']:.1f} "
+                f"| {t['p95_ms']:.1f} | {t['max_ms']:.1f} | | |"
+            )
     checks = [
         f"{r['database']}: {r['check']['chronology_entries']:,} entries "
         f"({r['check']['family_events']:,} family events, {r['check']['corrections']} corrected), "
         f"{r['check']['withheld']} withheld, {r['check']['page_entries']} on the first page"
+        + (
+            f"; {r['gc_heap']['tracked_objects']:,} tracked objects, a full collection "
+            f"{r['gc_heap']['full_collection_ms']} ms"
+            if "gc_heap" in r
+            else ""
+        )
         for r in results
     ]
     return "\n".join([*lines, "", *checks])
