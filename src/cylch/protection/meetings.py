@@ -45,6 +45,7 @@ from cylch.protection.models import (
     PlanStatus,
     Postponement,
     Stage,
+    Why,
 )
 from cylch.protection.services import LA_ROLES, ChallengeInput, _as_moment, _local_day, _spine, check_children_services
 
@@ -136,7 +137,7 @@ def build_invitees(meeting: Meeting) -> list[Invitee]:
         episode.transfer_to if meeting.kind == MeetingKind.TRANSFER and episode.transfer_to_id else episode.organisation
     )
     add(kind=InviteeKind.AGENCY, organisation=owner, user=episode.social_worker, mandatory=True,
-        why="children's services", report_requested=conference)  # fmt: skip
+        why=Why.CHILDRENS_SERVICES, report_requested=conference)  # fmt: skip
     involved = organisations_involved(child)
     if meeting.kind == MeetingKind.CORE_GROUP:
         owners = set(
@@ -149,32 +150,27 @@ def build_invitees(meeting: Meeting) -> list[Invitee]:
         ]
         extra = Organisation.objects.filter(pk__in=owners - {i.organisation.pk for i in involved} - {owner.pk})
         for org in extra:
-            add(kind=InviteeKind.AGENCY, organisation=org, why="owns an action in the plan")
+            add(kind=InviteeKind.AGENCY, organisation=org, why=Why.OWNS_ACTION)
     gps = [i for i in involved if i.organisation.kind == OrganisationKind.GP_PRACTICE]
     for i in involved:
         if i.organisation.pk == owner.pk or i.organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES:
             continue
         is_gp = i.organisation.kind == OrganisationKind.GP_PRACTICE
         add(kind=InviteeKind.AGENCY, organisation=i.organisation, user=i.named, mandatory=is_gp and conference,
-            why="the child's GP" if is_gp else ("knows the child" if i.with_child else "knows the household"),
+            why=Why.GP if is_gp else (Why.KNOWS_CHILD if i.with_child else Why.KNOWS_HOUSEHOLD),
             report_requested=conference)  # fmt: skip
     if conference and not gps:
-        add(kind=InviteeKind.AGENCY, name="The child's GP (not known to Cylch: add the practice)", mandatory=True,
-            why="the child's GP", report_requested=True)  # fmt: skip
+        add(kind=InviteeKind.AGENCY, mandatory=True, why=Why.GP, report_requested=True)  # fmt: skip
     for rel in parents_of(child):
         if rel.parental_responsibility or rel.lives_with:
             add(kind=InviteeKind.PARENT, person=rel.person, name=f"{rel.person.given_name} {rel.person.family_name}".strip(),
-                mandatory=True, why=rel.get_kind_display())  # fmt: skip
+                mandatory=True, why=rel.kind)  # fmt: skip
     age = age_on(child.date_of_birth, timezone.localdate())
     if age is not None and age >= child_invite_age():
         add(kind=InviteeKind.CHILD, person=child, name=f"{child.given_name} {child.family_name}".strip(),
-            mandatory=True, why="of age and understanding")  # fmt: skip
+            mandatory=True, why=Why.OF_AGE)  # fmt: skip
         if conference:
-            add(
-                kind=InviteeKind.ADVOCATE,
-                name="Independent advocate (offered to the child)",
-                why="offered to the child",
-            )
+            add(kind=InviteeKind.ADVOCATE, why=Why.ADVOCATE)
     report_due = None
     if meeting.scheduled_for and conference:
         report_due = timescales.timescale(DueKind.AGENCY_REPORT).due(_local_day(meeting.scheduled_for))
@@ -193,15 +189,13 @@ def add_invitee(meeting: Meeting, *, user: User, organisation: Organisation | No
     with transaction.atomic():
         # Adding the GP practice answers the placeholder for an unknown GP.
         if organisation is not None and organisation.kind == OrganisationKind.GP_PRACTICE:
-            placeholder = meeting.invitees.filter(
-                organisation__isnull=True, why="the child's GP", removed_at__isnull=True
-            )
+            placeholder = meeting.invitees.filter(organisation__isnull=True, why=Why.GP, removed_at__isnull=True)
             placeholder.update(removed_at=timezone.now(), removed_reason=f"GP practice added: {organisation.name_en}")
         conference = MeetingKind(meeting.kind).is_conference
         invitee = Invitee.objects.create(
             meeting=meeting, kind=kind, organisation=organisation, name=name, email=email,
             mandatory=bool(organisation and organisation.kind == OrganisationKind.GP_PRACTICE and conference),
-            why="added by children's services", report_requested=conference and kind == InviteeKind.AGENCY,
+            why=Why.ADDED, report_requested=conference and kind == InviteeKind.AGENCY,
             report_due_on=(timescales.timescale(DueKind.AGENCY_REPORT).due(_local_day(meeting.scheduled_for))
                            if conference and meeting.scheduled_for else None),
         )  # fmt: skip
@@ -274,7 +268,7 @@ def send_invitations(meeting: Meeting, *, user: User) -> int:
                                       organisation__isnull=True)  # fmt: skip
     if unknown.exists():
         raise ValidationError(
-            {"invitees": [f"{i.name}: add the practice, or record why there is none." for i in unknown]}
+            {"invitees": [_("The child's GP is not known to Cylch: add the practice, or record why there is none.")]}
         )
     pending = list(
         meeting.invitees.filter(removed_at__isnull=True, invited_at__isnull=True).select_related("organisation", "user")

@@ -18,6 +18,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cylch.core.models import BaseModel
@@ -172,6 +173,23 @@ class InviteeKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class Why(models.TextChoices):
+    """Why someone is on a meeting's list, said to the reader in their language."""
+
+    CHILDRENS_SERVICES = "childrens_services", _("children's services")
+    GP = "gp", _("the child's GP")
+    KNOWS_CHILD = "knows_child", _("knows the child")
+    KNOWS_HOUSEHOLD = "knows_household", _("knows someone in the child's home")
+    OWNS_ACTION = "owns_action", _("owns an action in the plan")
+    ADDED = "added", _("added by children's services")
+    PARENT = "parent", _("parent")
+    STEP_PARENT = "step_parent", _("step-parent")
+    CARER = "carer", _("carer")
+    OF_AGE = "of_age", _("of age and understanding")
+    ADVOCATE = "advocate", _("offered to the child")
+    TOOK_PART = "took_part", _("took part")
+
+
 class Invitee(models.Model):
     """Someone invited to a meeting (or, for a strategy discussion, taking part)."""
 
@@ -188,7 +206,7 @@ class Invitee(models.Model):
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     mandatory = models.BooleanField(default=False)
-    why = models.CharField(max_length=200, blank=True, help_text="Why they are on the list.")
+    why = models.CharField(max_length=20, choices=Why.choices, blank=True, help_text="Why they are on the list.")
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.TextField(blank=True)
     invited_at = models.DateTimeField(null=True, blank=True)
@@ -208,7 +226,11 @@ class Invitee(models.Model):
     @property
     def display_name(self) -> str:
         if self.organisation_id and not self.name:
-            return self.organisation.name_en
+            return self.organisation.name(get_language() or "en")
+        if not self.name and self.kind == InviteeKind.ADVOCATE:
+            return str(_("Independent advocate"))
+        if not self.name and self.why == Why.GP:
+            return str(_("The child's GP (not known to Cylch: add the practice)"))
         return self.name
 
     @property

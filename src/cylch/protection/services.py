@@ -39,6 +39,7 @@ from cylch.protection.models import (
     PlanKind,
     Stage,
     Visit,
+    Why,
 )
 
 LA_ROLES = frozenset({Role.FRONT_DOOR, Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.CONFERENCE_CHAIR})
@@ -254,7 +255,7 @@ def record_strategy(meeting: Meeting, *, user: User, data: StrategyInput) -> Mee
                 name=p.name,
                 mandatory=p.organisation.kind in REQUIRED_AT_STRATEGY,
                 attended=p.took_part,
-                why="",
+                why=Why.TOOK_PART if p.took_part else "",
                 removed_reason=p.why_not if not p.took_part else "",
             )
         for c in data.challenges:
