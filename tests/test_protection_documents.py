@@ -303,3 +303,31 @@ def test_an_unknown_language_is_refused(registered):
     with pytest.raises(ValueError):
         documents.plan_pdf(plan, user=p.staff.social_worker, language="fr")
     assert documents.languages("both") == ["cy", "en"]
+
+
+def test_a_review_that_ends_the_registration_says_so_in_the_record_and_the_letter(registered, chair, client, demo_hub):
+    """The review's record carries progress and risk of future harm, the support after the
+    register and the contingency; the parent's letter says plainly the name comes off."""
+    p, episode, _icpc, _plan = registered
+    review = episode.meetings.get(kind=MeetingKind.REVIEW, held_at__isnull=True)
+    meetings.send_invitations(review, user=p.staff.social_worker)
+    attended = {i.pk: True for i in review.invitees.filter(removed_at__isnull=True)}
+    meetings.record_conference(review, user=chair, data=meetings.ConferenceInput(
+        held_at=at(days_ago(2), 10), format="in_person", language="en", attended=attended,
+        decision=Decision.DEREGISTER, categories=[], reasons="Alys has breakfast every day now.",
+        record="Review held.", progress="Breakfast club every day; weight back on track.",
+        risk_of_future_harm="Low", eligible_needs="Early help: parenting programme",
+        contingency="Any weight loss: the GP calls the social worker."))  # fmt: skip
+    client.force_login(p.staff.social_worker)
+    text = pdf_text(client.get(reverse("protection:record-pdf", args=[review.public_id]), {"lang": "en"}))
+    assert "Review child protection conference" in text
+    assert "Breakfast club every day" in between(text, "Progress since the last conference", "Risk of future harm")
+    assert "Remove from the register" in text
+    assert "Early help: parenting programme" in text and "Any weight loss" in text
+    assert "None: the child's name was removed from the register." in text
+    parent = review.invitees.get(kind=InviteeKind.PARENT)
+    letter = pdf_text(client.get(reverse("protection:letter-pdf", args=[review.public_id, parent.public_id]),
+                                 {"lang": "en"}))  # fmt: skip
+    assert "We decided to take Alys's name off the child protection register." in letter
+    assert "What the register means" not in letter and "Early help: parenting programme" in letter
+    assert "You were not at the meeting." not in letter
