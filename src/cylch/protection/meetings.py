@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation, User
@@ -91,7 +92,7 @@ def check_chair(user: User, meeting: Meeting) -> None:
         and org.kind == OrganisationKind.LA_CHILDRENS_SERVICES
         and org.local_authority_id == authority
     ):
-        raise PermissionDenied("Only a conference chair of the authority holding the conference may do this.")
+        raise PermissionDenied(_("Only a conference chair of the authority holding the conference may do this."))
 
 
 def _key(meeting: Meeting) -> str:
@@ -185,7 +186,7 @@ def add_invitee(meeting: Meeting, *, user: User, organisation: Organisation | No
                 kind: str = InviteeKind.AGENCY) -> Invitee:  # fmt: skip
     check_children_services(user, meeting.episode)
     if organisation is None and not name.strip():
-        raise ValidationError({"name": ["Give the organisation or the person's name."]})
+        raise ValidationError({"name": [_("Give the organisation or the person's name.")]})
     with transaction.atomic():
         # Adding the GP practice answers the placeholder for an unknown GP.
         if organisation is not None and organisation.kind == OrganisationKind.GP_PRACTICE:
@@ -205,9 +206,11 @@ def add_invitee(meeting: Meeting, *, user: User, organisation: Organisation | No
 def remove_invitee(invitee: Invitee, *, user: User, reason: str) -> Invitee:
     check_children_services(user, invitee.meeting.episode)
     if invitee.meeting.is_held:
-        raise ValidationError({"invitee": ["The meeting has been held: its list is the record of who was invited."]})
+        raise ValidationError({"invitee": [_("The meeting has been held: its list is the record of who was invited.")]})
     if invitee.mandatory and not reason.strip():
-        raise ValidationError({"reason": [f"{invitee.display_name} must be invited: record why they are not."]})
+        raise ValidationError(
+            {"reason": [gettext("%(name)s must be invited: record why they are not.") % {"name": invitee.display_name}]}
+        )
     invitee.removed_at = timezone.now()
     invitee.removed_reason = reason.strip() or "removed"
     invitee.save(update_fields=["removed_at", "removed_reason"])
@@ -231,11 +234,11 @@ def schedule(meeting: Meeting, *, user: User, when: datetime, reason: str = "") 
     moving_later = meeting.scheduled_for is not None and when > meeting.scheduled_for
     past_due = deadline is not None and _local_day(when) > deadline.due_on
     if meeting.is_held:
-        raise ValidationError({"when": ["This meeting has been held."]})
+        raise ValidationError({"when": [_("This meeting has been held.")]})
     if conference and (moving_later or past_due):
         check_chair(user, meeting)
         if not reason.strip():
-            raise ValidationError({"reason": ["A conference is postponed only with the chair's recorded reasons."]})
+            raise ValidationError({"reason": [_("A conference is postponed only with the chair's recorded reasons.")]})
     else:
         check_children_services(user, episode) if conference else _check_member(user, episode)
     with transaction.atomic():
@@ -255,7 +258,7 @@ def schedule(meeting: Meeting, *, user: User, when: datetime, reason: str = "") 
 
 def _check_member(user: User, episode: Episode) -> None:
     if not is_member(user, episode):
-        raise PermissionDenied("Only agencies taking part in this child's plan may do this.")
+        raise PermissionDenied(_("Only agencies taking part in this child's plan may do this."))
 
 
 def send_invitations(meeting: Meeting, *, user: User) -> int:
@@ -263,7 +266,7 @@ def send_invitations(meeting: Meeting, *, user: User) -> int:
     episode = meeting.episode
     check_children_services(user, episode)
     if meeting.scheduled_for is None:
-        raise ValidationError({"when": ["Set the date and time before sending invitations."]})
+        raise ValidationError({"when": [_("Set the date and time before sending invitations.")]})
     unknown = meeting.invitees.filter(mandatory=True, removed_at__isnull=True, kind=InviteeKind.AGENCY,
                                       organisation__isnull=True)  # fmt: skip
     if unknown.exists():
@@ -333,11 +336,11 @@ def _people_at(invitee: Invitee) -> list[User]:
 def submit_report(invitee: Invitee, *, user: User, text: str) -> Invitee:
     """An agency's written report for the conference. Only that agency may send it."""
     if user.organisation_id is None or user.organisation_id != invitee.organisation_id:
-        raise PermissionDenied("Only the invited agency may submit its report.")
+        raise PermissionDenied(_("Only the invited agency may submit its report."))
     if not text.strip():
-        raise ValidationError({"text": ["Write the report."]})
+        raise ValidationError({"text": [_("Write the report.")]})
     if invitee.meeting.is_held:
-        raise ValidationError({"text": ["The conference has been held."]})
+        raise ValidationError({"text": [_("The conference has been held.")]})
     meeting, episode = invitee.meeting, invitee.meeting.episode
     now = timezone.now()
     with transaction.atomic():
@@ -404,30 +407,32 @@ ALLOWED = {
 def _conference_errors(meeting: Meeting, data: ConferenceInput) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if meeting.is_held:
-        errors["meeting"] = ["This conference is already recorded."]
+        errors["meeting"] = [_("This conference is already recorded.")]
     if data.decision not in ALLOWED[meeting.kind]:
-        errors["decision"] = ["Choose the conference's decision for this child."]
+        errors["decision"] = [_("Choose the conference's decision for this child.")]
     keeps = data.decision in (Decision.REGISTER, Decision.REMAIN)
     if keeps and not data.categories:
-        errors["categories"] = ["Choose at least one category of registration for this child."]
+        errors["categories"] = [_("Choose at least one category of registration for this child.")]
     if any(c not in {"physical", "emotional", "sexual", "financial", "neglect"} for c in data.categories):
-        errors["categories"] = ["Choose categories from the list."]
+        errors["categories"] = [_("Choose categories from the list.")]
     if not data.reasons.strip():
-        errors["reasons"] = ["Record the reasons for the decision."]
+        errors["reasons"] = [_("Record the reasons for the decision.")]
     if meeting.kind == MeetingKind.REVIEW:
         if not data.progress.strip():
-            errors["progress"] = ["Record the progress made since the last conference."]
+            errors["progress"] = [_("Record the progress made since the last conference.")]
         if not data.risk_of_future_harm.strip():
-            errors["risk_of_future_harm"] = ["Record the risk of future harm."]
+            errors["risk_of_future_harm"] = [_("Record the risk of future harm.")]
     if data.decision == Decision.DEREGISTER:
         if not data.eligible_needs.strip():
-            errors["eligible_needs"] = ["Removal from the register needs the child's eligible care and support needs."]
+            errors["eligible_needs"] = [
+                _("Removal from the register needs the child's eligible care and support needs.")
+            ]
         if not data.contingency.strip():
-            errors["contingency"] = ["Removal from the register needs a contingency plan."]
+            errors["contingency"] = [_("Removal from the register needs a contingency plan.")]
     if data.held_at > timezone.now():
-        errors["held_at"] = ["This is in the future: record the conference once it has been held."]
+        errors["held_at"] = [_("This is in the future: record the conference once it has been held.")]
     if not data.record.strip():
-        errors["record"] = ["Write the conference record."]
+        errors["record"] = [_("Write the conference record.")]
     return errors
 
 
@@ -599,9 +604,9 @@ def circulate(meeting: Meeting, document: str, *, user: User, channels: dict[int
     episode = meeting.episode
     check_children_services(user, episode)
     if not meeting.is_held:
-        raise ValidationError({"document": ["The meeting has not been held yet."]})
+        raise ValidationError({"document": [_("The meeting has not been held yet.")]})
     if meeting.circulations.filter(document=document).exists():
-        raise ValidationError({"document": ["This document has already been circulated."]})
+        raise ValidationError({"document": [_("This document has already been circulated.")]})
     channels = channels or {}
     on = on or timezone.localdate()
     url = reverse("protection:meeting", args=[meeting.public_id])
@@ -670,19 +675,20 @@ def record_core_group(meeting: Meeting, *, user: User, data: CoreGroupInput) -> 
     _check_member(user, episode)
     errors: dict[str, list[str]] = {}
     if meeting.kind != MeetingKind.CORE_GROUP or meeting.is_held:
-        errors["meeting"] = ["This core group is already recorded."]
+        errors["meeting"] = [_("This core group is already recorded.")]
     if data.progress not in {"good", "some", "none", "worsening"}:
-        errors["progress"] = ["Say how the plan is going."]
+        errors["progress"] = [_("Say how the plan is going.")]
     if data.held_at > timezone.now():
-        errors["held_at"] = ["This is in the future: record the meeting once it has been held."]
+        errors["held_at"] = [_("This is in the future: record the meeting once it has been held.")]
     plan = episode.plans.filter(kind=PlanKind.CSPP, ended_on__isnull=True).first()
     actions = {a.pk: a for a in plan.actions.all()} if plan else {}
     for pk, (status, note) in data.updates.items():
         if pk not in actions or status not in ActionStatus.values:
-            errors.setdefault("updates", []).append("An update names an action that is not in this plan.")
+            errors.setdefault("updates", []).append(_("An update names an action that is not in this plan."))
         elif status != actions[pk].status and not note.strip():
             errors.setdefault("updates", []).append(
-                f"Say why “{actions[pk].text[:60]}” is now {ActionStatus(status).label}."
+                gettext("Say why “%(action)s” is now “%(status)s”.")
+                % {"action": actions[pk].text[:60], "status": ActionStatus(status).label}
             )
     if errors:
         raise ValidationError(errors)

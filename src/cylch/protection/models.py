@@ -32,6 +32,11 @@ CATEGORY_CHOICES = [
 ]
 
 
+def category_labels(keys) -> list[str]:
+    labels = dict(CATEGORY_CHOICES)
+    return [str(labels.get(k, k)) for k in keys]
+
+
 class Stage(models.TextChoices):
     STRATEGY = "strategy", _("Strategy discussion")
     ENQUIRY = "enquiry", _("Section 47 enquiry")
@@ -151,6 +156,10 @@ class Meeting(BaseModel):
     @property
     def kind_enum(self) -> MeetingKind:
         return MeetingKind(self.kind)
+
+    @property
+    def category_labels(self) -> list[str]:
+        return category_labels(self.categories)
 
 
 class Postponement(models.Model):
@@ -474,6 +483,10 @@ class Registration(BaseModel):
             )
         ]
         ordering = ["registered_on", "pk"]
+
+    @property
+    def category_labels(self) -> list[str]:
+        return category_labels(self.categories)
 
     def __str__(self) -> str:
         return f"registered {self.registered_on} ({','.join(self.categories)})"

@@ -13,6 +13,7 @@ from datetime import date
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation, User
 from cylch.access.roles import OrganisationKind
@@ -60,12 +61,12 @@ def save_plan(plan: Plan, *, user: User, text: PlanText, note: str = "") -> Plan
     """Save the plan's words; a new version only when something changed."""
     check_children_services(user, plan.episode)
     if plan.status == PlanStatus.ENDED:
-        raise ValidationError({"plan": ["This plan has ended; it is kept as it was."]})
+        raise ValidationError({"plan": [_("This plan has ended; it is kept as it was.")]})
     errors = {}
     if plan.kind == PlanKind.CSPP and not text.worries.strip():
-        errors["worries"] = ["Say what we are worried about."]
+        errors["worries"] = [_("Say what we are worried about.")]
     if plan.kind == PlanKind.CSPP and not text.outcomes.strip():
-        errors["outcomes"] = ["Say what needs to change."]
+        errors["outcomes"] = [_("Say what needs to change.")]
     if errors:
         raise ValidationError(errors)
     changed = [f for f in TEXT_FIELDS if getattr(plan, f) != getattr(text, f)]
@@ -84,15 +85,15 @@ def add_action(
     check_children_services(user, plan.episode)
     errors = {}
     if plan.status == PlanStatus.ENDED:
-        errors["plan"] = ["This plan has ended."]
+        errors["plan"] = [_("This plan has ended.")]
     if not text.strip():
-        errors["text"] = ["Say what will be done."]
+        errors["text"] = [_("Say what will be done.")]
     if owner is None:
-        errors["owner"] = ["Choose the organisation that owns this action."]
+        errors["owner"] = [_("Choose the organisation that owns this action.")]
     if due_on is None:
-        errors["due_on"] = ["Give the date it is due."]
+        errors["due_on"] = [_("Give the date it is due.")]
     elif due_on < timezone.localdate():
-        errors["due_on"] = ["The due date has passed: give a date from today."]
+        errors["due_on"] = [_("The due date has passed: give a date from today.")]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -115,14 +116,14 @@ def may_update(user: User, action: PlanAction) -> bool:
 def update_action(action: PlanAction, *, user: User, status: str, note: str) -> ActionUpdate:
     """Progress on an action: by its owner or by children's services."""
     if not may_update(user, action):
-        raise PermissionDenied("Only the action's owner or children's services may record its progress.")
+        raise PermissionDenied(_("Only the action's owner or children's services may record its progress."))
     errors = {}
     if status not in ActionStatus.values:
-        errors["status"] = ["Choose where the action stands."]
+        errors["status"] = [_("Choose where the action stands.")]
     if not note.strip():
-        errors["note"] = ["Say what has happened."]
+        errors["note"] = [_("Say what has happened.")]
     if action.plan.status == PlanStatus.ENDED:
-        errors["status"] = ["This plan has ended."]
+        errors["status"] = [_("This plan has ended.")]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

@@ -50,7 +50,7 @@ def register_child(
     episode: Episode, *, conference: Meeting, user: User, categories: list[str], reasons: str
 ) -> Registration:
     if current(episode.child) is not None:
-        raise ValidationError({"decision": ["This child is already on the register."]})
+        raise ValidationError({"decision": [_("This child is already on the register.")]})
     day = _local_day(conference.held_at)
     reg = Registration.objects.create(
         child=episode.child, episode=episode, local_authority=episode.local_authority, registered_on=day,
@@ -91,16 +91,16 @@ def deregister(
     reg = current(episode.child)
     errors: dict[str, list[str]] = {}
     if reg is None:
-        errors["reason"] = ["This child is not on the register."]
+        errors["reason"] = [_("This child is not on the register.")]
     if reason == Registration.EndReason.REVIEW_CONFERENCE and (meeting is None or meeting.kind != "review"):
-        errors["reason"] = ["Only a review conference can decide to remove a child from the register."]
+        errors["reason"] = [_("Only a review conference can decide to remove a child from the register.")]
     if reason not in Registration.EndReason.values:
-        errors["reason"] = ["Choose why the registration ends."]
+        errors["reason"] = [_("Choose why the registration ends.")]
     needs_plan = reason not in (Registration.EndReason.DIED, Registration.EndReason.TRANSFERRED)
     if needs_plan and not eligible_needs.strip():
-        errors["eligible_needs"] = ["Record the child's eligible care and support needs after registration."]
+        errors["eligible_needs"] = [_("Record the child's eligible care and support needs after registration.")]
     if needs_plan and not contingency.strip():
-        errors["contingency"] = ["Record the contingency plan."]
+        errors["contingency"] = [_("Record the contingency plan.")]
     if errors:
         raise ValidationError(errors)
     day = on or timezone.localdate()
@@ -134,7 +134,7 @@ def end_outside_conference(episode: Episode, *, user: User, reason: str, eligibl
 
     check_children_services(user, episode)
     if user.role not in (Role.TEAM_MANAGER, Role.CONFERENCE_CHAIR):
-        raise PermissionDenied("A team manager or conference chair records the end of a registration.")
+        raise PermissionDenied(_("A team manager or conference chair records the end of a registration."))
     if reason not in END_OUTSIDE_CONFERENCE:
         raise ValidationError(
             {
@@ -145,7 +145,7 @@ def end_outside_conference(episode: Episode, *, user: User, reason: str, eligibl
         )
     if not explanation.strip():
         raise ValidationError(
-            {"explanation": ["Record the evidence (for example the date of birth or the notification received)."]}
+            {"explanation": [_("Record the evidence (for example the date of birth or the notification received).")]}
         )
     with transaction.atomic():
         reg = deregister(episode, user=user, reason=reason, eligible_needs=eligible_needs, contingency=contingency,

@@ -14,6 +14,8 @@ from datetime import date, datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
@@ -55,7 +57,7 @@ def check_children_services(user: User, episode: Episode) -> None:
         and org.kind == OrganisationKind.LA_CHILDRENS_SERVICES
         and org.local_authority_id == episode.local_authority_id
     ):
-        raise PermissionDenied("Only children's services in the child's local authority may do this.")
+        raise PermissionDenied(_("Only children's services in the child's local authority may do this."))
 
 
 def _spine(episode: Episode, *, code: str, when: datetime, user: User, key: str, details: dict, summary: str = ""):
@@ -92,7 +94,7 @@ def open_episode(*, child: Person, user: User, report=None) -> Episode:
     discussion. A child already in the process keeps the episode they have."""
     org = user.organisation
     if org is None or org.kind != OrganisationKind.LA_CHILDRENS_SERVICES or user.role not in LA_ROLES:
-        raise PermissionDenied("Only children's services may start the child protection process.")
+        raise PermissionDenied(_("Only children's services may start the child protection process."))
     with transaction.atomic():
         existing = Episode.objects.select_for_update().filter(child=child, closed_on__isnull=True).first()
         if existing is not None:
@@ -100,7 +102,7 @@ def open_episode(*, child: Person, user: User, report=None) -> Episode:
         home = current_household(child)
         la = (home.local_authority if home and home.local_authority_id else None) or org.local_authority
         if la is None:
-            raise ValidationError({"child": ["Cylch does not know which local authority this child lives in."]})
+            raise ValidationError({"child": [_("Cylch does not know which local authority this child lives in.")]})
         episode = Episode.objects.create(
             child=child,
             local_authority=la,
@@ -123,13 +125,13 @@ def open_from_report(report, *, user: User) -> list[Episode]:
 
     if report.outcome != Outcome.STRATEGY_DISCUSSION:
         raise ValidationError(
-            {"report": ["The front door has not decided to hold a strategy discussion on this report."]}
+            {"report": [_("The front door has not decided to hold a strategy discussion on this report.")]}
         )
     children = [
         s.person for s in report.subjects.filter(role=SubjectRole.CHILD, person__isnull=False).select_related("person")
     ]
     if not children:
-        raise ValidationError({"report": ["This report's children are not yet linked to their records."]})
+        raise ValidationError({"report": [_("This report's children are not yet linked to their records.")]})
     return [open_episode(child=child, user=user, report=report) for child in children]
 
 
@@ -219,24 +221,28 @@ def record_strategy(meeting: Meeting, *, user: User, data: StrategyInput) -> Mee
     episode = meeting.episode
     check_children_services(user, episode)
     if meeting.kind != MeetingKind.STRATEGY or meeting.is_held:
-        raise ValidationError({"meeting": ["This strategy discussion is already recorded."]})
+        raise ValidationError({"meeting": [_("This strategy discussion is already recorded.")]})
     errors: dict[str, list[str]] = {}
     taking_part = {p.organisation.kind for p in data.participants if p.took_part}
     for kind in REQUIRED_AT_STRATEGY:
         if kind not in taking_part:
-            label = "Police" if kind == OrganisationKind.POLICE else "Children's services"
-            errors.setdefault("participants", []).append(f"{label} must take part in a strategy discussion.")
+            errors.setdefault("participants", []).append(
+                _("Police must take part in a strategy discussion.")
+                if kind == OrganisationKind.POLICE
+                else _("Children's services must take part in a strategy discussion.")
+            )
     for p in data.participants:
         if not p.took_part and not p.why_not.strip():
             errors.setdefault("participants", []).append(
-                f"Say why {p.organisation.name_en} did not take part: it knows the child."
+                gettext("Say why %(organisation)s did not take part: it knows the child or the household.")
+                % {"organisation": p.organisation.name(get_language() or "en")}
             )
     if data.decision not in STRATEGY_DECISIONS:
-        errors["decision"] = ["Choose the decision."]
+        errors["decision"] = [_("Choose the decision.")]
     if not data.reasons.strip():
-        errors["reasons"] = ["Record the reasons for the decision."]
+        errors["reasons"] = [_("Record the reasons for the decision.")]
     if data.held_at > timezone.now():
-        errors["held_at"] = ["This is in the future: record a discussion once it has been held."]
+        errors["held_at"] = [_("This is in the future: record a discussion once it has been held.")]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -304,13 +310,13 @@ def conclude_enquiry(
     check_children_services(user, episode)
     errors = {}
     if enquiry.concluded_on:
-        errors["outcome"] = ["This enquiry is already concluded."]
+        errors["outcome"] = [_("This enquiry is already concluded.")]
     if outcome not in Enquiry.Outcome.values:
-        errors["outcome"] = ["Choose the outcome of the enquiry."]
+        errors["outcome"] = [_("Choose the outcome of the enquiry.")]
     if not findings.strip():
-        errors["findings"] = ["Record what the enquiry found."]
+        errors["findings"] = [_("Record what the enquiry found.")]
     if concluded_on > timezone.localdate() or concluded_on < enquiry.started_on:
-        errors["concluded_on"] = ["Give a date between the start of the enquiry and today."]
+        errors["concluded_on"] = [_("Give a date between the start of the enquiry and today.")]
     if errors:
         raise ValidationError(errors)
     from cylch.protection.meetings import new_conference
@@ -340,18 +346,18 @@ def add_contribution(assessment: Assessment, *, user: User, text: str) -> Contri
     """An agency's part of the consolidated assessment. Any agency invited to the conference,
     and children's services, may contribute."""
     if not text.strip():
-        raise ValidationError({"text": ["Write your agency's contribution."]})
+        raise ValidationError({"text": [_("Write your agency's contribution.")]})
     from cylch.protection.meetings import is_member
 
     if not is_member(user, assessment.episode):
-        raise PermissionDenied("Only agencies taking part in this child's plan may contribute.")
+        raise PermissionDenied(_("Only agencies taking part in this child's plan may contribute."))
     return Contribution.objects.create(assessment=assessment, organisation=user.organisation, author=user, text=text)
 
 
 def complete_assessment(assessment: Assessment, *, user: User, analysis: str) -> Assessment:
     check_children_services(user, assessment.episode)
     if not analysis.strip():
-        raise ValidationError({"analysis": ["Write the analysis that brings the contributions together."]})
+        raise ValidationError({"analysis": [_("Write the analysis that brings the contributions together.")]})
     with transaction.atomic():
         assessment.analysis = analysis
         assessment.completed_on = timezone.localdate()
@@ -394,9 +400,9 @@ def record_visit(
     check_children_services(user, episode)
     errors = {}
     if visited_on > timezone.localdate():
-        errors["visited_on"] = ["This is in the future: record a visit once it has happened."]
+        errors["visited_on"] = [_("This is in the future: record a visit once it has happened.")]
     if seen_alone and not seen:
-        errors["seen_alone"] = ["A child not seen cannot have been seen alone."]
+        errors["seen_alone"] = [_("A child not seen cannot have been seen alone.")]
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -428,15 +434,15 @@ def transfer_in(*, child: Person, user: User, told_on: date, from_local_authorit
     runs until then."""
     org = user.organisation
     if org is None or org.kind != OrganisationKind.LA_CHILDRENS_SERVICES or user.role not in LA_ROLES:
-        raise PermissionDenied("Only children's services may receive a transfer.")
+        raise PermissionDenied(_("Only children's services may receive a transfer."))
     from cylch.protection.meetings import new_conference
 
     with transaction.atomic():
         sending = Episode.objects.select_for_update().filter(child=child, closed_on__isnull=True).first()
         if sending is None or sending.stage != Stage.REGISTERED:
-            raise ValidationError({"child": ["This child is not on a child protection register in Wales."]})
+            raise ValidationError({"child": [_("This child is not on a child protection register in Wales.")]})
         if sending.local_authority_id == org.local_authority_id:
-            raise ValidationError({"child": ["This child is already on this authority's register."]})
+            raise ValidationError({"child": [_("This child is already on this authority's register.")]})
         # The receiving authority's own episode waits beside the sending one; it takes over at
         # the transfer conference.
         sending.stage = Stage.TRANSFER_IN
