@@ -556,3 +556,41 @@ def test_an_entry_marked_significant_requires_the_assessment_reviewed_and_the_sw
     out = StringIO()
     call_command("protection", "sweep", stdout=out)
     assert out.getvalue().startswith("warned ") and "escalated 1" in out.getvalue()  # the ICPC is overdue
+
+
+def test_corrections_within_ten_working_days_and_a_translation_on_request(prydderch, chair):
+    from cylch.protection.models import Circulation
+
+    p = prydderch
+    episode, icpc = _to_conference(p, held_strategy=days_ago(30), concluded=days_ago(25))
+    meetings.record_conference(
+        icpc, user=chair, data=conference_input(icpc, held=days_ago(20), decision=Decision.REGISTER)
+    )
+    with pytest.raises(ValidationError):  # not sent yet
+        meetings.request_correction(icpc, user=p.staff.gp, document=Document.RECORD, text="Wrong date of birth")
+    circ = meetings.circulate(icpc, Document.RECORD, user=p.staff.social_worker)
+    correction = meetings.request_correction(icpc, user=p.staff.gp, document=Document.RECORD,
+                                             text="Alys was seen on 3 March, not 3 May.")  # fmt: skip
+    assert Notification.objects.filter(recipient=chair, kind="protection_correction").exists()
+    with pytest.raises(PermissionDenied):
+        meetings.answer_correction(correction, user=p.staff.social_worker, accepted=True, answer="x")
+    meetings.answer_correction(correction, user=chair, accepted=True, answer="Corrected in the record.")
+    correction.refresh_from_db()
+    assert (
+        correction.accepted
+        and Notification.objects.filter(recipient=p.staff.gp, kind="protection_correction_answered").exists()
+    )
+    # After 10 working days from sending, the window has closed.
+    Circulation.objects.filter(pk=circ.pk).update(sent_at=timezone.now() - timedelta(days=30))
+    with pytest.raises(ValidationError) as err:
+        meetings.request_correction(icpc, user=p.staff.gp, document=Document.RECORD, text="Another")
+    assert "Corrections could be asked for until" in err.value.messages[0]
+    # The record was in Welsh; the GP asks for English; children's services provide it.
+    meetings.request_translation(icpc, user=p.staff.gp)
+    icpc.refresh_from_db()
+    assert icpc.translation_requested_at is not None
+    with pytest.raises(PermissionDenied):
+        meetings.save_translation(icpc, user=p.staff.gp, text="The conference record.")
+    meetings.save_translation(icpc, user=p.staff.social_worker, text="The conference record.")
+    icpc.refresh_from_db()
+    assert icpc.record_translated == "The conference record."

@@ -292,3 +292,19 @@ class EndRegistrationForm(forms.Form):
     explanation = text(_("Evidence"), message=_("Record the evidence"))
     eligible_needs = text(_("The child's eligible care and support needs after registration"), required=False)
     contingency = text(_("Contingency plan"), required=False)
+
+
+class CorrectionForm(forms.Form):
+    document = forms.ChoiceField(label=_("Which document"), choices=Document.choices, widget=forms.RadioSelect,
+                                 error_messages={"required": _("Choose the document")})  # fmt: skip
+    text = text(_("What is wrong, and what should it say?"), message=_("Say what is wrong and what it should say"))
+
+
+class AnswerForm(forms.Form):
+    accepted = forms.ChoiceField(label=_("Is the correction made?"), choices=YES_NO, widget=forms.RadioSelect,
+                                 error_messages={"required": _("Say whether the correction is made")})  # fmt: skip
+    answer = text(_("Your answer"), message=_("Say what you decided and why"))
+
+
+class TranslationForm(forms.Form):
+    translation = text(_("Translation of the record"), message=_("Write the translation"))

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation, User
 from cylch.access.roles import OrganisationKind, Role
+from cylch.core.calendar import add_working_days
 from cylch.identity.selectors import age_on
 from cylch.notify.services import notify_address, notify_user
 from cylch.protection import timescales
@@ -31,6 +32,7 @@ from cylch.protection.models import (
     ActionUpdate,
     Challenge,
     Circulation,
+    Correction,
     Decision,
     Delivery,
     Document,
@@ -761,3 +763,85 @@ def may_run(user: User, episode: Episode) -> bool:
     except PermissionDenied:
         return False
     return user.role in LA_ROLES
+
+
+# --- corrections and translation ----------------------------------------------------------------
+
+CORRECTION_WORKING_DAYS = 10
+
+
+def correction_deadline(meeting: Meeting, document: str) -> date | None:
+    """The last day to ask for a correction: 10 working days after the document went out."""
+    circ = meeting.circulations.filter(document=document).first()
+    if circ is None:
+        return None
+    return add_working_days(timezone.localtime(circ.sent_at).date(), CORRECTION_WORKING_DAYS)
+
+
+def request_correction(meeting: Meeting, *, user: User, document: str, text: str) -> Correction:
+    """An invitee asks the chair to correct a circulated document, within 10 working days of
+    receiving it."""
+    _check_member(user, meeting.episode)
+    if not text.strip():
+        raise ValidationError({"text": [_("Say what is wrong and what it should say.")]})
+    last = correction_deadline(meeting, document)
+    if last is None:
+        raise ValidationError({"text": [_("This document has not been sent out yet.")]})
+    if timezone.localdate() > last:
+        raise ValidationError(
+            {"text": [gettext("Corrections could be asked for until %(date)s. Contact the conference chair directly.")
+                      % {"date": last.strftime("%d/%m/%Y")}]}
+        )  # fmt: skip
+    with transaction.atomic():
+        correction = Correction.objects.create(meeting=meeting, document=document, organisation=user.organisation,
+                                               requested_by=user, text=text.strip(), requested_at=timezone.now())  # fmt: skip
+        if meeting.chair_id:
+            notify_user(recipient=meeting.chair, kind="protection_correction", subject=_("A correction is asked for"),
+                        body=_("Someone invited to the %(meeting)s has asked for a correction to the %(document)s."),
+                        url=reverse("protection:meeting", args=[meeting.public_id]),
+                        dedupe_key=f"correction:{correction.pk}",
+                        context={"meeting": str(MeetingKind(meeting.kind).label), "document": str(Document(document).label)})  # fmt: skip
+    return correction
+
+
+def answer_correction(correction: Correction, *, user: User, accepted: bool, answer: str) -> Correction:
+    check_chair(user, correction.meeting)
+    if correction.answered_at:
+        raise ValidationError({"answer": [_("This correction has been answered.")]})
+    if not answer.strip():
+        raise ValidationError({"answer": [_("Say what you decided and why.")]})
+    correction.accepted, correction.answer = accepted, answer.strip()
+    correction.answered_by, correction.answered_at = user, timezone.now()
+    correction.save()
+    notify_user(recipient=correction.requested_by, kind="protection_correction_answered",
+                subject=_("Your correction has been answered"), body=_("The chair has answered your correction."),
+                url=reverse("protection:meeting", args=[correction.meeting.public_id]),
+                dedupe_key=f"correction:{correction.pk}:answer")  # fmt: skip
+    return correction
+
+
+def request_translation(meeting: Meeting, *, user: User) -> Meeting:
+    """The record is written in the conference's language; anyone invited may ask for it in the
+    other. Children's services are told."""
+    _check_member(user, meeting.episode)
+    if not meeting.is_held or not meeting.record:
+        raise ValidationError({"record": [_("There is no record to translate yet.")]})
+    if meeting.translation_requested_at is None:
+        meeting.translation_requested_at = timezone.now()
+        meeting.save(update_fields=["translation_requested_at"])
+        for person in _people_at(Invitee(organisation=meeting.episode.organisation)):
+            notify_user(recipient=person, kind="protection_translation", subject=_("A translation is asked for"),
+                        body=_("A translation of the record of the %(meeting)s has been asked for."),
+                        url=reverse("protection:meeting", args=[meeting.public_id]),
+                        dedupe_key=f"translation:{meeting.public_id}:{person.pk}",
+                        context={"meeting": str(MeetingKind(meeting.kind).label)})  # fmt: skip
+    return meeting
+
+
+def save_translation(meeting: Meeting, *, user: User, text: str) -> Meeting:
+    check_children_services(user, meeting.episode)
+    if not text.strip():
+        raise ValidationError({"translation": [_("Write the translation.")]})
+    meeting.record_translated = text.strip()
+    meeting.save(update_fields=["record_translated"])
+    return meeting

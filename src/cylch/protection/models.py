@@ -452,6 +452,32 @@ class Delivery(models.Model):
         return f"{self.channel} to invitee {self.invitee_id}"
 
 
+class Correction(models.Model):
+    """A request to correct a circulated document, to the chair within 10 working days of
+    receiving it, and the chair's answer."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.PROTECT, related_name="corrections")
+    document = models.CharField(max_length=10, choices=Document.choices)
+    organisation = models.ForeignKey(
+        "access.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(help_text="What is wrong and what it should say.")
+    requested_at = models.DateTimeField()
+    accepted = models.BooleanField(null=True, blank=True)
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"correction to {self.document} of meeting {self.meeting_id}"
+
+
 class Registration(BaseModel):
     """A period on the child protection register. History is the rows; none is deleted."""
 

@@ -26,6 +26,7 @@ from cylch.identity.views import open_person
 from cylch.protection import forms as f
 from cylch.protection import meetings, plans, register, selectors, services
 from cylch.protection.models import (
+    Correction,
     Decision,
     Document,
     Episode,
@@ -280,8 +281,11 @@ def meeting_page(request, meeting_id):
     meetings.ensure_core_group_invitees(meeting)
     episode = meeting.episode
     may_run = meetings.may_run(request.user, episode)
-    schedule = f.ScheduleForm(request.POST if request.POST.get("form") == "schedule" else None)
-    add = f.AddInviteeForm(request.POST if request.POST.get("form") == "add" else None)
+    posted = request.POST.get("form")
+    schedule = f.ScheduleForm(request.POST if posted == "schedule" else None)
+    add = f.AddInviteeForm(request.POST if posted == "add" else None)
+    correction = f.CorrectionForm(request.POST if posted == "correction" else None)
+    translation = f.TranslationForm(request.POST if posted == "translation" else None)
     if request.method == "POST":
         action = request.POST.get("form")
         try:
@@ -306,13 +310,38 @@ def meeting_page(request, meeting_id):
                     sent = meetings.send_invitations(meeting, user=request.user)
                     messages.success(request, _("Invitations sent: %(count)s.") % {"count": sent})
                     return redirect("protection:meeting", meeting_id=meeting.public_id)
+                if action == "correction" and correction.is_valid():
+                    d = correction.cleaned_data
+                    meetings.request_correction(meeting, user=request.user, document=d["document"], text=d["text"])
+                    messages.success(request, _("Your correction has gone to the conference chair."))
+                    return redirect("protection:meeting", meeting_id=meeting.public_id)
+                if action == "answer":
+                    answer = f.AnswerForm(request.POST)
+                    item = get_object_or_404(Correction, pk=request.POST.get("correction"), meeting=meeting)
+                    if answer.is_valid():
+                        meetings.answer_correction(item, user=request.user, accepted=answer.cleaned_data["accepted"] == "yes",
+                                                   answer=answer.cleaned_data["answer"])  # fmt: skip
+                        messages.success(request, _("Answer saved and sent."))
+                    else:
+                        messages.error(request, " ".join(e for errs in answer.errors.values() for e in errs))
+                    return redirect("protection:meeting", meeting_id=meeting.public_id)
+                if action == "translate":
+                    meetings.request_translation(meeting, user=request.user)
+                    messages.success(request, _("A translation has been asked for."))
+                    return redirect("protection:meeting", meeting_id=meeting.public_id)
+                if action == "translation" and translation.is_valid():
+                    meetings.save_translation(meeting, user=request.user, text=translation.cleaned_data["translation"])
+                    messages.success(request, _("Translation saved."))
+                    return redirect("protection:meeting", meeting_id=meeting.public_id)
                 if action == "share":
                     shared = meetings.share_with_parents(meeting, user=request.user)
                     messages.success(request, _("Reports shared with the parents: %(count)s.") % {"count": shared})
                     return redirect("protection:meeting", meeting_id=meeting.public_id)
         except ValidationError as exc:
-            target = schedule if action == "schedule" else add
-            if action in ("schedule", "add"):
+            target = {"schedule": schedule, "add": add, "correction": correction, "translation": translation}.get(
+                action
+            )
+            if target is not None:
                 _apply(target, exc)
             else:
                 messages.error(request, " ".join(exc.messages))
@@ -333,7 +362,8 @@ def meeting_page(request, meeting_id):
     )
     story = voice.voice_of(access) if meeting.kind != MeetingKind.STRATEGY else None
     _audit(request, "protection meeting viewed", "protection_meeting", meeting.public_id, kind=meeting.kind)
-    forms_ = [x for x in (schedule, add) if x.is_bound]
+    forms_ = [x for x in (schedule, add, correction, translation) if x.is_bound]
+    windows = {d: meetings.correction_deadline(meeting, d) for d in Document.values}
     return render(request, "protection/meeting.html", {
         "meeting": meeting, "episode": episode, "person": access.person, "access": access, "invitees": invitees,
         "mine": mine, "may_run": may_run, "may_chair": meetings.may_chair(request.user, meeting),
@@ -344,6 +374,11 @@ def meeting_page(request, meeting_id):
         "circulations": {c.document: c for c in meeting.circulations.prefetch_related("deliveries__invitee", "deliveries__outbox")},
         "documents": Document, "challenges": list(meeting.challenges.select_related("organisation")),
         "postponements": list(meeting.postponements.select_related("by")),
+        "correction": correction, "translation": translation, "answer_form": f.AnswerForm(),
+        "corrections": list(meeting.corrections.select_related("organisation", "requested_by", "answered_by")),
+        "correction_open": any(d and d >= timezone.localdate() for d in windows.values()),
+        "correction_until": max((d for d in windows.values() if d), default=None),
+        "member": meetings.is_member(request.user, episode),
     })  # fmt: skip
 
 
