@@ -161,6 +161,11 @@ def test_only_the_entries_shown_are_fetched_and_a_caller_that_does_not_prepare_g
         summaries = [e.event.summary for e in rest]
     assert len(others.captured_queries) == 1
     assert summaries == [next(x for x in six.events.values() if x.pk == e.pk).summary for e in rest]
+    # Also when the caller keeps only the entries (as marking significant does).
+    entries = chronology(_access(p.staff.social_worker, p.twm), whole_family=True).entries
+    with CaptureQueriesContext(connection) as kept_only:
+        assert [e.event.public_id for e in entries] == [e.event.public_id for e in chron.entries]
+    assert len(kept_only.captured_queries) == 1
 
 
 def test_a_school_sees_police_entries_as_summary_and_its_own_in_full(six, client, demo_hub):

@@ -60,10 +60,10 @@ class _Shared:
     organisations: dict[int, Organisation]
     names: dict[int, str]  # member's person pk -> name, empty where not the viewer's to see
     domains: dict
-    # The chronology, whose entries a first read of an unfetched event fetches. Weak: entries
-    # point here, so a strong reference would make every chronology a reference cycle that
-    # only the garbage collector frees (full collections were most of the slowest requests).
-    chronology: weakref.ReferenceType[Chronology] | None = None
+    # The chronology's entries, which a first read of an unfetched event fetches together. Weak:
+    # entries point here, so a strong reference would make every chronology a reference cycle
+    # that only the garbage collector frees (full collections made the slowest requests).
+    entries: weakref.ReferenceType[_Entries] | None = None
     _labels: dict[str, str] = field(default_factory=dict)
     _contacts: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -142,8 +142,8 @@ class Entry:
     @property
     def event(self) -> Event:
         if self._event is None:
-            owner = self._shared.chronology() if self._shared.chronology else None
-            hydrate([*owner.entries, self] if owner else [self])
+            entries = self._shared.entries() if self._shared.entries else None
+            hydrate([*entries, self] if entries is not None else [self])
         return self._event  # type: ignore[return-value]
 
     @property
@@ -200,6 +200,12 @@ class Entry:
         if self.withheld:
             return (who, "withheld", self.organisation_id)
         return (who, self.code, self.level)
+
+
+class _Entries(list):
+    """A chronology's entries: a list its entries can refer to weakly."""
+
+    __slots__ = ("__weakref__",)
 
 
 @dataclass
@@ -322,7 +328,7 @@ def chronology(
     categories_of: dict[str, str] = {}
     levels: dict[tuple, Level] = {}
     seen: set[str] = set()  # categories of the entries the viewer may see
-    entries: list[Entry] = []
+    entries = _Entries()
     for row in rows:
         pk, person_id, _household, organisation_id, code, sensitivity = row[:6]
         member = by_pk.get(person_id) if person_id else None
@@ -341,8 +347,9 @@ def chronology(
     categories = {category: shared.category_label(category) for category in seen}
     organisations = {o.code: o.name(language) for o in by_org.values()}
     total = len(entries)
-    kept = [e for e in entries if _passes(e, filters)] if filters.active else entries
-    chron = Chronology(
+    kept = _Entries(e for e in entries if _passes(e, filters)) if filters.active else entries
+    shared.entries = weakref.ref(kept)
+    return Chronology(
         family=family,
         whole_family=whole_family,
         filters=filters,
@@ -356,8 +363,6 @@ def chronology(
             for m in members
         ],
     )
-    shared.chronology = weakref.ref(chron)
-    return chron
 
 
 def _passes(entry: Entry, f: Filters) -> bool:
