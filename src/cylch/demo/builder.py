@@ -12,7 +12,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from cylch.access.audit import audit_record
-from cylch.demo import scenarios
+from cylch.demo import protection_scenarios, scenarios
 from cylch.demo.fastinsert import insert_events
 from cylch.demo.organisations import build_directory, create_demo_users
 from cylch.demo.population import CHUNK, LA_WEIGHTS, Individual, PopulationBuilder
@@ -179,7 +179,10 @@ def build(
         pb = PopulationBuilder(rng, directory, as_of=as_of, progress=progress)
         writer = Writer(pb, stats)
         scenarios.build_all(pb, writer, users)
+        in_process = protection_scenarios.families(pb, writer)
         writer.flush(0)
+        # The process is written through its services, which need the families in the database.
+        protection_scenarios.run(pb, users, in_process)
         las, weights = zip(*LA_WEIGHTS.items(), strict=True)
         bar = tqdm(total=persons, unit="person", desc="Demo population", disable=not progress, initial=stats.persons)
         while stats.persons < persons:
