@@ -209,3 +209,62 @@ def test_demo_command_builds_once_and_lists_accounts(capsys, settings, tmp_path)
     out = capsys.readouterr().out
     assert "not rebuilding" in out
     assert Person.objects.count() == persons
+
+
+def test_a_child_on_the_register_and_a_child_waiting_for_conference(demo):
+    """Elis is on the register under neglect and emotional abuse with a plan four agencies act on,
+    the first core group held on time and seeing him alone overdue; Ruby's initial conference is
+    set on its statutory date, invitations out, the GP's report in and the school's awaited."""
+    from cylch.protection import register
+    from cylch.protection.models import DueKind, Episode, InviteeKind, MeetingKind, PlanKind, Stage
+
+    elis = Person.objects.get(given_name="Elis", family_name="Bevan", registrations__isnull=False)
+    registration = register.current(elis)
+    assert registration is not None
+    assert registration.categories == ["emotional", "neglect"]
+    assert timedelta(weeks=6) <= AS_OF - registration.registered_on <= timedelta(weeks=8)
+    assert registration.local_authority.code == "cardiff"
+    episode = Episode.objects.get(child=elis, closed_on__isnull=True)
+    assert episode.stage == Stage.REGISTERED
+    assert episode.social_worker.username == "social-worker"
+    strategy = episode.meetings.get(kind=MeetingKind.STRATEGY)
+    assert {"la_childrens_services", "police", "gp_practice", "school"} <= set(
+        strategy.invitees.filter(attended=True).values_list("organisation__kind", flat=True)
+    )
+    icpc = episode.meetings.get(kind=MeetingKind.INITIAL)
+    assert icpc.chair.username == "conference-chair"
+    met = {d.kind: d for d in episode.deadlines.filter(met_on__isnull=False)}
+    for kind in (DueKind.ICPC, DueKind.DECISIONS_SUMMARY, DueKind.FULL_RECORD, DueKind.CORE_GROUP_FIRST):
+        assert met[kind].met_on <= met[kind].due_on, kind
+
+    plan = episode.plans.get(kind=PlanKind.CSPP, ended_on__isnull=True)
+    assert plan.worries and plan.outcomes and plan.child_can_do and plan.contingency
+    actions = list(plan.actions.select_related("owner_organisation"))
+    assert 3 <= len(actions) <= 4
+    assert {"school", "health_visiting", "la_childrens_services"} <= {a.owner_organisation.kind for a in actions}
+    assert all(a.updates.exists() for a in actions)
+
+    core_groups = episode.meetings.filter(kind=MeetingKind.CORE_GROUP)
+    assert core_groups.filter(held_at__isnull=False).count() == 1
+    nxt = episode.deadlines.get(kind=DueKind.CORE_GROUP_NEXT, met_on__isnull=True, cancelled_on__isnull=True)
+    assert AS_OF <= nxt.due_on <= AS_OF + timedelta(days=14)  # due soon
+    overdue = episode.deadlines.filter(met_on__isnull=True, cancelled_on__isnull=True, due_on__lt=AS_OF)
+    assert list(overdue.values_list("kind", flat=True)) == [DueKind.VISIT_ALONE]
+    review = episode.meetings.get(kind=MeetingKind.REVIEW, held_at__isnull=True)
+    assert review.scheduled_for.date() > AS_OF
+    assert elis.stories.exists()
+    assert Event.objects.filter(person=elis, code="voice.lived_experience").count() >= 2
+
+    ruby = Person.objects.get(given_name="Ruby", family_name="Walsh", protection_episodes__isnull=False)
+    episode = Episode.objects.get(child=ruby, closed_on__isnull=True)
+    assert episode.stage == Stage.CONFERENCE_DUE
+    icpc = episode.meetings.get(kind=MeetingKind.INITIAL, held_at__isnull=True)
+    due = episode.deadlines.get(kind=DueKind.ICPC, met_on__isnull=True).due_on
+    assert icpc.scheduled_for.date() == due > AS_OF
+    agencies = {
+        i.organisation.kind: i for i in icpc.invitees.filter(kind=InviteeKind.AGENCY).select_related("organisation")
+    }
+    assert all(i.invited_at is not None for i in icpc.invitees.filter(removed_at__isnull=True))
+    assert agencies["gp_practice"].report_received_at is not None
+    assert agencies["school"].report_requested and agencies["school"].report_received_at is None
+    assert Event.objects.filter(person=ruby, code="process.conference.invitations_sent").exists()
