@@ -562,7 +562,7 @@ def test_corrections_within_ten_working_days_and_a_translation_on_request(prydde
     from cylch.protection.models import Circulation
 
     p = prydderch
-    episode, icpc = _to_conference(p, held_strategy=days_ago(30), concluded=days_ago(25))
+    _episode, icpc = _to_conference(p, held_strategy=days_ago(30), concluded=days_ago(25))
     meetings.record_conference(
         icpc, user=chair, data=conference_input(icpc, held=days_ago(20), decision=Decision.REGISTER)
     )
@@ -594,3 +594,44 @@ def test_corrections_within_ten_working_days_and_a_translation_on_request(prydde
     meetings.save_translation(icpc, user=p.staff.social_worker, text="The conference record.")
     icpc.refresh_from_db()
     assert icpc.record_translated == "The conference record."
+
+
+def test_a_registered_child_moving_in_gets_a_transfer_conference_and_the_plan_runs_until_it(prydderch, chair):
+    p = prydderch
+    episode, icpc = _to_conference(p, held_strategy=days_ago(60), concluded=days_ago(55))
+    meetings.record_conference(
+        icpc, user=chair, data=conference_input(icpc, held=days_ago(50), decision=Decision.REGISTER)
+    )
+    first = register.current(p.alys)
+    carms_chair = factories.demo_practitioner(username="carms.chair", role=Role.CONFERENCE_CHAIR,
+                                              organisation=p.orgs.other_la_childrens_services)  # fmt: skip
+    with pytest.raises(ValidationError):  # the same authority cannot receive its own child
+        services.transfer_in(child=p.alys, user=p.staff.social_worker, told_on=days_ago(10), from_local_authority="x")
+    services.transfer_in(child=p.alys, user=p.staff.other_la_social_worker, told_on=days_ago(10),
+                         from_local_authority="Ceredigion")  # fmt: skip
+    episode.refresh_from_db()
+    assert episode.stage == Stage.TRANSFER_IN and episode.transfer_to == p.orgs.other_la_childrens_services
+    deadline = episode.deadlines.get(kind=DueKind.TRANSFER)
+    assert deadline.due_on == timescales.timescale(DueKind.TRANSFER).due(days_ago(10))
+    # Until the transfer conference the sending authority's registration and plan stand.
+    assert register.current(p.alys) == first
+    transfer = episode.meetings.get(kind=MeetingKind.TRANSFER)
+    assert transfer.invitees.filter(organisation=p.orgs.other_la_childrens_services, mandatory=True).exists()
+    meetings.send_invitations(transfer, user=p.staff.other_la_social_worker)  # the receiving team runs it
+    with pytest.raises(PermissionDenied):  # the sending authority's chair does not chair it
+        meetings.record_conference(transfer, user=chair, data=conference_input(transfer, held=days_ago(2),
+                                                                               decision=Decision.REGISTER))  # fmt: skip
+    meetings.record_conference(transfer, user=carms_chair, data=conference_input(transfer, held=days_ago(2),
+                                                                                 decision=Decision.REGISTER))  # fmt: skip
+    first.refresh_from_db()
+    assert first.end_reason == Registration.EndReason.TRANSFERRED and first.ended_on == days_ago(2)
+    now = register.current(p.alys)
+    assert now.local_authority == p.places.carmarthenshire and now.registered_on == days_ago(2)
+    episode.refresh_from_db()
+    assert episode.organisation == p.orgs.other_la_childrens_services and episode.stage == Stage.REGISTERED
+    assert episode.deadlines.get(kind=DueKind.TRANSFER).met_on == days_ago(2)
+    assert Event.objects.filter(code="process.transfer.conference_held", person=p.alys).exists()
+    [review] = episode.meetings.filter(kind=MeetingKind.REVIEW, held_at__isnull=True)
+    assert timezone.localtime(review.scheduled_for).date() == add_months(days_ago(2), 3)
+    assert review.invitees.filter(organisation=p.orgs.other_la_childrens_services, mandatory=True).exists()
+    assert episode.meetings.filter(kind=MeetingKind.CORE_GROUP, held_at__isnull=True).count() == 1

@@ -157,3 +157,30 @@ def test_register_status_is_visible_to_every_involved_agency_but_not_the_plan(cl
     # An organisation with nothing to do with the child cannot open the page at all.
     as_user(client, p.staff.other_la_social_worker)
     assert client.get(child_url).status_code == 404
+
+
+def test_the_receiving_authority_records_a_move_in(client, prydderch, chair, demo_hub):
+    from cylch.protection import meetings
+    from cylch.protection.models import Decision
+    from tests.test_protection import _to_conference, conference_input, days_ago
+
+    p = prydderch
+    episode, icpc = _to_conference(p, held_strategy=days_ago(40), concluded=days_ago(35))
+    meetings.record_conference(
+        icpc, user=chair, data=conference_input(icpc, held=days_ago(30), decision=Decision.REGISTER)
+    )
+    # Carmarthenshire's social worker knows the family through Efa, Alys's brother's half-sister.
+    carms = as_user(client, p.staff.other_la_social_worker)
+    factories.event(
+        organisation=p.orgs.other_la_childrens_services, person=p.alys, code="social_care.visit.child_not_seen"
+    )
+    page = carms.get(reverse("protection:child", args=[p.alys.public_id])).content.decode()
+    assert "This child has moved to our area" in page
+    url = reverse("protection:transfer-in", args=[p.alys.public_id])
+    response = carms.post(url, {"told_on": day(3), "from_local_authority": "Ceredigion"})
+    assert response.status_code == 302
+    episode.refresh_from_db()
+    assert episode.transfer_to == p.orgs.other_la_childrens_services
+    transfer = episode.meetings.get(kind=MeetingKind.TRANSFER)
+    assert response.url == reverse("protection:meeting", args=[transfer.public_id])
+    assert carms.get(response.url).status_code == 200

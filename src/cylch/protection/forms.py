@@ -308,3 +308,9 @@ class AnswerForm(forms.Form):
 
 class TranslationForm(forms.Form):
     translation = text(_("Translation of the record"), message=_("Write the translation"))
+
+
+class TransferInForm(forms.Form):
+    told_on = date_field(_("When were you told the child had moved here?"))
+    from_local_authority = forms.CharField(label=_("Which authority's register is the child on?"), max_length=120,
+                                           error_messages={"required": _("Say which authority the child moved from")})  # fmt: skip

@@ -481,6 +481,8 @@ def record_conference(meeting: Meeting, *, user: User, data: ConferenceInput) ->
             register.transfer(episode, conference=meeting, user=user, categories=data.categories, reasons=data.reasons,
                               keep=data.decision == Decision.REGISTER)  # fmt: skip
             if data.decision == Decision.REGISTER:
+                # The receiving authority's own core group and review replace the sending one's.
+                episode.meetings.filter(held_at__isnull=True).exclude(pk=meeting.pk).delete()
                 _after_registration(episode, meeting, user=user, day=day)
             else:
                 _close_after(episode, meeting, reason="transfer conference: not registered", day=day)

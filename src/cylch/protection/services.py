@@ -51,11 +51,14 @@ REQUIRED_AT_STRATEGY = (OrganisationKind.LA_CHILDRENS_SERVICES, OrganisationKind
 def check_children_services(user: User, episode: Episode) -> None:
     """Steps the local authority owns: its own children's services staff only."""
     org = user.organisation
+    authorities = {episode.local_authority_id}
+    if episode.transfer_to_id:  # the receiving authority runs the transfer conference
+        authorities.add(episode.transfer_to.local_authority_id)
     if not (
         user.role in LA_ROLES
         and org is not None
         and org.kind == OrganisationKind.LA_CHILDRENS_SERVICES
-        and org.local_authority_id == episode.local_authority_id
+        and org.local_authority_id in authorities
     ):
         raise PermissionDenied(_("Only children's services in the child's local authority may do this."))
 
@@ -446,7 +449,8 @@ def transfer_in(*, child: Person, user: User, told_on: date, from_local_authorit
         # The receiving authority's own episode waits beside the sending one; it takes over at
         # the transfer conference.
         sending.stage = Stage.TRANSFER_IN
-        sending.save(update_fields=["stage", "modified_at"])
+        sending.transfer_to = org
+        sending.save(update_fields=["stage", "transfer_to", "modified_at"])
         timescales.start(sending, DueKind.TRANSFER, told_on)
         conference = new_conference(sending, MeetingKind.TRANSFER, user=user)
         conference.information_shared = f"Moved from {from_local_authority}; receiving authority: {org.name_en}."

@@ -6,6 +6,7 @@ app_name = "protection"
 urlpatterns = [
     path("people/<uuid:public_id>/protection/", views.child_page, name="child"),
     path("people/<uuid:public_id>/protection/start/", views.start, name="start"),
+    path("people/<uuid:public_id>/protection/transfer-in/", views.transfer_in, name="transfer-in"),
     path("protection/due/", views.due_page, name="due"),
     path("protection/reports/<str:reference>/start/", views.start_from_report, name="start-from-report"),
     path("protection/episodes/<uuid:episode_id>/strategy/", views.strategy_page, name="strategy"),

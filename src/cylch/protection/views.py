@@ -95,6 +95,13 @@ def child_page(request, public_id):
     return render(request, "protection/child.html", {
         "access": access, "person": child, "status": status, "episode": episode, "member": member,
         "may_run": may_run, "may_start": may_start, "today": timezone.localdate(),
+        "may_receive": bool(
+            status.on_register and episode and episode.is_open and not episode.transfer_to_id
+            and request.user.organisation is not None
+            and request.user.organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES
+            and request.user.role in services.LA_ROLES
+            and request.user.organisation.local_authority_id != episode.local_authority_id
+        ),
         "may_end": may_run and status.on_register and request.user.role in ("team-manager", "conference-chair"),
     })  # fmt: skip
 
@@ -108,6 +115,26 @@ def start(request, public_id):
         messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
         return redirect("protection:child", public_id=access.person.public_id)
     return redirect("protection:strategy", episode_id=episode.public_id)
+
+
+def transfer_in(request, public_id):
+    """A child on another Welsh authority's register has moved here (the receiving team)."""
+    access = open_person(request, public_id)
+    form = f.TransferInForm(request.POST or None, initial={"told_on": timezone.localdate().strftime("%d/%m/%Y")})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            episode = services.transfer_in(child=access.person, user=request.user, told_on=d["told_on"],
+                                           from_local_authority=d["from_local_authority"])  # fmt: skip
+        except ValidationError as exc:
+            _apply(form, exc)
+        else:
+            messages.success(request, _("Recorded. The transfer conference is due within 15 working days."))
+            return redirect("protection:meeting", meeting_id=episode.meetings.get(kind=MeetingKind.TRANSFER,
+                                                                                  held_at__isnull=True).public_id)  # fmt: skip
+    return render(request, "protection/transfer_in.html", {
+        "person": access.person, "form": form, "form_errors": form_errors(form),
+    })  # fmt: skip
 
 
 @require_POST
