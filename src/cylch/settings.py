@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "cylch.rules",
     "cylch.chronology",
     "cylch.protection",
+    "cylch.insight",
     "cylch.demo",
 ]
 

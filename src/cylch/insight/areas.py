@@ -1,0 +1,50 @@
+"""Where a figure is for: a local authority, a regional safeguarding board area, or Wales."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from cylch.access.models import BoardArea, LocalAuthority
+
+WALES = "wales"
+
+
+@dataclass(frozen=True)
+class Area:
+    kind: str  # "wales" | "board" | "la"
+    code: str
+    name_en: str
+    name_cy: str
+    local_authority_ids: frozenset[int] | None  # None: the whole of Wales
+
+    @property
+    def name(self) -> str:
+        if self.kind == WALES:
+            return _("Wales")
+        return self.name_cy if (get_language() or "en").startswith("cy") and self.name_cy else self.name_en
+
+    def holds(self, local_authority_id: int | None) -> bool:
+        return self.local_authority_ids is None or local_authority_id in self.local_authority_ids
+
+
+def wales() -> Area:
+    return Area(WALES, WALES, "Wales", "Cymru", None)
+
+
+def all_areas() -> list[Area]:
+    """Wales, then each board area, then each local authority, in name order."""
+    las = list(LocalAuthority.objects.order_by("name_en").values("pk", "code", "name_en", "name_cy", "board_area_id"))
+    boards = list(BoardArea.objects.order_by("name_en").values("pk", "code", "name_en", "name_cy"))
+    out = [wales()]
+    for b in boards:
+        ids = frozenset(la["pk"] for la in las if la["board_area_id"] == b["pk"])
+        out.append(Area("board", b["code"], b["name_en"], b["name_cy"], ids))
+    out += [Area("la", la["code"], la["name_en"], la["name_cy"], frozenset({la["pk"]})) for la in las]
+    return out
+
+
+def find(code: str) -> Area | None:
+    return next((a for a in all_areas() if a.code == code), None)

@@ -1,0 +1,100 @@
+"""Cumulative-risk alerts: raised, acknowledged on time, and what was done, by rule (TA 1.2)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cylch.insight.measures.base import COUNT, Measure, Unit
+from cylch.rules.models import Alert, AlertOutcome
+
+
+def _alerts(since: date, until: date, field: str):
+    return Alert.objects.filter(
+        **{f"{field}__date__gte": since - timedelta(days=1), f"{field}__date__lte": until + timedelta(days=1)}
+    )
+
+
+def raised_units(since: date, until: date):
+    for a in _alerts(since, until, "raised_at").values("public_id", "rule_id", "raised_at", "local_authority_id"):
+        day = timezone.localtime(a["raised_at"]).date()
+        if since <= day <= until:
+            yield Unit(a["local_authority_id"], day, True, f"alert:{a['public_id']}", group=a["rule_id"])
+
+
+def on_time_units(since: date, until: date):
+    now = timezone.now()
+    for a in _alerts(since, until, "raised_at").values(
+        "public_id", "rule_id", "raised_at", "local_authority_id", "acknowledge_by", "acknowledged_at"
+    ):
+        day = timezone.localtime(a["raised_at"]).date()
+        if not since <= day <= until:
+            continue
+        if a["acknowledged_at"] is None and a["acknowledge_by"] > now:
+            continue  # still within its time
+        on_time = a["acknowledged_at"] is not None and a["acknowledged_at"] <= a["acknowledge_by"]
+        yield Unit(a["local_authority_id"], day, on_time, f"alert:{a['public_id']}", group=a["rule_id"])
+
+
+def outcome_units(since: date, until: date):
+    for a in (
+        _alerts(since, until, "closed_at")
+        .exclude(outcome="")
+        .values("public_id", "outcome", "closed_at", "local_authority_id")
+    ):
+        day = timezone.localtime(a["closed_at"]).date()
+        if since <= day <= until:
+            yield Unit(a["local_authority_id"], day, True, f"alert:{a['public_id']}", group=a["outcome"])
+
+
+def rule_titles() -> dict[str, str]:
+    """Each rule's title in the reader's language, from every pack in use."""
+    from django.utils.translation import get_language
+
+    from cylch.rules.pack import all_packs
+
+    lang = "cy" if (get_language() or "en").startswith("cy") else "en"
+    return {
+        rule.id: rule.title.get(lang) or rule.title.get("en", rule.id) for pack in all_packs() for rule in pack.rules
+    }
+
+
+MEASURES = [
+    Measure(
+        id="alerts-raised",
+        section="alerts",
+        title=_("Cumulative-risk alerts raised, by rule"),
+        numerator=_("Alerts raised in the period"),
+        denominator=None,
+        rules=_("By the date the alert was first raised; grouped by the rule that raised it."),
+        source="TA 1.2; TA missed-appointments deep dive",
+        units=raised_units,
+        kind=COUNT,
+        groups=rule_titles,
+    ),
+    Measure(
+        id="alerts-acknowledged-on-time",
+        section="alerts",
+        title=_("Alerts acknowledged on time"),
+        numerator=_("Alerts acknowledged by their deadline"),
+        denominator=_("Alerts raised in the period whose deadline has passed, or that have been acknowledged"),
+        rules=_("By the date raised. The deadline depends on the alert's severity (the rule pack)."),
+        source="TA 2.2 (no named person collecting concerns)",
+        units=on_time_units,
+        groups=rule_titles,
+    ),
+    Measure(
+        id="alert-outcomes",
+        section="alerts",
+        title=_("What was done about alerts"),
+        numerator=_("Alerts closed in the period, by outcome"),
+        denominator=None,
+        rules=_("By the date the alert was closed; grouped by the outcome recorded."),
+        source="TA missed-appointments deep dive (what happens next, how is it fed back)",
+        units=outcome_units,
+        kind=COUNT,
+        groups=dict(AlertOutcome.choices),
+    ),
+]

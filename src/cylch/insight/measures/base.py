@@ -1,0 +1,53 @@
+"""What a measure is: a named definition that turns records into counted units.
+
+A measure never holds a number. ``units(since, until)`` reads the records and yields one
+``Unit`` per thing counted (a report, a conference, a visit), saying which local authority it
+belongs to, when it happened (to place it in a period), whether it counts in the numerator, and
+a reference for the drill-down. Everything else (areas, periods, percentages, suppression) is
+the same for every measure and lives in ``cylch.insight.compute``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+RATE = "rate"
+COUNT = "count"
+
+
+@dataclass(frozen=True)
+class Unit:
+    local_authority_id: int | None
+    when: date  # places the unit in a period (snapshot measures: the period's end)
+    numerator: bool
+    ref: str  # "report:ABCD-1234-X", "meeting:<uuid>": what the drill-down lists
+    group: str = ""  # a breakdown key: category, rule, agency kind, outcome
+    child_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    title: str  # lazy translatable
+    numerator: str  # what is counted (lazy)
+    denominator: str | None  # out of what (lazy); None for a count
+    rules: str  # inclusion rules and period (lazy)
+    source: str  # where in the reports the need comes from
+    units: Callable[[date, date], Iterable[Unit]]
+    kind: str = RATE
+    snapshot: bool = False  # counted as at the period's end, not over it
+    groups: dict[str, str] | Callable[[], dict[str, str]] = field(default_factory=dict)  # key -> lazy label
+    higher_is_better: bool = True
+    section: str = ""
+
+    @property
+    def is_rate(self) -> bool:
+        return self.kind == RATE
+
+    def group_labels(self) -> dict[str, str]:
+        return self.groups() if callable(self.groups) else self.groups
+
+    def group_label(self, key: str) -> str:
+        return str(self.group_labels().get(key, key))
