@@ -116,7 +116,7 @@ def frequencies(values: Iterable[Hashable], *, missing: Collection[Any] = (None,
 
 def _binary(values: Any) -> np.ndarray:
     """Present (1) / not known (0) as an int8 array of the same shape; anything else is an error."""
-    arr = np.asarray(values, dtype=object) if _has_none(values) else np.asarray(values)
+    arr = np.asarray(values, dtype=object) if _may_hold_none(values) else np.asarray(values)
     if arr.dtype.kind in "biuf":
         floats = arr.astype(float)
         bad = ~(np.isnan(floats) | (floats == 0) | (floats == 1))
@@ -137,10 +137,10 @@ def _binary(values: Any) -> np.ndarray:
     return out
 
 
-def _has_none(values: Any) -> bool:
+def _may_hold_none(values: Any) -> bool:
     if isinstance(values, np.ndarray):
         return values.dtype == object
-    return True  # lists may hold None anywhere: let the object path look at each cell
+    return True  # a list may hold None anywhere: let the object path look at each cell
 
 
 def _table(table: Any) -> np.ndarray:

@@ -128,8 +128,10 @@ class Command(BaseCommand):
             raise CommandError("--dims must be at least 1")
         result = stats.mds(stats.lance_williams(table), dims=opts["dims"], seed=opts["seed"])
         rows = [["indicator", *(f"dim{k}" for k in range(1, opts["dims"] + 1))]]
+        # round(…) + 0.0 turns a -0.0000001 into 0.0: no "-0.000000" in the file.
         rows += [
-            [name, *(format(v, ".6f") for v in coords)] for name, coords in zip(names, result.coordinates, strict=True)
+            [name, *(format(round(v, 6) + 0.0, ".6f") for v in coords)]
+            for name, coords in zip(names, result.coordinates, strict=True)
         ]
         write_csv(opts["out"], rows)
         self.stdout.write(
