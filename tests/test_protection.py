@@ -635,3 +635,39 @@ def test_a_registered_child_moving_in_gets_a_transfer_conference_and_the_plan_ru
     assert timezone.localtime(review.scheduled_for).date() == add_months(days_ago(2), 3)
     assert review.invitees.filter(organisation=p.orgs.other_la_childrens_services, mandatory=True).exists()
     assert episode.meetings.filter(kind=MeetingKind.CORE_GROUP, held_at__isnull=True).count() == 1
+
+
+def test_agencies_at_the_strategy_discussion_are_invited_and_may_open_the_child(prydderch, chair):
+    from cylch.access.policy import Relationship
+    from cylch.access.selectors import Viewer, relationship_to_person
+
+    p = prydderch
+    # The police hold nothing on the Prydderch household, but took part in the discussion.
+    assert relationship_to_person(Viewer.for_user(p.staff.police_officer), p.alys) == Relationship.NONE
+    episode, icpc = _to_conference(p, held_strategy=days_ago(10), concluded=days_ago(5))
+    police = icpc.invitees.get(organisation=p.orgs.police)
+    assert police.why == "strategy" and police.report_requested
+    assert relationship_to_person(Viewer.for_user(p.staff.police_officer), p.alys) == Relationship.INVOLVED
+    # Left off the conference, they still took part in the discussion: involved while the process runs.
+    meetings.remove_invitee(police, user=p.staff.social_worker, reason="Police enquiry closed; not needed")
+    assert relationship_to_person(Viewer.for_user(p.staff.police_officer), p.alys) == Relationship.INVOLVED
+    services.close_episode(episode, reason="test")
+    assert relationship_to_person(Viewer.for_user(p.staff.police_officer), p.alys) == Relationship.NONE
+
+
+def test_a_conference_due_at_a_weekend_is_set_for_the_working_day_before(prydderch, chair):
+    from cylch.core.calendar import is_working_day
+
+    p = prydderch
+    episode, icpc = _to_conference(p, held_strategy=days_ago(130), concluded=days_ago(125))
+    meetings.record_conference(
+        icpc, user=chair, data=conference_input(icpc, held=days_ago(120), decision=Decision.REGISTER)
+    )
+    review = episode.meetings.get(kind=MeetingKind.REVIEW)
+    due = episode.deadlines.get(kind=DueKind.RCPC_FIRST).due_on
+    day = timezone.localtime(review.scheduled_for).date()
+    assert is_working_day(day) and day <= due and (due - day).days < 5
+    # Moving it (the chair, with reasons, as it is later) moves the plan's next conference too.
+    later = review.scheduled_for + timedelta(days=7)
+    meetings.schedule(review, user=chair, when=later, reason="Chair unwell")
+    assert episode.plans.get(kind=PlanKind.CSPP).next_conference_on == timezone.localtime(later).date()

@@ -50,6 +50,18 @@ def active_break_glass(viewer: Viewer, person) -> BreakGlass | None:
     )
 
 
+# Other ways an organisation comes to be involved with a person, registered by the apps that
+# know them (the statutory process: an agency invited to a child's conference or owning an action
+# in the child's plan). Kept here as a list so access imports none of those apps.
+_INVOLVEMENT_CHECKS: list = []
+
+
+def register_involvement(check) -> None:
+    """``check(organisation, person) -> bool``: True when the organisation is involved."""
+    if check not in _INVOLVEMENT_CHECKS:
+        _INVOLVEMENT_CHECKS.append(check)
+
+
 def relationship_to_person(viewer: Viewer, person) -> Relationship:
     """How the viewer's organisation stands to the person: allocated, involved or none."""
     from cylch.events.models import Event
@@ -88,6 +100,8 @@ def relationship_to_person(viewer: Viewer, person) -> Relationship:
 
         if Household.objects.filter(pk__in=household_ids, local_authority_id=org.local_authority_id).exists():
             return Relationship.INVOLVED
+    if any(check(org, person) for check in _INVOLVEMENT_CHECKS):
+        return Relationship.INVOLVED
     return Relationship.NONE
 
 

@@ -7,4 +7,8 @@ class ProtectionConfig(AppConfig):
     verbose_name = "Child protection process"
 
     def ready(self):
+        from cylch.access.selectors import register_involvement
         from cylch.protection import receivers  # noqa: F401  (a significant change needs the assessment reviewed)
+        from cylch.protection.involvement import takes_part
+
+        register_involvement(takes_part)

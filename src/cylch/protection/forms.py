@@ -67,6 +67,10 @@ def text(label, *, required=True, message=None):
 
 
 def moment(day, at: time | None) -> datetime:
+    """The day and time given; with no time, noon, or now when the day is today (a meeting
+    recorded in the morning without a time is not in the future)."""
+    if at is None and day == timezone.localdate():
+        return timezone.now()
     return timezone.make_aware(datetime.combine(day, at or time(12, 0)))
 
 

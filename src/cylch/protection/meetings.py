@@ -10,7 +10,7 @@ report has a deadline, and circulation goes to absentees as well as those who ca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation, User
 from cylch.access.roles import OrganisationKind, Role
-from cylch.core.calendar import add_working_days
+from cylch.core.calendar import add_working_days, is_working_day
 from cylch.identity.selectors import age_on
 from cylch.notify.services import notify_address, notify_user
 from cylch.protection import timescales
@@ -102,6 +102,10 @@ def _key(meeting: Meeting) -> str:
 
 
 def _due_moment(day: date) -> datetime:
+    """10:00 on the due date, or on the working day before it when it falls on a weekend or a
+    bank holiday (a date "by" which it must happen)."""
+    while not is_working_day(day):
+        day -= timedelta(days=1)
     return timezone.make_aware(datetime.combine(day, time(10, 0)))
 
 
@@ -154,6 +158,17 @@ def build_invitees(meeting: Meeting) -> list[Invitee]:
         extra = Organisation.objects.filter(pk__in=owners - {i.organisation.pk for i in involved} - {owner.pk})
         for org in extra:
             add(kind=InviteeKind.AGENCY, organisation=org, why=Why.OWNS_ACTION)
+    elif conference:
+        # Agencies that took part in the strategy discussion or the enquiry (the police, always)
+        # are invited even when they hold no record of the household.
+        known = {i.organisation.pk for i in involved} | {owner.pk}
+        took_part = Organisation.objects.filter(
+            pk__in=Invitee.objects.filter(meeting__episode=episode, meeting__kind=MeetingKind.STRATEGY, attended=True)
+            .exclude(organisation_id__in=known)
+            .values("organisation_id")
+        ).exclude(kind=OrganisationKind.LA_CHILDRENS_SERVICES)
+        for org in took_part:
+            add(kind=InviteeKind.AGENCY, organisation=org, why=Why.STRATEGY, report_requested=True)
     gps = [i for i in involved if i.organisation.kind == OrganisationKind.GP_PRACTICE]
     for i in involved:
         if i.organisation.pk == owner.pk or i.organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES:
@@ -249,6 +264,8 @@ def schedule(meeting: Meeting, *, user: User, when: datetime, reason: str = "") 
                                         by=user)  # fmt: skip
         meeting.scheduled_for = when
         meeting.save(update_fields=["scheduled_for", "modified_at"])
+        if meeting.kind == MeetingKind.REVIEW:
+            _plan_next_conference(episode)
         if conference:
             due = timescales.timescale(DueKind.AGENCY_REPORT).due(_local_day(when))
             meeting.invitees.filter(report_requested=True, report_received_at__isnull=True).update(report_due_on=due)

@@ -194,6 +194,7 @@ class Why(models.TextChoices):
     PARENT = "parent", _("parent")
     STEP_PARENT = "step_parent", _("step-parent")
     CARER = "carer", _("carer")
+    STRATEGY = "strategy", _("took part in the strategy discussion")
     OF_AGE = "of_age", _("of age and understanding")
     ADVOCATE = "advocate", _("offered to the child")
     TOOK_PART = "took_part", _("took part")

@@ -80,8 +80,12 @@ def _spine(episode: Episode, *, code: str, when: datetime, user: User, key: str,
 
 
 def _as_moment(day_or_time) -> datetime:
+    """A moment for the spine: a day given without a time is noon that day, or now if that is
+    today (noon today is still to come for anyone working in the morning)."""
     if isinstance(day_or_time, datetime):
         return day_or_time if timezone.is_aware(day_or_time) else timezone.make_aware(day_or_time)
+    if day_or_time >= timezone.localdate():
+        return timezone.now()
     return timezone.make_aware(datetime.combine(day_or_time, datetime.min.time().replace(hour=12)))
 
 
