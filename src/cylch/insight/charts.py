@@ -9,8 +9,8 @@ pattern and point marker as well as a GOV.UK palette colour, and a highlighted b
 a bold label.
 
 Sizes are in viewBox units. The drawing is 400 units wide and is shown at 100% of its
-container up to ``MAX_WIDTH`` px, so 14-unit text is about 11px on a 320px screen and about
-20px at its widest. Text widths are estimated generously (0.6 em a character) so labels,
+container up to ``MAX_WIDTH`` px, so 16-unit text is about 11.5px on a 320px screen (290px
+of column), 14px on a 390px phone and 20px at its widest. Text widths are estimated generously (0.6 em a character) so labels,
 including long Welsh area names, wrap before they would leave the drawing.
 """
 
@@ -29,10 +29,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 WIDTH = 400
-MAX_WIDTH = 560  # px; wider than this the text would outgrow the page's own
+MAX_WIDTH = 500  # px; any wider and the labels would outgrow the page's body text
 MARGIN = 8
-FONT = 14  # every label
-LINE_H = 17  # line height of FONT text
+FONT = 16  # every label
+LINE_H = 19  # line height of FONT text
 CHAR_EM = 0.6  # estimated advance of one character, in em (generous for Arial)
 
 INK = "#0b0c0c"
@@ -49,6 +49,8 @@ LINE_STYLES = (
     ("#b58840", "14 5", "triangle-down"),  # brown 3.2:1
     (INK, "4 2 1 2", "cross"),  # black 19.6:1
 )
+TARGET = GREY  # dark grey 7:1, plain and without markers: unlike any series
+TARGET_W = 2
 BAR = "#1d70b8"  # blue, when nothing is highlighted
 BAR_MUTED = "#5694ca"  # light blue 3.2:1, the others when one bar is highlighted
 BAR_HIGHLIGHT = "#003078"  # dark blue 12.4:1
@@ -87,7 +89,7 @@ def wrap(text: str, width: float, size: float = FONT) -> list[str]:
     """Greedy word wrap to ``width``; a word too long for a line is broken inside with a hyphen."""
     lines: list[str] = []
     line = ""
-    for word in text.split():
+    for word in _clean(text).split():
         candidate = f"{line} {word}" if line else word
         if text_width(candidate, size) <= width:
             line = candidate
@@ -182,7 +184,7 @@ def nice_ticks(lo: float, hi: float, *, integer: bool = False, count: int = 5) -
 # -- line chart ---------------------------------------------------------------------------
 
 PLOT_H = 200
-MARKER_R = 4
+MARKER_R = 4.5
 
 
 def _marker(kind: str, x: float, y: float, colour: str) -> str:
@@ -297,10 +299,23 @@ def line_chart(
     split = [_split_label(label) for label in x_labels]
     widest = max((text_width(line) for lines in split for line in lines), default=0)
     step = max(1, math.ceil((widest + 8) / band)) if n else 1
-    shown = [i for i in range(n) if (n - 1 - i) % step == 0]
-    x_label_h = max((len(split[i]) for i in shown), default=0) * LINE_H
+    # A label near either end is pulled in to stay inside the drawing; if that would make it
+    # touch its neighbour, the neighbour (never the latest) is left out.
+    placed: list[tuple[int, float]] = []
+    edge = WIDTH - 2.0
+    for i in reversed([i for i in range(n) if (n - 1 - i) % step == 0]):
+        half = max(text_width(line) for line in split[i]) / 2
+        x = min(max(sx(i), 2 + half), WIDTH - 2 - half)
+        if x + half + 8 <= edge or not placed:
+            placed.append((i, x))
+            edge = x - half
+    placed.reverse()
+    x_label_h = max((len(split[i]) for i, _x in placed), default=0) * LINE_H
     legend_top = bottom + 8 + x_label_h + 14
-    legend, legend_h = _line_legend(series, legend_top)
+    entries = [(*line_style(i), s.name) for i, s in enumerate(series)]
+    if target is not None:
+        entries.append((TARGET, "", "", _("Target: %(value)s") % {"value": fmt(target)}))
+    legend, legend_h = _line_legend(entries, legend_top)
     height = legend_top + legend_h + MARGIN
 
     desc = description if description is not None else _describe_line(series, x_labels, target, fmt)
@@ -321,28 +336,16 @@ def line_chart(
         out.append(
             f'<line x1="{_n(x)}" y1="{_n(bottom)}" x2="{_n(x)}" y2="{_n(bottom + 5)}" stroke="{GREY}" stroke-width="1"/>'
         )
-    for i in shown:
+    for i, x in placed:
         for j, line in enumerate(split[i]):
-            out.append(_text(sx(i), bottom + 8 + (j + 1) * LINE_H - 4, line, anchor="middle"))
+            out.append(_text(x, bottom + 8 + (j + 1) * LINE_H - 4, line, anchor="middle"))
 
     if target is not None:
+        # Labelled in the legend rather than on the plot, where the lines would run through it.
         y = sy(target)
         out.append(
-            f'<line x1="{_n(left)}" y1="{_n(y)}" x2="{_n(right)}" y2="{_n(y)}" stroke="{INK}" stroke-width="1.5" '
-            f'class="cylch-chart__target"/>'
-        )
-        label = _("Target: %(value)s") % {"value": fmt(target)}
-        ty = y - 5 if y - top > LINE_H else y + LINE_H - 2
-        # A white halo keeps the label readable where a line passes behind it.
-        out.append(
-            _text(
-                right,
-                ty,
-                label,
-                anchor="end",
-                bold=True,
-                extra=' stroke="#ffffff" stroke-width="4" paint-order="stroke"',
-            )
+            f'<line x1="{_n(left)}" y1="{_n(y)}" x2="{_n(right)}" y2="{_n(y)}" stroke="{TARGET}" '
+            f'stroke-width="{TARGET_W}" class="cylch-chart__target"/>'
         )
 
     for index, s in enumerate(series):
@@ -366,23 +369,25 @@ def line_chart(
     return mark_safe("\n".join(out))
 
 
-def _line_legend(series: list[Series], top: float) -> tuple[list[str], float]:
-    """One row per series, sample line then name (wrapped): long names never run off the side."""
+def _line_legend(entries: list[tuple[str, str, str, str]], top: float) -> tuple[list[str], float]:
+    """One row per (colour, dash, marker, name): a sample line, then the name wrapped, so that
+    long names never run off the side. No marker: the target line."""
     out: list[str] = []
     y = top
-    sample_w = 36
-    for index, s in enumerate(series):
-        colour, dash, marker = line_style(index)
-        lines = wrap(s.name, WIDTH - 2 * MARGIN - sample_w - 8)
+    sample_w = 32
+    for colour, dash, marker, name in entries:
+        lines = wrap(name, WIDTH - 2 * MARGIN - sample_w - 6)
         mid = y + LINE_H / 2
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        width = 2.5 if marker else TARGET_W
         out.append(
             f'<line x1="{_n(MARGIN)}" y1="{_n(mid)}" x2="{_n(MARGIN + sample_w)}" y2="{_n(mid)}" stroke="{colour}" '
-            f'stroke-width="2.5"{dash_attr}/>'
+            f'stroke-width="{width}"{dash_attr}/>'
         )
-        out.append(_marker(marker, MARGIN + sample_w / 2, mid, colour))
+        if marker:
+            out.append(_marker(marker, MARGIN + sample_w / 2, mid, colour))
         for j, line in enumerate(lines):
-            out.append(_text(MARGIN + sample_w + 8, y + (j + 1) * LINE_H - 4, line))
+            out.append(_text(MARGIN + sample_w + 6, y + (j + 1) * LINE_H - 4, line))
         y += len(lines) * LINE_H + 6
     return out, y - top
 
@@ -404,7 +409,7 @@ def _describe_line(series: list[Series], x_labels: list[str], target: float | No
 
 # -- bar chart ----------------------------------------------------------------------------
 
-BAR_H = 16
+BAR_H = 18
 BAR_GAP = 12  # between one bar and the next label
 
 
@@ -437,9 +442,13 @@ def bar_chart(
         hi = lo + 1
     labels = {i: value_text(float(b.value)) for i, b in enumerate(bars) if b.value is not None}
     # Room for the value labels: at the right for positive values, at the left for negative.
+    # Percentages always leave room for "100%", so that every percent chart has the same scale.
     right_room = max(
-        (text_width(labels[i]) for i, b in enumerate(bars) if b.value is not None and b.value >= 0), default=0
+        (text_width(labels[i]) for i, b in enumerate(bars) if b.value is not None and b.value >= 0),
+        default=text_width(value_text(hi)) if percent else 0,
     )
+    if percent:
+        right_room = max(right_room, text_width(value_text(hi)))
     left_room = max(
         (text_width(labels[i]) for i, b in enumerate(bars) if b.value is not None and b.value < 0), default=0
     )
@@ -473,6 +482,11 @@ def bar_chart(
         out_bars.append(
             f'<rect x="{_n(x1)}" y="{_n(bar_y)}" width="{_n(x2 - x1)}" height="{BAR_H}" fill="{fill}"{css}/>'
         )
+        # The zero line beside each bar (not through the labels), so a bar of 0 still shows.
+        out_bars.append(
+            f'<line x1="{_n(x0)}" y1="{_n(bar_y - 2)}" x2="{_n(x0)}" y2="{_n(bar_y + BAR_H + 2)}" '
+            f'stroke="{INK}" stroke-width="1.5"/>'
+        )
         if v >= 0:
             out_bars.append(_text(x2 + 5, mid, labels[i], bold=is_hi))
         else:
@@ -484,11 +498,6 @@ def bar_chart(
     prefix = id_prefix or _id_prefix("bar", bars, title, unit, percent, highlight, desc)
     out = _svg_open("bar", WIDTH, height, title, desc, prefix)
     out += out_bars
-    # The zero line, over the bars' ends, so that a bar of 0 still has a visible start.
-    out.append(
-        f'<line x1="{_n(x0)}" y1="{_n(MARGIN + LINE_H)}" x2="{_n(x0)}" y2="{_n(height - MARGIN)}" '
-        f'stroke="{GREY}" stroke-width="1.5"/>'
-    )
     out.append("</svg>")
     return mark_safe("\n".join(out))
 
