@@ -35,6 +35,16 @@ SERIES = [
     Series("Pen-y-bont ar Ogwr", [74, 73, 76, 77, 79, 78, 80, 83]),
     Series("Cymru", [72, 74, 75, 76, 78, 79, 80, 82]),
 ]
+MONTHS = [
+    f"{m} {y}"
+    for y in (2023, 2024)
+    for m in ("Ion", "Chwef", "Maw", "Ebr", "Mai", "Meh", "Gorff", "Awst", "Medi", "Hyd", "Tach", "Rhag")
+]
+COUNTS = [
+    Series("Caerdydd", [120 + (i * 37) % 60 for i in range(24)]),
+    Series("Abertawe", [90 + (i * 23) % 50 if i % 7 else None for i in range(24)]),
+    Series("Cymru (cyfartaledd)", [100 + (i * 11) % 30 for i in range(24)]),
+]
 BARS = [
     Bar("Caerdydd", 91),
     Bar("Gwasanaethau Plant Rhondda Cynon Taf", 82),
@@ -69,6 +79,7 @@ def _page() -> str:
         percent=True,
         target=85,
     )
+    counts = line_chart(COUNTS, x_labels=MONTHS, title="Atgyfeiriadau bob mis", y_label="Nifer yr atgyfeiriadau")
     bars = bar_chart(BARS, title="Trafodaethau strategaeth, 2024-25 Ch4", percent=True, highlight="Cymru")
     line_rows = [[s.name, *("-" if v is None else f"{v}%" for v in s.values)] for s in SERIES]
     bar_rows = [[b.label, b.note if b.value is None else f"{b.value}%"] for b in BARS]
@@ -83,6 +94,8 @@ def _page() -> str:
 {line}
 <details class="govuk-details"><summary class="govuk-details__summary"><span class="govuk-details__summary-text">Y ffigurau</span></summary>
 <div class="govuk-details__text">{_table(["Ardal", *QUARTERS], line_rows)}</div></details>
+<h2 class="govuk-heading-m">Atgyfeiriadau bob mis</h2>
+{counts}
 <h2 class="govuk-heading-m">Trafodaethau strategaeth, 2024-25 Ch4</h2>
 {bars}
 {_table(["Ardal", "Canran"], bar_rows)}
@@ -114,7 +127,7 @@ def test_charts_render_inside_their_drawing_and_pass_axe(browser, tmp_path, widt
     page = context.new_page()
     try:
         page.goto(html.as_uri())
-        assert page.locator("svg.cylch-chart").count() == 2
+        assert page.locator("svg.cylch-chart").count() == 3
         for svg in page.locator("svg.cylch-chart").all():
             box = svg.bounding_box()
             assert box is not None and box["width"] <= width and box["height"] > 100
