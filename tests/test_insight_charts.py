@@ -322,6 +322,7 @@ def test_a_suppressed_bar_is_a_labelled_gap():
     assert "Suppressed (fewer than 5)" in texts(root) and "Merthyr Tydfil" in texts(root)
     assert "0" not in texts(root)
     assert "No data" in texts(parse(bar_chart([Bar("A", None)], title="t")))
+    assert bars_of(parse(bar_chart([Bar("A", float("nan"))], title="t"))) == []
 
 
 def test_the_highlighted_bar_differs_by_more_than_colour():

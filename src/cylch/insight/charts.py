@@ -431,6 +431,8 @@ def bar_chart(
     bold.
     """
     fmt = format_value or default_format(percent)
+    # NaN (as pandas gives for a missing figure) is a gap too.
+    bars = [Bar(b.label, None, b.note) if b.value is not None and math.isnan(b.value) else b for b in bars]
 
     def value_text(v: float) -> str:
         return f"{fmt(v)} {unit}" if unit else fmt(v)
