@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("cylch.rules.urls")),
     path("", include("cylch.chronology.urls")),
     path("", include("cylch.protection.urls")),
+    path("", include("cylch.insight.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

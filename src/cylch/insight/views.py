@@ -1,0 +1,100 @@
+"""Board insight pages. Thin: parse, compute through ``dashboard`` / ``returns``, render."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from cylch.access.audit import audit_from_request
+from cylch.core.forms import form_errors
+from cylch.insight import areas as area_mod
+from cylch.insight import dashboard, periods, returns
+from cylch.insight.compute import figures, units_by_period
+from cylch.insight.forms import ReturnForm
+from cylch.insight.measures import BY_ID, MEASURES, SECTIONS
+
+
+def _default_area(user):
+    la = getattr(getattr(user, "organisation", None), "local_authority", None)
+    return area_mod.find(la.code) if la else None
+
+
+def index(request):
+    today = timezone.localdate()
+    latest = periods.recent("quarter", 2, today)
+    wales = area_mod.wales()
+    rows = []
+    for m in MEASURES:
+        read = units_by_period(m, latest)
+        before, now = figures(m, latest, [wales], by_group=False, read=read)
+        rows.append((m, before, now))
+    sections = [(label, [r for r in rows if r[0].section == key]) for key, label in SECTIONS.items()]
+    audit_from_request(request, action="read", object_type="insight", object_id="index", purpose="measures viewed")
+    return render(request, "insight/index.html", {"sections": sections, "latest": latest})
+
+
+def measure(request, measure_id):
+    m = BY_ID.get(measure_id)
+    if m is None:
+        raise Http404
+    kind = "month" if request.GET.get("by") == "month" else "quarter"
+    code = request.GET.get("area")
+    area = area_mod.find(code) if code else _default_area(request.user)
+    board = dashboard.build(m, area=area, kind=kind)
+    audit_from_request(request, action="read", object_type="insight", object_id=m.id, purpose="measure viewed",
+                       detail={"area": code or "", "by": kind})  # fmt: skip
+    choices = [a for a in area_mod.all_areas() if a.kind != "wales"]
+    return render(request, "insight/measure.html", {
+        "m": m, "board": board, "kind": kind, "area": area, "areas": choices,
+        "drill": [a for a in board.focus if dashboard.may_drill_down(request.user, a)],
+    })  # fmt: skip
+
+
+def records(request, measure_id):
+    """The records behind a figure, for the authority's own children's services only."""
+    m = BY_ID.get(measure_id)
+    area = area_mod.find(request.GET.get("area", ""))
+    try:
+        period = periods.parse(request.GET.get("period", ""))
+    except ValueError:
+        raise Http404 from None
+    if m is None or area is None or not dashboard.may_drill_down(request.user, area):
+        raise Http404
+    read = units_by_period(m, [period])
+    units = [u for u in read[period.key] if area.holds(u.local_authority_id)]
+    group = request.GET.get("group", "")
+    if group:
+        units = [u for u in units if u.group == group]
+    audit_from_request(request, action="read", object_type="insight", object_id=m.id, purpose="records behind a measure",
+                       detail={"area": area.code, "period": period.key, "group": group, "records": len(units)})  # fmt: skip
+    from cylch.identity.models import Person
+
+    children = {p.pk: p for p in Person.objects.filter(pk__in={u.child_id for u in units if u.child_id})}
+    listed = [(u, children.get(u.child_id)) for u in sorted(units, key=lambda u: (u.when, u.ref))]
+    return render(request, "insight/records.html", {"m": m, "area": area, "period": period, "listed": listed,
+                                                    "group": m.group_label(group) if group else ""})  # fmt: skip
+
+
+def data_return(request):
+    form = ReturnForm(request.GET or None, initial={"period": periods.recent("quarter", 2, timezone.localdate())[0].key,
+                                                    "area_kinds": ["wales", "board", "la"], "format": "csv"})  # fmt: skip
+    if request.GET and form.is_valid():
+        d = form.cleaned_data
+        chosen = [BY_ID[i] for i in d["measures"]]
+        wanted = [a for a in area_mod.all_areas() if a.kind in d["area_kinds"]]
+        table = returns.rows(chosen, [d["period"]], wanted)
+        audit_from_request(request, action="export", object_type="insight", object_id=d["period"].key,
+                           purpose=f"data return ({d['format']})", detail={"measures": d["measures"], "rows": len(table)})  # fmt: skip
+        name = f"cylch-measures-{d['period'].key}.{d['format']}"
+        if d["format"] == "xlsx":
+            body = returns.to_xlsx(table, name)
+            kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        else:
+            body, kind = returns.to_csv(table), "text/csv; charset=utf-8"
+        response = HttpResponse(body, content_type=kind)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return render(
+        request, "insight/return.html", {"form": form, "form_errors": form_errors(form) if request.GET else []}
+    )
