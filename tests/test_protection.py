@@ -308,7 +308,10 @@ def test_initial_conference_registers_with_categories_and_circulates_to_absentee
     absent_parent = icpc.invitees.get(kind=InviteeKind.PARENT)
     assert absent_parent.attended is False
     assert deliveries[absent_parent.pk].channel == Delivery.Channel.EMAIL
-    assert OutboxMessage.objects.filter(to="ceri@example.org", dedupe_key__startswith=f"circ:{circ.pk}").exists()
+    email = OutboxMessage.objects.get(to="ceri@example.org", dedupe_key__startswith=f"circ:{circ.pk}")
+    # What was decided is in the email itself, in Welsh and in English.
+    assert "Categories of registration: Emotional or psychological abuse, Neglect" in email.body
+    assert "Continuing risk of neglect." in email.body and "Esgeulustod" in email.body
     decisions = episode.deadlines.get(kind=DueKind.DECISIONS_SUMMARY)
     assert decisions.met_on == timezone.localdate() and decisions.due_on == timescales.timescale(
         DueKind.DECISIONS_SUMMARY

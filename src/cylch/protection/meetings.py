@@ -17,7 +17,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.functional import lazy
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation, User
@@ -302,9 +303,9 @@ def send_invitations(meeting: Meeting, *, user: User) -> int:
         for inv in pending:
             context = {"meeting": str(MeetingKind(meeting.kind).label), "when": when.strftime("%d/%m/%Y %H:%M"),
                        "due": inv.report_due_on.strftime("%d/%m/%Y") if inv.report_due_on else ""}  # fmt: skip
-            body = (_("You are invited to a %(meeting)s on %(when)s. Please send your agency's written report "
+            body = (_("You are invited to this meeting: %(meeting)s, on %(when)s. Please send your agency's written report "
                       "through Cylch by %(due)s.") if inv.report_requested and inv.report_due_on
-                    else _("You are invited to a %(meeting)s on %(when)s."))  # fmt: skip
+                    else _("You are invited to this meeting: %(meeting)s, on %(when)s."))  # fmt: skip
             for recipient in _people_at(inv):
                 notify_user(recipient=recipient, kind="protection_invitation", subject=_("Invitation: %(meeting)s"),
                             body=body, url=url, dedupe_key=f"invite:{inv.public_id}:{recipient.pk}", context=context)  # fmt: skip
@@ -636,21 +637,24 @@ def circulate(meeting: Meeting, document: str, *, user: User, channels: dict[int
         circ = Circulation.objects.create(meeting=meeting, document=document, sent_at=timezone.now(), by=user)
         invitees = list(meeting.invitees.filter(removed_at__isnull=True).select_related("organisation", "user"))
         for inv in invitees:
-            context = {"document": str(label), "meeting": str(MeetingKind(meeting.kind).label),
-                       "held": timezone.localtime(meeting.held_at).strftime("%d/%m/%Y")}  # fmt: skip
+            # Lazy values: an email to someone outside Cylch is written in Welsh and English, each
+            # part in its own language.
+            context = {"document": label, "meeting": MeetingKind(meeting.kind).label,
+                       "held": timezone.localtime(meeting.held_at).strftime("%d/%m/%Y"),
+                       "text": lazy(document_text, str)(meeting, document)}  # fmt: skip
             subject = _("%(document)s: %(meeting)s of %(held)s")
             people = _people_at(inv)
             outbox = None
             for recipient in people:
                 notify_user(recipient=recipient, kind="protection_circulation", subject=subject,
-                            body=_("The %(document)s from the %(meeting)s of %(held)s is ready for you in Cylch."),
+                            body=_("%(document)s (%(meeting)s, %(held)s) is ready for you in Cylch."),
                             url=url, dedupe_key=f"circ:{circ.pk}:{inv.public_id}:{recipient.pk}", context=context)  # fmt: skip
             channel = channels.get(inv.pk) or (
                 Delivery.Channel.EMAIL if (inv.email or people) else Delivery.Channel.POST
             )
             if channel == Delivery.Channel.EMAIL and inv.email:
                 outbox = notify_address(to=inv.email, subject=subject,
-                                        body=_("The %(document)s from the %(meeting)s of %(held)s is attached for you. "
+                                        body=_("%(document)s (%(meeting)s, %(held)s):\n\n%(text)s\n\n"
                                                "If anything in it is wrong, tell the conference chair within 10 working days."),
                                         dedupe_key=f"circ:{circ.pk}:{inv.public_id}:email", context=context)  # fmt: skip
             Delivery.objects.create(circulation=circ, invitee=inv, channel=channel, outbox=outbox,
@@ -670,6 +674,33 @@ def circulate(meeting: Meeting, document: str, *, user: User, channels: dict[int
                            details={"contingency_plan_included": bool(plan.contingency.strip()),
                                     "child_safety_steps_included": bool(plan.child_can_do.strip())})  # fmt: skip
     return circ
+
+
+def document_text(meeting: Meeting, document: str) -> str:
+    """The document as plain text, for someone reached by email outside Cylch: the decisions
+    and outline plan, or the full record."""
+    from cylch.protection.models import category_labels
+
+    if document == Document.RECORD:
+        return (
+            meeting.record_translated
+            if meeting.record_translated and meeting.language != (get_language() or "en")[:2]
+            else meeting.record
+        )
+    lines = [f"{gettext('Decision')}: {meeting.get_decision_display()}"]
+    if meeting.categories:
+        lines.append(f"{gettext('Categories of registration')}: {', '.join(category_labels(meeting.categories))}")
+    if meeting.reasons:
+        lines.append(f"{gettext('Reasons')}: {meeting.reasons}")
+    plan = meeting.episode.plans.filter(kind=PlanKind.CSPP).order_by("-pk").first()
+    if plan is not None:
+        for label, text in ((gettext("What we are worried about"), plan.worries), (gettext("What needs to change"), plan.outcomes),
+                            (gettext("Contingency plan"), plan.contingency)):  # fmt: skip
+            if text:
+                lines.append(f"{label}: {text}")
+        if plan.next_conference_on:
+            lines.append(f"{gettext('Next conference')}: {plan.next_conference_on:%d/%m/%Y}")
+    return "\n".join(lines)
 
 
 # --- core groups -----------------------------------------------------------------------------
@@ -816,7 +847,7 @@ def request_correction(meeting: Meeting, *, user: User, document: str, text: str
                                                requested_by=user, text=text.strip(), requested_at=timezone.now())  # fmt: skip
         if meeting.chair_id:
             notify_user(recipient=meeting.chair, kind="protection_correction", subject=_("A correction is asked for"),
-                        body=_("Someone invited to the %(meeting)s has asked for a correction to the %(document)s."),
+                        body=_("A correction is asked for: %(document)s (%(meeting)s)."),
                         url=reverse("protection:meeting", args=[meeting.public_id]),
                         dedupe_key=f"correction:{correction.pk}",
                         context={"meeting": str(MeetingKind(meeting.kind).label), "document": str(Document(document).label)})  # fmt: skip
@@ -850,7 +881,7 @@ def request_translation(meeting: Meeting, *, user: User) -> Meeting:
         meeting.save(update_fields=["translation_requested_at"])
         for person in _people_at(Invitee(organisation=meeting.episode.organisation)):
             notify_user(recipient=person, kind="protection_translation", subject=_("A translation is asked for"),
-                        body=_("A translation of the record of the %(meeting)s has been asked for."),
+                        body=_("A translation of the record is asked for: %(meeting)s."),
                         url=reverse("protection:meeting", args=[meeting.public_id]),
                         dedupe_key=f"translation:{meeting.public_id}:{person.pk}",
                         context={"meeting": str(MeetingKind(meeting.kind).label)})  # fmt: skip
