@@ -31,6 +31,10 @@ class Dashboard:
     trend_svg: str = ""
     across_svg: str = ""
 
+    @property
+    def focus_name(self) -> str:
+        return self.focus[-1].name
+
     def trend_rows(self) -> list[tuple[periods.Period, list[Figure]]]:
         """One row per period, one figure per focus area (the table beside the chart)."""
         index = {(f.period.key, f.area.code): f for f in self.trend}
