@@ -253,8 +253,8 @@ def hydrate(entries: Iterable[Entry]) -> None:
     organisation_field = Event._meta.get_field("organisation")
     for e in todo:
         if e.withheld:
-            event = Event(**{name if name != "pk" else "id": getattr(e, name) for name in _LIGHT})
-            event.public_id = public_ids[e.pk]
+            known = {name if name != "pk" else "id": getattr(e, name) for name in _LIGHT}
+            event = Event(**known, public_id=public_ids[e.pk])
             event._state.adding = False
             event._state.db = DEFAULT_DB_ALIAS
         else:
