@@ -41,8 +41,8 @@ def sign_in(page, url, username, language="en"):
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("form button[type=submit]").first.click()
     expect(page).to_have_url(re.compile(r"/search/$"))
-    if language != "en":
-        page.goto(f"{url}/language/{language}/?next=/search/")
+    # The choice of language is remembered for the user: set it every time.
+    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def test_board_analyst_and_team_manager_read_the_measures(page, hub):

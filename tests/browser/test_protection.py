@@ -42,8 +42,8 @@ def sign_in(page, url, username, language="en"):
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("form button[type=submit]").first.click()
     expect(page).to_have_url(re.compile(r"/search/$"))
-    if language != "en":
-        page.goto(f"{url}/language/{language}/?next=/search/")
+    # The choice of language is remembered for the user: set it every time.
+    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def day(n: int) -> str:
@@ -127,12 +127,18 @@ def test_report_to_deregistration_by_each_role(page, hub):
     page.goto(f"{url}/protection/plans/{plan.public_id}/")
     page.locator("form:has(input[value=plan]) [name=worries]").fill("Alys often arrives at school hungry and tired.")
     page.locator("form:has(input[value=plan]) [name=outcomes]").fill("Alys eats breakfast every day and sleeps well.")
-    page.locator("form:has(input[value=plan]) [name=child_can_do]").fill("Tell Mrs Jenkins at school, or ring Childline.")
-    page.locator("form:has(input[value=plan]) [name=contingency]").fill("If Alys is absent two days running, a strategy discussion.")
+    page.locator("form:has(input[value=plan]) [name=child_can_do]").fill(
+        "Tell Mrs Jenkins at school, or ring Childline."
+    )
+    page.locator("form:has(input[value=plan]) [name=contingency]").fill(
+        "If Alys is absent two days running, a strategy discussion."
+    )
     page.locator("form:has(input[value=plan]) button").click()
     page.locator("form:has(input[value=action]) [name=text]").fill("Breakfast club place for Alys")
     page.locator("form:has(input[value=action]) [name=owner]").select_option(str(fam.orgs.school.pk))
-    page.locator("form:has(input[value=action]) [name=due_on]").fill((timezone.localdate() + timedelta(days=21)).strftime("%d/%m/%Y"))
+    page.locator("form:has(input[value=action]) [name=due_on]").fill(
+        (timezone.localdate() + timedelta(days=21)).strftime("%d/%m/%Y")
+    )
     page.locator("form:has(input[value=action]) button").click()
     expect(page.get_by_role("cell", name="Breakfast club place for Alys", exact=True)).to_be_visible()
     assert_accessible(page, "protection-plan")
@@ -163,6 +169,24 @@ def test_report_to_deregistration_by_each_role(page, hub):
     page.locator("[name=notes]").fill("Breakfast club going well; home conditions still poor.")
     assert_accessible(page, "protection-core-group-form")
     submit(page)
+
+    # Social worker: the consolidated assessment and a visit.
+    sign_in(page, url, fam.staff.social_worker.username)
+    page.goto(f"{url}/protection/episodes/{episode.public_id}/assessment/")
+    page.locator("form:has(input[value=contribution]) [name=text]").fill(
+        "Home visits show the kitchen bare twice this month."
+    )
+    page.locator("form:has(input[value=contribution]) button").click()
+    expect(page.get_by_text("Home visits show the kitchen bare twice this month.")).to_be_visible()
+    assert_accessible(page, "protection-assessment")
+    page.goto(f"{url}/protection/episodes/{episode.public_id}/visits/new/")
+    page.locator("[name=visited_on]").fill(day(40))
+    page.check("input[name=seen][value=yes]")
+    page.check("input[name=seen_alone][value=yes]")
+    page.check("input[name=at_home][value=yes]")
+    assert_accessible(page, "protection-visit-form")
+    submit(page)
+    expect(page.get_by_text("Visit recorded.")).to_be_visible()
 
     # Review conference: removal refused without needs and contingency, then done.
     review = episode.meetings.get(kind=MeetingKind.REVIEW, held_at__isnull=True)
