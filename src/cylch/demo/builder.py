@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import random
 import time as clock
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import transaction
 from tqdm import tqdm
 
 from cylch.access.audit import audit_record
-from cylch.demo import protection_scenarios, scenarios
+from cylch.demo import history, protection_scenarios, scenarios
 from cylch.demo.fastinsert import insert_events
 from cylch.demo.organisations import build_directory, create_demo_users
 from cylch.demo.population import CHUNK, LA_WEIGHTS, Individual, PopulationBuilder
@@ -40,6 +40,7 @@ class BuildStats:
     events: int = 0
     organisations: int = 0
     seconds: float = 0.0
+    history: dict[str, int] = field(default_factory=dict)
 
 
 class Writer:
@@ -183,6 +184,8 @@ def build(
         writer.flush(0)
         # The process is written through its services, which need the families in the database.
         protection_scenarios.run(pb, users, in_process)
+        # The scenario families' stories are told; the history uses the background population.
+        scenario_people = set(Person.objects.values_list("pk", flat=True))
         las, weights = zip(*LA_WEIGHTS.items(), strict=True)
         bar = tqdm(total=persons, unit="person", desc="Demo population", disable=not progress, initial=stats.persons)
         while stats.persons < persons:
@@ -195,6 +198,9 @@ def build(
             writer.flush(events_per_person)
             bar.update(stats.persons - before)
         bar.close()
+        # Two years of the process across several authorities, for the board's measures.
+        stats.history = history.build(pb, exclude=scenario_people)
+        stats.events += stats.history["events"]
         stats.seconds = round(clock.monotonic() - started, 1)
         audit_record(
             action="write",
@@ -208,6 +214,7 @@ def build(
                 "persons": stats.persons,
                 "events": stats.events,
                 "agency_records": stats.agency_records,
+                "history": stats.history,
             },
         )
     return stats
