@@ -17,6 +17,8 @@ from cylch.demo.builder import build
 from cylch.events.models import Event
 from cylch.identity.models import AgencyRecord, Household, Person, Relationship
 from cylch.identity.validators import validate_nhs_number, validate_upn
+from cylch.protection.models import Registration
+from cylch.reports.models import Report
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 11, 1)
@@ -268,3 +270,26 @@ def test_a_child_on_the_register_and_a_child_waiting_for_conference(demo):
     assert agencies["gp_practice"].report_received_at is not None
     assert agencies["school"].report_requested and agencies["school"].report_received_at is None
     assert Event.objects.filter(person=ruby, code="process.conference.invitations_sent").exists()
+
+
+def test_every_board_measure_has_history_to_show():
+    """The history gives every board measure a Wales figure, not suppressed, in at least 6 of the
+    dashboard's 8 quarters. (A demo of 3,500 people: the 600 of the other tests have too few
+    children in the history's authorities for two years of the process.)"""
+    build(seed=2026, persons=3500, as_of=AS_OF, events_per_person=1, progress=False)
+    from cylch.insight import areas, periods
+    from cylch.insight.compute import figures, units_by_period
+    from cylch.insight.measures import MEASURES
+
+    shown = periods.recent("quarter", 8, AS_OF)
+    wales = [areas.wales()]
+    thin = {}
+    for measure in MEASURES:
+        read = units_by_period(measure, shown)
+        figs = figures(measure, shown, wales, by_group=False, read=read)
+        with_value = [f for f in figs if not f.suppressed and (f.numerator or f.denominator)]
+        if len(with_value) < 6:
+            thin[measure.id] = [f.shown() for f in figs]
+    assert thin == {}, thin
+    assert Registration.objects.filter(ended_on__isnull=False).exists()
+    assert Report.objects.filter(local_authority__code="cardiff", feedback_sent_at__isnull=False).exists()
