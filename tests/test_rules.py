@@ -321,6 +321,8 @@ def test_batch_and_incremental_agree_on_the_demo_population(db, settings):
     from cylch.rules.services import evaluate_event
 
     build(persons=800, seed=7, progress=False)
+    # The demo's synthetic history of past alerts (for the board dashboards) is not the rules'.
+    Alert.objects.filter(scope_key__startswith="history:").delete()
     now = timezone.now()
     run_batch(now=now)
     batch = _snapshot()
