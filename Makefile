@@ -39,6 +39,7 @@ bench: $(VENV)/.bench
 	CYLCH_TESTING=1 $(BIN)/cylch bench linkage --out var/bench/linkage.json
 	CYLCH_TESTING=1 $(BIN)/cylch bench rules --out var/bench/rules.json
 	CYLCH_TESTING=1 $(BIN)/cylch bench chronology --out var/bench/chronology.json
+	CYLCH_TESTING=1 $(BIN)/cylch bench insight --out var/bench/insight.json
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

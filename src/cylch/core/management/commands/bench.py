@@ -1,4 +1,4 @@
-"""`cylch bench linkage|rules|chronology ... [--out FILE]`: measured figures, machine-readable."""
+"""`cylch bench linkage|rules|chronology|insight ... [--out FILE]`: measured figures, machine-readable."""
 
 from __future__ import annotations
 
@@ -42,6 +42,15 @@ class Command(BaseCommand):
         chron.add_argument("--databases", default="sqlite,postgresql")
         chron.add_argument("--postgres", default=os.environ.get("CYLCH_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"))  # fmt: skip
         chron.add_argument("--out", type=Path, default=Path("var/bench/chronology.json"))
+        insight = sub.add_parser("insight", help="every board measure for every area over 8 quarters, SQLite and PostgreSQL")
+        insight.add_argument("--persons", type=int, default=50_000)
+        insight.add_argument("--repeats", type=int, default=3)
+        insight.add_argument("--databases", default="sqlite,postgresql")
+        insight.add_argument("--postgres", default=os.environ.get("CYLCH_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"))  # fmt: skip
+        insight.add_argument("--out", type=Path, default=Path("var/bench/insight.json"))
+        insight_worker = sub.add_parser("insight-worker", help=argparse.SUPPRESS)
+        insight_worker.add_argument("--persons", type=int)
+        insight_worker.add_argument("--repeats", type=int, default=3)
         chron_worker = sub.add_parser("chronology-worker", help=argparse.SUPPRESS)
         for option in ("--events", "--family-events", "--requests", "--warmup"):
             chron_worker.add_argument(option, type=int)
@@ -51,6 +60,21 @@ class Command(BaseCommand):
             from cylch.rules.bench import worker
 
             self.stdout.write(json.dumps(worker(opts["persons"], opts["events"])))
+            return
+        if opts["which"] == "insight-worker":
+            from cylch.insight.bench import worker as insight_worker
+
+            self.stdout.write(json.dumps(insight_worker(opts["persons"], opts["repeats"])))
+            return
+        if opts["which"] == "insight":
+            from cylch.insight import bench as insight_bench
+
+            results = []
+            for db in opts["databases"].split(","):
+                self.stderr.write(f"insight on {db}: {opts['persons']:,} persons ...")
+                results.append(insight_bench.run(db.strip(), opts["persons"], opts["postgres"], opts["repeats"]))
+            self._write(opts["out"], "insight", results)
+            self.stdout.write(insight_bench.table(results))
             return
         if opts["which"] == "chronology-worker":
             from cylch.chronology.bench import worker as chronology_worker
