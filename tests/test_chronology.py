@@ -334,6 +334,10 @@ def test_pdf_export_is_a_pdf_with_the_watermark_and_no_withheld_content(six, cli
     reader = PdfReader(io.BytesIO(_export(client, p.alys, "pdf").content))
     text = " ".join(page.extract_text() for page in reader.pages)
     assert "Exported from Cylch by Bethan Jenkins" in " ".join(text.split())
+    # The header on every page repeats the watermark as written, not with JavaScript escapes
+    # that CSS prints as "Glanu002Dyu002DMôr".
+    header = reader.pages[0].extract_text(extraction_mode="layout").strip().splitlines()[0]
+    assert "(Ysgol Glan-y-Môr)" in header and "Official – sensitive" in header
     assert "came to school hungry" in text
     assert "Neighbour called police" not in text
     assert AuditEntry.objects.filter(action="export", purpose="chronology exported (pdf)").count() == 1
