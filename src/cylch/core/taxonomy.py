@@ -15,6 +15,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 TAXONOMY_FILE = Path(__file__).resolve().parent.parent / "events" / "taxonomy.yaml"
+DETAIL_LABELS_FILE = TAXONOMY_FILE.with_name("detail_labels.yaml")
 SENSITIVITIES = ("process", "voice", "health", "education", "police", "housing", "social_care", "special")
 SUBJECTS = ("child", "adult", "any", "household")
 DOMAINS = ("health", "education", "police", "housing", "social_care", "voice", "process")
@@ -132,3 +133,47 @@ def register(event_code: EventCode) -> None:
     if event_code.code in _load()[1]:
         raise TaxonomyError(f"{event_code.code!r} is already in the taxonomy file")
     _extra[event_code.code] = event_code
+
+
+# Labels for event details --------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def detail_labels() -> dict[str, dict[str, Any]]:
+    """The English and Welsh labels for detail keys and enum values (``detail_labels.yaml``)."""
+    with DETAIL_LABELS_FILE.open(encoding="utf-8") as fh:
+        document = yaml.safe_load(fh) or {}
+    return {
+        "keys": document.get("keys") or {},
+        "values": document.get("values") or {},
+        "by_property": document.get("by_property") or {},
+    }
+
+
+def _lang(language: str | None) -> str:
+    return "cy" if (language or "en").startswith("cy") else "en"
+
+
+def _humanise(text: str) -> str:
+    return text.replace("_", " ").capitalize()
+
+
+def detail_label(key: str, language: str | None = "en") -> str:
+    """The label for a detail key (``seen_alone``) in ``language``.
+
+    A key missing from the file (a code an app registered in Python, say) falls back to the
+    key in plain English words, as before the file existed.
+    """
+    entry = detail_labels()["keys"].get(key)
+    return entry[_lang(language)] if entry else _humanise(key)
+
+
+def detail_value_label(key: str, value: str, language: str | None = "en") -> str:
+    """The label for the enum ``value`` of detail ``key`` in ``language``; other text as written.
+
+    A per-property override wins over the general label for the value. A string that is no
+    enum value in the file is free text, and stays as recorded.
+    """
+    labels = detail_labels()
+    entry = (labels["by_property"].get(key) or {}).get(value) or labels["values"].get(value)
+    return entry[_lang(language)] if entry else value

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from cylch.core.taxonomy import detail_label, detail_value_label
 
 register = template.Library()
 
 
-def _humanise(value) -> str:
+def _value_text(key: str, value, language: str) -> str:
     if value is True:
         return _("Yes")
     if value is False:
         return _("No")
     if isinstance(value, list):
-        return ", ".join(_humanise(v) for v in value)
+        return ", ".join(_value_text(key, v, language) for v in value)
     if isinstance(value, str):
-        return value.replace("_", " ")
+        return detail_value_label(key, value, language)
     return str(value)
 
 
 @register.filter
 def detail_items(details: dict) -> list[tuple[str, str]]:
-    """(label, value) pairs for an event's typed details, in plain words."""
-    return [(key.replace("_", " ").capitalize(), _humanise(value)) for key, value in (details or {}).items()]
+    """(label, value) pairs for an event's typed details, in the page's language.
+
+    Keys and enum values take their labels from ``events/detail_labels.yaml``; booleans are
+    Yes/No; numbers, dates and free text are shown as recorded.
+    """
+    language = get_language() or "en"
+    return [(detail_label(key, language), _value_text(key, value, language)) for key, value in (details or {}).items()]
 
 
 @register.filter
