@@ -229,6 +229,9 @@ def test_reading_says_what_changed_in_plain_words(prydderch):
     q3, q4 = periods.quarter(2026, 3), periods.quarter(2026, 4)
     wales = areas.wales()
     before, now = Figure(m, q3, wales, "", 40, 50), Figure(m, q4, wales, "", 45, 50)
-    assert reading(now, before) == "Wales, Q4 2026: 90% (45 of 50). up from 80%, better."
+    assert reading(now, before) == "Wales, Q4 2026: 90% (45 of 50). Up from 80%: better."
     worse = Figure(BY_ID["re-reports-after-nfa"], q4, wales, "", 20, 50)
-    assert reading(worse, Figure(worse.measure, q3, wales, "", 10, 50)).endswith("up from 20%, worse.")
+    assert reading(worse, Figure(worse.measure, q3, wales, "", 10, 50)).endswith("Up from 20%: worse.")
+    # 61.7% and 62.3% both show as 62%: not a change to the reader.
+    same = reading(Figure(m, q4, wales, "", 370, 600), Figure(m, q3, wales, "", 374, 600))
+    assert same.endswith("The same as the period before.")

@@ -126,15 +126,17 @@ def reading(figure: Figure, previous: Figure | None = None) -> str:
             "area": area, "period": period, "value": figure.shown(), "num": f"{figure.numerator:,}",
             "den": f"{figure.denominator:,}",
         }  # fmt: skip
-    if (
-        previous is not None
-        and previous.value is not None
-        and figure.value is not None
-        and figure.value != previous.value
-    ):
-        better = (figure.value > previous.value) == m.higher_is_better
-        change = (_("up from %(before)s") if figure.value > previous.value else _("down from %(before)s")) % {
-            "before": previous.shown()
-        }
-        text += " " + (_("%(change)s, better.") if better else _("%(change)s, worse.")) % {"change": change}
+    if previous is not None and previous.value is not None and figure.value is not None:
+        # Compared as shown: 61.7% against 62.3% is "the same" to a reader who sees 62% twice.
+        now, before = figure.shown(), previous.shown()
+        if now == before:
+            text += " " + _("The same as the period before.")
+        else:
+            better = (figure.value > previous.value) == m.higher_is_better
+            up = figure.value > previous.value
+            if better:
+                change = _("Up from %(before)s: better.") if up else _("Down from %(before)s: better.")
+            else:
+                change = _("Up from %(before)s: worse.") if up else _("Down from %(before)s: worse.")
+            text += " " + change % {"before": before}
     return text

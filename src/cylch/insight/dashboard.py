@@ -30,6 +30,7 @@ class Dashboard:
     readings: list[str] = field(default_factory=list)
     trend_svg: str = ""
     across_svg: str = ""
+    nothing: list[str] = field(default_factory=list)  # areas or kinds with nothing to count
 
     @property
     def focus_name(self) -> str:
@@ -71,7 +72,11 @@ def build(measure: Measure, *, area: Area | None, kind: str = "quarter", today=N
         authorities = [a for a in everything if a.kind == "la"]
         across = figures(measure, [latest], authorities, by_group=False, read=latest_read)
         across_by = "area"
+    # Authorities with nothing to count are named once below the chart, not drawn as 22 gaps.
+    quiet = [f for f in across if f.numerator == 0 and not f.denominator]
+    across = [f for f in across if f not in quiet]
     board = Dashboard(measure, shown, focus, trend, latest, across, across_by)
+    board.nothing = [f.group_label if across_by == "group" else f.area.name for f in quiet]
     index = {(f.period.key, f.area.code): f for f in trend}
     for a in focus:
         now = index[(latest.key, a.code)]
