@@ -235,3 +235,7 @@ def test_reading_says_what_changed_in_plain_words(prydderch):
     # 61.7% and 62.3% both show as 62%: not a change to the reader.
     same = reading(Figure(m, q4, wales, "", 370, 600), Figure(m, q3, wales, "", 374, 600))
     assert same.endswith("The same as the period before.")
+    count = BY_ID["register-by-category"]
+    assert reading(Figure(count, q4, wales, "", 141, None), Figure(count, q3, wales, "", 148, None)) == (
+        "Wales, Q4 2026: 141. Down from 148."
+    )

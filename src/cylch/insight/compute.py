@@ -131,6 +131,10 @@ def reading(figure: Figure, previous: Figure | None = None) -> str:
         now, before = figure.shown(), previous.shown()
         if now == before:
             text += " " + _("The same as the period before.")
+        elif not m.is_rate:
+            # A count is not better or worse by itself (more children registered may be more found).
+            up = figure.value > previous.value
+            text += " " + (_("Up from %(before)s.") if up else _("Down from %(before)s.")) % {"before": before}
         else:
             better = (figure.value > previous.value) == m.higher_is_better
             up = figure.value > previous.value
