@@ -4,7 +4,7 @@ list of what is due and overdue."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -63,7 +63,11 @@ def status_of(child) -> Status:
     status.plan = (
         episode.plans.filter(kind=PlanKind.CSPP).order_by("-pk").first() or episode.plans.order_by("-pk").first()
     )
-    status.meetings = list(episode.meetings.select_related("chair").order_by("held_at", "scheduled_for", "pk"))
+    # Held meetings in the order they were held, then those to come in date order.
+    status.meetings = sorted(
+        episode.meetings.select_related("chair"),
+        key=lambda m: (m.held_at is None, m.held_at or m.scheduled_for or timezone.now() + timedelta(days=3650), m.pk),
+    )
     status.visits = list(episode.visits.all()[:10])
     return status
 
