@@ -650,6 +650,12 @@ def test_agencies_at_the_strategy_discussion_are_invited_and_may_open_the_child(
     episode, icpc = _to_conference(p, held_strategy=days_ago(10), concluded=days_ago(5))
     police = icpc.invitees.get(organisation=p.orgs.police)
     assert police.why == "strategy" and police.report_requested
+    # Adding the police again names the officer rather than listing the force twice.
+    assert meetings.add_invitee(icpc, user=p.staff.social_worker, organisation=p.orgs.police, name="DS Parry") == police
+    with pytest.raises(ValidationError):
+        meetings.add_invitee(icpc, user=p.staff.social_worker, organisation=p.orgs.police, name="")
+    assert icpc.invitees.filter(organisation=p.orgs.police).count() == 1
+    police.refresh_from_db()
     assert relationship_to_person(Viewer.for_user(p.staff.police_officer), p.alys) == Relationship.INVOLVED
     # Left off the conference, they still took part in the discussion: involved while the process runs.
     meetings.remove_invitee(police, user=p.staff.social_worker, reason="Police enquiry closed; not needed")

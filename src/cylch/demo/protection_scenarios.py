@@ -555,7 +555,7 @@ def _conference_due(pb: PopulationBuilder, users: dict[str, User], fam: Walshes,
     )
     icpc = episode.meetings.get(kind=MeetingKind.INITIAL)
     clock.at(concluded, 16, 30)
-    # Police took part in the enquiry but hold no record of the household: children's services add them.
+    # Police took part in the strategy discussion, so they are on the list: children's services name the officer.
     meetings.add_invitee(icpc, user=sw, organisation=org["police"], name="DS Kate Rowlands")
     meetings.send_invitations(icpc, user=sw)
     gp = icpc.invitees.get(organisation=org["gp"], removed_at__isnull=True)

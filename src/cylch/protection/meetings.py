@@ -205,6 +205,16 @@ def add_invitee(meeting: Meeting, *, user: User, organisation: Organisation | No
     check_children_services(user, meeting.episode)
     if organisation is None and not name.strip():
         raise ValidationError({"name": [_("Give the organisation or the person's name.")]})
+    already = (
+        meeting.invitees.filter(organisation=organisation, removed_at__isnull=True).first() if organisation else None
+    )
+    if already is not None:
+        if name.strip() and not already.name:
+            # The organisation is on the list: name the person who will come.
+            already.name, already.email = name.strip(), email or already.email
+            already.save(update_fields=["name", "email"])
+            return already
+        raise ValidationError({"organisation": [_("This organisation is already on the invitation list.")]})
     with transaction.atomic():
         # Adding the GP practice answers the placeholder for an unknown GP.
         if organisation is not None and organisation.kind == OrganisationKind.GP_PRACTICE:
