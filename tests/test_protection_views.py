@@ -184,3 +184,32 @@ def test_the_receiving_authority_records_a_move_in(client, prydderch, chair, dem
     transfer = episode.meetings.get(kind=MeetingKind.TRANSFER)
     assert response.url == reverse("protection:meeting", args=[transfer.public_id])
     assert carms.get(response.url).status_code == 200
+
+
+def test_a_team_manager_ends_a_registration_only_for_the_reasons_the_procedures_allow(
+    client, prydderch, chair, demo_hub
+):
+    from cylch.protection import meetings
+    from cylch.protection.models import Decision
+    from tests.test_protection import _to_conference, conference_input, days_ago
+
+    p = prydderch
+    episode, icpc = _to_conference(p, held_strategy=days_ago(40), concluded=days_ago(35))
+    meetings.record_conference(
+        icpc, user=chair, data=conference_input(icpc, held=days_ago(30), decision=Decision.REGISTER)
+    )
+    url = reverse("protection:end-registration", args=[episode.public_id])
+    manager = as_user(client, p.staff.team_manager)
+    # Leaving the UK needs the needs and contingency recorded; nothing is ended without them.
+    missing = manager.post(
+        url, {"reason": "moved_permanently_abroad", "on": day(1), "explanation": "Family emigrated to Canada"}
+    )
+    assert "Record the child" in missing.content.decode() and current(p.alys) is not None
+    # Not a reason the procedures allow outside a conference: not even offered.
+    wrong = manager.post(url, {"reason": "review_conference_decision", "on": day(1), "explanation": "x"})
+    assert wrong.status_code == 200 and current(p.alys) is not None
+    done = manager.post(url, {"reason": "moved_permanently_abroad", "on": day(1), "explanation": "Family emigrated to Canada",
+                              "eligible_needs": "None in Wales; Canadian services told", "contingency": "If they return, strategy discussion"})  # fmt: skip
+    assert done.status_code == 302 and current(p.alys) is None
+    episode.refresh_from_db()
+    assert episode.stage == Stage.CLOSED

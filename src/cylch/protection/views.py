@@ -46,6 +46,20 @@ def _apply(form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
+def _submitted(request, form, act, *, done: str) -> bool:
+    """For a valid POST, run ``act(cleaned_data)`` (a service call) and say ``done``; the
+    service's errors go on the form. True when the step was taken."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    try:
+        act(form.cleaned_data)
+    except ValidationError as exc:
+        _apply(form, exc)
+        return False
+    messages.success(request, done)
+    return True
+
+
 def _episode(request, episode_id) -> tuple[Episode, object]:
     """The episode and the child's access, or 404: the child must be openable and the viewer an
     agency taking part."""
@@ -266,16 +280,13 @@ def visit_new(request, episode_id):
     if not meetings.may_run(request.user, episode):
         raise PermissionDenied
     form = f.VisitForm(request.POST or None, initial={"visited_on": timezone.localdate().strftime("%d/%m/%Y")})
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        try:
-            services.record_visit(episode, user=request.user, visited_on=d["visited_on"], seen=d["seen"] == "yes",
-                                  seen_alone=d["seen_alone"] == "yes", at_home=d["at_home"] == "yes", note=d["note"])  # fmt: skip
-        except ValidationError as exc:
-            _apply(form, exc)
-        else:
-            messages.success(request, _("Visit recorded."))
-            return redirect("protection:child", public_id=episode.child.public_id)
+
+    def act(d):
+        services.record_visit(episode, user=request.user, visited_on=d["visited_on"], seen=d["seen"] == "yes",
+                              seen_alone=d["seen_alone"] == "yes", at_home=d["at_home"] == "yes", note=d["note"])  # fmt: skip
+
+    if _submitted(request, form, act, done=_("Visit recorded.")):
+        return redirect("protection:child", public_id=episode.child.public_id)
     return render(request, "protection/visit_form.html", {
         "episode": episode, "person": access.person, "form": form, "form_errors": form_errors(form),
     })  # fmt: skip
@@ -284,17 +295,14 @@ def visit_new(request, episode_id):
 def end_registration(request, episode_id):
     episode, access = _episode(request, episode_id)
     form = f.EndRegistrationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        try:
-            register.end_outside_conference(episode, user=request.user, reason=d["reason"], on=d["on"],
-                                            eligible_needs=d["eligible_needs"], contingency=d["contingency"],
-                                            explanation=d["explanation"])  # fmt: skip
-        except ValidationError as exc:
-            _apply(form, exc)
-        else:
-            messages.success(request, _("The registration has ended."))
-            return redirect("protection:child", public_id=episode.child.public_id)
+
+    def act(d):
+        register.end_outside_conference(episode, user=request.user, reason=d["reason"], on=d["on"],
+                                        eligible_needs=d["eligible_needs"], contingency=d["contingency"],
+                                        explanation=d["explanation"])  # fmt: skip
+
+    if _submitted(request, form, act, done=_("The registration has ended.")):
+        return redirect("protection:child", public_id=episode.child.public_id)
     return render(request, "protection/end_registration.html", {
         "episode": episode, "person": access.person, "form": form, "form_errors": form_errors(form),
     })  # fmt: skip
@@ -488,14 +496,9 @@ def agency_report(request, invitee_id):
     if invitee.organisation_id != request.user.organisation_id:
         raise PermissionDenied
     form = f.ReportForm(request.POST or None, initial={"text": invitee.report_text})
-    if request.method == "POST" and form.is_valid():
-        try:
-            meetings.submit_report(invitee, user=request.user, text=form.cleaned_data["text"])
-        except ValidationError as exc:
-            _apply(form, exc)
-        else:
-            messages.success(request, _("Your report is with children's services and the conference chair."))
-            return redirect("protection:meeting", meeting_id=meeting.public_id)
+    if _submitted(request, form, lambda d: meetings.submit_report(invitee, user=request.user, text=d["text"]),
+                  done=_("Your report is with children's services and the conference chair.")):  # fmt: skip
+        return redirect("protection:meeting", meeting_id=meeting.public_id)
     return render(request, "protection/agency_report.html", {
         "meeting": meeting, "invitee": invitee, "person": access.person, "form": form, "form_errors": form_errors(form),
     })  # fmt: skip
@@ -549,16 +552,9 @@ def action_update(request, action_id):
     if not plans.may_update(request.user, action):
         raise PermissionDenied
     form = f.ActionUpdateForm(request.POST or None, initial={"status": action.status})
-    if request.method == "POST" and form.is_valid():
-        try:
-            plans.update_action(
-                action, user=request.user, status=form.cleaned_data["status"], note=form.cleaned_data["note"]
-            )
-        except ValidationError as exc:
-            _apply(form, exc)
-        else:
-            messages.success(request, _("Progress recorded."))
-            return redirect("protection:plan", plan_id=action.plan.public_id)
+    if _submitted(request, form, lambda d: plans.update_action(action, user=request.user, status=d["status"], note=d["note"]),
+                  done=_("Progress recorded.")):  # fmt: skip
+        return redirect("protection:plan", plan_id=action.plan.public_id)
     return render(request, "protection/action_form.html", {
         "action": action, "person": access.person, "form": form, "form_errors": form_errors(form),
         "updates": list(action.updates.select_related("by")),
