@@ -219,7 +219,11 @@ def add_invitee(meeting: Meeting, *, user: User, organisation: Organisation | No
         # Adding the GP practice answers the placeholder for an unknown GP.
         if organisation is not None and organisation.kind == OrganisationKind.GP_PRACTICE:
             placeholder = meeting.invitees.filter(organisation__isnull=True, why=Why.GP, removed_at__isnull=True)
-            placeholder.update(removed_at=timezone.now(), removed_reason=f"GP practice added: {organisation.name_en}")
+            placeholder.update(
+                removed_at=timezone.now(),
+                removed_reason=gettext("GP practice added: %(practice)s")
+                % {"practice": organisation.name(get_language() or "en")},
+            )
         conference = MeetingKind(meeting.kind).is_conference
         invitee = Invitee.objects.create(
             meeting=meeting, kind=kind, organisation=organisation, name=name, email=email,
@@ -240,7 +244,7 @@ def remove_invitee(invitee: Invitee, *, user: User, reason: str) -> Invitee:
             {"reason": [gettext("%(name)s must be invited: record why they are not.") % {"name": invitee.display_name}]}
         )
     invitee.removed_at = timezone.now()
-    invitee.removed_reason = reason.strip() or "removed"
+    invitee.removed_reason = reason.strip() or gettext("No reason needed: not a required invitee")
     invitee.save(update_fields=["removed_at", "removed_reason"])
     return invitee
 

@@ -13,6 +13,7 @@ from datetime import date
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation, User
@@ -76,7 +77,7 @@ def save_plan(plan: Plan, *, user: User, text: PlanText, note: str = "") -> Plan
         for f in changed:
             setattr(plan, f, getattr(text, f))
         plan.save(update_fields=[*changed, "modified_at"])
-        return _new_version(plan, user=user, note=note or "Plan updated")
+        return _new_version(plan, user=user, note=note or gettext("Plan updated"))
 
 
 def add_action(
@@ -99,7 +100,7 @@ def add_action(
     with transaction.atomic():
         action = PlanAction.objects.create(plan=plan, text=text.strip(), owner_organisation=owner,
                                            owner_name=owner_name.strip(), due_on=due_on)  # fmt: skip
-        _new_version(plan, user=user, note=f"Action added: {text.strip()[:80]}")
+        _new_version(plan, user=user, note=gettext("Action added: %(action)s") % {"action": text.strip()[:80]})
     return action
 
 
@@ -132,6 +133,9 @@ def update_action(action: PlanAction, *, user: User, status: str, note: str) -> 
             action.status = status
             action.save(update_fields=["status"])
             _new_version(
-                action.plan, user=user, note=f"Action {ActionStatus(status).label.lower()}: {action.text[:80]}"
+                action.plan,
+                user=user,
+                note=gettext("Action now “%(status)s”: %(action)s")
+                % {"status": ActionStatus(status).label, "action": action.text[:80]},
             )
     return update
