@@ -239,3 +239,31 @@ def test_reading_says_what_changed_in_plain_words(prydderch):
     assert reading(Figure(count, q4, wales, "", 141, None), Figure(count, q3, wales, "", 148, None)) == (
         "Wales, Q4 2026: 141. Down from 148."
     )
+
+
+def test_a_hidden_authority_cannot_be_worked_out_from_its_board_and_neighbour(prydderch):
+    """Ceredigion 3 of 3 is suppressed. Mid and West Wales (Ceredigion and Carmarthenshire)
+    shows 13 of 13, Carmarthenshire 10 of 10: 13 - 10 would give Ceredigion away, so
+    Carmarthenshire is hidden too, on every output that shows it."""
+    import dataclasses
+
+    from cylch.insight.compute import figures as all_figures
+    from cylch.insight.measures.base import Unit
+
+    p = prydderch
+    cer, carms = p.places.ceredigion.pk, p.places.carmarthenshire.pk
+    day = date(2026, 8, 1)
+    units = [Unit(cer, day, True, f"r:{i}") for i in range(3)] + [Unit(carms, day, True, f"c:{i}") for i in range(10)]
+    m = dataclasses.replace(BY_ID["report-feedback-7wd"], units=lambda since, until: units)
+    q3 = periods.quarter(2026, 3)
+    board, wales = areas.find("mid-west-wales"), areas.wales()
+    got = {
+        f.area.code: f
+        for f in all_figures(m, [q3], [areas.find("ceredigion"), areas.find("carmarthenshire"), board, wales])
+    }
+    assert got["ceredigion"].primary and got["ceredigion"].suppressed
+    assert got["carmarthenshire"].secondary and got["carmarthenshire"].shown() == "fewer than 5"
+    assert not got["mid-west-wales"].suppressed and got["mid-west-wales"].numerator == 13
+    # The same decision when only Carmarthenshire is asked for (a page showing one authority).
+    [alone] = all_figures(m, [q3], [areas.find("carmarthenshire")])
+    assert alone.suppressed

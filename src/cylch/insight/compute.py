@@ -9,7 +9,7 @@ between them, which would give the other away) is not shown outside the drill-do
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.utils.translation import gettext as _
 
@@ -32,12 +32,21 @@ class Figure:
     group: str  # "" for the whole
     numerator: int
     denominator: int | None  # None for a count
+    secondary: bool = False  # hidden so that a suppressed neighbour cannot be worked out
 
     @property
-    def suppressed(self) -> bool:
+    def primary(self) -> bool:
         if self.denominator is None:
             return _small(self.numerator)
         return _small(self.numerator) or _small(self.denominator) or _small(self.denominator - self.numerator)
+
+    @property
+    def suppressed(self) -> bool:
+        return self.primary or self.secondary
+
+    @property
+    def size(self) -> int:
+        return self.numerator if self.denominator is None else self.denominator
 
     @property
     def value(self) -> float | None:
@@ -86,24 +95,66 @@ def _figure(measure: Measure, period: Period, area: Area, group: str, units: lis
     return Figure(measure, period, area, group, len({u.ref for u in units if u.numerator}), None)
 
 
+def _area_figures(measure: Measure, p: Period, area: Area, units: list[Unit], by_group: bool) -> list[Figure]:
+    mine = [u for u in units if area.holds(u.local_authority_id)]
+    out = [_figure(measure, p, area, "", mine)]
+    if by_group:
+        grouped: dict[str, list[Unit]] = defaultdict(list)
+        for u in mine:
+            if u.group:
+                grouped[u.group].append(u)
+        for key in sorted(grouped, key=lambda k: measure.group_label(k)):
+            out.append(_figure(measure, p, area, key, grouped[key]))
+    return out
+
+
+def _secondary(found: dict[tuple[str, str, str], Figure], every: list[Area]) -> None:
+    """Complementary suppression: where a total is shown and only one of its parts is hidden,
+    the hidden one could be worked out from the others, so the smallest other part is hidden
+    too (or, with nothing else to hide, the total). Parts: the authorities of a board area; the
+    board areas of Wales; the authorities of Wales. Repeated until nothing changes."""
+    wales = next(a for a in every if a.kind == "wales")
+    boards = [a for a in every if a.kind == "board"]
+    las = [a for a in every if a.kind == "la"]
+    families = [(b, [la for la in las if la.local_authority_ids <= b.local_authority_ids]) for b in boards]
+    families += [(wales, boards), (wales, las)]
+    keys = {(k[0], k[2]) for k in found}
+    changed = True
+    while changed:
+        changed = False
+        for period_key, group in keys:
+            for parent, parts in families:
+                total = found.get((period_key, parent.code, group))
+                figs = [f for a in parts if (f := found.get((period_key, a.code, group))) is not None]
+                hidden = [f for f in figs if f.suppressed]
+                if total is None or total.suppressed or len(hidden) != 1:
+                    continue
+                others = sorted((f for f in figs if not f.suppressed and f.size > 0), key=lambda f: f.size)
+                victim = others[0] if others else total
+                found[(period_key, victim.area.code, group)] = replace(victim, secondary=True)
+                changed = True
+
+
 def figures(
     measure: Measure, periods: list[Period], areas: list[Area], *, by_group: bool = True, read=None
 ) -> list[Figure]:
-    """Every (period, area[, group]) figure. ``read`` reuses units already read."""
+    """Every (period, area[, group]) figure. ``read`` reuses units already read.
+
+    Suppression is decided over every area at once, so a figure hidden on one page is hidden on
+    every page, return and API answer that shows its neighbours."""
+    from cylch.insight.areas import all_areas
+
     read = read or units_by_period(measure, periods)
-    out: list[Figure] = []
+    every = all_areas()
+    found: dict[tuple[str, str, str], Figure] = {}
+    order: dict[tuple[str, str], list[str]] = {}
     for p in periods:
-        for area in areas:
-            mine = [u for u in read[p.key] if area.holds(u.local_authority_id)]
-            out.append(_figure(measure, p, area, "", mine))
-            if by_group:
-                grouped: dict[str, list[Unit]] = defaultdict(list)
-                for u in mine:
-                    if u.group:
-                        grouped[u.group].append(u)
-                for key in sorted(grouped, key=lambda k: measure.group_label(k)):
-                    out.append(_figure(measure, p, area, key, grouped[key]))
-    return out
+        for area in every:
+            figs = _area_figures(measure, p, area, read[p.key], by_group)
+            order[(p.key, area.code)] = [f.group for f in figs]
+            found.update({(p.key, area.code, f.group): f for f in figs})
+    _secondary(found, every)
+    return [found[(p.key, a.code, g)] for p in periods for a in areas for g in order[(p.key, a.code)]]
 
 
 def reading(figure: Figure, previous: Figure | None = None) -> str:
