@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "cylch.chronology",
     "cylch.protection",
     "cylch.insight",
+    "cylch.reviews",
     "cylch.demo",
 ]
 

@@ -1,0 +1,123 @@
+"""Safeguarding reviews: the proposed type on both sides of the 6-month boundary, the chair's
+decision and the review's period, the timeline's warnings, repeat referrals."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from cylch.access.roles import Role
+from cylch.reviews import services
+from cylch.reviews.models import Incident
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+INCIDENT = date(2026, 9, 15)
+
+
+@pytest.fixture
+def panel(prydderch):
+    board = factories.organisation(code="mww-board", kind="safeguarding_board", name_en="Mid and West Wales Safeguarding Board",
+                                   name_cy="Bwrdd Diogelu Canolbarth a Gorllewin Cymru", local_authority=None)  # fmt: skip
+    board.board_area = prydderch.places.mid_and_west_wales
+    board.save()
+    return factories.demo_practitioner(username="review.chair", role=Role.REVIEW_PANEL, organisation=board)
+
+
+def _status(p, code, day: date, details=None):
+    return factories.event(organisation=p.orgs.childrens_services, person=p.alys, code=code, occurred_at=factories.at(day),
+                           details=details if details is not None else factories.minimal_details(code))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("registered", "ended", "proposed"),
+    [
+        (date(2025, 1, 10), date(2026, 3, 16), "cpr_extended"),  # ended a day inside the 6 months
+        (date(2025, 1, 10), date(2026, 3, 14), "cpr_concise"),  # ended a day before they began
+        (date(2026, 9, 1), None, "cpr_extended"),  # registered inside the window, still on
+        (date(2026, 9, 16), None, "cpr_concise"),  # registered the day after the incident
+    ],
+)
+def test_extended_when_on_the_register_in_the_6_months_before_the_incident(prydderch, registered, ended, proposed):
+    p = prydderch
+    _status(p, "process.register.registered", registered, {"categories": ["neglect"]})
+    if ended:
+        _status(p, "process.register.deregistered", ended, {"reason": "review_conference_decision"})
+    got = services.propose(child=p.alys, incident=Incident.LIFE_THREATENING, incident_on=INCIDENT)
+    assert got.window == (date(2026, 3, 15), INCIDENT)
+    assert got.type == proposed
+    assert any(r.startswith("On the child protection register between") for r in got.reasons) == (
+        proposed == "cpr_extended"
+    )
+
+
+def test_looked_after_counts_and_impairment_counts_from_when_it_was_identified(prydderch):
+    p = prydderch
+    _status(p, "social_care.looked_after.started", date(2025, 6, 1))
+    _status(p, "social_care.looked_after.ended", date(2025, 12, 1))
+    assert services.propose(child=p.alys, incident=Incident.DIED, incident_on=INCIDENT).type == "cpr_concise"
+    got = services.propose(child=p.alys, incident=Incident.IMPAIRMENT, incident_on=INCIDENT,
+                           impairment_identified_on=date(2026, 5, 20))  # fmt: skip
+    assert got.type == "cpr_extended" and got.window[0] == date(2025, 11, 20)
+    assert any("Looked after" in r for r in got.reasons)
+
+
+def test_the_chair_decides_with_reasons_and_the_period_rules(prydderch, panel):
+    p = prydderch
+    first = services.refer(board_area=p.places.mid_and_west_wales, child=p.alys, incident=Incident.LIFE_THREATENING,
+                           incident_on=INCIDENT, user=panel, referred_on=date(2026, 9, 20))  # fmt: skip
+    second = services.refer(board_area=p.places.mid_and_west_wales, child=p.alys, incident=Incident.LIFE_THREATENING,
+                            incident_on=INCIDENT, user=panel, referred_on=date(2026, 10, 1))  # fmt: skip
+    assert services.earlier_referrals(second) == [first]
+    with pytest.raises(PermissionDenied):
+        services.decide(
+            first, user=p.staff.social_worker, review_type="cpr_concise", reasons="x", scope_from=date(2025, 9, 15)
+        )
+    with pytest.raises(ValidationError) as err:  # 18 months back without a rationale
+        services.decide(
+            first, user=panel, review_type="cpr_concise", reasons="Criteria met", scope_from=date(2025, 3, 15)
+        )
+    assert "scope_rationale" in err.value.message_dict
+    with pytest.raises(ValidationError) as err:  # beyond 2 years: refused
+        services.decide(first, user=panel, review_type="cpr_concise", reasons="Criteria met", scope_from=date(2024, 9, 1),
+                        scope_rationale="Long history")  # fmt: skip
+    assert "scope_from" in err.value.message_dict
+    review = services.decide(first, user=panel, review_type="cpr_concise", reasons="Criteria met; concise as proposed",
+                             scope_from=date(2025, 3, 15), scope_rationale="The neglect began before the move", on=date(2026, 10, 5))  # fmt: skip
+    assert review.completion_due_on == date(2027, 3, 20)  # 6 months from the referral
+    steps = [m.step for m in review.milestones.all()]
+    assert steps[0] == "decision" and "sign_off" in steps and "publication" in steps
+    assert review.milestones.get(step="decision").done_on == date(2026, 10, 5)
+
+
+def test_timeline_warnings_and_delay_reasons(prydderch, panel):
+    p = prydderch
+    today = timezone.localdate()
+    referral = services.refer(board_area=p.places.mid_and_west_wales, child=p.alys, incident=Incident.DIED,
+                              incident_on=today - timedelta(days=200), user=panel, referred_on=today - timedelta(days=190))  # fmt: skip
+    review = services.decide(referral, user=panel, review_type="cpr_extended", reasons="On the register",
+                             scope_from=today - timedelta(days=500))  # fmt: skip
+    found = services.warnings()
+    kinds = {(w.milestone.step if w.milestone else None, w.kind) for w in found}
+    assert ("panel", "overdue") in kinds and (None, "completion_overdue") in kinds
+    panel_step = review.milestones.get(step="panel")
+    with pytest.raises(ValidationError) as err:
+        services.record_milestone(panel_step, user=panel, done_on=today - timedelta(days=10))
+    assert "delay_reason" in err.value.message_dict
+    services.record_milestone(panel_step, user=panel, done_on=today - timedelta(days=10), delay_reason="reviewer_availability",
+                              delay_note="No reviewer free until the summer")  # fmt: skip
+    assert ("panel", "overdue") not in {
+        (w.milestone.step if w.milestone else None, w.kind) for w in services.warnings()
+    }
+
+
+def test_the_three_shipped_processes_and_the_forum_are_configured():
+    cfg = services.config()
+    assert set(cfg["types"]) == {"cpr_concise", "cpr_extended", "susr", "mapf"}
+    for key, spec in cfg["types"].items():
+        assert spec["label"]["en"] and spec["label"]["cy"] and spec["steps"], key
+        assert len({s["key"] for s in spec["steps"]}) == len(spec["steps"]), key
+    assert cfg["scope"] == {"normal_months": 12, "maximum_months": 24}
