@@ -49,7 +49,7 @@ def test_extended_when_on_the_register_in_the_6_months_before_the_incident(prydd
     got = services.propose(child=p.alys, incident=Incident.LIFE_THREATENING, incident_on=INCIDENT)
     assert got.window == (date(2026, 3, 15), INCIDENT)
     assert got.type == proposed
-    assert any(r.startswith("On the child protection register between") for r in got.reasons) == (
+    assert any(r.startswith("On the child protection register at some time") for r in got.reasons) == (
         proposed == "cpr_extended"
     )
 
@@ -121,3 +121,43 @@ def test_the_three_shipped_processes_and_the_forum_are_configured():
         assert spec["label"]["en"] and spec["label"]["cy"] and spec["steps"], key
         assert len({s["key"] for s in spec["steps"]}) == len(spec["steps"]), key
     assert cfg["scope"] == {"normal_months": 12, "maximum_months": 24}
+
+
+def test_the_review_pages_from_referral_to_a_recorded_date(client, prydderch, panel, demo_hub):
+    from django.urls import reverse
+
+    from cylch.reviews.models import Referral
+
+    p = prydderch
+    _status(p, "process.register.registered", date(2026, 6, 1), {"categories": ["neglect"]})
+    client.force_login(panel)
+    client.cookies["cylch_language"] = "en"
+    assert client.get(reverse("reviews:board")).status_code == 200
+    response = client.post(reverse("reviews:refer"), {"child": str(p.alys.public_id), "incident": Incident.LIFE_THREATENING,
+                                                       "incident_on": "15/09/2026", "referred_on": "20/09/2026"})  # fmt: skip
+    referral = Referral.objects.get()
+    assert response.url == reverse("reviews:referral", args=[referral.public_id])
+    page = client.get(response.url).content.decode()
+    assert (
+        "Extended Child Practice Review" in page
+        and "On the child protection register at some time in the 6 months before (15/03/2026 to 15/09/2026)" in page
+    )
+    decided = client.post(
+        response.url, {"review_type": "cpr_extended", "reasons": "On the register", "scope_from": "15/09/2025"}
+    )
+    review = referral.review
+    assert decided.url == reverse("reviews:review", args=[review.public_id])
+    page = client.get(decided.url).content.decode()
+    assert "Learning event" in page and "Interim reflection event" in page
+    panel_step = review.milestones.get(step="panel")
+    late = client.post(decided.url, {"milestone": panel_step.public_id, "done_on": "30/11/2026"})
+    assert "give the reason for the delay" in late.content.decode()
+    client.post(
+        decided.url,
+        {"milestone": panel_step.public_id, "done_on": "30/11/2026", "delay_reason": "reviewer_availability"},
+    )
+    panel_step.refresh_from_db()
+    assert panel_step.done_on == date(2026, 11, 30)
+    # A practitioner is not a member of the review sub-group.
+    client.force_login(p.staff.social_worker)
+    assert client.get(reverse("reviews:board")).status_code == 403

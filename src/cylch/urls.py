@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("cylch.chronology.urls")),
     path("", include("cylch.protection.urls")),
     path("", include("cylch.insight.urls")),
+    path("", include("cylch.reviews.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

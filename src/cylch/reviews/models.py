@@ -50,6 +50,12 @@ class Referral(BaseModel):
     def __str__(self) -> str:
         return f"referral {self.public_id} ({self.incident}, {self.incident_on})"
 
+    @property
+    def proposed_name(self) -> str:
+        from cylch.reviews.services import type_label
+
+        return type_label(self.proposed_type)
+
 
 class Review(BaseModel):
     referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="review")
@@ -61,6 +67,12 @@ class Review(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.type} review {self.public_id}"
+
+    @property
+    def type_name(self) -> str:
+        from cylch.reviews.services import type_label
+
+        return type_label(self.type)
 
 
 class Milestone(models.Model):
@@ -79,6 +91,16 @@ class Milestone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step} due {self.due_on}"
+
+    @property
+    def label(self) -> str:
+        from django.utils.translation import get_language
+
+        from cylch.reviews.services import config
+
+        steps = {st["key"]: st["label"] for st in config()["types"][self.review.type]["steps"]}
+        names = steps.get(self.step, {})
+        return names.get("cy" if (get_language() or "en").startswith("cy") else "en", self.step)
 
 
 class DelayReason(models.TextChoices):

@@ -99,13 +99,21 @@ def propose(*, child, incident: str, incident_on: date, impairment_identified_on
     if found:
         reasons = []
         if "register" in found:
-            reasons.append(_("On the child protection register between %(start)s and %(end)s.") % window)
+            reasons.append(
+                _("On the child protection register at some time in the 6 months before (%(start)s to %(end)s).")
+                % window
+            )
         if "looked_after" in found:
-            reasons.append(_("Looked after between %(start)s and %(end)s.") % window)
+            reasons.append(_("Looked after at some time in the 6 months before (%(start)s to %(end)s).") % window)
         return Proposal("cpr_extended", reasons, (start, anchor))
     return Proposal(
         "cpr_concise",
-        [_("Neither on the child protection register nor looked after between %(start)s and %(end)s.") % window],
+        [
+            _(
+                "Neither on the child protection register nor looked after in the 6 months before (%(start)s to %(end)s)."
+            )
+            % window
+        ],
         (start, anchor),
     )
 

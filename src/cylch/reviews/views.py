@@ -1,0 +1,103 @@
+"""Review pages for a board's review sub-group. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cylch.core.forms import form_errors
+from cylch.identity.models import Person
+from cylch.reviews import services
+from cylch.reviews.forms import DecisionForm, MilestoneForm, ReferralForm
+from cylch.reviews.models import Milestone, Referral, Review
+
+
+def _board(request):
+    """The board area the signed-in member of a review sub-group works for."""
+    org = request.user.organisation
+    if request.user.role not in services.BOARD_ROLES or org is None or org.board_area_id is None:
+        raise PermissionDenied
+    return org.board_area
+
+
+def _apply(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def board(request):
+    area = _board(request)
+    referrals = Referral.objects.filter(board_area=area)
+    return render(request, "reviews/board.html", {
+        "area": area, "waiting": referrals.filter(decided_type=""),
+        "reviews": Review.objects.filter(referral__board_area=area, completed_on__isnull=True).select_related("referral"),
+        "warnings": services.warnings(board_area=area),
+    })  # fmt: skip
+
+
+def refer(request):
+    area = _board(request)
+    form = ReferralForm(request.POST or None, initial={"referred_on": timezone.localdate().strftime("%d/%m/%Y")})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        child = Person.objects.filter(public_id=d["child"]).first() if d["child"] else None
+        if d["child"] and child is None:
+            form.add_error("child", _("No record has that reference."))
+        else:
+            try:
+                referral = services.refer(board_area=area, child=child, incident=d["incident"], incident_on=d["incident_on"],
+                                          impairment_identified_on=d["impairment_identified_on"], referred_on=d["referred_on"],
+                                          user=request.user, summary=d["summary"])  # fmt: skip
+            except ValidationError as exc:
+                _apply(form, exc)
+            else:
+                return redirect("reviews:referral", referral_id=referral.public_id)
+    return render(request, "reviews/refer.html", {"form": form, "form_errors": form_errors(form)})
+
+
+def referral(request, referral_id):
+    area = _board(request)
+    ref = get_object_or_404(Referral, public_id=referral_id, board_area=area)
+    types = [(key, services.type_label(key)) for key in services.config()["types"]]
+    form = DecisionForm(request.POST or None, types=types, initial={"review_type": ref.proposed_type})
+    if request.method == "POST" and not ref.decided_type and form.is_valid():
+        d = form.cleaned_data
+        try:
+            review = services.decide(ref, user=request.user, review_type=d["review_type"], reasons=d["reasons"],
+                                     scope_from=d["scope_from"], scope_rationale=d["scope_rationale"])  # fmt: skip
+        except ValidationError as exc:
+            _apply(form, exc)
+        else:
+            messages.success(request, _("Decision recorded. The review's timeline is set."))
+            return redirect("reviews:review", review_id=review.public_id)
+    return render(request, "reviews/referral.html", {
+        "ref": ref, "form": form, "form_errors": form_errors(form), "earlier": services.earlier_referrals(ref),
+        "proposed": services.type_label(ref.proposed_type),
+        "decided": services.type_label(ref.decided_type) if ref.decided_type else "",
+    })  # fmt: skip
+
+
+def review(request, review_id):
+    area = _board(request)
+    rev = get_object_or_404(Review.objects.select_related("referral"), public_id=review_id, referral__board_area=area)
+    form = MilestoneForm(request.POST or None, initial={"done_on": timezone.localdate().strftime("%d/%m/%Y")})
+    if request.method == "POST":
+        step = get_object_or_404(Milestone, review=rev, public_id=request.POST.get("milestone"))
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                services.record_milestone(step, user=request.user, done_on=d["done_on"], delay_reason=d["delay_reason"],
+                                          delay_note=d["delay_note"])  # fmt: skip
+            except ValidationError as exc:
+                _apply(form, exc)
+            else:
+                messages.success(request, _("Date recorded."))
+                return redirect("reviews:review", review_id=rev.public_id)
+    steps = [(m, m.label) for m in rev.milestones.select_related("review")]
+    return render(request, "reviews/review.html", {
+        "rev": rev, "steps": steps, "form": form, "form_errors": form_errors(form), "today": timezone.localdate(),
+        "label": services.type_label(rev.type),
+    })  # fmt: skip
