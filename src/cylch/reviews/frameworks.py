@@ -312,6 +312,19 @@ def load_framework(path: str | Path) -> Framework:
                     "is a placeholder: the published wording must be added (title and text in English and "
                     "Welsh, and `placeholder: true` removed) before this framework can be used; see docs/frameworks.md",
                 )
+    if placeholders:
+        total = sum(len(g["components"]) for g in doc["groups"])
+        reader.problems.insert(
+            0,
+            Problem(
+                path.name,
+                None,
+                "",
+                "",
+                f"{placeholders} of its {total} components are placeholders, so this is a template, not a framework: "
+                "the published wording must be added first (docs/frameworks.md)",
+            ),
+        )
     if reader.problems:
         raise FrameworkError(reader.problems)
 
