@@ -9,7 +9,8 @@ from cylch.core.runtime import settle
 def test_settle_loads_the_url_patterns_and_freezes_what_start_up_made():
     try:
         frozen = settle()
-        assert frozen == gc.get_freeze_count() > 10_000
+        # Frozen objects that are later freed leave the count, so compare loosely.
+        assert frozen > 10_000 and gc.get_freeze_count() > 10_000
         import sys
 
         assert "cylch.protection.views" in sys.modules and "cylch.insight.views" in sys.modules
