@@ -37,11 +37,9 @@ def run_once() -> dict[str, str]:
     for name, job in sweeps():
         try:
             done[name] = str(job())
-        except Exception:
+        except Exception:  # one job's failure must not stop the rest; it is logged
             log.exception("worker: %s failed", name)
             done[name] = "failed"
-        finally:
-            close_old_connections()
     return done
 
 
@@ -58,4 +56,6 @@ class Command(BaseCommand):
             self.stdout.write(", ".join(f"{k}: {v}" for k, v in done.items()))
             if opts["once"]:
                 return
+            # Between rounds, as between requests: drop a connection that is broken or too old.
+            close_old_connections()
             time.sleep(opts["interval"])
