@@ -24,6 +24,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from cylch.core.yamltree import line_of as _line_of
+
 DIRECTORY = Path(__file__).resolve().with_suffix("")  # reviews/frameworks/
 SCHEMA_FILE = DIRECTORY / "framework.schema.json"
 TEMPLATE_SUFFIX = "-template.yaml"
@@ -140,22 +142,6 @@ class Framework:
 
 
 # --- reading -------------------------------------------------------------------------------
-
-
-def _line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
-    """The line of ``path`` in a composed YAML tree (the deepest part that exists)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for step in path:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == step), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-        else:
-            node = None
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
 
 
 def _duplicate_keys(node: yaml.Node | None, path: list[Any]):

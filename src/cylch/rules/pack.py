@@ -21,6 +21,7 @@ from django.conf import settings
 from jsonschema import Draft202012Validator
 
 from cylch.core import taxonomy
+from cylch.core.yamltree import line_of as _line_of
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_FILE = HERE / "pack.schema.json"
@@ -181,22 +182,6 @@ class Pack:
 
 def _schema() -> Draft202012Validator:
     return Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
-
-
-def _line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
-    """The line of ``path`` in a composed YAML tree (the deepest part that exists)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for step in path:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == step), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-        else:
-            node = None
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
 
 
 class _Reader:
