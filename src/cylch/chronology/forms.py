@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
+from cylch.core.forms import date_field
+
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
 LOCATIONS = [
@@ -51,13 +52,7 @@ OUTCOMES = [
 ]
 
 
-def _date(label, **kwargs):
-    return forms.DateField(
-        label=label,
-        input_formats=DATE_FORMATS,
-        error_messages={"invalid": _("Enter the date as day/month/year, for example 27/03/2026")},
-        **kwargs,
-    )
+_date = date_field
 
 
 class FilterForm(forms.Form):

@@ -16,7 +16,7 @@ from cylch.chronology import exports, voice
 from cylch.chronology.forms import FilterForm, MarkForm, ResponseForm, StoryForm, VoiceForm
 from cylch.chronology.selectors import Filters, chronology
 from cylch.chronology.services import significance_toggle
-from cylch.core.forms import form_errors
+from cylch.core.forms import apply_errors, form_errors
 from cylch.identity.selectors import age_on
 from cylch.identity.views import open_person
 
@@ -191,8 +191,7 @@ def voice_new(request, public_id):
                 topic=d["topic"],
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(None if field not in form.fields else field, errors)
+            apply_errors(form, exc)
         else:
             messages.success(request, _("Saved on the child's record."))
             return redirect("chronology:voice", public_id=access.person.public_id)

@@ -10,3 +10,29 @@ def form_errors(form) -> list[tuple[str, str]]:
         anchor = (form[name].id_for_label or form[name].auto_id) if name in form.fields else "main-content"
         out.extend((anchor, message) for message in errors)
     return out
+
+
+def apply_errors(form, exc) -> None:
+    """Put a service's ``ValidationError`` on the form, under the field it names where the form
+    has one (elsewhere as a form-wide error), so the error summary links to it."""
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
+
+
+def date_field(label, **kwargs):
+    """A day/month/year date field with the GOV.UK wording for its errors."""
+    from django import forms
+    from django.utils.translation import gettext_lazy as _
+
+    return forms.DateField(
+        label=label,
+        input_formats=DATE_FORMATS,
+        error_messages={
+            "invalid": _("Enter the date as day/month/year, for example 27/03/2026"),
+            "required": _("Enter the date"),
+        },
+        **kwargs,
+    )

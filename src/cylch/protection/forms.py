@@ -10,6 +10,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation
+from cylch.core.forms import date_field
 from cylch.protection.models import (
     CATEGORY_CHOICES,
     ActionStatus,
@@ -21,7 +22,6 @@ from cylch.protection.models import (
     Registration,
 )
 
-DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 TIME_FORMATS = ["%H:%M", "%H.%M"]
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 LANGUAGES = [("cy", _("Welsh")), ("en", _("English"))]
@@ -31,18 +31,6 @@ PROGRESS = [
     ("none", _("No progress")),
     ("worsening", _("Things are getting worse")),
 ]
-
-
-def date_field(label, **kwargs):
-    return forms.DateField(
-        label=label,
-        input_formats=DATE_FORMATS,
-        error_messages={
-            "invalid": _("Enter the date as day/month/year, for example 27/03/2026"),
-            "required": _("Enter the date"),
-        },
-        **kwargs,
-    )
 
 
 def time_field(label, **kwargs):

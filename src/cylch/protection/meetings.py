@@ -583,7 +583,6 @@ def _after_registration(episode: Episode, conference: Meeting, *, user: User, da
     conference within 3 months, and the visiting standard."""
     episode.stage = Stage.REGISTERED
     episode.save(update_fields=["stage", "modified_at"])
-    key = _key(conference)
     timescales.start(episode, DueKind.CORE_GROUP_FIRST, day)
     review_kind = DueKind.RCPC_FIRST
     timescales.start(episode, review_kind, day)
@@ -610,7 +609,6 @@ def _after_registration(episode: Episode, conference: Meeting, *, user: User, da
         new_conference(episode, MeetingKind.REVIEW, user=user, due_on=rcpc_due)
     plan.next_conference_on = rcpc_due
     plan.save(update_fields=["next_conference_on", "modified_at"])
-    del key
 
 
 def _plan_next_conference(episode: Episode) -> None:

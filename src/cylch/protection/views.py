@@ -20,6 +20,7 @@ from cylch.access.audit import audit_from_request
 from cylch.access.policy import Level
 from cylch.access.roles import OrganisationKind
 from cylch.chronology import voice
+from cylch.core.forms import apply_errors as _apply
 from cylch.core.forms import form_errors
 from cylch.identity.selectors import age_on
 from cylch.identity.views import open_person
@@ -38,12 +39,6 @@ from cylch.protection.models import (
     PlanAction,
     PlanKind,
 )
-
-
-def _apply(form, exc: ValidationError) -> None:
-    """Put a service's errors on the form, under the field they name where it has one."""
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _submitted(request, form, act, *, done: str) -> bool:

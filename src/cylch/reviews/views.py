@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cylch.core.forms import apply_errors as _apply
 from cylch.core.forms import form_errors
 from cylch.identity.models import Person
 from cylch.reviews import services
@@ -21,11 +22,6 @@ def _board(request):
     if request.user.role not in services.BOARD_ROLES or org is None or org.board_area_id is None:
         raise PermissionDenied
     return org.board_area
-
-
-def _apply(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def board(request):
