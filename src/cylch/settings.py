@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "cylch.protection",
     "cylch.insight",
     "cylch.reviews",
+    "cylch.governance",
     "cylch.demo",
 ]
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("cylch.protection.urls")),
     path("", include("cylch.insight.urls")),
     path("", include("cylch.reviews.urls")),
+    path("", include("cylch.governance.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

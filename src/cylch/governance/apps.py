@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class GovernanceConfig(AppConfig):
+    """Second pair of eyes, retention, people's rights, safe exports and outbound webhooks."""
+
+    name = "cylch.governance"
+    label = "governance"
+    verbose_name = "Governance"
