@@ -109,3 +109,234 @@ class DelayReason(models.TextChoices):
     AGENCY = "agency_information", _("Waiting for agency information")
     FAMILY = "family_involvement", _("Arranging the family's involvement")
     OTHER = "other", _("Another reason")
+
+
+# --- the report, structured to the template (TA appendix 6 with appendix 7's additions) -------
+
+
+class ReviewReport(BaseModel):
+    """The review's report. Sections are keyed by the ids in ``report.yaml``, so the template is
+    data: ``{section: {"text": str, "rows": [[str, ...]], "omitted": str}}``. A section left empty
+    carries the reason it was left out (TA appendix 7.1: absence must be explained)."""
+
+    review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="report")
+    sections = models.JSONField(default=dict, blank=True)
+    rationales = models.JSONField(
+        default=dict, blank=True, help_text="Quality checklist item id -> why it is missing, where it is."
+    )
+
+    def __str__(self) -> str:
+        return f"report of {self.review}"
+
+    def section(self, key: str) -> dict:
+        return self.sections.get(key) or {}
+
+
+# --- the recommendations tracker (TA section 3.4, rec. 2.3) ------------------------------------
+
+
+class Recommendation(BaseModel):
+    class Kind(models.TextChoices):
+        STRATEGIC = "strategic", _("Strategic")
+        OPERATIONAL = "operational", _("Operational")
+
+    class Level(models.TextChoices):
+        LOCAL = "local", _("Local")
+        REGIONAL = "regional", _("Regional")
+        NATIONAL = "national", _("National")
+
+    class Urgency(models.TextChoices):
+        IMMEDIATE = "immediate", _("Immediate")
+        PLANNING = "planning", _("Requires planning")
+        CONSIDERATION = "consideration", _("Needs further consideration")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Not started")
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        NOT_ACHIEVED = "not_achieved", _("Closed, not achieved")
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="recommendations")
+    number = models.PositiveSmallIntegerField()
+    text = models.TextField(help_text="What is to be done: specific, one action.")
+    success_measure = models.TextField(help_text="How the board will know it is done and has worked (measurable).")
+    owner_agency = models.CharField(max_length=200, help_text="The agency accountable for it.")
+    owner_organisation = models.ForeignKey(
+        "access.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="review_recommendations"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    level = models.CharField(max_length=20, choices=Level.choices)
+    urgency = models.CharField(max_length=20, choices=Urgency.choices)
+    due_on = models.DateField()
+    themes = models.JSONField(default=list, blank=True, help_text="Code-book theme ids (coding/codebook.yaml).")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    evidence = models.TextField(blank=True, help_text="Required to close: what shows it was done.")
+    closed_on = models.DateField(null=True, blank=True)
+    last_reviewed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["review", "number"]
+        constraints = [models.UniqueConstraint(fields=["review", "number"], name="one_number_per_recommendation")]
+
+    def __str__(self) -> str:
+        return f"recommendation {self.number} of {self.review}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.OPEN, self.Status.IN_PROGRESS)
+
+
+class RecommendationUpdate(models.Model):
+    """One progress update or annual review: the tracker's history, never edited."""
+
+    recommendation = models.ForeignKey(Recommendation, on_delete=models.CASCADE, related_name="updates")
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=Recommendation.Status.choices)
+    note = models.TextField()
+    annual_review = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+
+# --- the repository: coded reviews (TA methodology) ---------------------------------------------
+
+
+class PreviousHistory(models.TextChoices):
+    """The child's previous children's services history (TA table 5), one per review."""
+
+    BELOW_THRESHOLD = "below_threshold", _("Referred, but did not meet the threshold for children's services")
+    LOOKED_AFTER = "looked_after", _("Looked after")
+    REGISTER = "register", _("On the child protection register")
+    ADOPTED = "adopted", _("Adopted")
+    NOT_KNOWN_TO_CS = "not_known_to_cs", _("Not known to children's services")
+    NOT_KNOWN = "not_known", _("Not known")
+
+
+class CodedReview(BaseModel):
+    """A review in the national repository, coded for analysis. Either one Cylch tracked from
+    referral (``review``) or one published elsewhere and added (uploaded and coded)."""
+
+    board_area = models.ForeignKey("access.BoardArea", on_delete=models.PROTECT, related_name="coded_reviews")
+    review = models.OneToOneField(Review, null=True, blank=True, on_delete=models.SET_NULL, related_name="coded")
+    reference = models.CharField(max_length=60, help_text="The board's own reference, e.g. CTMSB 2/2021.")
+    type = models.CharField(max_length=20)
+    title = models.CharField(max_length=200)
+    incident_on = models.DateField(null=True, blank=True)
+    referred_on = models.DateField(null=True, blank=True)
+    learning_event_on = models.DateField(null=True, blank=True)
+    signed_off_on = models.DateField(null=True, blank=True)
+    published_on = models.DateField(null=True, blank=True)
+    child_gender = models.CharField(max_length=20, blank=True)
+    child_age_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Age at the incident; blank when the review does not say."
+    )
+    previous_history = models.CharField(
+        max_length=30, choices=PreviousHistory.choices, default=PreviousHistory.NOT_KNOWN
+    )
+    excluded = models.BooleanField(
+        default=False, help_text="Left out of analysis (e.g. historical abuse reported as an adult)."
+    )
+    public_summary = models.TextField(blank=True, help_text="The anonymised public summary shown in the repository.")
+    public_text = models.TextField(blank=True, help_text="The published, anonymised text (searchable).")
+    is_public = models.BooleanField(default=False, help_text="Shown in the public repository.")
+
+    class Meta:
+        ordering = ["-published_on", "reference"]
+        constraints = [models.UniqueConstraint(fields=["board_area", "reference"], name="one_reference_per_board")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class ReviewCode(models.Model):
+    """One code present in a review. A code not stored is "not known", never "absent" (TA)."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Coded by a reviewer")
+        ASSISTANT = "assistant", _("Suggested and accepted")
+
+    coded_review = models.ForeignKey(CodedReview, on_delete=models.CASCADE, related_name="codes")
+    code = models.CharField(max_length=60)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
+    evidence = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.UniqueConstraint(fields=["coded_review", "code"], name="one_code_per_review")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CodeSuggestion(models.Model):
+    """What the coding assistant suggested, and the reviewer's decision on it."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", _("Waiting for a decision")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+
+    coded_review = models.ForeignKey(CodedReview, on_delete=models.CASCADE, related_name="suggestions")
+    code = models.CharField(max_length=60)
+    score = models.FloatField()
+    evidence = models.JSONField(default=list, help_text="The sentences that support it.")
+    decision = models.CharField(max_length=20, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-score", "code"]
+        constraints = [models.UniqueConstraint(fields=["coded_review", "code"], name="one_suggestion_per_code")]
+
+
+# --- framework self-assessment (TA rec. 3.5) ---------------------------------------------------
+
+
+class Assessment(BaseModel):
+    """A board's or local authority's yearly self-assessment against one framework file."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+
+    framework = models.CharField(max_length=80, help_text="The framework's id in its file.")
+    framework_version = models.CharField(max_length=40)
+    board_area = models.ForeignKey(
+        "access.BoardArea", null=True, blank=True, on_delete=models.PROTECT, related_name="assessments"
+    )
+    local_authority = models.ForeignKey(
+        "access.LocalAuthority", null=True, blank=True, on_delete=models.PROTECT, related_name="assessments"
+    )
+    year = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
+    submitted_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-year", "framework"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["framework", "board_area", "local_authority", "year"], name="one_assessment_per_year"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(board_area__isnull=False) | models.Q(local_authority__isnull=False),
+                name="assessment_has_an_assessor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.framework} {self.year}"
+
+
+class AssessmentAnswer(models.Model):
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="answers")
+    component = models.CharField(max_length=40)
+    grade = models.PositiveSmallIntegerField(null=True, blank=True)
+    evidence = models.TextField(blank=True)
+    actions = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["component"]
+        constraints = [models.UniqueConstraint(fields=["assessment", "component"], name="one_answer_per_component")]

@@ -1,0 +1,3 @@
+"""Routes for the reviews app's coding pages (included by reviews/urls.py, same namespace)."""
+
+urlpatterns: list = []
