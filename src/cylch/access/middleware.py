@@ -9,7 +9,8 @@ from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
 
-OPEN_PREFIXES = ("/sign-in", "/healthz", "/static/", "/api/", "/language/", "/favicon", "/report/")
+# /repository/: the public library of published, anonymised reviews (docs/reviews.md).
+OPEN_PREFIXES = ("/sign-in", "/healthz", "/static/", "/api/", "/language/", "/favicon", "/report/", "/repository/")
 
 
 class SessionLimitsMiddleware:
