@@ -199,6 +199,9 @@ class RecommendationUpdate(models.Model):
     class Meta:
         ordering = ["-at", "-pk"]
 
+    def __str__(self) -> str:
+        return f"{self.status} on {self.at:%Y-%m-%d}"
+
 
 # --- the repository: coded reviews (TA methodology) ---------------------------------------------
 
@@ -291,6 +294,9 @@ class CodeSuggestion(models.Model):
         ordering = ["-score", "code"]
         constraints = [models.UniqueConstraint(fields=["coded_review", "code"], name="one_suggestion_per_code")]
 
+    def __str__(self) -> str:
+        return f"{self.code} ({self.decision})"
+
 
 # --- framework self-assessment (TA rec. 3.5) ---------------------------------------------------
 
@@ -340,3 +346,6 @@ class AssessmentAnswer(models.Model):
     class Meta:
         ordering = ["component"]
         constraints = [models.UniqueConstraint(fields=["assessment", "component"], name="one_answer_per_component")]
+
+    def __str__(self) -> str:
+        return f"{self.component}: {self.grade}"
