@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from cylch.access.audit import audit_record
 from cylch.access.models import User
 from cylch.access.roles import Role
 from cylch.events.models import Event
@@ -216,10 +217,18 @@ def record_milestone(
         errors["delay_reason"] = [_("It is later than expected: give the reason for the delay.")]
     if errors:
         raise ValidationError(errors)
-    milestone.done_on, milestone.delay_reason, milestone.delay_note = done_on, delay_reason, delay_note
-    milestone.save()
-    if milestone.step in ("sign_off",):
-        Review.objects.filter(pk=milestone.review_id).update(completed_on=done_on)
+    review = milestone.review
+    if milestone.step == "sign_off" and config()["types"][review.type].get("report"):
+        from cylch.reviews.quality import check_sign_off
+
+        check_sign_off(review)
+    with transaction.atomic():
+        milestone.done_on, milestone.delay_reason, milestone.delay_note = done_on, delay_reason, delay_note
+        milestone.save()
+        if milestone.step == "sign_off":
+            Review.objects.filter(pk=milestone.review_id).update(completed_on=done_on)
+        audit_record(action="write", actor=user, object_type="review", object_id=review.public_id,
+                     detail={"what": "review.milestone", "step": milestone.step, "done_on": done_on.isoformat(), "delay_reason": delay_reason})  # fmt: skip
     return milestone
 
 

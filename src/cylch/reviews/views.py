@@ -14,23 +14,30 @@ from cylch.identity.models import Person
 from cylch.reviews import services
 from cylch.reviews.forms import DecisionForm, MilestoneForm, ReferralForm
 from cylch.reviews.models import Milestone, Referral, Review
+from cylch.reviews.quality import assess
+from cylch.reviews.recommendations import overdue, tracked
+from cylch.reviews.scoping import board_scope, review_for
 
 
 def _board(request):
-    """The board area the signed-in member of a review sub-group works for."""
-    org = request.user.organisation
-    if request.user.role not in services.BOARD_ROLES or org is None or org.board_area_id is None:
+    """The board area the signed-in member of a review sub-group works for (to write)."""
+    area = board_scope(request.user)
+    if area is None:
         raise PermissionDenied
-    return org.board_area
+    return area
 
 
 def board(request):
-    area = _board(request)
-    referrals = Referral.objects.filter(board_area=area)
+    """The board's reviews in progress; the national board sees every board's, to read."""
+    area = board_scope(request.user)
+    referrals = Referral.objects.select_related("board_area")
+    reviews = Review.objects.filter(completed_on__isnull=True).select_related("referral__board_area")
+    if area is not None:
+        referrals, reviews = referrals.filter(board_area=area), reviews.filter(referral__board_area=area)
     return render(request, "reviews/board.html", {
-        "area": area, "waiting": referrals.filter(decided_type=""),
-        "reviews": Review.objects.filter(referral__board_area=area, completed_on__isnull=True).select_related("referral"),
+        "area": area, "waiting": referrals.filter(decided_type=""), "reviews": reviews,
         "warnings": services.warnings(board_area=area),
+        "overdue_recommendations": overdue(tracked(board_area=area)).count(),
     })  # fmt: skip
 
 
@@ -77,8 +84,7 @@ def referral(request, referral_id):
 
 
 def review(request, review_id):
-    area = _board(request)
-    rev = get_object_or_404(Review.objects.select_related("referral"), public_id=review_id, referral__board_area=area)
+    rev = review_for(request.user, review_id, write=request.method == "POST")
     form = MilestoneForm(request.POST or None, initial={"done_on": timezone.localdate().strftime("%d/%m/%Y")})
     if request.method == "POST":
         step = get_object_or_404(Milestone, review=rev, public_id=request.POST.get("milestone"))
@@ -95,5 +101,6 @@ def review(request, review_id):
     steps = [(m, m.label) for m in rev.milestones.select_related("review")]
     return render(request, "reviews/review.html", {
         "rev": rev, "steps": steps, "form": form, "form_errors": form_errors(form), "today": timezone.localdate(),
-        "label": services.type_label(rev.type),
+        "label": services.type_label(rev.type), "active": "timeline", "check": assess(rev),
+        "writable": board_scope(request.user) is not None,
     })  # fmt: skip

@@ -1,0 +1,240 @@
+"""The review report, structured to the template (``report.yaml``: TA appendix 6 with the
+additions of appendix 7), its merged chronology drafted from Cylch's own records, and the
+document put together for reading and export.
+
+Sections are edited one at a time, so a panel member on a laptop between meetings loses nothing
+to a long form. A section left empty can carry the reason it was left out: the TA asks that an
+absence be explained rather than silent (appendix 7.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from cylch.access.audit import audit_record
+from cylch.access.models import User
+from cylch.access.policy import Sensitivity
+from cylch.core import taxonomy
+from cylch.reviews.models import Recommendation, Review, ReviewReport
+
+TEMPLATE_FILE = Path(__file__).with_name("report.yaml")
+DATE_COLUMNS = {("chronology", "date"), ("reviewer_statements", "signed_on")}
+MAX_ROWS = 500
+# Drafted from the records: entries marked significant and the statutory process; never the
+# highly sensitive class, and never free text (the panel writes the account, Cylch only dates it).
+CHRONOLOGY_LIMIT = 300
+
+
+def _lang() -> str:
+    return "cy" if (get_language() or "en").startswith("cy") else "en"
+
+
+@lru_cache(maxsize=1)
+def template() -> dict:
+    document = yaml.safe_load(TEMPLATE_FILE.read_text(encoding="utf-8"))
+    document["by_id"] = {s["id"]: s for s in document["sections"]}
+    return document
+
+
+def section_spec(key: str) -> dict:
+    try:
+        return template()["by_id"][key]
+    except KeyError:
+        raise ValidationError({"section": [_("There is no section called %(key)s.") % {"key": key}]}) from None
+
+
+def report_of(review: Review) -> ReviewReport:
+    report, _created = ReviewReport.objects.get_or_create(review=review)
+    return report
+
+
+def is_filled(content: dict) -> bool:
+    return bool((content.get("text") or "").strip()) or any(
+        any(c.strip() for c in row) for row in content.get("rows") or []
+    )
+
+
+def _parse_date(value: str) -> date | None:
+    for fmt in ("%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _clean_rows(key: str, spec: dict, rows: list[list[str]]) -> list[list[str]]:
+    columns = spec["columns"]
+    errors: list[str] = []
+    kept: list[list[str]] = []
+    for number, row in enumerate(rows, start=1):
+        cells = [(c or "").strip() for c in row][: len(columns)]
+        cells += [""] * (len(columns) - len(cells))
+        if not any(cells):
+            continue  # a blank row is the form's spare row, not data
+        for column, value in zip(columns, cells, strict=True):
+            if (key, column["id"]) in DATE_COLUMNS and value and _parse_date(value) is None:
+                errors.append(
+                    _("Row %(row)s, %(column)s: give a date as DD/MM/YYYY.")
+                    % {"row": number, "column": column["label"][_lang()]}
+                )
+        kept.append(cells)
+    if len(kept) > MAX_ROWS:
+        errors.append(_("A section can hold at most %(n)s rows.") % {"n": MAX_ROWS})
+    if errors:
+        raise ValidationError({"rows": errors})
+    return kept
+
+
+@transaction.atomic
+def section_save(review: Review, *, user: User, key: str, text: str = "", rows: list[list[str]] | None = None,
+                 omitted: str = "") -> ReviewReport:  # fmt: skip
+    """Save one section. Filled in, any reason for leaving it out goes; empty, it keeps one."""
+    spec = section_spec(key)
+    if review.completed_on:
+        raise ValidationError(_("The review is signed off: its report can no longer be changed."))
+    content: dict = (
+        {"text": (text or "").strip()} if spec["kind"] == "text" else {"rows": _clean_rows(key, spec, rows or [])}
+    )
+    content["omitted"] = "" if is_filled(content) else (omitted or "").strip()
+    report = ReviewReport.objects.select_for_update().get(pk=report_of(review).pk)
+    report.sections = {**report.sections, key: content}
+    report.save(update_fields=["sections", "modified_at"])
+    audit_record(action="write", actor=user, object_type="review", object_id=review.public_id,
+                 detail={"what": "review.report.section", "section": key, "filled": is_filled(content)})  # fmt: skip
+    return report
+
+
+# --- the merged chronology, drafted from the records -------------------------------------------
+
+
+def chronology_draft(review: Review) -> list[list[str]]:
+    """Rows (date, "agency: what happened", "") for the child's significant entries and statutory
+    steps inside the review period, oldest first. Nothing if the review is not linked to a child."""
+    child = review.referral.child
+    if child is None:
+        return []
+    tz = timezone.get_current_timezone()
+    since = datetime.combine(review.scope_from, time.min, tzinfo=tz)
+    until = datetime.combine(review.referral.incident_on, time.max, tzinfo=tz)
+    from cylch.events.models import Event
+
+    events = (
+        Event.objects.filter(person=child, occurred_at__range=(since, until), superseded_by__isnull=True)
+        .exclude(sensitivity=Sensitivity.SPECIAL)
+        .filter(
+            Q(significance_marks__removed_at__isnull=True, significance_marks__isnull=False)
+            | Q(sensitivity=Sensitivity.PROCESS)
+        )
+        .select_related("organisation")
+        .distinct()
+        .order_by("occurred_at", "pk")[:CHRONOLOGY_LIMIT]
+    )
+    language = _lang()
+    rows = []
+    for event in events:
+        code = taxonomy.get(event.code)
+        what = code.label(language) if code else event.code
+        org = event.organisation
+        agency = org.name_cy if language == "cy" and org.name_cy else org.name_en
+        rows.append([timezone.localtime(event.occurred_at).strftime("%d/%m/%Y"), f"{agency}: {what}", ""])
+    return rows
+
+
+@transaction.atomic
+def chronology_generate(review: Review, *, user: User, replace: bool = False) -> int:
+    """Fill the chronology section from the records; an edited chronology is kept unless the
+    panel asks to replace it. Audited, because it reads a child's record for the review."""
+    report = report_of(review)
+    if is_filled(report.section("chronology")) and not replace:
+        raise ValidationError(
+            _("The chronology already has entries. Choose to replace them if you want a fresh draft.")
+        )
+    rows = chronology_draft(review)
+    if not rows:
+        raise ValidationError(
+            _("Cylch holds no significant entries or statutory steps for the child in the review period.")
+            if review.referral.child
+            else _("The review is not linked to a child's record, so there is nothing to draft from.")
+        )
+    section_save(review, user=user, key="chronology", rows=rows)
+    audit_record(action="read", actor=user, object_type="person",
+                 object_id=review.referral.child.public_id, purpose="Child practice review",
+                 detail={"what": "review.chronology.drafted", "review": str(review.public_id), "rows": len(rows)})  # fmt: skip
+    return len(rows)
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    guidance: str
+    kind: str
+    text: str = ""
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    omitted: str = ""
+    core_task: int | None = None
+
+    @property
+    def filled(self) -> bool:
+        return bool(self.text.strip()) or bool(self.rows)
+
+
+@dataclass
+class Document:
+    review: Review
+    title: str
+    board: str
+    type_name: str
+    dates: list[tuple[str, str]]
+    sections: list[Section]
+    recommendations: list[Recommendation]
+
+
+def document(review: Review) -> Document:
+    """Everything the report says, in the current language, for the page and the exports."""
+    from cylch.reviews.services import type_label
+
+    language = _lang()
+    report = report_of(review)
+    sections = []
+    for spec in template()["sections"]:
+        content = report.section(spec["id"])
+        sections.append(Section(
+            key=spec["id"], title=spec["label"][language], guidance=spec["guidance"][language], kind=spec["kind"],
+            text=content.get("text", ""), rows=content.get("rows", []), omitted=content.get("omitted", ""),
+            headers=[c["label"][language] for c in spec.get("columns", [])], core_task=spec.get("core_task"),
+        ))  # fmt: skip
+    referral = review.referral
+    board = referral.board_area.name_cy if language == "cy" else referral.board_area.name_en
+    fmt = "%d/%m/%Y"
+    dates = [
+        (_("Referred to the review sub-group"), referral.referred_on.strftime(fmt)),
+        (_("Index incident"), referral.incident_on.strftime(fmt)),
+        (_("Period reviewed"), f"{review.scope_from.strftime(fmt)} – {referral.incident_on.strftime(fmt)}"),
+    ]
+    if review.scope_rationale:
+        dates.append((_("Why the period is longer than 12 months"), review.scope_rationale))
+    for milestone in review.milestones.all():
+        if milestone.done_on:
+            dates.append((milestone.label, milestone.done_on.strftime(fmt)))
+    return Document(
+        review=review, title=_("%(type)s report") % {"type": type_label(review.type)}, board=board,
+        type_name=type_label(review.type), dates=dates, sections=sections,
+        recommendations=list(review.recommendations.all()),
+    )  # fmt: skip
