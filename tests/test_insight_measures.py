@@ -267,3 +267,46 @@ def test_a_hidden_authority_cannot_be_worked_out_from_its_board_and_neighbour(pr
     # The same decision when only Carmarthenshire is asked for (a page showing one authority).
     [alone] = all_figures(m, [q3], [areas.find("carmarthenshire")])
     assert alone.suppressed
+
+
+def test_review_recommendations_open_past_their_due_date_count_for_the_board_and_wales(prydderch):
+    """As at 30 September 2026: made by then, due before then, not closed by then."""
+    from cylch.reviews import recommendations as tracker
+    from cylch.reviews import services as reviews
+    from cylch.reviews.models import Incident, Recommendation
+
+    p = prydderch
+    board = factories.organisation(code="mww-board", kind="safeguarding_board", name_en="MWW board", name_cy="Bwrdd CGC",
+                                   local_authority=None)  # fmt: skip
+    board.board_area = p.places.mid_and_west_wales
+    board.save()
+    panel = factories.demo_practitioner(username="panel.chair", role=Role.REVIEW_PANEL, organisation=board)
+    referral = reviews.refer(board_area=p.places.mid_and_west_wales, child=p.alys, incident=Incident.DIED,
+                             incident_on=date(2026, 1, 10), user=panel, referred_on=date(2026, 1, 20))  # fmt: skip
+    review = reviews.decide(referral, user=panel, review_type="cpr_concise", reasons="Criteria met.",
+                            scope_from=date(2025, 1, 10))  # fmt: skip
+
+    def rec(due: date, kind: str = "operational", closed: date | None = None):
+        r = tracker.recommendation_add(review, user=panel, text="Share every missed appointment with the GP weekly.",
+                                       success_measure="Audit", owner_agency="Health board", kind=kind, level="local",
+                                       urgency="immediate", due_on=due)  # fmt: skip
+        Recommendation.objects.filter(pk=r.pk).update(
+            created_at=datetime(2026, 3, 1, 12, tzinfo=LONDON),
+            closed_on=closed,
+            status="completed" if closed else "open",
+        )
+
+    for _i in range(5):
+        rec(date(2026, 6, 30))
+    rec(date(2026, 9, 1), kind="strategic", closed=date(2026, 10, 15))  # closed after the period: still open then
+    rec(date(2026, 6, 30), closed=date(2026, 9, 29))  # closed in time for the period's end
+    rec(date(2026, 10, 31))  # not yet due at the period's end
+    q3 = periods.quarter(2026, 3)
+    board_area = areas.find(p.places.mid_and_west_wales.code)
+    assert whole("review-recommendations-overdue", q3, board_area).numerator == 6
+    assert whole("review-recommendations-overdue", q3, areas.wales()).numerator == 6
+    assert by_group("review-recommendations-overdue", q3, board_area) == {
+        "operational": (5, None),
+        "strategic": (1, None),
+    }
+    assert whole("review-recommendations-overdue", q3, areas.find("ceredigion")).numerator == 0  # no authority's own

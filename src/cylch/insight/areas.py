@@ -19,6 +19,7 @@ class Area:
     name_en: str
     name_cy: str
     local_authority_ids: frozenset[int] | None  # None: the whole of Wales
+    board_area_id: int | None = None  # a board's own records (reviews) belong to no one authority
 
     @property
     def name(self) -> str:
@@ -26,8 +27,14 @@ class Area:
             return _("Wales")
         return self.name_cy if (get_language() or "en").startswith("cy") and self.name_cy else self.name_en
 
-    def holds(self, local_authority_id: int | None) -> bool:
-        return self.local_authority_ids is None or local_authority_id in self.local_authority_ids
+    def holds(self, local_authority_id: int | None, board_area_id: int | None = None) -> bool:
+        """A unit of an authority is held by it, its board and Wales; a unit of a board's own
+        (a review's recommendation) by that board and Wales only."""
+        if self.local_authority_ids is None:
+            return True
+        if local_authority_id is None and board_area_id is not None:
+            return self.kind == "board" and self.board_area_id == board_area_id
+        return local_authority_id in self.local_authority_ids
 
 
 def wales() -> Area:
@@ -41,7 +48,7 @@ def all_areas() -> list[Area]:
     out = [wales()]
     for b in boards:
         ids = frozenset(la["pk"] for la in las if la["board_area_id"] == b["pk"])
-        out.append(Area("board", b["code"], b["name_en"], b["name_cy"], ids))
+        out.append(Area("board", b["code"], b["name_en"], b["name_cy"], ids, b["pk"]))
     out += [Area("la", la["code"], la["name_en"], la["name_cy"], frozenset({la["pk"]})) for la in las]
     return out
 

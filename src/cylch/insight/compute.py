@@ -96,7 +96,7 @@ def _figure(measure: Measure, period: Period, area: Area, group: str, units: lis
 
 
 def _area_figures(measure: Measure, p: Period, area: Area, units: list[Unit], by_group: bool) -> list[Figure]:
-    mine = [u for u in units if area.holds(u.local_authority_id)]
+    mine = [u for u in units if area.holds(u.local_authority_id, u.board_area_id)]
     out = [_figure(measure, p, area, "", mine)]
     if by_group:
         grouped: dict[str, list[Unit]] = defaultdict(list)

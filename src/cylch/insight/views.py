@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from cylch.access.audit import audit_from_request
 from cylch.core.forms import form_errors
+from cylch.governance.exports import PROTECT_HINT, ProtectForm, deliver, safe_export_view
 from cylch.insight import areas as area_mod
 from cylch.insight import dashboard, periods, returns
 from cylch.insight.compute import figures, units_by_period
@@ -62,7 +64,7 @@ def records(request, measure_id):
     if m is None or area is None or not dashboard.may_drill_down(request.user, area):
         raise Http404
     read = units_by_period(m, [period])
-    units = [u for u in read[period.key] if area.holds(u.local_authority_id)]
+    units = [u for u in read[period.key] if area.holds(u.local_authority_id, u.board_area_id)]
     group = request.GET.get("group", "")
     if group:
         units = [u for u in units if u.group == group]
@@ -76,25 +78,21 @@ def records(request, measure_id):
                                                     "group": m.group_label(group) if group else ""})  # fmt: skip
 
 
+@safe_export_view
 def data_return(request):
     form = ReturnForm(request.GET or None, initial={"period": periods.recent("quarter", 2, timezone.localdate())[0].key,
                                                     "area_kinds": ["wales", "board", "la"], "format": "csv"})  # fmt: skip
+    protect = ProtectForm(request.GET or None)
     if request.GET and form.is_valid():
         d = form.cleaned_data
         chosen = [BY_ID[i] for i in d["measures"]]
         wanted = [a for a in area_mod.all_areas() if a.kind in d["area_kinds"]]
         table = returns.rows(chosen, [d["period"]], wanted)
-        audit_from_request(request, action="export", object_type="insight", object_id=d["period"].key,
-                           purpose=f"data return ({d['format']})", detail={"measures": d["measures"], "rows": len(table)})  # fmt: skip
         name = f"cylch-measures-{d['period'].key}.{d['format']}"
-        if d["format"] == "xlsx":
-            body = returns.to_xlsx(table, name)
-            kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        else:
-            body, kind = returns.to_csv(table), "text/csv; charset=utf-8"
-        response = HttpResponse(body, content_type=kind)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
-    return render(
-        request, "insight/return.html", {"form": form, "form_errors": form_errors(form) if request.GET else []}
-    )
+        body = returns.to_xlsx(table, name) if d["format"] == "xlsx" else returns.to_csv(table)
+        return deliver(request, body=body, fmt=d["format"], filename=name, object_type="insight",
+                       object_id=d["period"].key, purpose=f"data return ({d['format']})", row_count=len(table),
+                       detail={"measures": d["measures"], "area_kinds": d["area_kinds"]},
+                       back_url=reverse("insight:return"))  # fmt: skip
+    return render(request, "insight/return.html", {"form": form, "protect_form": protect, "protect_hint": PROTECT_HINT,
+                                                   "form_errors": form_errors(form) if request.GET else []})  # fmt: skip

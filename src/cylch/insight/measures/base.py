@@ -25,6 +25,7 @@ class Unit:
     ref: str  # "report:ABCD-1234-X", "meeting:<uuid>": what the drill-down lists
     group: str = ""  # a breakdown key: category, rule, agency kind, outcome
     child_id: int | None = None
+    board_area_id: int | None = None  # for a board's own records, which have no local authority
 
 
 @dataclass(frozen=True)
