@@ -11,7 +11,8 @@ depends on colour alone.
 
 Boxes grow to fit wrapped text and every row is as tall as its tallest box; homes sit side by
 side, so nothing overlaps however large the family. The drawing scales with its container
-(``viewBox``, ``width="100%"``). Every piece of text is XML-escaped.
+(``viewBox``; its sizing rules are classes in ``core/static/cylch/drawings.css``, since the
+Content-Security-Policy allows no style attribute). Every piece of text is XML-escaped.
 """
 
 from __future__ import annotations
@@ -388,11 +389,11 @@ def render(network: Network, *, id_prefix: str = "family-network") -> str:
         else _("Family network of the child")
     )
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
         f'role="img" aria-labelledby="{title_id} {desc_id}" font-family="arial, helvetica, sans-serif" '
-        # On a phone it shrinks to fit, but not below about half size: the page lets it scroll.
-        f'style="max-width: {width:.0f}px; min-width: {min(width, MIN_WIDTH):.0f}px; height: auto; display: block" '
-        f'class="cylch-network">',
+        # On a phone it shrinks to fit, but not below MIN_WIDTH (drawings.css): the page lets it
+        # scroll. A drawing narrower than that keeps its size.
+        f'class="cylch-network{" cylch-network--narrow" if width < MIN_WIDTH else ""}">',
         f'<title id="{title_id}">{_x(title)}</title>',
         f'<desc id="{desc_id}">{_x(describe(network))}</desc>',
         f'<defs><marker id="{id_prefix}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '

@@ -9,7 +9,8 @@ pattern and point marker as well as a GOV.UK palette colour, and a highlighted b
 a bold label.
 
 Sizes are in viewBox units. The drawing is 400 units wide and is shown at 100% of its
-container up to ``MAX_WIDTH`` px, so 16-unit text is about 11.5px on a 320px screen (290px
+container up to ``MAX_WIDTH`` px (``.cylch-chart`` in ``core/static/cylch/drawings.css``: the
+Content-Security-Policy allows no style attribute), so 16-unit text is about 11.5px on a 320px screen (290px
 of column), 14px on a 390px phone and 20px at its widest. Text widths are estimated generously (0.6 em a character) so labels,
 including long Welsh area names, wrap before they would leave the drawing.
 """
@@ -29,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 WIDTH = 400
-MAX_WIDTH = 500  # px; any wider and the labels would outgrow the page's body text
+MAX_WIDTH = 500  # px, in drawings.css; any wider and the labels would outgrow the page's body text
 MARGIN = 8
 FONT = 16  # every label
 LINE_H = 19  # line height of FONT text
@@ -146,7 +147,7 @@ def _svg_open(kind: str, width: float, height: float, title: str, desc: str, id_
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_n(width)} {_n(height)}" width="100%" '
         f'role="img" aria-labelledby="{title_id} {desc_id}" font-family="arial, helvetica, sans-serif" '
-        f'style="max-width: {MAX_WIDTH}px; height: auto; display: block" class="cylch-chart cylch-chart--{kind}">',
+        f'class="cylch-chart cylch-chart--{kind}">',
         f'<title id="{title_id}">{_x(title)}</title>',
         f'<desc id="{desc_id}">{_x(desc)}</desc>',
     ]
