@@ -9,6 +9,16 @@ Environment variables:
     CYLCH_VAR_DIR         where the SQLite file, uploads and logs live (default: ./var)
     CYLCH_EMAIL_URL       smtp://user:pass@host:port (default: console backend)
     CYLCH_FROM_EMAIL      sender address for notifications
+
+Security (docs/security.md). Production is any run without CYLCH_DEBUG, CYLCH_DEMO or
+CYLCH_TESTING; there the hub is HTTPS-only unless told otherwise:
+    CYLCH_HTTPS                    "0" to turn off the HTTPS-only settings (default: on in production)
+    CYLCH_PROXY_SSL_HEADER         the header a TLS-terminating proxy sets, e.g. "X-Forwarded-Proto: https"
+    CYLCH_TRUSTED_PROXIES          comma-separated proxy addresses or networks whose X-Forwarded-For is believed
+    CYLCH_CSRF_TRUSTED_ORIGINS     comma-separated origins, e.g. "https://cylch.example.org"
+    CYLCH_HSTS_SECONDS             HSTS max-age (default: one year on HTTPS)
+    CYLCH_HSTS_INCLUDE_SUBDOMAINS  "0" to leave subdomains out of HSTS (default: included)
+    CYLCH_HSTS_PRELOAD             "1" to ask for the browsers' preload list (default: off; read the docs first)
 """
 
 from __future__ import annotations
@@ -29,17 +39,21 @@ def _flag(name: str, default: str = "0") -> bool:
 
 DEBUG = _flag("CYLCH_DEBUG")
 DEMO_MODE = _flag("CYLCH_DEMO")
+TESTING = _flag("CYLCH_TESTING")
+# The demo, the tests and a developer's machine run over plain http on 127.0.0.1.
+PRODUCTION = not (DEBUG or DEMO_MODE or TESTING)
 
+# Known to everyone who reads this file, so it loads only where nothing real is kept.
+INSECURE_DEVELOPMENT_KEY = "cylch-insecure-development-key-do-not-use-in-production"  # nosec B105: never used in production (refused below)
 SECRET_KEY = os.environ.get("CYLCH_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not (DEBUG or DEMO_MODE or _flag("CYLCH_TESTING")):
-        from django.core.exceptions import ImproperlyConfigured
+if PRODUCTION and SECRET_KEY in ("", INSECURE_DEVELOPMENT_KEY):
+    from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured(
-            "CYLCH_SECRET_KEY is not set. Set it to a long random string in production "
-            "(or CYLCH_DEMO=1 for the demo hub)."
-        )
-    SECRET_KEY = "cylch-insecure-development-key-do-not-use-in-production"
+    raise ImproperlyConfigured(
+        "CYLCH_SECRET_KEY is not set, or is the published development key. Set it to a long "
+        "random string in production (or CYLCH_DEMO=1 for the demo hub)."
+    )
+SECRET_KEY = SECRET_KEY or INSECURE_DEVELOPMENT_KEY
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("CYLCH_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
 
@@ -52,6 +66,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Only for its templates and static files: the API docs page then loads Swagger UI from
+    # the hub itself, not from a CDN with an inline script the Content-Security-Policy refuses.
+    "ninja",
     "cylch.core",
     "cylch.access",
     "cylch.identity",
@@ -68,7 +85,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cylch.core.security.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "cylch.core.security.SecurityHeadersMiddleware",
+    # Outside WhiteNoise and the sign-in wall, so static files and redirects are covered too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -79,7 +100,6 @@ MIDDLEWARE = [
     "cylch.access.middleware.SessionLimitsMiddleware",
     "cylch.access.middleware.RequireSignInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "cylch.urls"
@@ -143,9 +163,8 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CYLCH_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("CYLCH_SESSION_ABSOLUTE_SECONDS", "36000"))
 SESSION_COOKIE_HTTPONLY = True
+# Lax, not Strict: a practitioner following a link from a notification email stays signed in.
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = not (DEBUG or DEMO_MODE or _flag("CYLCH_TESTING"))
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Sign-in throttling: failures per username, and per address, within the window.
 # Match each new agency record against the person index with the linkage model as it arrives.
@@ -170,9 +189,69 @@ STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- Transport, cookies and response headers (docs/security.md) -------------------------
+CYLCH_HTTPS = _flag("CYLCH_HTTPS", "1" if PRODUCTION else "0")
+SECURE_SSL_REDIRECT = CYLCH_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's check may come over plain http
+# The hub sits behind a TLS-terminating proxy: name the header it sets, or Django sees http,
+# redirects to https for ever and never sends HSTS. Only set it if the proxy overwrites the
+# header on every request (a client must not be able to send it).
+_proxy_ssl_header = os.environ.get("CYLCH_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    _name, _sep, _value = _proxy_ssl_header.partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.strip().upper().replace("-", "_"), _value.strip() or "https")
+CYLCH_TRUSTED_PROXIES = [p.strip() for p in os.environ.get("CYLCH_TRUSTED_PROXIES", "").split(",") if p.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CYLCH_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+SECURE_HSTS_SECONDS = int(os.environ.get("CYLCH_HSTS_SECONDS", str(365 * 24 * 3600) if CYLCH_HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("CYLCH_HSTS_INCLUDE_SUBDOMAINS", "1")
+SECURE_HSTS_PRELOAD = _flag("CYLCH_HSTS_PRELOAD")
+if SECURE_HSTS_SECONDS and not SECURE_HSTS_PRELOAD:
+    # Preloading is a decision for whoever owns the domain (it covers every subdomain and takes
+    # months to undo), so it is off by default; the deploy check's reminder is answered here.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+SESSION_COOKIE_SECURE = CYLCH_HTTPS
+CSRF_COOKIE_SECURE = CYLCH_HTTPS
+LANGUAGE_COOKIE_SECURE = CYLCH_HTTPS
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # no script reads it: every form carries the token
+if CYLCH_HTTPS:
+    # __Host- cookies are refused by browsers unless Secure, host-only and for the whole
+    # site, so a neighbouring subdomain cannot plant a session or CSRF cookie.
+    SESSION_COOKIE_NAME = "__Host-cylch_session"
+    CSRF_COOKIE_NAME = "__Host-cylch_csrf"
+
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# No inline script or style anywhere: templates load static files, drawings use SVG
+# presentation attributes and classes. Sent by cylch.core.security.SecurityHeadersMiddleware.
+CYLCH_CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+if CYLCH_HTTPS:
+    CYLCH_CONTENT_SECURITY_POLICY["upgrade-insecure-requests"] = []
+# Browser features the hub never uses, off for it and anything it might embed.
+CYLCH_PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "geolocation", "gyroscope",
+        "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get", "screen-wake-lock",
+        "serial", "usb", "xr-spatial-tracking", "browsing-topics",
+    )
+}  # fmt: skip
 
 _email_url = os.environ.get("CYLCH_EMAIL_URL", "")
 if _email_url:
