@@ -124,7 +124,7 @@ def test_geography_organisations_and_demo_accounts(demo):
     ]:
         assert Organisation.objects.filter(kind=kind).exists(), kind
     usernames = set(User.objects.filter(is_demo=True).values_list("username", flat=True))
-    assert usernames == {r.value for r in Role if r != Role.SYSTEM}
+    assert usernames == {r.value for r in Role if r != Role.SYSTEM} | {"national-review-panel"}
     assert User.objects.get(username="front-door").check_password("cylch-demo")
 
 
@@ -199,6 +199,27 @@ def test_the_reviews_scenarios_are_there(demo):
     jac = Person.objects.distinct().get(given_name="Jac", family_name="Roberts", events__code="process.report.decision")
     decisions = Event.objects.filter(person=jac, code="process.report.decision")
     assert [e.details["outcome"] for e in decisions] == ["no_further_action"] * 3
+
+
+def test_the_review_repository_and_the_reviews_in_progress(demo):
+    """At least 33 coded reviews across all six boards, and tracked reviews at every stage."""
+    from cylch.reviews import quality
+    from cylch.reviews import recommendations as tracker
+    from cylch.reviews.models import CodedReview, Review, ReviewCode
+
+    coded = CodedReview.objects.filter(review__isnull=True)
+    assert coded.count() >= 33
+    assert coded.values("board_area").distinct().count() == 6
+    assert coded.filter(is_public=True).count() >= 20
+    for code in ("parent.mental_health", "parent.domestic_abuse", "agency.childrens_services", "theme.coordination"):
+        assert ReviewCode.objects.filter(code=code).count() >= 5, code
+    assert coded.exclude(child_age_months=None).values("child_age_months").distinct().count() > 10
+    reviews = list(Review.objects.all())
+    assert len(reviews) == 6
+    done = [r for r in reviews if r.completed_on]
+    assert len(done) == 2 and all(quality.assess(r).score == 100 for r in done)
+    assert any(quality.assess(r).to_fix for r in reviews if not r.completed_on)
+    assert tracker.overdue(tracker.tracked()).exists()
 
 
 def test_demo_command_builds_once_and_lists_accounts(capsys, settings, tmp_path):

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from cylch.access.audit import audit_record
 from cylch.demo import history, protection_scenarios, scenarios
+from cylch.demo import reviews as demo_reviews
 from cylch.demo.fastinsert import insert_events
 from cylch.demo.organisations import build_directory, create_demo_users
 from cylch.demo.population import CHUNK, LA_WEIGHTS, Individual, PopulationBuilder
@@ -201,6 +202,8 @@ def build(
         # Two years of the process across several authorities, for the board's measures.
         stats.history = history.build(pb, exclude=scenario_people)
         stats.events += stats.history["events"]
+        # The national repository of (fictional) coded reviews, and reviews in progress.
+        stats.history |= demo_reviews.build(as_of=as_of, seed=seed)
         stats.seconds = round(clock.monotonic() - started, 1)
         audit_record(
             action="write",

@@ -204,7 +204,7 @@ DEMO_USERS = [
     (Role.TEAM_MANAGER, f"{SCENARIO_LA}-cs", "Catrin Edwards", True),
     (Role.CONFERENCE_CHAIR, f"{SCENARIO_LA}-cs", "Alun Vaughan", False),
     (Role.BOARD_ANALYST, "board-cardiff-vale", "Sam Clarke", False),
-    (Role.REVIEW_PANEL, "nisb", "Eleri Meredith", False),
+    (Role.REVIEW_PANEL, "board-cardiff-vale", "Gareth Morgan", False),
     (Role.ADMIN, f"{SCENARIO_LA}-cs", "System Administrator", False),
 ]
 
@@ -230,5 +230,11 @@ def create_demo_users(d: Directory) -> dict[str, User]:
                 is_superuser=role == Role.ADMIN,
             )
         )
+    # The national board reads every board's reviews (a second review-panel account).
+    users.append(
+        User(username="national-review-panel", password=password, first_name="Eleri", last_name="Meredith",
+             email="national-review-panel@demo.cylch.invalid", organisation=d.orgs["nisb"], role=Role.REVIEW_PANEL,
+             job_title=str(Role.REVIEW_PANEL.label), is_demo=True)
+    )  # fmt: skip
     User.objects.bulk_create(users)
     return {u.username: u for u in User.objects.filter(is_demo=True)}
