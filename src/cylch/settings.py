@@ -44,7 +44,7 @@ TESTING = _flag("CYLCH_TESTING")
 PRODUCTION = not (DEBUG or DEMO_MODE or TESTING)
 
 # Known to everyone who reads this file, so it loads only where nothing real is kept.
-INSECURE_DEVELOPMENT_KEY = "cylch-insecure-development-key-do-not-use-in-production"  # nosec B105: never used in production (refused below)
+INSECURE_DEVELOPMENT_KEY = "cylch-insecure-development-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("CYLCH_SECRET_KEY", "")
 if PRODUCTION and SECRET_KEY in ("", INSECURE_DEVELOPMENT_KEY):
     from django.core.exceptions import ImproperlyConfigured
