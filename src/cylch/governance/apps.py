@@ -7,3 +7,8 @@ class GovernanceConfig(AppConfig):
     name = "cylch.governance"
     label = "governance"
     verbose_name = "Governance"
+
+    def ready(self) -> None:
+        from cylch.governance import checks, events  # noqa: F401  (checks register on import)
+
+        events.register()

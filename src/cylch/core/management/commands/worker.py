@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 def sweeps():
     """(name, function) for each periodic job, in the order they run. Each is idempotent: a
     warning or escalation is sent once however often it runs."""
+    from cylch.governance.approvals import approvals_sweep
     from cylch.notify.services import deliver_due
     from cylch.protection.monitor import sweep as protection_sweep
     from cylch.reports.challenges import challenges_sweep
@@ -27,6 +28,7 @@ def sweeps():
         ("challenges", challenges_sweep),
         ("alerts", alerts_sweep),
         ("protection", protection_sweep),
+        ("approvals", approvals_sweep),
         ("outbox", deliver_due),
     ]
 
