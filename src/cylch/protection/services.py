@@ -21,6 +21,8 @@ from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.access.roles import OrganisationKind, Role
 from cylch.events.services import record_event
+from cylch.governance.approvals import hold
+from cylch.governance.models import ApprovalKind, ApprovalRequest
 from cylch.identity.models import Person
 from cylch.identity.selectors import current_household
 from cylch.protection import timescales
@@ -309,10 +311,21 @@ def record_strategy(meeting: Meeting, *, user: User, data: StrategyInput) -> Mee
 
 
 def conclude_enquiry(
-    enquiry: Enquiry, *, user: User, outcome: str, findings: str, concluded_on: date, child_seen_alone: bool | None
+    enquiry: Enquiry,
+    *,
+    user: User,
+    outcome: str,
+    findings: str,
+    concluded_on: date,
+    child_seen_alone: bool | None,
+    approval: ApprovalRequest | None = None,
 ) -> Enquiry:
     """The three determinations. At continuing risk: convene the initial conference, with a
-    consolidated assessment and an interim safety plan to carry the child until it."""
+    consolidated assessment and an interim safety plan to carry the child until it.
+
+    "Not substantiated" is for a manager to ratify (the procedures): it is held until a
+    manager approves (``governance/approvals.yaml``), which calls this again with ``approval``;
+    until then the enquiry stays open and its conference clock keeps running."""
     episode = enquiry.episode
     check_children_services(user, episode)
     errors = {}
@@ -329,6 +342,14 @@ def conclude_enquiry(
     from cylch.protection.meetings import new_conference
 
     with transaction.atomic():
+        enquiry = Enquiry.objects.select_for_update().select_related("episode").get(pk=enquiry.pk)
+        if enquiry.concluded_on:
+            raise ValidationError({"outcome": [_("This enquiry is already concluded.")]})
+        payload = {"outcome": outcome, "findings": findings, "concluded_on": concluded_on.isoformat(),
+                   "child_seen_alone": child_seen_alone}  # fmt: skip
+        if hold(ApprovalKind.S47_NOT_SUBSTANTIATED, target=enquiry, user=user, outcome=outcome, payload=payload,
+                approval=approval):  # fmt: skip
+            return enquiry
         enquiry.outcome, enquiry.findings = outcome, findings
         enquiry.concluded_on, enquiry.child_seen_alone = concluded_on, child_seen_alone
         enquiry.save()

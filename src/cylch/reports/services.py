@@ -23,6 +23,8 @@ from cylch.core import taxonomy
 from cylch.core.calendar import add_working_days, is_out_of_hours
 from cylch.events.models import Source
 from cylch.events.services import record_event
+from cylch.governance.approvals import hold
+from cylch.governance.models import ApprovalKind, ApprovalRequest
 from cylch.identity.models import Household, Person
 from cylch.identity.names import fold
 from cylch.identity.selectors import current_household, unique_exact_match
@@ -403,8 +405,21 @@ def check_may_decide(*, user: User, report: Report) -> None:
         raise PermissionDenied(_("This report is not on your queue."))
 
 
-def report_decide(*, report: Report, user: User, outcome: str, rationale: str, support_offered: str = "") -> Report:
-    """Record the front door's decision and tell the report maker the outcome and why."""
+def report_decide(
+    *,
+    report: Report,
+    user: User,
+    outcome: str,
+    rationale: str,
+    support_offered: str = "",
+    approval: ApprovalRequest | None = None,
+) -> Report:
+    """Record the front door's decision and tell the report maker the outcome and why.
+
+    A decision that needs a manager's approval (no further action on a repeat report, by
+    default: ``governance/approvals.yaml``) is held instead: the report stays undecided, on
+    the queue and untold, until a manager approves, which calls this again with ``approval``.
+    """
     check_may_decide(user=user, report=report)
     errors: dict[str, list[str]] = {}
     if outcome not in Outcome.values:
@@ -417,6 +432,10 @@ def report_decide(*, report: Report, user: User, outcome: str, rationale: str, s
         report = Report.objects.select_for_update().get(pk=report.pk)
         if report.status == Status.DECIDED:
             raise ValidationError({"outcome": [str(_("This report has already been decided."))]})
+        payload = {"outcome": outcome, "rationale": rationale.strip(), "support_offered": support_offered.strip()}
+        if hold(ApprovalKind.REPORT_NO_FURTHER_ACTION, target=report, user=user, outcome=outcome, payload=payload,
+                approval=approval):  # fmt: skip
+            return report
         now = timezone.now()
         report.outcome, report.rationale, report.support_offered = outcome, rationale.strip(), support_offered.strip()
         report.decided_by, report.decided_at, report.status = user, now, Status.DECIDED

@@ -22,6 +22,8 @@ from cylch.access.audit import audit_record
 from cylch.access.models import LocalAuthority, User
 from cylch.access.roles import Role
 from cylch.events.models import Event
+from cylch.governance.approvals import hold
+from cylch.governance.models import ApprovalKind, ApprovalRequest
 from cylch.identity.models import Person
 from cylch.notify.services import notify_address, notify_user
 from cylch.rules import routing
@@ -317,15 +319,31 @@ def alert_acknowledge(*, alert: Alert, user: User | None, organisation=None) -> 
     return alert
 
 
-def alert_record_outcome(*, alert: Alert, user: User, outcome: str, note: str = "") -> Alert:
-    """Record what was done, and tell every organisation whose records made up the alert."""
+def alert_record_outcome(
+    *, alert: Alert, user: User, outcome: str, note: str = "", approval: ApprovalRequest | None = None
+) -> Alert:
+    """Record what was done, and tell every organisation whose records made up the alert.
+
+    "No action" closes the alert with nothing done, so a manager approves it first
+    (``governance/approvals.yaml``): it is held, the alert is acknowledged (someone has it in
+    hand) but keeps no outcome, and nobody is told, until approval calls this again with
+    ``approval`` and the alert is then closed."""
     if outcome not in AlertOutcome.values:
-        raise ValidationError({"outcome": ["Choose what happened."]})
+        raise ValidationError({"outcome": [_("Choose what happened.")]})
     with transaction.atomic():
         alert = _locked(alert, user)
         if alert.status == AlertStatus.CLOSED:
-            raise ValidationError({"outcome": ["This alert is closed."]})
+            raise ValidationError({"outcome": [_("This alert is closed.")]})
         now = timezone.now()
+        held = hold(ApprovalKind.ALERT_NO_ACTION, target=alert, user=user, outcome=outcome,
+                    payload={"outcome": outcome, "note": note.strip()}, approval=approval)  # fmt: skip
+        if held:
+            if alert.status == AlertStatus.RAISED:
+                alert.status, alert.acknowledged_at, alert.acknowledged_by = AlertStatus.ACKNOWLEDGED, now, user
+                alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+                _step(alert, "acknowledged", actor=user)
+            _step(alert, "approval_requested", actor=user, note=note.strip(), outcome=outcome)
+            return alert
         if alert.acknowledged_at is None:
             alert.acknowledged_at, alert.acknowledged_by = now, user
         alert.status = AlertStatus.ACTIONED
