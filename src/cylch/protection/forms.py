@@ -21,6 +21,7 @@ from cylch.protection.models import (
     MeetingFormat,
     Registration,
 )
+from cylch.protection.register import ONLY_AT_REVIEW_CONFERENCE
 
 TIME_FORMATS = ["%H:%M", "%H.%M"]
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
@@ -278,7 +279,10 @@ class EndRegistrationForm(forms.Form):
             (r.value, r.label)
             for r in (Registration.EndReason.TURNED_18, Registration.EndReason.DIED, Registration.EndReason.LEFT_UK)
         ],
-        error_messages={"required": _("Choose why the registration ends")},
+        error_messages={
+            "required": _("Choose why the registration ends"),
+            "invalid_choice": ONLY_AT_REVIEW_CONFERENCE,
+        },
     )
     on = date_field(_("Date"))
     explanation = text(_("Evidence"), message=_("Record the evidence"))

@@ -124,25 +124,56 @@ END_OUTSIDE_CONFERENCE = {
     Registration.EndReason.LEFT_UK,
 }
 
+# Removal for any other reason is a review conference's decision (Wales Safeguarding
+# Procedures). It is refused outside one, never sent for a manager's approval: no manager
+# may approve what only the conference decides.
+ONLY_AT_REVIEW_CONFERENCE = _(
+    "Only a review conference can remove a child from the register, unless the child has turned 18, died or "
+    "left the UK permanently. Propose the removal at the child's next review conference, where the chair decides it."
+)
+ONLY_AT_REVIEW_CONFERENCE_BY = _(
+    "Only a review conference can remove a child from the register, unless the child has turned 18, died or "
+    "left the UK permanently. Propose the removal at the child's next review conference (due by %(date)s), where the "
+    "chair decides it."
+)
+
+
+def next_review_conference(episode: Episode) -> tuple[Meeting | None, date | None]:
+    """The review conference to come and the date it is held or due by, where a proposal to
+    remove the child from the register belongs."""
+    meeting = episode.meetings.filter(kind="review", held_at__isnull=True).order_by("scheduled_for", "pk").first()
+    if meeting is not None and meeting.scheduled_for is not None:
+        return meeting, timezone.localtime(meeting.scheduled_for).date()
+    deadline = (
+        episode.deadlines.filter(kind__in=[DueKind.RCPC_FIRST, DueKind.RCPC_NEXT], met_on__isnull=True,
+                                 cancelled_on__isnull=True)
+        .order_by("due_on")
+        .first()
+    )  # fmt: skip
+    return meeting, deadline.due_on if deadline is not None else None
+
+
+def refusal_outside_conference(episode: Episode) -> str:
+    """Why a removal outside a review conference is refused, and where it must be decided."""
+    _meeting, when = next_review_conference(episode)
+    if when is None:
+        return str(ONLY_AT_REVIEW_CONFERENCE)
+    return str(ONLY_AT_REVIEW_CONFERENCE_BY) % {"date": when.strftime("%d/%m/%Y")}
+
 
 def end_outside_conference(episode: Episode, *, user: User, reason: str, eligible_needs: str, contingency: str,
                            explanation: str, on: date) -> Registration:  # fmt: skip
     """The three ends the procedures allow without a review conference. A team manager or
-    conference chair of the authority records them; any other wish to de-register goes to a
-    review conference and is refused here."""
+    conference chair of the authority records them; any other proposal to de-register is
+    refused here, naming the review conference where it must be decided (it is not one a
+    manager may approve)."""
     from cylch.protection.services import check_children_services
 
     check_children_services(user, episode)
     if user.role not in (Role.TEAM_MANAGER, Role.CONFERENCE_CHAIR):
         raise PermissionDenied(_("A team manager or conference chair records the end of a registration."))
     if reason not in END_OUTSIDE_CONFERENCE:
-        raise ValidationError(
-            {
-                "reason": [
-                    "Outside a review conference a registration ends only when the child turns 18, dies or leaves the UK permanently."
-                ]
-            }
-        )
+        raise ValidationError({"reason": [refusal_outside_conference(episode)]})
     if not explanation.strip():
         raise ValidationError(
             {"explanation": [_("Record the evidence (for example the date of birth or the notification received).")]}
