@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401  (pages are added here as governance features land)
+from django.urls import path
+
+from cylch.governance import views
 
 app_name = "governance"
-urlpatterns: list = []
+urlpatterns = [
+    path("approvals/", views.queue, name="approvals"),
+    path("approvals/<uuid:public_id>/", views.approval, name="approval"),
+    path("approvals/<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
+]

@@ -22,6 +22,9 @@ from cylch.access.roles import OrganisationKind
 from cylch.chronology import voice
 from cylch.core.forms import apply_errors as _apply
 from cylch.core.forms import form_errors
+from cylch.governance.approvals import held_outcomes
+from cylch.governance.models import ApprovalKind
+from cylch.governance.selectors import last_returned_for, pending_for
 from cylch.identity.selectors import age_on
 from cylch.identity.views import open_person
 from cylch.protection import forms as f
@@ -220,16 +223,24 @@ def enquiry_page(request, episode_id):
             d = form.cleaned_data
             seen = {"yes": True, "no": False}.get(d["seen_alone"])
             try:
-                services.conclude_enquiry(enquiry, user=request.user, outcome=d["outcome"], findings=d["findings"],
-                                          concluded_on=d["concluded_on"], child_seen_alone=seen)  # fmt: skip
+                enquiry = services.conclude_enquiry(enquiry, user=request.user, outcome=d["outcome"], findings=d["findings"],
+                                                    concluded_on=d["concluded_on"], child_seen_alone=seen)  # fmt: skip
             except ValidationError as exc:
                 _apply(form, exc)
             else:
+                if enquiry.concluded_on is None:
+                    messages.warning(request, _("The outcome is waiting for a manager's approval. It has not taken "
+                                                "effect: the enquiry stays open until a manager approves it."))  # fmt: skip
+                    return redirect("protection:enquiry", episode_id=episode.public_id)
                 messages.success(request, _("Section 47 enquiry concluded."))
                 return redirect("protection:child", public_id=episode.child.public_id)
+    open_enquiry = enquiry.concluded_on is None
     return render(request, "protection/enquiry.html", {
         "episode": episode, "person": access.person, "enquiry": enquiry, "form": form,
         "form_errors": form_errors(form), "may_run": meetings.may_run(request.user, episode),
+        "awaiting_approval": pending_for(enquiry) if open_enquiry else None,
+        "returned": last_returned_for(enquiry) if open_enquiry else None,
+        "held_outcomes": held_outcomes(ApprovalKind.S47_NOT_SUBSTANTIATED, enquiry) if open_enquiry else [],
     })  # fmt: skip
 
 
@@ -298,8 +309,10 @@ def end_registration(request, episode_id):
 
     if _submitted(request, form, act, done=_("The registration has ended.")):
         return redirect("protection:child", public_id=episode.child.public_id)
+    review, review_by = register.next_review_conference(episode)
     return render(request, "protection/end_registration.html", {
         "episode": episode, "person": access.person, "form": form, "form_errors": form_errors(form),
+        "review": review, "review_by": review_by,
     })  # fmt: skip
 
 

@@ -22,6 +22,9 @@ from cylch.access.roles import FRONT_DOOR_ROLES
 from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.core import taxonomy
 from cylch.core.forms import form_errors
+from cylch.governance.approvals import held_outcomes
+from cylch.governance.models import ApprovalKind
+from cylch.governance.selectors import last_returned_for, pending_for
 from cylch.reports import concerns
 from cylch.reports.attachments import attachment_add, upload_dir
 from cylch.reports.challenges import challenge_answer, challenge_raise
@@ -38,7 +41,7 @@ from cylch.reports.forms import (
     InjuryForm,
     ReportForm,
 )
-from cylch.reports.models import Challenge, ChallengeStatus, Channel, Report, SubjectRole
+from cylch.reports.models import Challenge, ChallengeStatus, Channel, Report, Status, SubjectRole
 from cylch.reports.selectors import (
     feedback_due,
     out_of_hours_queue,
@@ -299,6 +302,8 @@ def triage(request, reference):
         "report": report, "subjects": subjects_of(report), "adults": [s for s in subjects_of(report) if s.role == "adult"], "history": history, "concern_labels": concern_labels, "soft": soft,
         "decision_form": DecisionForm(), "injuries": list(report.injuries.all()), "body_sides": BODY_SIDES,
         "challenges": list(report.challenges.prefetch_related("steps").order_by("-created_at")), "answer_form": ChallengeAnswerForm(),
+        "awaiting_approval": pending_for(report), "returned": last_returned_for(report),
+        "held_outcomes": held_outcomes(ApprovalKind.REPORT_NO_FURTHER_ACTION, report) if report.status != "decided" else [],
     })  # fmt: skip
 
 
@@ -315,6 +320,13 @@ def decide(request, reference):
                 messages.error(request, message)
         else:
             report.refresh_from_db()
+            if report.status != Status.DECIDED and pending_for(report) is not None:
+                messages.warning(
+                    request,
+                    _("Your decision is waiting for a manager's approval. It has not taken effect: the report stays "
+                      "on the queue and the report maker has not been told. You will hear when a manager answers."),
+                )  # fmt: skip
+                return redirect("reports:triage", reference=reference)
             if report.feedback_sent_at is None:
                 messages.warning(
                     request,

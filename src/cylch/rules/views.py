@@ -12,6 +12,9 @@ from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request
 from cylch.core.forms import form_errors
+from cylch.governance.approvals import held_outcomes
+from cylch.governance.models import ApprovalKind
+from cylch.governance.selectors import last_returned_for, pending_for
 from cylch.rules import coordinator, services
 from cylch.rules.forms import DeclineForm, OutcomeForm
 from cylch.rules.models import Alert, LeadCoordinatorProposal
@@ -68,6 +71,9 @@ def alert(request, public_id):
         "recipients": [(r, part_label(r.part, language)) for r in alert.recipients.select_related("organisation", "user")],
         "steps": list(alert.steps.select_related("actor")), "now": timezone.now(),
         "outcome_form": OutcomeForm(),
+        "awaiting_approval": pending_for(alert) if alert.is_open else None,
+        "returned": last_returned_for(alert) if alert.status != "closed" else None,
+        "held_outcomes": held_outcomes(ApprovalKind.ALERT_NO_ACTION, alert) if alert.is_open else [],
     })  # fmt: skip
 
 
@@ -85,12 +91,18 @@ def outcome(request, public_id):
     form = OutcomeForm(request.POST)
     if form.is_valid():
         try:
-            services.alert_record_outcome(alert=alert, user=request.user, **form.cleaned_data)
+            alert = services.alert_record_outcome(alert=alert, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
         else:
-            messages.success(request, _("Outcome recorded. Everyone whose records made up the alert has been told."))
+            if not alert.outcome and pending_for(alert) is not None:
+                messages.warning(request, _("“No action” is waiting for a manager's approval. It has not taken effect: "
+                                            "the alert stays open and nobody has been told until a manager approves it."))  # fmt: skip
+            else:
+                messages.success(
+                    request, _("Outcome recorded. Everyone whose records made up the alert has been told.")
+                )
     else:
         for _field, message in form_errors(form):
             messages.error(request, message)
