@@ -1,12 +1,13 @@
 """Chronology exports for conferences and reviews: CSV, XLSX and PDF.
 
-An export holds exactly what the viewer may see (withheld entries stay as withheld lines),
-carries a watermark naming who exported it and when, and is audited by the view.
+An export holds exactly what the viewer may see (withheld entries stay as withheld lines) and
+carries a watermark naming who exported it and when. Cells go through
+``cylch.governance.exports`` (no formula runs in a spreadsheet); the view delivers the file
+through it too (audited, optionally encrypted).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,12 +19,9 @@ from django.utils.translation import gettext as _
 
 from cylch.access.models import User
 from cylch.chronology.selectors import Chronology, Entry
+from cylch.governance.exports import CONTENT_TYPES, csv_bytes, xlsx_append
 
-FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pdf": "application/pdf",
-}
+FORMATS = {fmt: CONTENT_TYPES[fmt] for fmt in ("pdf", "xlsx", "csv")}
 
 
 @dataclass(frozen=True)
@@ -100,21 +98,9 @@ def row(entry: Entry) -> list[str]:
     ]
 
 
-def _safe_cell(value: str) -> str:
-    """Spreadsheets run a cell that starts with = + - @ as a formula: make it plain text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def to_csv(chron: Chronology, mark: Watermark) -> bytes:
     chron.hydrate(chron.entries)  # an export holds every entry
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([mark.text()])
-    writer.writerow([])
-    writer.writerow(header())
-    for entry in chron.entries:
-        writer.writerow([_safe_cell(v) for v in row(entry)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Welsh letters right
+    return csv_bytes([[mark.text()], [], header(), *(row(entry) for entry in chron.entries)])
 
 
 def to_xlsx(chron: Chronology, mark: Watermark, title: str) -> bytes:
@@ -125,19 +111,22 @@ def to_xlsx(chron: Chronology, mark: Watermark, title: str) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = _("Chronology")[:31]
-    sheet.append([mark.text()])
+    xlsx_append(sheet, [mark.text()])
     sheet["A1"].font = Font(bold=True, color="B10E1E")
-    sheet.append([title])
-    sheet.append(header())
+    xlsx_append(sheet, [title])
+    xlsx_append(sheet, header())
     for cell in sheet[3]:
         cell.font = Font(bold=True)
     for entry in chron.entries:
-        sheet.append([_safe_cell(v) for v in row(entry)])
+        # The date as a date, so the sheet sorts and filters by it.
+        xlsx_append(sheet, [entry.occurred_at, *row(entry)[1:]])
     sheet.freeze_panes = "A4"
     for column, width in zip("ABCDEFGHIJK", [17, 22, 22, 18, 40, 50, 28, 30, 34, 14, 11], strict=True):
         sheet.column_dimensions[column].width = width
         for cell in sheet[column][3:]:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in sheet["A"][3:]:
+        cell.number_format = "yyyy-mm-dd hh:mm"
     # Printed copies carry the watermark on every page too.
     sheet.oddHeader.center.text = mark.text()
     sheet.oddFooter.right.text = "&P / &N"

@@ -6,6 +6,7 @@ app_name = "chronology"
 urlpatterns = [
     path("people/<uuid:public_id>/chronology/", views.chronology_page, name="chronology"),
     path("people/<uuid:public_id>/chronology/export.<str:fmt>", views.export, name="export"),
+    path("people/<uuid:public_id>/chronology/export/", views.export, name="export-form"),
     path(
         "people/<uuid:public_id>/chronology/<uuid:event_id>/significant/",
         views.mark_significant,

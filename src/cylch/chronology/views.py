@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -17,6 +18,7 @@ from cylch.chronology.forms import FilterForm, MarkForm, ResponseForm, StoryForm
 from cylch.chronology.selectors import Filters, chronology
 from cylch.chronology.services import significance_toggle
 from cylch.core.forms import apply_errors, form_errors
+from cylch.governance.exports import deliver, safe_export_view
 from cylch.identity.selectors import age_on
 from cylch.identity.views import open_person
 
@@ -90,7 +92,11 @@ def chronology_page(request, public_id):
     )
 
 
-def export(request, public_id, fmt):
+@safe_export_view
+def export(request, public_id, fmt=None):
+    """The chronology as PDF, XLSX or CSV (``fmt`` from the address, or the export form's
+    ``format``), filtered as on the page, delivered safely (audited, optionally encrypted)."""
+    fmt = fmt or request.GET.get("format", "")
     if fmt not in exports.FORMATS:
         raise Http404
     access = open_person(request, public_id)
@@ -105,26 +111,28 @@ def export(request, public_id, fmt):
         body = exports.to_xlsx(chron, mark, title)
     else:
         body = exports.to_pdf(chron, mark, title)
-    audit_from_request(
+    filters = request.GET.copy()
+    for choice in ("format", "protect"):
+        filters.pop(choice, None)
+    stamp = timezone.localtime(mark.at).strftime("%Y%m%d-%H%M")
+    return deliver(
         request,
-        action="export",
+        body=body,
+        fmt=fmt,
+        filename=f"cylch-chronology-{stamp}.{fmt}",
         object_type="person",
         object_id=access.person.public_id,
         purpose=f"chronology exported ({fmt})",
+        row_count=len(chron.entries),
         detail={
-            "format": fmt,
             "whole_family": chron.whole_family,
             "entries": len(chron.entries),
             "withheld": chron.withheld,
             "event_ids": [str(e.event.public_id) for e in chron.entries],
-            "filters": request.GET.urlencode(),
+            "filters": filters.urlencode(),
         },
+        back_url=f"{reverse('chronology:chronology', args=[access.person.public_id])}?{filters.urlencode()}",
     )
-    response = HttpResponse(body, content_type=exports.FORMATS[fmt])
-    stamp = timezone.localtime(mark.at).strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="cylch-chronology-{stamp}.{fmt}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @require_POST
