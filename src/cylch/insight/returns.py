@@ -4,14 +4,13 @@ dashboard (both call ``compute.figures``). One row per measure, period, area and
 Columns (docs/insight.md): measure_id, measure, period, period_start, period_end, area_type,
 area_code, area, group, group_label, numerator, denominator, value, suppressed. A suppressed row
 leaves numerator, denominator and value empty: the return is shared beyond those who may see
-the records.
+the records. Periods' dates are dates and figures are numbers (in XLSX they keep their types);
+every cell goes through ``cylch.governance.exports``, so no text runs as a formula.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-
+from cylch.governance.exports import csv_bytes, xlsx_bytes
 from cylch.insight.areas import Area
 from cylch.insight.compute import figures
 from cylch.insight.measures import Measure
@@ -29,7 +28,7 @@ def rows(measures: list[Measure], period_list: list[Period], areas: list[Area]) 
         for f in figures(m, period_list, areas):
             hidden = f.suppressed
             out.append([
-                m.id, str(m.title), f.period.key, f.period.start.isoformat(), f.period.end.isoformat(), f.area.kind,
+                m.id, str(m.title), f.period.key, f.period.start, f.period.end, f.area.kind,
                 f.area.code, f.area.name, f.group, f.group_label if f.group else "",
                 "" if hidden else f.numerator, "" if hidden or f.denominator is None else f.denominator,
                 "" if f.value is None else round(f.value, 1), "yes" if hidden else "no",
@@ -37,33 +36,9 @@ def rows(measures: list[Measure], period_list: list[Period], areas: list[Area]) 
     return out
 
 
-def _safe(cell):
-    """Text that a spreadsheet would run as a formula is written as text."""
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + cell
-    return cell
-
-
 def to_csv(table: list[list]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
-    for row in table:
-        writer.writerow([_safe(c) for c in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csv_bytes([COLUMNS, *table])
 
 
 def to_xlsx(table: list[list], title: str) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "measures"
-    ws.append(COLUMNS)
-    for row in table:
-        ws.append([_safe(c) for c in row])
-    ws.freeze_panes = "A2"
-    wb.properties.title = title
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return xlsx_bytes(COLUMNS, table, title=title, sheet_name="measures")

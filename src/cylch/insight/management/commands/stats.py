@@ -3,6 +3,10 @@
 The input has a header row of indicator names and one row per case; a first column named
 ``case`` or ``id`` is ignored. A cell is 1 (present), 0 or empty (not known). Anything else stops
 the command with the file, line and column, before any output is written.
+
+The output goes through ``cylch.governance.exports``: an indicator name that a spreadsheet
+would run as a formula is written as text, the export is audited, and ``--protect`` writes an
+AES-256 ZIP (OUT with ``.zip``) instead, printing its password once on the terminal.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from cylch.governance.exports import ExportFile, csv_bytes, export_file
 from cylch.insight import stats
 
 ID_COLUMNS = {"case", "id"}
+PROTECT_HELP = "write OUT as an AES-256 ZIP (.zip) and print its password once"
 
 
 def read_indicators(path: Path) -> tuple[list[str], np.ndarray]:
@@ -66,13 +73,24 @@ def read_indicators(path: Path) -> tuple[list[str], np.ndarray]:
     return indicators, np.array(rows, dtype=np.int8)
 
 
-def write_csv(path: Path, rows: list[list[str]]) -> None:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    try:
-        path.write_text(buffer.getvalue(), encoding="utf-8")
-    except OSError as exc:
-        raise CommandError(f"{path}: cannot write it ({exc})") from None
+def write_csv(path: Path, rows: list[list[str]], *, source: Path, analysis: str, protect: bool = False) -> ExportFile:
+    """Write the table (neutralised, audited; encrypted with ``protect``) and return the export.
+
+    The audit entry is written in the same transaction as the file: a file that cannot be
+    written leaves no entry saying it was.
+    """
+    body = csv_bytes(rows, bom=False, quote_text=False, lineterminator="\n")
+    target = path.with_suffix(".zip") if protect else path
+    with transaction.atomic():
+        made = export_file(actor=None, actor_label="cylch stats", fmt="csv", filename=path.name, body=body,
+                           row_count=len(rows) - 1, protect=protect, object_type="statistics",
+                           object_id=source.name, purpose=f"statistics exported ({analysis})",
+                           detail={"analysis": analysis, "output": str(target)})  # fmt: skip
+        try:
+            target.write_bytes(made.body)
+        except OSError as exc:
+            raise CommandError(f"{target}: cannot write it ({exc})") from None
+    return made
 
 
 def number(value: float | None, spec: str) -> str:
@@ -91,11 +109,13 @@ class Command(BaseCommand):
         phi.add_argument("input", type=Path, help="CSV: one row per case, 1 = present, 0 or empty = not known")
         phi.add_argument("--out", type=Path, required=True, help="CSV to write: a,b,phi,p,n")
         phi.add_argument("--bonferroni", action="store_true", help="multiply p by the number of pairs (capped at 1)")
+        phi.add_argument("--protect", action="store_true", help=PROTECT_HELP)
         mds = sub.add_parser("mds", help="MDS of the indicators on the Lance and Williams dissimilarity")
         mds.add_argument("input", type=Path, help="CSV: one row per case, 1 = present, 0 or empty = not known")
         mds.add_argument("--out", type=Path, required=True, help="CSV to write: indicator,dim1,dim2,…")
         mds.add_argument("--dims", type=int, default=2, help="number of dimensions (default 2)")
         mds.add_argument("--seed", type=int, default=0, help="seed for the random starts (default 0)")
+        mds.add_argument("--protect", action="store_true", help=PROTECT_HELP)
 
     def handle(self, *args, **opts):
         names, table = read_indicators(opts["input"])
@@ -117,11 +137,12 @@ class Command(BaseCommand):
         pairs = stats.phi_matrix(table, names, bonferroni=opts["bonferroni"])
         rows = [["a", "b", "phi", "p", "n"]]
         rows += [[p.a, p.b, number(p.phi, ".6f"), number(p.p, ".6g"), str(p.n)] for p in pairs]
-        write_csv(opts["out"], rows)
+        made = write_csv(opts["out"], rows, source=opts["input"], analysis="phi", protect=opts["protect"])
         correction = ", Bonferroni-corrected" if opts["bonferroni"] else ""
         self.stdout.write(
-            f"{len(pairs)} pairs of {len(names)} indicators over {len(table)} cases{correction}: {opts['out']}"
+            f"{len(pairs)} pairs of {len(names)} indicators over {len(table)} cases{correction}: {self._where(made, opts)}"
         )
+        self._password(made)
 
     def _mds(self, names: list[str], table: np.ndarray, opts) -> None:
         if opts["dims"] < 1:
@@ -133,8 +154,18 @@ class Command(BaseCommand):
             [name, *(format(round(v, 6) + 0.0, ".6f") for v in coords)]
             for name, coords in zip(names, result.coordinates, strict=True)
         ]
-        write_csv(opts["out"], rows)
+        made = write_csv(opts["out"], rows, source=opts["input"], analysis="mds", protect=opts["protect"])
         self.stdout.write(
-            f"{len(names)} indicators over {len(table)} cases in {opts['dims']} dimensions: {opts['out']}"
+            f"{len(names)} indicators over {len(table)} cases in {opts['dims']} dimensions: {self._where(made, opts)}"
         )
         self.stdout.write(f"normalised raw stress: {result.stress:.6f}")
+        self._password(made)
+
+    @staticmethod
+    def _where(made: ExportFile, opts) -> Path:
+        return opts["out"].with_suffix(".zip") if made.encrypted else opts["out"]
+
+    def _password(self, made: ExportFile) -> None:
+        """Show the archive's password once; it is kept nowhere else."""
+        if made.encrypted:
+            self.stdout.write(f"password (shown once; send it by a different route from the file): {made.password}")
