@@ -1,4 +1,5 @@
-"""PDF downloads of the process's documents. Thin: check who may have it, render, audit.
+"""PDF downloads of the process's documents. Thin: check who may have it, render, and deliver
+through ``cylch.governance.exports`` (audited, optionally in a password-protected archive).
 
 A reader must be able to open the child's record and be part of the process (children's
 services of the child's authority, or an agency invited to a meeting or owning an action);
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone, translation
 
-from cylch.access.audit import audit_from_request
+from cylch.governance.exports import deliver, safe_export_view
 from cylch.identity.views import open_person
 from cylch.protection import documents
 from cylch.protection.meetings import is_member
@@ -47,16 +49,14 @@ def _held_conference(meeting_id) -> Meeting:
 
 
 def _respond(request, body: bytes, *, name: str, language: str, object_type: str, object_id, purpose: str,
-             detail: dict) -> HttpResponse:  # fmt: skip
-    audit_from_request(request, action="export", object_type=object_type, object_id=object_id, purpose=purpose,
-                       detail={"format": "pdf", "language": language, **detail})  # fmt: skip
-    response = HttpResponse(body, content_type=documents.CONTENT_TYPE)
+             detail: dict, back_url: str) -> HttpResponse:  # fmt: skip
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="cylch-{name}-{language}-{stamp}.pdf"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return deliver(request, body=body, fmt="pdf", filename=f"cylch-{name}-{language}-{stamp}.pdf",
+                   object_type=object_type, object_id=object_id, purpose=purpose,
+                   detail={"language": language, **detail}, back_url=back_url)  # fmt: skip
 
 
+@safe_export_view
 def meeting_record_pdf(request, meeting_id):
     meeting = _held_conference(meeting_id)
     _open_episode(request, meeting.episode)
@@ -64,9 +64,11 @@ def meeting_record_pdf(request, meeting_id):
     body = documents.meeting_record_pdf(meeting, user=request.user, language=language)
     return _respond(request, body, name="conference-record", language=language, object_type="protection_meeting",
                     object_id=meeting.public_id, purpose="conference record exported",
-                    detail={"child": str(meeting.episode.child.public_id), "kind": meeting.kind})  # fmt: skip
+                    detail={"child": str(meeting.episode.child.public_id), "kind": meeting.kind},
+                    back_url=reverse("protection:meeting", args=[meeting.public_id]))  # fmt: skip
 
 
+@safe_export_view
 def plan_pdf(request, plan_id):
     plan = get_object_or_404(
         Plan.objects.select_related("episode__child", "episode__organisation", "episode__local_authority",
@@ -76,9 +78,11 @@ def plan_pdf(request, plan_id):
     body = documents.plan_pdf(plan, user=request.user, language=language)
     return _respond(request, body, name="plan", language=language, object_type="protection_plan",
                     object_id=plan.public_id, purpose="protection plan exported",
-                    detail={"child": str(plan.episode.child.public_id), "version": plan.version})  # fmt: skip
+                    detail={"child": str(plan.episode.child.public_id), "version": plan.version},
+                    back_url=reverse("protection:plan", args=[plan.public_id]))  # fmt: skip
 
 
+@safe_export_view
 def decision_letter_pdf(request, meeting_id, invitee_id):
     meeting = _held_conference(meeting_id)
     invitee = get_object_or_404(Invitee.objects.select_related("person"), public_id=invitee_id, meeting=meeting)
@@ -89,4 +93,5 @@ def decision_letter_pdf(request, meeting_id, invitee_id):
     body = documents.decision_letter_pdf(meeting, invitee, user=request.user, language=language)
     return _respond(request, body, name="decision-letter", language=language, object_type="protection_meeting",
                     object_id=meeting.public_id, purpose="decision letter to a parent exported",
-                    detail={"child": str(meeting.episode.child.public_id), "invitee": str(invitee.public_id)})  # fmt: skip
+                    detail={"child": str(meeting.episode.child.public_id), "invitee": str(invitee.public_id)},
+                    back_url=reverse("protection:meeting", args=[meeting.public_id]))  # fmt: skip
