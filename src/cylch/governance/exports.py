@@ -60,7 +60,7 @@ CONTENT_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "zip": "application/zip",
 }
-FORMAT_LABELS = {"pdf": "PDF", "xlsx": _("Spreadsheet (Excel)"), "csv": "CSV"}
+FORMAT_LABELS = {"pdf": "PDF", "xlsx": _("Spreadsheet (Excel)"), "csv": "CSV", "docx": _("Word document")}
 
 # --- 1. cells ------------------------------------------------------------------------------
 
