@@ -1,22 +1,26 @@
 """The map of co-occurring indicators (TA figures 5 and 6) as SVG, drawn on the server.
 
-Pure, like ``insight.charts``: points in, markup out. The page shows a table of the coordinates
+No database and no request: points in, markup out. The page shows a table of the coordinates
 beside the map, so the drawing has a ``<title>`` and a short ``<desc>`` for screen readers and
 does not repeat the table. Every point is numbered and labelled with its name, and the table
 carries the same numbers, so a reader can match a crowded label to its row. Both axes share one
 scale: in an MDS map only distances mean something, and unequal axes would distort them. No
 ``style`` attributes (the content security policy does not allow them): the drawing scales with
-its viewBox to the width of its column.
+its viewBox to the width of its column (``.cylch-chart`` in drawings.css caps it). The geometry is
+computed here and the markup written by ``templates/reviews/analysis/_map.svg``, whose
+autoescaping covers every label: nothing is marked safe by hand.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
-from django.utils.safestring import SafeString, mark_safe
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from cylch.insight.charts import nice_ticks, text_width, wrap
@@ -32,6 +36,7 @@ INK = "#0b0c0c"
 GREY = "#505a5f"
 GRID = "#b1b4b6"
 POINT = "#1d70b8"  # GOV.UK blue, 5.2:1 on white
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,9 @@ def _n(value: float) -> str:
     return "0" if s == "-0" else s
 
 
-def _x(text: str) -> str:
-    return escape(str(text))
+def _clean(text: str) -> str:
+    """Text without the control characters XML does not allow (escaping is the template's)."""
+    return _CONTROL.sub("", unicodedata.normalize("NFC", str(text)))
 
 
 def _tick(value: float) -> str:
@@ -161,52 +167,26 @@ def mds_map(
             "Indicators close together tend to be recorded in the same reviews. "
             "The table with the map gives each indicator's number and coordinates."
         )
-    prefix = id_prefix or "map-" + hashlib.sha1(repr((tuple(points), title, description)).encode()).hexdigest()[:10]
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 {_n(min_y)} {WIDTH} {_n(height - min_y)}" '
-        f'width="100%" role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
-        f'font-family="arial, helvetica, sans-serif" class="cylch-chart cylch-chart--map">',
-        f'<title id="{prefix}-title">{_x(title)}</title>',
-        f'<desc id="{prefix}-desc">{_x(description)}</desc>',
-        f'<text x="{_n(left)}" y="{_n(MARGIN + LINE_H - 3)}" font-size="{AXIS_FONT}" fill="{INK}">'
-        f"{_x(_('Dimension 2'))}</text>",
-    ]
-    for t, label in zip(ticks, tick_labels, strict=True):
-        colour, width, dash = (GREY, 1.5, ' stroke-dasharray="4 3"') if t == 0 else (GRID, 1, "")
-        out.append(
-            f'<line x1="{_n(left)}" y1="{_n(sy(t))}" x2="{_n(left + size)}" y2="{_n(sy(t))}" '
-            f'stroke="{colour}" stroke-width="{width}"{dash}/>'
-        )
-        out.append(
-            f'<line x1="{_n(sx(t))}" y1="{_n(top)}" x2="{_n(sx(t))}" y2="{_n(bottom)}" '
-            f'stroke="{colour}" stroke-width="{width}"{dash}/>'
-        )
-        out.append(
-            f'<text x="{_n(left - 4)}" y="{_n(sy(t) + 5)}" font-size="{AXIS_FONT}" fill="{INK}" '
-            f'text-anchor="end">{_x(label)}</text>'
-        )
-        out.append(
-            f'<text x="{_n(sx(t))}" y="{_n(bottom + LINE_H + 2)}" font-size="{AXIS_FONT}" fill="{INK}" '
-            f'text-anchor="middle">{_x(label)}</text>'
-        )
-    out.append(
-        f'<rect x="{_n(left)}" y="{_n(top)}" width="{_n(size)}" height="{_n(size)}" fill="none" '
-        f'stroke="{GREY}" stroke-width="1"/>'
-    )
-    out.append(
-        f'<text x="{_n(left + size)}" y="{_n(axis_label_y)}" font-size="{AXIS_FONT}" fill="{INK}" '
-        f'text-anchor="end">{_x(_("Dimension 1"))}</text>'
-    )
-    out.append('<g class="cylch-chart__points">')
-    for (x, y), (ax, label_top, anchor), lines in zip(xy, spots, labels, strict=True):
-        out.append(f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{POINT_R}" fill="{POINT}"/>')
-        attrs = f' text-anchor="{anchor}"' if anchor != "start" else ""
-        for k, line in enumerate(lines):
-            # A white halo keeps the label readable where a grid line runs under it.
-            out.append(
-                f'<text x="{_n(ax)}" y="{_n(label_top + (k + 1) * LINE_H - 4)}" font-size="{FONT}" '
-                f'fill="{INK}" stroke="#ffffff" stroke-width="3" paint-order="stroke"{attrs}>{_x(line)}</text>'
-            )
-    out.append("</g>")
-    out.append("</svg>")
-    return mark_safe("\n".join(out))
+    prefix = id_prefix or "map-" + hashlib.sha256(repr((tuple(points), title, description)).encode()).hexdigest()[:10]
+    context = {
+        "prefix": prefix, "title": _clean(title), "description": _clean(description),
+        "view_box": f"0 {_n(min_y)} {WIDTH} {_n(height - min_y)}",
+        "frame": {"x": _n(left), "y": _n(top), "size": _n(size), "right": _n(left + size), "bottom": _n(bottom)},
+        "y_name": {"x": _n(left), "y": _n(MARGIN + LINE_H - 3)},
+        "x_name": {"x": _n(left + size), "y": _n(axis_label_y)},
+        "ticks": [
+            {"label": label, "x": _n(sx(t)), "y": _n(sy(t)), "label_x": _n(left - 4), "label_y": _n(sy(t) + 5),
+             "below": _n(bottom + LINE_H + 2), "zero": t == 0}
+            for t, label in zip(ticks, tick_labels, strict=True)
+        ],
+        "points": [
+            {"x": _n(x), "y": _n(y), "anchor": anchor,
+             "lines": [{"x": _n(ax), "y": _n(label_top + (k + 1) * LINE_H - 4), "text": _clean(line)}
+                       for k, line in enumerate(lines)]}
+            for (x, y), (ax, label_top, anchor), lines in zip(xy, spots, labels, strict=True)
+        ],
+        "colours": {"ink": INK, "grey": GREY, "grid": GRID, "point": POINT}, "font": FONT, "axis_font": AXIS_FONT,
+        "r": POINT_R,
+    }  # fmt: skip
+    # Drawn by a template, so every piece of text is escaped by the template engine.
+    return render_to_string("reviews/analysis/_map.svg", context)
