@@ -21,6 +21,7 @@ import getpass
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -31,7 +32,8 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
-from django.db import DEFAULT_DB_ALIAS, connections
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from cylch.core.backup import postgresql, sqlite
 from cylch.core.backup.archive import (
@@ -87,6 +89,16 @@ def operator_label(command: str) -> str:
     return f"{user} (cylch {command})"
 
 
+@contextmanager
+def _plainly(what: str) -> Iterator[None]:
+    """A database or file-system failure (server down, disk full, no permission) as a BackupError
+    saying what failed, rather than a traceback."""
+    try:
+        yield
+    except (sqlite3.Error, psycopg.Error, DatabaseError, OSError) as exc:
+        raise BackupError(f"The {what} failed: {exc}") from exc
+
+
 def _upload_root() -> Path:
     from cylch.reports.attachments import upload_dir
 
@@ -110,10 +122,14 @@ def _cylch_version() -> str:
 def backup_create(*, out: Path, actor_label: str = "") -> BackupResult:
     """Write one archive of the hub to ``out`` and record it in the audit log. An existing file is
     never overwritten; the archive is written under a temporary name and renamed when complete."""
+    with _plainly("backup"):
+        return _backup_create(Path(out), actor_label)
+
+
+def _backup_create(out: Path, actor_label: str) -> BackupResult:
     from cylch.access.audit import audit_record
     from cylch.access.models import AuditAction
 
-    out = Path(out)
     if out.exists():
         raise BackupError(f"{out} already exists: archives are never overwritten, choose a new name.")
     if not out.parent.is_dir():
@@ -253,6 +269,11 @@ def backup_restore(*, archive: Path, replace: bool = False, actor_label: str = "
     checksum matches, the engine is the hub's, the code knows every migration in it, and (without
     ``replace``) the hub holds no data. Then stages a copy, checks its row counts and audit chain,
     swaps it in, and records the restore in the restored audit log."""
+    with _plainly("restore"):
+        return _backup_restore(Path(archive), replace, actor_label)
+
+
+def _backup_restore(archive: Path, replace: bool, actor_label: str) -> RestoreResult:
     from cylch.access.audit import audit_record
     from cylch.access.models import AuditAction
 
