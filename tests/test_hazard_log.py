@@ -413,7 +413,9 @@ def _break_closed_without_cso(data):
 
 
 def _break_planned_without_saying_what(data):
-    del _first(data, "HAZ-008")["controls"][6]["planned"]
+    control = _first(data, "HAZ-009")["controls"][-1]
+    control.update(status="planned", tests=[])
+    control.pop("planned", None)
 
 
 def _break_control_ids(data):
@@ -445,7 +447,7 @@ BROKEN = [
         "HAZ-001: status must be 'open — control needed' because its residual risk 4",
     ),
     (_break_closed_without_cso, "HAZ-012: closed, but not accepted by a named Clinical Safety Officer"),
-    (_break_planned_without_saying_what, "HAZ-008-C7: is planned but does not say what is coming"),
+    (_break_planned_without_saying_what, ": is planned but does not say what is coming"),
     (_break_control_ids, "HAZ-003-C9: control ids run"),
     (_break_hazard_ids, "HAZ-040: ids run HAZ-001, HAZ-002 ... in order; this one should be HAZ-004"),
     (_break_matrix, "matrix: risk falls as severity rises at likelihood 3"),
