@@ -99,8 +99,8 @@ def sign_in(page, url, username, language="en"):
     page.locator("input[name=username]").fill(username)
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("form button[type=submit]").first.click()
-    expect(page).to_have_url(re.compile(r"/search/$"))
-    page.goto(f"{url}/language/{language}/?next=/search/")
+    expect(page).not_to_have_url(re.compile(r"/sign-in/"))  # signed in, wherever the role lands
+    page.goto(f"{url}/language/{language}/?next=/reviews/analysis/")
 
 
 def _open_details(page):

@@ -75,7 +75,7 @@ def _place_labels(
     points: list[tuple[float, float]], labels: list[list[str]], bounds: Box
 ) -> list[tuple[float, float, str]]:
     """Greedy placement: each label goes to whichever of eight spots around its point overlaps
-    the labels already placed, the other points and the edge of the drawing least. Points with
+    the labels already placed, the other points and the outside of ``bounds`` least. Points with
     the most neighbours are placed first, while there is still room near them."""
     sizes = [(max(text_width(line, FONT) for line in lines), len(lines) * LINE_H) for lines in labels]
     point_boxes = [(x - POINT_R - 1, y - POINT_R - 1, x + POINT_R + 1, y + POINT_R + 1) for x, y in points]
@@ -90,16 +90,18 @@ def _place_labels(
     for i in order:
         x, y = points[i]
         w, h = sizes[i]
-        candidates = [
-            ((x + gap, y - h / 2, x + gap + w, y + h / 2), "start"),
-            ((x - gap - w, y - h / 2, x - gap, y + h / 2), "end"),
-            ((x - w / 2, y - gap - h, x + w / 2, y - gap), "middle"),
-            ((x - w / 2, y + gap, x + w / 2, y + gap + h), "middle"),
-            ((x + gap, y - gap - h, x + gap + w, y - gap), "start"),
-            ((x + gap, y + gap, x + gap + w, y + gap + h), "start"),
-            ((x - gap - w, y - gap - h, x - gap, y - gap), "end"),
-            ((x - gap - w, y + gap, x - gap, y + gap + h), "end"),
-        ]
+        # Beside the point, slid up and down its height in half-line steps, then centred above
+        # and below it: the nearer spots first, so a tie goes to the nearest.
+        candidates: list[tuple[Box, str]] = []
+        steps = max(1, int(h // (LINE_H / 2)))
+        for k in range(steps + 1):
+            for sign in (1, -1) if k else (1,):
+                top = y - h / 2 + sign * k * LINE_H / 2
+                candidates.append(((x + gap, top, x + gap + w, top + h), "start"))
+                candidates.append(((x - gap - w, top, x - gap, top + h), "end"))
+            if k == 0:
+                candidates.append(((x - w / 2, y - gap - h, x + w / 2, y - gap), "middle"))
+                candidates.append(((x - w / 2, y + gap, x + w / 2, y + gap + h), "middle"))
 
         def cost(box: Box, i: int = i) -> float:
             inside = _overlap(box, bounds)
@@ -110,7 +112,7 @@ def _place_labels(
                 + sum(_overlap(box, pb) for j, pb in enumerate(point_boxes) if j != i) * 4
             )
 
-        placed[i] = min(candidates, key=lambda c: cost(c[0]))
+        placed[i] = min(candidates, key=lambda c: cost(c[0]))  # min keeps the first of equals
     out = []
     for i in range(len(points)):
         (left, top, right, _bottom), anchor = placed[i]
@@ -152,7 +154,8 @@ def mds_map(
 
     xy = [(sx(p.x), sy(p.y)) for p in points]
     labels = [wrap(f"{i}. {p.label}", LABEL_W, FONT) for i, p in enumerate(points, start=1)]
-    spots = _place_labels(xy, labels, (0, top - LINE_H, WIDTH, bottom + 2 * LINE_H))
+    # Labels stay inside the frame, clear of the tick labels and the axes' names.
+    spots = _place_labels(xy, labels, (left + 1, top + 1, WIDTH - 1, bottom - 1))
     lowest = max([bottom] + [t + len(lines) * LINE_H for (_ax, t, _a), lines in zip(spots, labels, strict=True)])
     axis_label_y = max(bottom + LINE_H + 6, lowest) + LINE_H + 4
     height = axis_label_y + MARGIN
