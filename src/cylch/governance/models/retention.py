@@ -1,0 +1,3 @@
+"""Governance: retention tables (see docs/governance.md)."""
+
+__all__: list[str] = []

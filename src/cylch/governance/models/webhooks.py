@@ -1,0 +1,3 @@
+"""Governance: webhooks tables (see docs/governance.md)."""
+
+__all__: list[str] = []
