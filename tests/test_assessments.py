@@ -210,7 +210,7 @@ def test_start_answer_submit_and_compare_on_the_pages(client, analyst, rr):
     assert "Submitted" in client.get(url).content.decode()
     page = client.get(reverse("reviews:assessment-compare", args=[RR])).content.decode()
     assert "up from 2" in page and "no change" in page
-    assert f"From {YEAR - 1} to {YEAR}: 1 components graded higher, 0 graded lower." in page
+    assert f"Components graded higher from {YEAR - 1} to {YEAR}: 1; graded lower: 0." in page
     assert client.get(reverse("reviews:assessment-compare", args=["no-such"])).status_code == 404
 
 

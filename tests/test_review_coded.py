@@ -430,3 +430,19 @@ def test_the_page_says_when_a_decision_is_refused(client, panel, review):
     assert "You coded this yourself" in response.content.decode()
     assert review.suggestions.get(code="agency.police").decision == "pending"
     assert client.post(here, {"code": "not.a.code", "action": "accept"}).status_code == 404
+
+
+def test_the_upload_page_still_checks_csrf(panel, review):
+    """The upload view is exempt only so its in-memory handler can be set first; the page checks CSRF itself."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(panel)
+    url = reverse("reviews:coded-upload", args=[review.public_id])
+    response = client.post(url, {"file": SimpleUploadedFile("review.txt", REVIEW_TEXT.encode())})
+    assert response.status_code == 403 and not review.suggestions.exists()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    response = client.post(
+        url, {"file": SimpleUploadedFile("review.txt", REVIEW_TEXT.encode()), "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 302 and review.suggestions.count() == len(SUGGESTED)
