@@ -109,6 +109,11 @@ def test_re_reports_within_12_months_of_no_further_action(prydderch):
     twm = _report(p, timezone.now() - timedelta(days=199), child=p.twm)
     report_decide(report=twm, user=p.staff.social_worker, outcome=Outcome.NO_FURTHER_ACTION,
                   rationale="Parents engaged with the health visitor; no further action.")  # fmt: skip
+    # A repeat report's "no further action" waits for a manager (issue 11): counted once approved.
+    from cylch.governance.approvals import approval_approve
+    from cylch.governance.models import ApprovalRequest
+
+    approval_approve(request=ApprovalRequest.objects.get(report=twm), user=p.staff.team_manager)
     _report(p, timezone.now() - timedelta(days=20))  # Alys again
     Report.objects.filter(pk__in=[first.pk, twm.pk]).update(decided_at=timezone.now() - timedelta(days=199))
     first.refresh_from_db()

@@ -262,7 +262,7 @@ def read_rows(path: Path) -> list[list[str]]:
 NAMES = ["mental_health", "drugs_alcohol", "criminal_history", "aces", "domestic_abuse", "young_parent"]
 
 
-def test_stats_phi_writes_one_row_per_pair(tmp_path, capsys):
+def test_stats_phi_writes_one_row_per_pair(tmp_path, capsys, db):  # the export is audited
     table = random_table(2, indicators=6)
     source = write_csv(tmp_path / "parents.csv", table, NAMES)
     out = tmp_path / "phi.csv"
@@ -279,7 +279,7 @@ def test_stats_phi_writes_one_row_per_pair(tmp_path, capsys):
         assert row[4] == "33"
 
 
-def test_stats_mds_writes_coordinates_and_ends_with_the_stress(tmp_path, capsys):
+def test_stats_mds_writes_coordinates_and_ends_with_the_stress(tmp_path, capsys, db):
     table = random_table(4, indicators=6)
     source = write_csv(tmp_path / "parents.csv", table, NAMES, ids=False)
     out = tmp_path / "mds.csv"

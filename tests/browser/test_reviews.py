@@ -66,3 +66,55 @@ def test_referral_proposal_decision_and_timeline(page, hub):
     page.goto(f"{url}/reviews/")
     expect(page.locator("h1")).to_have_text("Adolygiadau diogelu")
     assert_accessible(page, "reviews-board-cy")
+
+
+def test_report_checklist_and_recommendations_in_english_and_welsh(page, hub):
+    """A panel member writes a section, sees the checklist move, adds a recommendation, and finds
+    it in the tracker; every page axe-clean, in English and in Welsh."""
+    from cylch.reviews import services
+    from cylch.reviews.models import Incident
+
+    url, fam, chair = hub
+    referral = services.refer(board_area=fam.places.mid_and_west_wales, child=fam.alys, incident=Incident.DIED,
+                              incident_on=date(2026, 9, 15), user=chair, referred_on=date(2026, 9, 20))  # fmt: skip
+    review = services.decide(referral, user=chair, review_type="cpr_extended", reasons="Extended, as proposed.",
+                             scope_from=date(2025, 9, 15))  # fmt: skip
+    sign_in(page, url, chair.username)
+    page.goto(f"{url}/reviews/{review.public_id}/report/")
+    assert_accessible(page, "review-report")
+    page.get_by_role("link", name="Write The child: age and gender").click()
+    page.locator("textarea[name=text]").fill("Girl, aged 7.")
+    assert_accessible(page, "review-report-section")
+    page.get_by_role("button", name="Save section").click()
+    expect(page.locator(".govuk-summary-list").nth(1)).to_contain_text("Written")
+    page.get_by_role("link", name="Write Family members' perspectives").click()
+    page.locator("#r0c0").fill("Mother")
+    page.locator("#r0c1").fill("Interview")
+    page.locator("#r0c2").fill("Nobody asked how she was coping.")
+    assert_accessible(page, "review-report-rows")
+    page.get_by_role("button", name="Save section").click()
+    page.get_by_role("link", name=re.compile(r"Quality checklist")).click()
+    expect(page.locator("main")).to_contain_text("minimum standards met")
+    assert_accessible(page, "review-quality")
+    page.get_by_role("link", name="Recommendations", exact=True).click()
+    page.get_by_role("link", name="Add a recommendation").click()
+    page.locator("[name=text]").fill("Health visitors tell the GP of every second missed contact within a week.")
+    page.locator("[name=success_measure]").fill("An audit of 20 files shows it done.")
+    page.locator("[name=owner_agency]").fill("Hywel Dda University Health Board")
+    page.check("input[name=kind][value=operational]")
+    page.check("input[name=level][value=regional]")
+    page.check("input[name=urgency][value=immediate]")
+    page.locator("[name=due_on]").fill("31/03/2027")
+    assert_accessible(page, "review-recommendation-new")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("main table")).to_contain_text("Hywel Dda University Health Board")
+    assert_accessible(page, "review-recommendations")
+    page.goto(f"{url}/reviews/recommendations/")
+    expect(page.locator("main")).to_contain_text("Health visitors tell the GP")
+    assert_accessible(page, "review-tracker")
+    sign_in(page, url, chair.username, "cy")
+    for path, name in ((f"reviews/{review.public_id}/report/", "review-report-cy"), (f"reviews/{review.public_id}/quality/",
+                       "review-quality-cy"), ("reviews/recommendations/", "review-tracker-cy")):  # fmt: skip
+        page.goto(f"{url}/{path}")
+        expect(page.locator("html")).to_have_attribute("lang", "cy")
+        assert_accessible(page, name)

@@ -91,6 +91,8 @@ class RecommendationForm(forms.Form):
 class UpdateForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=Recommendation.Status.choices, widget=forms.RadioSelect,
                                error_messages={"required": _("Choose a status")})  # fmt: skip
-    note = _textarea(_("What has happened since the last update"), message=_("Say what has happened since the last update"))
+    note = _textarea(
+        _("What has happened since the last update"), message=_("Say what has happened since the last update")
+    )
     evidence = _textarea(_("Evidence of completion"), required=False)
     annual_review = forms.BooleanField(label=_("This is the annual review of the recommendation"), required=False)
