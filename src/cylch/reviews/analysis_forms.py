@@ -66,7 +66,7 @@ class RepositorySearchForm(forms.Form):
     """Every filter is a choice from a list, so a value not in it (an old link, a changed code
     book) is dropped rather than shown as an error to a member of the public."""
 
-    q = forms.CharField(label=_("Search words"), required=False, max_length=200)
+    q = forms.CharField(required=False, max_length=200)
     theme = forms.CharField(required=False)
     indicator = forms.CharField(required=False)
     age = forms.CharField(required=False)
