@@ -314,11 +314,11 @@ def test_the_report_exports_as_pdf_and_word_in_both_languages(world, client, dem
     review, panel = world["review"], world["panel"]
     _complete(review, panel)
     client.force_login(panel)
-    response = client.get(reverse("reviews:report-export", args=[review.public_id, "pdf"]), {"language": "both"})
+    response = client.get(reverse("reviews:report-export", args=[review.public_id]), {"format": "pdf", "lang": "both"})
     assert response["Content-Type"] == "application/pdf" and "attachment" in response["Content-Disposition"]
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
     assert "Family members" in text and "Safbwyntiau aelodau" in text and "Nobody asked about her partner." in text
-    response = client.get(reverse("reviews:report-export", args=[review.public_id, "docx"]), {"language": "cy"})
+    response = client.get(reverse("reviews:report-export", args=[review.public_id]), {"format": "docx", "lang": "cy"})
     doc = Docx(io.BytesIO(response.content))
     words = " ".join(p.text for p in doc.paragraphs) + " ".join(
         c.text for t in doc.tables for r in t.rows for c in r.cells
@@ -330,4 +330,16 @@ def test_the_report_exports_as_pdf_and_word_in_both_languages(world, client, dem
         ).count()
         == 2
     )
-    assert client.get(reverse("reviews:report-export", args=[review.public_id, "exe"])).status_code == 404
+    assert client.get(reverse("reviews:report-export", args=[review.public_id]), {"format": "exe"}).status_code == 404
+
+
+def test_a_protected_report_export_shows_the_password_once_and_is_audited_as_encrypted(world, client, demo_hub):
+    from cylch.governance.exports import PROTECT
+
+    review, panel = world["review"], world["panel"]
+    client.force_login(panel)
+    response = client.get(reverse("reviews:report-export", args=[review.public_id]),
+                          {"format": "docx", "lang": "en", "protect": PROTECT})  # fmt: skip
+    assert response.status_code == 200 and "Your protected file is ready" in response.content.decode()
+    entry = AuditEntry.objects.get(action="export", detail__what="review.report.exported")
+    assert entry.detail["encrypted"] is True

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cylch.access.audit import audit_record
 from cylch.core.forms import apply_errors, form_errors
+from cylch.governance.exports import deliver, safe_export_view
 from cylch.reviews import quality, report, report_export
 from cylch.reviews.forms import RationaleForm, SectionForm, posted_rows
 from cylch.reviews.scoping import board_scope, review_for
@@ -94,22 +95,20 @@ def checklist(request, review_id):
     return render(request, "reviews/report/quality.html", _nav(request, rev, "quality"))
 
 
-EXPORTS = {
-    "pdf": (report_export.report_pdf, report_export.PDF),
-    "docx": (report_export.report_docx, report_export.DOCX),
-}
+EXPORTS = {"pdf": report_export.report_pdf, "docx": report_export.report_docx}
 
 
-def export(request, review_id, fmt):
+@safe_export_view
+def export(request, review_id):
+    """The report as PDF or Word, in English, Welsh or both; audited, optionally encrypted."""
     rev = review_for(request.user, review_id)
-    language = request.GET.get("language", "en")
+    fmt = request.GET.get("format") or request.POST.get("format") or "pdf"
+    language = request.GET.get("lang") or request.POST.get("lang") or "en"
     if fmt not in EXPORTS or language not in ("en", "cy", "both"):
         raise Http404
-    make, content_type = EXPORTS[fmt]
-    body = make(rev, user=request.user, language=language)
-    audit_record(action="export", actor=request.user, object_type="review", object_id=rev.public_id,
-                 detail={"what": "review.report.exported", "format": fmt, "language": language, "bytes": len(body)})  # fmt: skip
-    response = HttpResponse(body, content_type=content_type)
+    body = EXPORTS[fmt](rev, user=request.user, language=language)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="cylch-review-report-{language}-{stamp}.{fmt}"'
-    return response
+    return deliver(request, body=body, fmt=fmt, filename=f"cylch-review-report-{language}-{stamp}.{fmt}",
+                   object_type="review", object_id=rev.public_id, purpose="Review report",
+                   detail={"what": "review.report.exported", "language": language},
+                   back_url=reverse("reviews:report", args=[rev.public_id]))  # fmt: skip

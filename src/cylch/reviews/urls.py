@@ -12,7 +12,7 @@ urlpatterns = [
     path(
         "reviews/<uuid:review_id>/report/chronology/draft/", report_views.chronology_generate, name="report-chronology"
     ),
-    path("reviews/<uuid:review_id>/report/export/<str:fmt>/", report_views.export, name="report-export"),
+    path("reviews/<uuid:review_id>/report/export/", report_views.export, name="report-export"),
     path("reviews/<uuid:review_id>/report/<slug:key>/", report_views.section, name="report-section"),
     path("reviews/<uuid:review_id>/quality/", report_views.checklist, name="quality"),
     path("reviews/<uuid:review_id>/recommendations/", recommendation_views.for_review, name="recommendations"),
