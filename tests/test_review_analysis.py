@@ -206,6 +206,11 @@ def test_bonferroni_makes_a_pair_not_significant_when_more_pairs_are_tested(area
     assert pair.p_adjusted == pytest.approx(6 * pair.p) and pair.p_adjusted > 0.05
     assert not pair.significant and pair.stars == "**"
     assert pair not in parent.significant
+    # The TA's own convention multiplies by the number of indicators: 4 * 0.00909 = 0.036, significant.
+    ta = analysis.analyse(analysis.select(), adjustment="indicators").associations[0]
+    pair = ta.cell("parent.mental_health", "parent.aces")
+    assert ta.tests == 4 and pair.p_adjusted == pytest.approx(4 * pair.p) and pair.significant
+    assert "multiplied by the number of indicators, 4, not by the 6 pairs tested" in ta.adjustment
 
 
 def test_the_map_places_only_indicators_with_a_significant_association(areas):
@@ -395,6 +400,17 @@ def test_national_board_members_see_and_list_all_of_wales(client, national, spre
     client.force_login(national)
     page = client.get(reverse("reviews:analysis")).content.decode()
     assert "All of Wales" in page and "GW-DRAFT" in page and "not listed" not in page
+
+
+def test_the_page_offers_the_tas_adjustment(client, panel, areas, demo_hub):
+    mww, _gwent = areas
+    cells(mww, "M", "parent.mental_health", "parent.aces", (6, 2, 2, 10))
+    client.force_login(panel)
+    url = reverse("reviews:analysis")
+    assert "multiplied by the 1 pairs tested" in client.get(url).content.decode()
+    page = client.get(url, {"adjustment": "indicators"}).content.decode()
+    assert "multiplied by the number of indicators, 2" in page
+    assert 'value="indicators" checked' in page
 
 
 def test_a_bad_year_is_shown_as_an_error_and_left_out(client, panel, spread, demo_hub):

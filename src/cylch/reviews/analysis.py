@@ -45,6 +45,8 @@ MIN_INDICATORS_FOR_MAP = 3
 GOOD_FIT_STRESS = 0.15
 
 YEAR_BASES = ("incident", "published")
+# What the Bonferroni adjustment counts as the number of tests (``associations``).
+ADJUSTMENTS = ("pairs", "indicators")
 # The groups counted as "present / not known" indicators, in the order the page shows them,
 # with the TA figure or table each reproduces.
 INDICATOR_GROUPS = (
@@ -448,7 +450,7 @@ class Associations:
     indicators: list[tuple[str, str]] = field(default_factory=list)  # (id, label), in the analysis
     left_out: list[tuple[str, str, int]] = field(default_factory=list)  # too rare: (id, label, count)
     pairs: list[Pair] = field(default_factory=list)
-    tests: int = 0
+    tests: int = 0  # what each p-value was multiplied by (pairs tested, or indicators)
     threshold: float = 0.0  # the unadjusted p below which a pair is significant after adjustment
     adjustment: str = ""
     reading: list[str] = field(default_factory=list)
@@ -473,13 +475,16 @@ class Associations:
         ]
 
 
-def associations(group: str, code_sets: Sequence[frozenset[str]]) -> Associations:
+def associations(group: str, code_sets: Sequence[frozenset[str]], *, adjustment: str = "pairs") -> Associations:
     """Phi for every pair of the group's indicators present in three or more reviews, with p and
     the Bonferroni-adjusted p; then the MDS map of those with at least one significant pair.
 
-    Bonferroni: each p is multiplied by the number of pairs tested (k(k-1)/2 for k indicators)
-    and capped at 1; a pair is significant when the adjusted p is below .05. That is stricter
-    than the TA's own thresholds (docs/insight-stats.md, "Bonferroni")."""
+    Bonferroni: each p is multiplied by the number of tests and capped at 1; a pair is
+    significant when the adjusted p is below .05. ``adjustment`` "pairs" counts every pair
+    tested, k(k-1)/2 for k indicators (the usual family); "indicators" counts k, which is what
+    the TA's thresholds amount to (docs/insight-stats.md, "Bonferroni"), and is less strict."""
+    if adjustment not in ADJUSTMENTS:
+        raise ValueError(f"adjustment must be one of {ADJUSTMENTS}, not {adjustment!r}")
     book = load_codebook()
     n = len(code_sets)
     title = group_label(group, book)
@@ -512,21 +517,29 @@ def associations(group: str, code_sets: Sequence[frozenset[str]]) -> Association
     labels = dict(included)
     table = matrix(code_sets, keys)
     raw = stats.phi_matrix(table, keys)
-    adjusted = stats.phi_matrix(table, keys, bonferroni=True)
-    tests = len(raw)
+    tests = len(raw) if adjustment == "pairs" else len(keys)
+    adjusted = stats.phi_matrix(table, keys, bonferroni=True, tests=tests)
     pairs = [
         Pair(r.a, r.b, labels[r.a], labels[r.b], r.phi, r.p, a.p, a.p is not None and a.p < ALPHA)
         for r, a in zip(raw, adjusted, strict=True)
     ]
     threshold = ALPHA / tests
-    adjustment = _(
-        "Bonferroni adjustment: each p-value is multiplied by the %(tests)s pairs tested and capped at 1. "
-        "A pair is significant when the adjusted p-value is below 0.05, that is when the unadjusted "
-        "p-value is below %(threshold)s."
-    ) % {"tests": tests, "threshold": f"{threshold:.2g}"}
+    if adjustment == "pairs":
+        words = _(
+            "Bonferroni adjustment: each p-value is multiplied by the %(tests)s pairs tested and capped at 1. "
+            "A pair is significant when the adjusted p-value is below 0.05, that is when the unadjusted "
+            "p-value is below %(threshold)s."
+        ) % {"tests": tests, "threshold": f"{threshold:.2g}"}
+    else:
+        words = _(
+            "Bonferroni adjustment as the TA made it: each p-value is multiplied by the number of indicators, "
+            "%(tests)s, not by the %(pairs)s pairs tested (which is stricter), and capped at 1. A pair is "
+            "significant when the adjusted p-value is below 0.05, that is when the unadjusted p-value is "
+            "below %(threshold)s."
+        ) % {"tests": tests, "pairs": len(raw), "threshold": f"{threshold:.2g}"}
     result = Associations(
         group, title, n, enough=True, reason="", indicators=included, left_out=left_out, pairs=pairs,
-        tests=tests, threshold=threshold, adjustment=adjustment,
+        tests=tests, threshold=threshold, adjustment=words,
     )  # fmt: skip
     the_map, map_reason = _map(result, code_sets)
     return replace(result, reading=_read_pairs(result), map=the_map, map_reason=map_reason)
@@ -538,9 +551,9 @@ def _read_pairs(result: Associations) -> list[str]:
         ngettext(
             "%(count)s of %(tests)s pairs is significantly associated after adjustment.",
             "%(count)s of %(tests)s pairs are significantly associated after adjustment.",
-            result.tests,
+            len(result.pairs),
         )
-        % {"count": len(significant), "tests": result.tests}
+        % {"count": len(significant), "tests": len(result.pairs)}
     ]
     if significant:
         best = significant[0]
@@ -608,7 +621,7 @@ class Analysis:
     associations: list[Associations]
 
 
-def analyse(reviews: Iterable[CodedReview], filters: Filters = Filters()) -> Analysis:
+def analyse(reviews: Iterable[CodedReview], filters: Filters = Filters(), *, adjustment: str = "pairs") -> Analysis:
     """Every table, phi matrix and map for a selection (``select(filters)``), in the current
     language. The reviews should come with their codes prefetched, as ``select`` does."""
     from cylch.reviews.services import config, type_label
@@ -627,7 +640,7 @@ def analyse(reviews: Iterable[CodedReview], filters: Filters = Filters()) -> Ana
         age=age_table("age", code_sets),
         age_panel=age_table("age_panel", code_sets),
         history=history_table(reviews),
-        associations=[associations(group, code_sets) for group in ASSOCIATION_GROUPS],
+        associations=[associations(group, code_sets, adjustment=adjustment) for group in ASSOCIATION_GROUPS],
     )
 
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import BoardArea
 from cylch.reviews import repository
-from cylch.reviews.analysis import YEAR_BASES, Filters, board_name
+from cylch.reviews.analysis import ADJUSTMENTS, YEAR_BASES, Filters, board_name
 
 
 def _board_choices() -> list[tuple[str, str]]:
@@ -27,13 +27,18 @@ class AnalysisFilterForm(forms.Form):
                                                  "min_value": _("Enter a year from 1990"),
                                                  "max_value": _("Enter a year before 2100")})  # fmt: skip
     include_excluded = forms.BooleanField(label=_("Include reviews marked as left out of analysis"), required=False)
+    adjustment = forms.ChoiceField(label=_("Bonferroni adjustment"), required=False, widget=forms.RadioSelect,
+                                   choices=[("pairs", _("By the number of pairs tested (stricter)")),
+                                            ("indicators", _("By the number of indicators, as the TA did"))])  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         from cylch.reviews.services import config, type_label
 
-        if args and args[0] is not None and not args[0].get("year_basis"):
-            args = (args[0].copy(), *args[1:])
-            args[0]["year_basis"] = YEAR_BASES[0]
+        if args and args[0] is not None:  # the defaults, checked on the page
+            data = args[0].copy()
+            data.setdefault("year_basis", YEAR_BASES[0])
+            data.setdefault("adjustment", ADJUSTMENTS[0])
+            args = (data, *args[1:])
         super().__init__(*args, **kwargs)
         self.fields["boards"].choices = _board_choices()
         self.fields["types"].choices = [(key, type_label(key)) for key in config()["types"]]
@@ -47,6 +52,11 @@ class AnalysisFilterForm(forms.Form):
         if start and end and start > end:
             self.add_error("year_to", _("The last year must be the same as or after the first year"))
         return data
+
+    def bonferroni(self) -> str:
+        """What the Bonferroni adjustment counts as the number of tests."""
+        self.is_valid()
+        return self.cleaned_data.get("adjustment") or ADJUSTMENTS[0]
 
     def filters(self) -> Filters:
         """The selection asked for; a field with an error is left out (the page says so)."""

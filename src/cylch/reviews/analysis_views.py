@@ -34,7 +34,7 @@ def _selection(request):
     form = AnalysisFilterForm(request.GET)
     filters = form.filters()
     reviews = list(analysis.select(filters))
-    return form, filters, reviews
+    return form, reviews, analysis.analyse(reviews, filters, adjustment=form.bonferroni())
 
 
 def _bars(table: analysis.Table):
@@ -47,8 +47,7 @@ def _bars(table: analysis.Table):
 
 def page(request):
     area = _viewer(request)
-    form, filters, reviews = _selection(request)
-    result = analysis.analyse(reviews, filters)
+    form, reviews, result = _selection(request)
     listed = [(r, analysis.board_name(r.board_area)) for r in reviews if analysis.may_list(r, area)]
     tables = {t.key: t for t in result.indicators}
     # The TA's order: section 1 (risk factors), its associations, then section 2 (response).
@@ -76,8 +75,7 @@ def tables_csv(request):
     """Every table of the page as one CSV (a ``table`` column says which), for the analyst's own
     tools; the same selection as the page, in the page's language."""
     _viewer(request)
-    _form, filters, reviews = _selection(request)
-    result = analysis.analyse(reviews, filters)
+    _form, _reviews, result = _selection(request)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="review-analysis.csv"'
     response.write("\ufeff")  # so that Excel reads the Welsh letters as UTF-8
@@ -88,7 +86,7 @@ def tables_csv(request):
             valid = "" if r.valid_percent is None else f"{r.valid_percent:.1f}"
             out.writerow([t.key, t.source, r.key, r.label, r.count, f"{r.percent:.1f}", valid, t.reviews])
     out.writerow([])
-    out.writerow(["table", "a", "b", "phi", "p", "p_bonferroni", "significant", "tests"])
+    out.writerow(["table", "a", "b", "phi", "p", "p_bonferroni", "significant", "bonferroni_tests"])
     for a in result.associations:
         for p in a.pairs:
             out.writerow([f"phi.{a.key}", p.a, p.b, _num(p.phi, ".6f"), _num(p.p, ".6g"), _num(p.p_adjusted, ".6g"),
