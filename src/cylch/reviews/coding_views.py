@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -105,9 +106,7 @@ def _upload(request, coded_id):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(
-                request, _("%(n)s codes suggested. %(how)s") % {"n": len(result), "how": _how(result.embedding_used)}
-            )
+            messages.success(request, _suggested(result))
             return redirect("reviews:coded-suggestions", coded_id=review.public_id)
     return render(request, "reviews/coding/upload.html", {
         "form": form, "form_errors": form_errors(form), "review": review, "model": sg.model_status(),
@@ -115,10 +114,12 @@ def _upload(request, coded_id):
     })  # fmt: skip
 
 
-def _how(embedding_used: bool) -> str:
-    if embedding_used:
-        return _("They come from the code book's words and from sentence embeddings.")
-    return _("They come from the code book's words only: sentence embeddings were not available.")
+def _suggested(result) -> str:
+    """How many codes were suggested, and how: said after each run, since the stored suggestions do not say."""
+    count = ngettext("%(n)s code suggested.", "%(n)s codes suggested.", len(result)) % {"n": len(result)}
+    if result.embedding_used:
+        return f"{count} " + _("They come from the code book's words and from sentence embeddings.")
+    return f"{count} " + _("They come from the code book's words only: sentence embeddings were not available.")
 
 
 def _next_waiting(review) -> str | None:
@@ -158,7 +159,7 @@ def coded_suggestions(request, coded_id):
                 result = coded.suggestions_refresh(review, user=request.user)
                 messages.success(
                     request,
-                    _("%(n)s codes suggested. %(how)s") % {"n": len(result), "how": _how(result.embedding_used)},
+                    _suggested(result),
                 )
                 return redirect(here)
             if action == "add" and add_form.is_valid():
