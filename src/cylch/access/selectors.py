@@ -129,6 +129,19 @@ class PersonAccess:
         )
 
 
+def may_see_demographics_of(viewer: Viewer, persons) -> set[int]:
+    """The pks of those ``persons`` whose details (NHS number, address, household) the viewer may
+    see: the same answer ``access_person(...).may_see_demographics`` gives, for a list such as
+    search results."""
+    if viewer.role not in CASEWORK_ROLES:
+        return set()
+    return {
+        p.pk
+        for p in persons
+        if relationship_to_person(viewer, p) != Relationship.NONE or active_break_glass(viewer, p) is not None
+    }
+
+
 def access_person(viewer: Viewer, public_id) -> PersonAccess:
     """Open one person's record for a viewer. Raises ``PersonNotFound`` for absent or forbidden.
 

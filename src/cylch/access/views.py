@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,11 +21,21 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from cylch.access.audit import audit_from_request, audit_record, client_ip
 from cylch.access.forms import CodeForm, SignInForm
 from cylch.access.models import User
-from cylch.access.roles import Role
+from cylch.access.roles import CASEWORK_ROLES, Role
 from cylch.access.services import sign_in_attempt_record, sign_in_throttled
 from cylch.core.forms import form_errors
 
 PENDING = "cylch_pending_user"
+
+
+def start_url(user) -> str:
+    """Where a role's work starts: finding a person, unless the role does not open person
+    records (analysts read figures, review panels their board's reviews, administrators the admin)."""
+    if user.role in CASEWORK_ROLES:
+        return reverse("identity:search")
+    return reverse(
+        {Role.BOARD_ANALYST: "insight:index", Role.REVIEW_PANEL: "reviews:board"}.get(user.role, "admin:index")
+    )
 
 
 def _next_url(request) -> str:
@@ -40,7 +51,10 @@ def _finish(request, user: User, device=None):
         otp_login(request, device)
     request.session.pop(PENDING, None)
     sign_in_attempt_record(username=user.username, ip_address=client_ip(request), succeeded=True, user=user)
-    response = redirect(_next_url(request))
+    target = _next_url(request)
+    if target == "/search/":  # the default: the search page is no start for a role that cannot open people
+        target = start_url(user)
+    response = redirect(target)
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax")
     return response
 

@@ -11,8 +11,10 @@ from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request, client_ip
 from cylch.access.policy import Relationship
-from cylch.access.selectors import PersonNotFound, Viewer, access_person
+from cylch.access.roles import CASEWORK_ROLES
+from cylch.access.selectors import PersonNotFound, Viewer, access_person, may_see_demographics_of
 from cylch.access.services import break_glass_open
+from cylch.access.views import start_url
 from cylch.chronology.voice import voice_of
 from cylch.core.forms import form_errors
 from cylch.identity.forms import BreakGlassForm, PersonSearchForm
@@ -24,11 +26,16 @@ from cylch.identity.selectors import (
     person_search,
     relationships_of,
 )
+from cylch.identity.validators import normalise_nhs_number
 
 RECENT_GROUPS = 15
 
 
 def search(request):
+    if request.user.role not in CASEWORK_ROLES:
+        # Analysts, review panels and administrators do not open person records, so they do not
+        # look people up either (the index is not theirs to probe): send them to their own start.
+        return redirect(start_url(request.user))
     form = PersonSearchForm(request.GET or None)
     hits = None
     if request.GET and form.is_valid():
@@ -47,7 +54,12 @@ def search(request):
             },
         )
     today = timezone.localdate()
-    rows = [(h.person, age_on(h.person.date_of_birth, today)) for h in hits or []]
+    people = [h.person for h in hits or []]
+    # The NHS number only where the person's record would show it, or the searcher typed it.
+    typed = normalise_nhs_number(form.cleaned_data["nhs_number"]) if hits is not None else ""
+    details = may_see_demographics_of(Viewer.for_user(request.user), people)
+    details |= {p.pk for p in people if typed and p.nhs_number == typed}
+    rows = [(p, age_on(p.date_of_birth, today)) for p in people]
     return render(
         request,
         "identity/search.html",
@@ -55,6 +67,7 @@ def search(request):
             "form": form,
             "form_errors": form_errors(form) if request.GET else [],
             "rows": rows,
+            "details": details,
             "searched": hits is not None,
         },
     )
