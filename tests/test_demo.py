@@ -214,6 +214,11 @@ def test_the_review_repository_and_the_reviews_in_progress(demo):
     for code in ("parent.mental_health", "parent.domestic_abuse", "agency.childrens_services", "theme.coordination"):
         assert ReviewCode.objects.filter(code=code).count() >= 5, code
     assert coded.exclude(child_age_months=None).values("child_age_months").distinct().count() > 10
+    from cylch.reviews import analysis
+
+    result = analysis.analyse(analysis.select())
+    for group in result.associations:  # TA figures 5 and 6: both maps have something to show
+        assert group.significant and group.map is not None, (group.key, group.reason, group.map_reason)
     reviews = list(Review.objects.all())
     assert len(reviews) == 6
     done = [r for r in reviews if r.completed_on]

@@ -34,14 +34,14 @@ from cylch.reviews.models import (
 CODED_PER_BOARD = (7, 6, 5, 8, 6, 6)  # 38 in all, every board represented
 
 # code: (base log-odds, loading on family adversity, loading on adolescence)
-PARENT = {
-    "parent.mental_health": (0.2, 1.6, 0.0),
-    "parent.substance_misuse": (-0.2, 1.5, 0.0),
-    "parent.criminal_history": (-0.7, 1.3, 0.0),
-    "parent.aces": (-0.4, 1.8, 0.0),
-    "parent.domestic_abuse": (0.1, 1.5, 0.0),
-    "parent.young_parent": (-1.2, 0.6, -1.0),
-    "parent.previously_looked_after": (-1.8, 0.9, 0.0),
+PARENT = {  # strongly tied to adversity: the TA found phi up to .76 between them (table 4)
+    "parent.mental_health": (0.2, 4.0, 0.0),
+    "parent.substance_misuse": (-0.2, 3.75, 0.0),
+    "parent.criminal_history": (-0.7, 3.25, 0.0),
+    "parent.aces": (-0.4, 4.5, 0.0),
+    "parent.domestic_abuse": (0.1, 3.75, 0.0),
+    "parent.young_parent": (-1.2, 1.5, -1.0),
+    "parent.previously_looked_after": (-1.8, 2.25, 0.0),
 }
 CHILD = {
     "child.neglect": (-0.3, 1.2, -0.2),
