@@ -1,7 +1,7 @@
 """Holes the route matrix (test_route_matrix.py) found at the edge, each pinned by its own test.
 
 Search showed every match's NHS number, and ran for roles that may not open person records
-at all.
+at all; the matching queue showed every authority's record pairs to every authority.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from django.urls import reverse
 
 from cylch.access.models import AuditEntry
 from cylch.access.roles import OrganisationKind, Role
+from cylch.identity.linking import review_raise
+from cylch.identity.models import AgencyRecord, MatchReview, ReviewReason, ReviewStatus
+from cylch.identity.services import agency_record_upsert
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +66,48 @@ def test_an_analyst_signing_in_starts_at_the_figures(prydderch, client, demo_hub
     factories.demo_practitioner(username="edge.analyst", role=Role.BOARD_ANALYST, organisation=org, password="x" * 12)
     response = client.post(reverse("access:sign-in"), {"username": "edge.analyst", "password": "x" * 12})
     assert response.status_code == 302 and response["Location"] == reverse("insight:index")
+
+
+# --- the matching queue ------------------------------------------------------------------------------
+
+
+def _pair(organisation, family_name: str) -> MatchReview:
+    """Two records of one organisation that might be one child, waiting for a person."""
+    for n in (1, 2):
+        agency_record_upsert(organisation=organisation, local_id=f"EDGE-{family_name}-{n}",
+                             data={"given_name": "Elin", "family_name": family_name, "date_of_birth": f"2017-05-0{n}"})  # fmt: skip
+    a, b = sorted(
+        AgencyRecord.objects.get(organisation=organisation, local_id=f"EDGE-{family_name}-{n}").pk for n in (1, 2)
+    )
+    return review_raise(record_a=a, record_b=b, weight=2.0, probability=0.8, model_version="edge",
+                        reason=ReviewReason.UNCERTAIN) or MatchReview.objects.get(record_a_id=a, record_b_id=b)  # fmt: skip
+
+
+def test_a_reviewer_sees_only_their_own_authoritys_pairs(prydderch, client, demo_hub, settings):
+    """Both records' names, dates of birth and addresses are on a task's page: Carmarthenshire's
+    social worker neither lists nor opens nor decides a pair Ceredigion's school holds."""
+    settings.CYLCH_ONLINE_LINKAGE = False
+    review = _pair(prydderch.orgs.school, "Tregaronydd")
+    carms = _signed_in(client, prydderch.staff.other_la_social_worker)
+    assert "Tregaronydd" not in carms.get(reverse("identity:review-queue")).content.decode()
+    assert carms.get(reverse("identity:review-detail", args=[review.pk])).status_code == 404
+    decide = reverse("identity:review-decide", args=[review.pk])
+    assert carms.post(decide, {"decision": "different", "note": "Not ours"}).status_code == 404
+    review.refresh_from_db()
+    assert review.status == ReviewStatus.OPEN
+
+    ceredigion = _signed_in(client, prydderch.staff.social_worker)
+    assert "Tregaronydd" in ceredigion.get(reverse("identity:review-queue")).content.decode()
+    assert ceredigion.post(decide, {"decision": "different", "note": "Different schools"}).status_code == 302
+    review.refresh_from_db()
+    assert review.status == ReviewStatus.DIFFERENT
+
+
+def test_a_pair_no_authority_can_claim_is_open_to_every_reviewer(prydderch, client, demo_hub, settings):
+    """Records of a national organisation about people nobody has housed: nobody could review
+    them if they belonged to no authority, so every authority's reviewers may."""
+    settings.CYLCH_ONLINE_LINKAGE = False
+    national = factories.organisation(code="edge-national", kind=OrganisationKind.THIRD_SECTOR)
+    review = _pair(national, "Nowhereton")
+    for user in (prydderch.staff.social_worker, prydderch.staff.other_la_social_worker):
+        assert _signed_in(client, user).get(reverse("identity:review-detail", args=[review.pk])).status_code == 200

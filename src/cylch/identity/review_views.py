@@ -1,4 +1,9 @@
-"""The clerical review queue: pairs the model was unsure of, side by side, for a person to decide."""
+"""The clerical review queue: pairs the model was unsure of, side by side, for a person to decide.
+
+Children's services review the tasks about people of their own local authority
+(``selectors.match_reviews_for``): a task shows both records' names, dates of birth and
+addresses, which the access policy keeps from an organisation with no standing to the person.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ from cylch.access.roles import FRONT_DOOR_ROLES
 from cylch.identity.linkage.labels import FIELD_LABELS, level_label
 from cylch.identity.linkage.online import compare_pair
 from cylch.identity.linking import records_of, review_decide
-from cylch.identity.models import FamilyConflict, MatchReview, PersonLink, ReviewStatus
+from cylch.identity.models import PersonLink, ReviewStatus
+from cylch.identity.selectors import family_conflicts_for, match_reviews_for
 
 
 def _reviewers_only(request):
@@ -26,13 +32,17 @@ def _reviewers_only(request):
 
 def queue(request):
     _reviewers_only(request)
-    open_reviews = MatchReview.objects.filter(status=ReviewStatus.OPEN).select_related(
-        "record_a", "record_b", "record_a__organisation", "record_b__organisation"
+    open_reviews = (
+        match_reviews_for(request.user)
+        .filter(status=ReviewStatus.OPEN)
+        .select_related("record_a", "record_b", "record_a__organisation", "record_b__organisation")
     )
     page = Paginator(open_reviews.order_by("-weight", "pk"), 50).get_page(request.GET.get("page"))
     for review in page.object_list:
         review.percent = _percent(review.probability)
-    conflicts = FamilyConflict.objects.filter(resolved=False).select_related("person").order_by("created_at")[:100]
+    conflicts = (
+        family_conflicts_for(request.user).filter(resolved=False).select_related("person").order_by("created_at")[:100]
+    )
     return render(
         request,
         "identity/review_queue.html",
@@ -42,7 +52,7 @@ def queue(request):
 
 def detail(request, pk: int):
     _reviewers_only(request)
-    review = get_object_or_404(MatchReview, pk=pk)
+    review = get_object_or_404(match_reviews_for(request.user), pk=pk)
     a, b = records_of(review)
     if not review.evidence:
         scored = compare_pair(a, b)
@@ -105,7 +115,7 @@ def _person_of(record):
 @require_POST
 def decide(request, pk: int):
     _reviewers_only(request)
-    review = get_object_or_404(MatchReview, pk=pk)
+    review = get_object_or_404(match_reviews_for(request.user), pk=pk)
     choice = request.POST.get("decision")
     if choice not in {"same", "different"}:
         messages.error(request, _("Choose whether these are the same person or different people."))
@@ -123,5 +133,5 @@ def decide(request, pk: int):
         if choice == "same"
         else _("Recorded: different people. They will not be linked again."),
     )
-    nxt = MatchReview.objects.filter(status=ReviewStatus.OPEN).order_by("-weight", "pk").first()
+    nxt = match_reviews_for(request.user).filter(status=ReviewStatus.OPEN).order_by("-weight", "pk").first()
     return redirect("identity:review-detail", pk=nxt.pk) if nxt else redirect("identity:review-queue")

@@ -1,14 +1,14 @@
-"""Reads over the person index: search, and a person's household and family."""
+"""Reads over the person index: search, a person's household and family, and the matching queue."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from rapidfuzz import fuzz
 
-from cylch.identity.models import HouseholdMembership, Person, PersonLink, Relationship
+from cylch.identity.models import FamilyConflict, HouseholdMembership, MatchReview, Person, PersonLink, Relationship
 from cylch.identity.names import fold, variants
 from cylch.identity.validators import normalise_nhs_number
 
@@ -148,3 +148,56 @@ def unique_exact_match(*, given_name: str, family_name: str, date_of_birth: date
         if given in p.search_name.split() and family in p.search_name
     ]
     return candidates[0] if len(candidates) == 1 else None
+
+
+# --- the matching queue: whose review tasks are whose ------------------------------------------------
+
+
+def match_reviews_for(user) -> QuerySet[MatchReview]:
+    """The review tasks a children's services reviewer may open: about people of their own
+    local authority, since both records' names, dates of birth and addresses are on the page.
+
+    A task is an authority's when either record comes from an organisation in it, or either
+    record belongs to someone living there. A task no authority can claim (national
+    organisations, nobody housed) is open to every reviewer, so none is left unreviewed.
+    """
+    from cylch.access.roles import FRONT_DOOR_ROLES
+
+    org = user.organisation
+    if user.role not in FRONT_DOOR_ROLES or org is None:
+        return MatchReview.objects.none()
+    housed = HouseholdMembership.objects.filter(to_date__isnull=True, household__local_authority__isnull=False)
+    records_of_housed = PersonLink.objects.filter(active=True, person_id__in=housed.values("person_id"))
+    nowhere = (
+        Q(record_a__organisation__local_authority__isnull=True, record_b__organisation__local_authority__isnull=True)
+        & ~Q(record_a_id__in=records_of_housed.values("agency_record_id"))
+        & ~Q(record_b_id__in=records_of_housed.values("agency_record_id"))
+    )
+    if org.local_authority_id is None:
+        return MatchReview.objects.filter(nowhere)
+    la = org.local_authority_id
+    here = records_of_housed.filter(
+        person_id__in=housed.filter(household__local_authority_id=la).values("person_id")
+    ).values("agency_record_id")
+    ours = (
+        Q(record_a__organisation__local_authority_id=la)
+        | Q(record_b__organisation__local_authority_id=la)
+        | Q(record_a_id__in=here)
+        | Q(record_b_id__in=here)
+    )
+    return MatchReview.objects.filter(ours | nowhere)
+
+
+def family_conflicts_for(user) -> QuerySet[FamilyConflict]:
+    """Family conflicts about people living in the reviewer's local authority (or nowhere known)."""
+    from cylch.access.roles import FRONT_DOOR_ROLES
+
+    org = user.organisation
+    if user.role not in FRONT_DOOR_ROLES or org is None:
+        return FamilyConflict.objects.none()
+    housed = HouseholdMembership.objects.filter(to_date__isnull=True, household__local_authority__isnull=False)
+    nowhere = ~Q(person_id__in=housed.values("person_id"))
+    if org.local_authority_id is None:
+        return FamilyConflict.objects.filter(nowhere)
+    here = housed.filter(household__local_authority_id=org.local_authority_id).values("person_id")
+    return FamilyConflict.objects.filter(Q(person_id__in=here) | nowhere)
