@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from cylch.access.roles import OrganisationKind
 from cylch.core.forms import form_errors
+from cylch.governance.exports import deliver, safe_export_view
 from cylch.insight.charts import Bar, bar_chart
 from cylch.reviews import analysis
 from cylch.reviews.analysis_charts import MapPoint, mds_map
@@ -71,33 +69,32 @@ def page(request):
     })  # fmt: skip
 
 
+@safe_export_view
 def tables_csv(request):
     """Every table of the page as one CSV (a ``table`` column says which), for the analyst's own
-    tools; the same selection as the page, in the page's language."""
+    tools; the same selection as the page, in the page's language. Audited and neutralised like
+    every export (governance.exports), optionally encrypted."""
     _viewer(request)
     _form, _reviews, result = _selection(request)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="review-analysis.csv"'
-    response.write("\ufeff")  # so that Excel reads the Welsh letters as UTF-8
-    out = csv.writer(response)
-    out.writerow(["table", "source", "key", "label", "count", "percent", "valid_percent", "of_reviews"])
+    header = ["table", "source", "key", "label", "count", "percent", "valid_percent", "of_reviews"]
+    rows: list[list] = []
     for t in [result.boards, *result.indicators, result.age, result.age_panel, result.history]:
         for r in t.rows:
             valid = "" if r.valid_percent is None else f"{r.valid_percent:.1f}"
-            out.writerow([t.key, t.source, r.key, r.label, r.count, f"{r.percent:.1f}", valid, t.reviews])
-    out.writerow([])
-    out.writerow(["table", "a", "b", "phi", "p", "p_bonferroni", "significant", "bonferroni_tests"])
+            rows.append([t.key, t.source, r.key, r.label, r.count, f"{r.percent:.1f}", valid, t.reviews])
+    rows += [[], ["table", "a", "b", "phi", "p", "p_bonferroni", "significant", "bonferroni_tests"]]
     for a in result.associations:
         for p in a.pairs:
-            out.writerow([f"phi.{a.key}", p.a, p.b, _num(p.phi, ".6f"), _num(p.p, ".6g"), _num(p.p_adjusted, ".6g"),
-                          int(p.significant), a.tests])  # fmt: skip
-    out.writerow([])
-    out.writerow(["table", "key", "label", "dim1", "dim2", "normalised_raw_stress"])
+            rows.append([f"phi.{a.key}", p.a, p.b, _num(p.phi, ".6f"), _num(p.p, ".6g"), _num(p.p_adjusted, ".6g"),
+                         int(p.significant), a.tests])  # fmt: skip
+    rows += [[], ["table", "key", "label", "dim1", "dim2", "normalised_raw_stress"]]
     for a in result.associations:
         if a.map:
             for p in a.map.points:
-                out.writerow([f"mds.{a.key}", p.key, p.label, f"{p.x:.6f}", f"{p.y:.6f}", f"{a.map.stress:.6f}"])
-    return response
+                rows.append([f"mds.{a.key}", p.key, p.label, f"{p.x:.6f}", f"{p.y:.6f}", f"{a.map.stress:.6f}"])
+    return deliver(request, fmt="csv", filename="review-analysis.csv", object_type="review_analysis",
+                   object_id="selection", purpose="Thematic analysis tables", header=header, rows=rows,
+                   detail={"selection": request.GET.urlencode()[:500], "reviews": result.reviews})  # fmt: skip
 
 
 def _num(value: float | None, spec: str) -> str:
