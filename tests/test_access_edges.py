@@ -1,7 +1,8 @@
 """Holes the route matrix (test_route_matrix.py) found at the edge, each pinned by its own test.
 
 Search showed every match's NHS number, and ran for roles that may not open person records
-at all; the matching queue showed every authority's record pairs to every authority.
+at all; the matching queue showed every authority's record pairs to every authority; the admin
+showed anyone's authenticator secret (and failed on an unknown device id).
 """
 
 from __future__ import annotations
@@ -111,3 +112,24 @@ def test_a_pair_no_authority_can_claim_is_open_to_every_reviewer(prydderch, clie
     review = _pair(national, "Nowhereton")
     for user in (prydderch.staff.social_worker, prydderch.staff.other_la_social_worker):
         assert _signed_in(client, user).get(reverse("identity:review-detail", args=[review.pk])).status_code == 200
+
+
+# --- the Django admin -----------------------------------------------------------------------------
+
+
+def test_an_administrator_cannot_read_anyones_authenticator_secret(prydderch, client, demo_hub):
+    """The set-up page and QR code of someone's authenticator app would let an administrator
+    sign in as them: refused, for a real device and for an id that does not exist (which was a
+    server error)."""
+    admin = factories.demo_practitioner(username="edge.admin", role=Role.ADMIN,
+                                        organisation=prydderch.orgs.childrens_services)  # fmt: skip
+    admin.is_staff = admin.is_superuser = True
+    admin.save(update_fields=["is_staff", "is_superuser"])
+    device = factories.confirmed_totp_device(prydderch.staff.social_worker)
+    client.force_login(admin)
+    for pk in (device.pk, 987654):
+        for view in ("config", "qrcode"):
+            assert client.get(f"/admin/otp_totp/totpdevice/{pk}/{view}/").status_code == 403, (pk, view)
+    change = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert change.status_code == 200 and device.key not in change.content.decode()
+    assert device.key not in client.get("/admin/otp_totp/totpdevice/").content.decode()
