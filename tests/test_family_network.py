@@ -247,7 +247,7 @@ def test_the_svg_parses_names_everyone_visible_escaped_and_is_labelled(alys_fami
     assert root.get("role") == "img"
     assert root.get("aria-labelledby").split() == [title.get("id"), desc.get("id")]
     assert "Alys Prydderch" in title.text and "Siân O'Neill" in desc.text
-    assert root.get("viewBox") and root.get("width") == "100%"
+    assert root.get("viewBox") and root.get("width") == root.get("viewBox").split()[2] and root.get("style") is None
 
 
 def _member(pk: int, role: str, home: int | None, *, name: str, adult: bool, **kw) -> NetworkMember:

@@ -155,7 +155,7 @@ def _svg_open(kind: str, width: float, height: float, title: str, desc: str, id_
 
 def _id_prefix(kind: str, *parts: object) -> str:
     """Stable, distinct ids for distinct charts on one page, without a counter or randomness."""
-    digest = hashlib.sha1(repr((kind, *parts)).encode()).hexdigest()[:10]
+    digest = hashlib.sha1(repr((kind, *parts)).encode(), usedforsecurity=False).hexdigest()[:10]
     return f"chart-{digest}"
 
 

@@ -22,4 +22,12 @@ class Command(BaseCommand):
         self.stdout.write(f"Cylch is running on http://{opts['host']}:{opts['port']}/ (press Ctrl+C to stop)")
         if settings.DEMO_MODE:
             self.stdout.write("Demo mode: every demo account uses the password 'cylch-demo'.")
-        serve(application, host=opts["host"], port=opts["port"], threads=opts["threads"], ident="cylch")
+        serve(
+            application,
+            host=opts["host"],
+            port=opts["port"],
+            threads=opts["threads"],
+            ident="cylch",
+            # Behind the TLS proxy: keep X-Forwarded-*; Django trusts only the headers its settings name.
+            clear_untrusted_proxy_headers=False,
+        )
