@@ -7,4 +7,4 @@ class RulesConfig(AppConfig):
     verbose_name = "Cumulative-risk rules and alerts"
 
     def ready(self):
-        from cylch.rules import receivers  # noqa: F401  (listens for recorded events)
+        from cylch.rules import checks, receivers  # noqa: F401  (registers system checks; listens for recorded events)
