@@ -126,6 +126,21 @@ def test_a_repeat_no_further_action_waits_and_takes_no_effect(prydderch, manager
     assert ApprovalRequest.objects.count() == 1
 
 
+def test_a_decision_waiting_for_approval_is_not_chased_as_undecided(prydderch, manager):
+    """The front door's clock does not say "no decision" about a report whose decision waits for a
+    manager: the approvals sweep chases the manager instead."""
+    from cylch.reports.clocks import reports_sweep
+
+    p = prydderch
+    waiting = decide_nfa(p, repeat_report(p))
+    undecided = submit(p)
+    Report.objects.filter(pk__in=[waiting.pk, undecided.pk]).update(decision_due_at=timezone.now() - timedelta(hours=1))
+    assert reports_sweep().escalated == 1
+    waiting.refresh_from_db()
+    undecided.refresh_from_db()
+    assert waiting.decision_escalated_at is None and undecided.decision_escalated_at is not None
+
+
 def test_no_further_action_on_a_first_report_and_other_outcomes_take_effect_at_once(prydderch, manager):
     p = prydderch
     report = repeat_report(p)  # the first, not a repeat, took effect inside

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record
 from cylch.access.roles import Role
+from cylch.governance.models import ApprovalState
 from cylch.reports.models import Report, Status
 from cylch.reports.services import tell_front_door, tell_report_maker
 
@@ -35,7 +36,9 @@ def _due(report: Report) -> str:
 def reports_sweep(*, now=None) -> SweepResult:
     now = now or timezone.now()
     result = SweepResult()
-    undecided = Report.objects.filter(status=Status.RECEIVED)
+    # A decision waiting for a manager's approval was made: the approvals sweep chases the
+    # manager (governance.approvals), so the front door is not told it has none.
+    undecided = Report.objects.filter(status=Status.RECEIVED).exclude(approval_requests__state=ApprovalState.PENDING)
     warn = undecided.filter(
         decision_warned_at__isnull=True, decision_due_at__lte=now + WARN_BEFORE, decision_due_at__gt=now
     )
