@@ -7,6 +7,7 @@ from cylch.core import views as core_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("healthz/worker", core_views.healthz_worker, name="healthz-worker"),
     path("language/<str:code>/", core_views.switch_language, name="switch-language"),
     path("", include("cylch.access.urls")),
     path("", include("cylch.identity.urls")),

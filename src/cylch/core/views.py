@@ -1,4 +1,4 @@
-"""Home, language switch and the load-balancer health check."""
+"""Home, language switch, the load-balancer health check and the background-work health check."""
 
 from __future__ import annotations
 
@@ -39,3 +39,17 @@ def healthz(request):
     except Exception as exc:  # report, don't crash: the load balancer wants a status
         return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
     return JsonResponse({"status": "ok", "database": connection.vendor})
+
+
+@never_cache
+def healthz_worker(request):
+    """For monitoring, not the load balancer: is ``cylch worker`` running its clocks and sending
+    email? 200 or 503 with what is wrong (``cylch.core.heartbeat``). ``/healthz`` stays the trivial
+    check, so a stopped worker never takes the web servers out of service."""
+    from cylch.core.heartbeat import worker_health
+
+    try:
+        health = worker_health()
+    except Exception as exc:  # report, don't crash: the monitor wants a status
+        return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
+    return JsonResponse(health.as_json(), status=200 if health.ok else 503)

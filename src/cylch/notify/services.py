@@ -12,8 +12,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
+from cylch.access.models import User
+from cylch.access.roles import Role
 from cylch.notify.models import Notification, OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -128,5 +132,60 @@ def deliver_due(*, limit: int = 100) -> tuple[int, int]:
             msg.sent_at = timezone.now()
             msg.last_error = ""
             sent += 1
-        msg.save(update_fields=["status", "sent_at", "next_attempt_at", "last_error"])
+        with transaction.atomic():  # marked failed and the administrators told: both or neither
+            msg.save(update_fields=["status", "sent_at", "next_attempt_at", "last_error"])
+            if msg.status == OutboxStatus.FAILED:
+                outbox_given_up_tell_admins(message=msg)
     return sent, failed
+
+
+GIVEN_UP_KIND = "outbox_given_up"
+GROUP_FOR = timedelta(days=1)  # given-up messages join an administrator's notice this recent
+
+
+def outbox_given_up_tell_admins(*, message: OutboxMessage) -> int:
+    """Tell the hub's administrators (active users with the administrator role, and superusers)
+    that ``message`` was given up, in the app and by email. Returns how many were told.
+
+    Called once per message, in the transaction that marks it failed; it is logged as an error
+    too, for the hosting's log monitoring. The in-app notice does not depend on the mail server.
+    A message given up within a day of an administrator's last notice of this kind (still unread)
+    is added to that notice rather than starting another with another email, so a long mail
+    outage gives each administrator one notice and one email a day, not one per message.
+    """
+    now = timezone.now()
+    log.error("outbox %s given up after %s attempts: %s", message.public_id, message.attempts, message.last_error)
+    line = (
+        f"- {timezone.localtime(message.created_at):%d/%m/%Y %H:%M} {message.to}: {message.subject} "
+        f"({message.last_error[:200]})"
+    )
+    admins = User.objects.filter(Q(role=Role.ADMIN) | Q(is_superuser=True), is_active=True).order_by("pk")
+    told = 0
+    for admin in admins:
+        unread = (
+            Notification.objects.select_for_update()
+            .filter(recipient=admin, kind=GIVEN_UP_KIND, read_at__isnull=True, created_at__gte=now - GROUP_FOR)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if unread is not None:
+            unread.body = f"{unread.body}\n{line}"
+            unread.save(update_fields=["body"])
+        else:
+            notify_user(
+                recipient=admin,
+                kind=GIVEN_UP_KIND,
+                dedupe_key=f"outbox-given-up:{message.public_id}:{admin.pk}",
+                subject=_("Emails from Cylch could not be delivered"),
+                body=_(
+                    "Cylch stopped trying to deliver the emails below after %(attempts)s attempts over about four "
+                    "hours: the people they were for have not been told by email. Check the mail server and the "
+                    "addresses (/healthz/worker shows the outbox), and make sure each person hears another way. "
+                    "Emails given up in the next day are added here.\n\n%(messages)s"
+                ),
+                context={"attempts": MAX_ATTEMPTS, "messages": line},
+            )
+        told += 1
+    if not told:
+        log.error("outbox %s given up and the hub has no active administrator to tell", message.public_id)
+    return told

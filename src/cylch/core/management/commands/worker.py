@@ -10,6 +10,8 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from cylch.core import heartbeat
+
 log = logging.getLogger(__name__)
 
 
@@ -34,7 +36,9 @@ def sweeps():
 
 
 def run_once() -> dict[str, str]:
-    """Run every job; one failing is logged and does not stop the others."""
+    """Run every job; one failing is logged and does not stop the others. The round's start and
+    end are the worker's heartbeat, read by /healthz/worker (cylch.core.heartbeat)."""
+    heartbeat.round_started()
     done = {}
     for name, job in sweeps():
         try:
@@ -42,6 +46,7 @@ def run_once() -> dict[str, str]:
         except Exception:  # one job's failure must not stop the rest; it is logged
             log.exception("worker: %s failed", name)
             done[name] = "failed"
+    heartbeat.round_finished(done)
     return done
 
 
