@@ -1,10 +1,19 @@
 from django.urls import path
 
-from cylch.governance import views
+from cylch.governance import views, webhook_views
 
 app_name = "governance"
 urlpatterns = [
     path("approvals/", views.queue, name="approvals"),
     path("approvals/<uuid:public_id>/", views.approval, name="approval"),
     path("approvals/<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
+]
+
+# Outbound webhooks (docs/governance.md, "Webhooks").
+urlpatterns += [
+    path("webhooks/", webhook_views.subscriptions, name="webhooks"),
+    path("webhooks/new/", webhook_views.subscription_new, name="webhook_new"),
+    path("webhooks/<uuid:public_id>/", webhook_views.subscription, name="webhook"),
+    path("webhooks/<uuid:public_id>/deactivate/", webhook_views.deactivate, name="webhook_deactivate"),
+    path("webhooks/<uuid:public_id>/test/", webhook_views.test, name="webhook_test"),
 ]
