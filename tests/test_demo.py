@@ -220,11 +220,19 @@ def test_the_review_repository_and_the_reviews_in_progress(demo):
     for group in result.associations:  # TA figures 5 and 6: both maps have something to show
         assert group.significant and group.map is not None, (group.key, group.reason, group.map_reason)
     reviews = list(Review.objects.all())
-    assert len(reviews) == 6
+    assert len(reviews) == 7
     done = [r for r in reviews if r.completed_on]
     assert len(done) == 2 and all(quality.assess(r).score == 100 for r in done)
     assert any(quality.assess(r).to_fix for r in reviews if not r.completed_on)
-    assert tracker.overdue(tracker.tracked()).exists()
+    assert tracker.overdue(tracker.tracked()).count() >= 10
+    from cylch.insight import areas, periods
+    from cylch.insight.compute import figures
+    from cylch.insight.measures import BY_ID
+
+    quarter = periods.containing(AS_OF, "quarter")
+    shown = [f for f in figures(BY_ID["review-recommendations-overdue"], [quarter], areas.all_areas())
+             if f.group == "" and not f.suppressed and f.numerator]  # fmt: skip
+    assert {f.area.kind for f in shown} >= {"wales", "board"}
 
 
 def test_demo_command_builds_once_and_lists_accounts(capsys, settings, tmp_path):

@@ -272,13 +272,16 @@ def _tracked(rng: random.Random, board: BoardArea, as_of: date, *, stage: str, c
             report.section_save(review, user=user, key=key, rows=rows)
     if stage in ("middle", "late", "done"):
         for i, (text, measure, owner, kind, level, urgency, themes) in enumerate(RECOMMENDATIONS):
-            due = add_months(referred, 6 + 3 * i) if stage == "done" else add_months(as_of, 3 + i)
+            # Signed-off and late reviews have recommendations past their due date (the board
+            # measure and the tracker have something to show); newer ones are due later.
+            past = {"done": add_months(referred, 6 + i), "late": add_months(referred, 4 + i)}
+            due = past.get(stage, add_months(as_of, 3 + i))
             rec = tracker.recommendation_add(review, user=user, text=text, success_measure=measure, owner_agency=owner,
                                              kind=kind, level=level, urgency=urgency, due_on=due, themes=themes)  # fmt: skip
+            if stage in ("done", "late"):
+                made = timezone.now() - timedelta(days=months_ago * 30)
+                Recommendation.objects.filter(pk=rec.pk).update(created_at=made)
             if stage == "done":
-                Recommendation.objects.filter(pk=rec.pk).update(
-                    created_at=timezone.now() - timedelta(days=months_ago * 30)
-                )
                 if i == 0:
                     tracker.recommendation_update(rec, user=user, status="completed", note="Audit done.",
                                                   evidence="Q2 audit: 19 of 20 notices sent in time.",
@@ -315,4 +318,5 @@ def build(*, as_of: date, seed: int = 2026) -> dict[str, int]:
     stages = ["done", "late", "middle", "early", "done", "middle"]
     for board, stage in zip(boards, stages, strict=False):
         _tracked(rng, board, as_of, stage=stage)
-    return {"coded_reviews": coded, "tracked_reviews": len(stages)}
+    _tracked(rng, boards[0], as_of, stage="late")  # a board with enough overdue to show unsuppressed
+    return {"coded_reviews": coded, "tracked_reviews": len(stages) + 1}
