@@ -4,19 +4,84 @@ Statutory timescales in the Wales Safeguarding Procedures are counted in working
 Monday to Friday, excluding bank holidays in Wales (including substitute days when a
 holiday falls at a weekend). Day 0 is the trigger date itself, so a conference due "within
 15 working days" of a strategy discussion on date D is due by ``add_working_days(D, 15)``.
+
+The regular holidays come from the ``holidays`` package. A one-off bank holiday proclaimed
+after a release (a state funeral, a coronation) is added by the hub's administrators with
+``CYLCH_EXTRA_NON_WORKING_DAYS``, and a holiday moved by proclamation (early May 2020 moved to
+VE Day) is taken out with ``CYLCH_CANCELLED_BANK_HOLIDAYS``: each a Django setting (a list of
+dates) or, where the settings module does not set it, an environment variable of the same name
+("2027-05-07,2027-06-01"). Read once, and again when a test changes the setting; a restart
+takes in a new value. The system check ``cylch.core.E001`` refuses a value that is not a list
+of dates, so a typo stops start-up instead of every timescale (docs/protection.md).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+EXTRA_SETTING = "CYLCH_EXTRA_NON_WORKING_DAYS"
+CANCELLED_SETTING = "CYLCH_CANCELLED_BANK_HOLIDAYS"
+
+
+@lru_cache(maxsize=64)
+def package_holidays(year: int) -> frozenset[date]:
+    """Wales's bank holidays in ``year`` as the holidays package knows them (before the settings)."""
+    return frozenset(holidays.country_holidays("GB", subdiv="WLS", years=year).keys())
+
+
+def _parse_days(name: str, raw) -> frozenset[date]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    days = set()
+    for item in items:
+        if isinstance(item, date):
+            days.add(item)
+            continue
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            if len(text) != 10:
+                raise ValueError(text)
+            days.add(date.fromisoformat(text))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: “{text}” is not a date written YYYY-MM-DD") from None
+    return frozenset(days)
+
+
+def configured_days(name: str) -> frozenset[date]:
+    """The dates a calendar setting lists (the Django setting, else the environment variable)."""
+    raw = getattr(settings, name, None)
+    if raw is None:
+        raw = os.environ.get(name, "")
+    return _parse_days(name, raw)
+
+
+@lru_cache(maxsize=1)
+def _adjustments() -> tuple[frozenset[date], frozenset[date]]:
+    return configured_days(EXTRA_SETTING), configured_days(CANCELLED_SETTING)
+
+
+def _forget_adjustments(*, setting: str, **kwargs) -> None:
+    if setting in (EXTRA_SETTING, CANCELLED_SETTING):
+        _adjustments.cache_clear()
+        _bank_holidays.cache_clear()
+
+
+setting_changed.connect(_forget_adjustments, dispatch_uid="cylch.core.calendar")
 
 
 @lru_cache(maxsize=64)
 def _bank_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("GB", subdiv="WLS", years=year).keys())
+    """Wales's bank holidays in ``year``: the package's, less any cancelled, plus any extra."""
+    extra, cancelled = _adjustments()
+    return (package_holidays(year) - cancelled) | {day for day in extra if day.year == year}
 
 
 def is_bank_holiday(day: date) -> bool:
