@@ -25,6 +25,7 @@ from cylch.identity.models import (
     Sex,
 )
 from cylch.identity.names import search_key
+from cylch.identity.signals import link_undone
 from cylch.identity.validators import validate_nhs_number, validate_upn
 
 RECORD_FIELDS = (
@@ -228,7 +229,10 @@ def link_retire(link: PersonLink, *, actor: User | None, reason: str) -> None:
 def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
     """Detach an agency record from a wrongly linked person onto a new person of its own.
 
-    Events stay with the agency record, so they move with it; nothing is lost.
+    Events stay with the agency record, so they move with it; nothing is lost. What was built on
+    the moved entries is revisited through ``link_undone`` in the same transaction: the rules app
+    flags every alert they were evidence for and runs the rules for them on their new person
+    (docs/identity.md, "Undoing a link").
     """
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the link is wrong."]})
@@ -248,6 +252,7 @@ def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
         )
         from cylch.events.models import Event
 
+        moved = list(Event.objects.filter(agency_record=record).order_by("pk").values_list("pk", flat=True))
         Event.objects.filter(agency_record=record).update(person=person)
         audit_record(
             action="write",
@@ -255,8 +260,12 @@ def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
             object_type="person_link",
             object_id=link.pk,
             purpose="link undone",
-            detail={"reason": reason, "new_person": str(person.public_id)},
+            detail={"reason": reason, "new_person": str(person.public_id), "events_moved": len(moved)},
         )
+        link_undone.send(
+            sender=PersonLink, link=link, old_person=link.person, new_person=person, event_ids=moved,
+            actor=actor, reason=reason,
+        )  # fmt: skip
     return person
 
 

@@ -7,4 +7,5 @@ class RulesConfig(AppConfig):
     verbose_name = "Cumulative-risk rules and alerts"
 
     def ready(self):
-        from cylch.rules import checks, receivers  # noqa: F401  (registers system checks; listens for recorded events)
+        # Registers the system checks, and listens for recorded events and for links undone.
+        from cylch.rules import checks, receivers, relink  # noqa: F401
