@@ -7,10 +7,10 @@ in-app notice and the email commit (or roll back) together with the change.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -82,42 +82,61 @@ def settings_base_url() -> str:
     return getattr(settings, "CYLCH_BASE_URL", "").rstrip("/")
 
 
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=5)  # settings.CYLCH_OUTBOX_LEASE_SECONDS overrides it
 
 
-def _claim(limit: int) -> list[OutboxMessage]:
-    """Take due messages for this worker: a short transaction moves their next attempt past a
-    lease, so another worker skips them and a crashed worker's messages come back later."""
+def _lease() -> timedelta:
+    """How long a claimed message is left to its worker. Longer than one send can take (connecting
+    and each SMTP command may each wait EMAIL_TIMEOUT), so a live worker is never overtaken."""
+    seconds = getattr(settings, "CYLCH_OUTBOX_LEASE_SECONDS", None)
+    return LEASE if seconds is None else timedelta(seconds=seconds)
+
+
+def _claim_next(*, due_by: datetime | None = None) -> OutboxMessage | None:
+    """Take the next message due by ``due_by`` (default now) for this worker: a short transaction
+    moves its next attempt past the lease, so another worker skips it and a crashed worker's
+    message comes back later. One at a time, so a worker that dies holds back only the message it
+    was sending, not a batch."""
     now = timezone.now()
     with transaction.atomic():
-        batch = list(
+        msg = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "id")[:limit]
+            .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=due_by or now)
+            .order_by("next_attempt_at", "id")
+            .first()
         )
-        for msg in batch:
-            msg.attempts += 1
-            msg.next_attempt_at = now + LEASE
-        OutboxMessage.objects.bulk_update(batch, ["attempts", "next_attempt_at"])
-    return batch
+        if msg is None:
+            return None
+        msg.attempts += 1
+        msg.next_attempt_at = now + _lease()
+        msg.save(update_fields=["attempts", "next_attempt_at"])
+    return msg
 
 
 def deliver_due(*, limit: int = 100) -> tuple[int, int]:
     """Send due emails. Returns (sent, failed this round). Safe to run from several workers.
 
-    No transaction is held while talking to the mail server. Delivery is at least once: a
-    worker killed between sending and recording sends that message again after the lease;
-    the stable Message-ID lets mail systems drop the duplicate.
+    No transaction is held while talking to the mail server. A message is recorded as sent as
+    soon as the server accepts it (its reply to DATA), before saying goodbye, so only a worker
+    killed between that acceptance and the record sends it again, after the lease, with the same
+    Message-ID for mail systems to drop the duplicate (docs/faults.md).
     """
     sent = failed = 0
-    for msg in _claim(limit):
+    started = timezone.now()  # a round sends what was due when it began; what it queues waits a round
+    for _i in range(limit):
+        msg = _claim_next(due_by=started)
+        if msg is None:
+            break
+        connection = get_connection()
         try:
+            connection.open()  # opened here, so sending does not also close it (QUIT) before the record
             EmailMessage(
                 msg.subject,
                 msg.body,
                 settings.DEFAULT_FROM_EMAIL,
                 [msg.to],
                 headers={"Message-ID": f"<{msg.public_id}@cylch>"},
+                connection=connection,
             ).send()
         except Exception as exc:  # any transport failure is retried later
             msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -136,7 +155,17 @@ def deliver_due(*, limit: int = 100) -> tuple[int, int]:
             msg.save(update_fields=["status", "sent_at", "next_attempt_at", "last_error"])
             if msg.status == OutboxStatus.FAILED:
                 outbox_given_up_tell_admins(message=msg)
+        _close_quietly(connection)
     return sent, failed
+
+
+def _close_quietly(connection) -> None:
+    """Say goodbye to the mail server. A message it accepted stays sent if the goodbye fails (a
+    server that never answers QUIT): sending it again would only make a duplicate."""
+    try:
+        connection.close()
+    except Exception as exc:  # after acceptance nothing here changes what was delivered
+        log.warning("outbox: closing the mail connection failed: %s", exc)
 
 
 GIVEN_UP_KIND = "outbox_given_up"
