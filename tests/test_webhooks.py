@@ -396,7 +396,8 @@ def test_the_secret_is_kept_encrypted_and_opens_only_with_the_hubs_key(prydderch
     with pytest.raises(webhooks.SecretUnavailable):
         webhooks.unseal(sub.secret_box, bound_to="another-subscription")
     old = settings.SECRET_KEY
-    settings.SECRET_KEY = "a-new-key-after-rotation-" + "x" * 40
+    rotated = "a-new-key-after-rotation-" + "x" * 40
+    settings.SECRET_KEY = rotated
     settings.SECRET_KEY_FALLBACKS = [old]
     assert webhooks.unseal(sub.secret_box, bound_to=sub.public_id) == made.secret
     settings.SECRET_KEY_FALLBACKS = []
@@ -411,7 +412,7 @@ def test_deliveries_go_only_to_https_public_addresses_on_a_production_hub(settin
     settings.CYLCH_WEBHOOK_PRIVATE_NETWORKS = ["10.20.0.0/16"]
     ok = ["https://hooks.example.org/cylch", "https://151.101.0.1/in", "https://10.20.1.5/in"]
     refused = ["http://hooks.example.org/cylch", "https://127.0.0.1/in", "https://localhost/in", "https://[::1]/in",
-               "https://169.254.169.254/latest", "https://10.9.0.1/in", "https://user:pw@hooks.example.org/",
+               "https://169.254.169.254/latest", "https://10.9.0.1/in", "https://user:password@hooks.example.org/",
                "ftp://hooks.example.org/", "https://", "https://hooks.example.org:notaport/"]  # fmt: skip
     assert [u for u in ok if webhooks.url_problem(u)] == []
     assert [u for u in refused if not webhooks.url_problem(u)] == []
