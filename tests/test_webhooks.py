@@ -325,6 +325,25 @@ def test_nothing_is_sent_inside_the_transaction_or_at_all_if_it_rolls_back(prydd
     assert receiver.received == []
 
 
+def test_a_fault_while_queueing_is_logged_and_the_registration_is_still_recorded(
+    prydderch, school, receiver, monkeypatch, caplog
+):
+    """A bug in building a message must not stop a child protection registration being recorded:
+    the fault rolls back to its own savepoint and is logged; the record stands."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("payload builder broke")
+
+    monkeypatch.setattr(webhooks, "_child", broken)
+    with transaction.atomic():
+        event = register(prydderch)
+    assert event.pk and Delivery.objects.count() == 0
+    assert "could not queue deliveries for event" in caplog.text
+    monkeypatch.undo()
+    register(prydderch, prydderch.twm)
+    assert Delivery.objects.count() == 1  # the hook still works for the next one
+
+
 def test_the_same_event_twice_is_one_delivery(prydderch, school, receiver):
     """A resend of the same external id stores nothing new; queueing an event again is refused by
     the delivery's (subscription, kind, reference) key."""

@@ -392,6 +392,28 @@ def queue_for_alert(alert, organisation: Organisation, *, now: datetime | None =
     return queued
 
 
+def on_event_recorded(event) -> None:
+    """The spine's hook: queue for an event of a kind someone may want. A fault here is logged
+    and rolled back to its own savepoint, never allowed to stop the record being made: a missed
+    message is recoverable through the API, a registration that failed to record is not."""
+    if event.code not in CODE_KIND or event.person_id is None:
+        return
+    try:
+        with transaction.atomic():
+            queue_for_event(event)
+    except Exception:  # any fault, so the child's record is still made; logged for the operator
+        log.exception("webhooks: could not queue deliveries for event %s", event.public_id)
+
+
+def on_alert_sent(alert, organisation: Organisation) -> None:
+    """The alerts' hook (an ``AlertRecipient`` written): as :func:`on_event_recorded`."""
+    try:
+        with transaction.atomic():
+            queue_for_alert(alert, organisation)
+    except Exception:  # as above: the alert must still be raised and sent
+        log.exception("webhooks: could not queue deliveries for alert %s", alert.public_id)
+
+
 # --- sending --------------------------------------------------------------------------------------
 
 

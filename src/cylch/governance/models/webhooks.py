@@ -142,16 +142,16 @@ class DeliveryAttempt(models.Model):
 
 
 def _on_event_recorded(sender, event, **kwargs) -> None:
-    from cylch.governance.webhooks import queue_for_event
+    from cylch.governance.webhooks import on_event_recorded
 
-    queue_for_event(event)
+    on_event_recorded(event)
 
 
 def _on_alert_recipient(sender, instance, created: bool, **kwargs) -> None:
     if created:
-        from cylch.governance.webhooks import queue_for_alert
+        from cylch.governance.webhooks import on_alert_sent
 
-        queue_for_alert(instance.alert, instance.organisation)
+        on_alert_sent(instance.alert, instance.organisation)
 
 
 def _connect() -> None:
