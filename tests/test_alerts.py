@@ -19,6 +19,7 @@ from cylch.rules.models import Alert, AlertStatus, LeadCoordinatorProposal, Prop
 from cylch.rules.register import register_notice
 from cylch.rules.services import alert_acknowledge, alerts_sweep, may_act
 from tests import factories
+from tests.openapi_check import assert_declared, openapi_document
 
 WNB = "health.appointment.was_not_brought"
 
@@ -204,3 +205,10 @@ def test_acknowledge_service_refuses_strangers(raised):
     fam, alert = raised
     with pytest.raises(Exception, match="not sent to you"):
         alert_acknowledge(alert=alert, user=fam.staff.housing_officer)
+
+
+def test_acknowledging_an_alert_id_that_is_not_a_uuid_is_a_declared_422(prydderch, api_client):
+    client = api_client(prydderch.orgs.gp)
+    response = client.post("/api/v1/alerts/not-a-uuid/acknowledge")
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "alert_id"
+    assert_declared(openapi_document(client), "post", "/api/v1/alerts/{alert_id}/acknowledge", response)

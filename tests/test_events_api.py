@@ -17,6 +17,7 @@ from cylch.access.services import api_token_create
 from cylch.events.models import Event
 from cylch.identity.models import AgencyRecord, LinkMethod, Person, PersonLink
 from tests import factories
+from tests.openapi_check import assert_declared, openapi_document
 
 EVENTS_URL = "/api/v1/events"
 
@@ -427,3 +428,31 @@ def test_resending_a_batch_does_not_fetch_each_person_separately(prydderch, api_
         if q["sql"].startswith('SELECT "identity_person"') and "LIMIT 21" in q["sql"]
     ]
     assert lone_person_reads == []
+
+
+def test_a_batch_the_schema_refuses_names_each_field_in_the_declared_shape(prydderch, api_client):
+    """An item without a subject and another whose code is not a string: 422 naming
+    events.0.subject and events.1.code in the shape the operation declares (schemathesis found
+    pydantic's own list, declared nowhere); a body that is not JSON is a declared 400. Nothing
+    is stored."""
+    client = api_client(prydderch.orgs.gp)
+    document = openapi_document(client)
+    first, second = item("GP-EV-1"), item("GP-EV-2")
+    del first["subject"]
+    second["code"] = 3
+    before = counts()
+    response = post(client, [first, second])
+    assert response.status_code == 422
+    assert_declared(document, "post", EVENTS_URL, response)
+    assert {e["field"] for e in response.json()["errors"]} == {"events.0.subject", "events.1.code"}
+    unreadable = client.post(EVENTS_URL, data="{not json", content_type="application/json")
+    assert unreadable.status_code == 400
+    assert_declared(document, "post", EVENTS_URL, unreadable)
+    assert counts() == before
+
+
+def test_a_person_id_that_is_not_a_uuid_is_a_declared_422_naming_it(prydderch, api_client):
+    client = api_client(prydderch.orgs.gp)
+    response = client.get("/api/v1/persons/not-a-uuid")
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "person_id"
+    assert_declared(openapi_document(client), "get", "/api/v1/persons/{person_id}", response)

@@ -14,6 +14,7 @@ from cylch.access.models import AuditEntry
 from cylch.access.roles import Role
 from cylch.protection.models import DueKind, MeetingKind
 from tests import factories
+from tests.openapi_check import assert_declared, openapi_document
 from tests.test_protection_documents import build_registered
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,10 @@ def test_the_read_takes_a_fixed_number_of_queries(registered, api_client):
         plans.add_action(plan, user=p.staff.social_worker, text=f"Action {n}", owner=p.orgs.gp, owner_name="",
                          due_on=timezone.localdate() + timedelta(days=20 + n))  # fmt: skip
     assert count() == before
+
+
+def test_a_person_id_that_is_not_a_uuid_is_a_declared_422(prydderch, api_client):
+    client = api_client(prydderch.orgs.gp)
+    response = client.get("/api/v1/persons/not-a-uuid/protection")
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "person_id"
+    assert_declared(openapi_document(client), "get", "/api/v1/persons/{person_id}/protection", response)

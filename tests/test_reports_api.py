@@ -7,6 +7,7 @@ import json
 from cylch.events.models import Event
 from cylch.reports.models import Report
 from cylch.reports.reference import is_valid
+from tests.openapi_check import assert_declared, openapi_document
 
 
 def body(**overrides):
@@ -69,3 +70,16 @@ def test_status_is_for_the_reporting_organisation_only(prydderch, api_client):
     from django.test import Client
 
     assert Client().get(f"/api/v1/reports/{reference}").status_code == 401
+
+
+def test_a_report_the_schema_refuses_is_named_in_the_declared_shape(prydderch, api_client):
+    """No children and a body that is not JSON: 422 naming ``children`` and a 400, both declared."""
+    client = api_client(prydderch.orgs.school)
+    document = openapi_document(client)
+    response = post(client, body(children=[]))
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "children"
+    assert_declared(document, "post", "/api/v1/reports", response)
+    unreadable = client.post("/api/v1/reports", data="[", content_type="application/json")
+    assert unreadable.status_code == 400
+    assert_declared(document, "post", "/api/v1/reports", unreadable)
+    assert Report.objects.count() == 0

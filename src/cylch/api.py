@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 
 from cylch.access.api import TokenAuth
 from cylch.chronology.api import router as chronology_router
+from cylch.core.api_errors import request_invalid
 from cylch.events.api import router as events_router
 from cylch.events.fhir_api import router as fhir_router
 from cylch.identity.api import router as identity_router
@@ -23,6 +27,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     openapi_url="/openapi.json",
 )
+api.add_exception_handler(ValidationError, partial(request_invalid, api))
 api.add_router("/events", events_router)
 api.add_router("/persons", identity_router)
 api.add_router("/persons", chronology_router)

@@ -18,6 +18,7 @@ from cylch.access.audit import audit_record, client_ip
 from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.chronology.family import family_of
 from cylch.chronology.selectors import Filters, chronology, member_levels
+from cylch.core.api_errors import RequestErrorOut
 from cylch.identity.selectors import age_on
 
 router = Router(tags=["chronology"])
@@ -108,7 +109,7 @@ def _audit(request, access, purpose: str, detail: dict) -> None:
 
 @router.get(
     "/{person_id}/chronology",
-    response={200: ChronologyOut, 401: Message, 404: Message},
+    response={200: ChronologyOut, 401: Message, 404: Message, 422: RequestErrorOut},
     summary="A person's chronology, or their whole family's (access-checked, paginated, audited)",
 )
 def get_chronology(request, person_id: UUID, q: Query[ChronologyQuery]):
@@ -168,7 +169,7 @@ def get_chronology(request, person_id: UUID, q: Query[ChronologyQuery]):
 
 @router.get(
     "/{person_id}/family",
-    response={200: FamilyOut, 401: Message, 404: Message},
+    response={200: FamilyOut, 401: Message, 404: Message, 422: RequestErrorOut},
     summary="Who is in a child's family and how they stand to the child (access-checked, audited)",
 )
 def get_family(request, person_id: UUID):

@@ -7,6 +7,7 @@ from typing import Any
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from cylch.core.api_errors import RequestErrorOut
 from cylch.events.services import BatchRejected, record_event_batch
 
 router = Router(tags=["events"])
@@ -81,7 +82,7 @@ class BatchErrorOut(Schema):
 
 @router.post(
     "",
-    response={200: BatchOut, 401: Message, 422: BatchErrorOut},
+    response={200: BatchOut, 400: Message, 401: Message, 422: BatchErrorOut | RequestErrorOut},
     summary="Send a batch of events (all or nothing, idempotent)",
 )
 def post_events(request, batch: BatchIn):

@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 
 from cylch.access.audit import audit_record, client_ip
 from cylch.access.selectors import PersonNotFound, Viewer, access_person, visible_events
+from cylch.core.api_errors import RequestErrorOut
 
 router = Router(tags=["persons"])
 
@@ -44,7 +45,7 @@ class PersonOut(Schema):
 
 @router.get(
     "/{person_id}",
-    response={200: PersonOut, 401: Message, 404: Message},
+    response={200: PersonOut, 401: Message, 404: Message, 422: RequestErrorOut},
     summary="Read a person record (access-checked and audited)",
 )
 def get_person(request, person_id: UUID):

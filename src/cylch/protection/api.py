@@ -21,6 +21,7 @@ from pydantic import Field
 from cylch.access.audit import audit_record, client_ip
 from cylch.access.policy import Level
 from cylch.access.selectors import PersonNotFound, Viewer, access_person
+from cylch.core.api_errors import RequestErrorOut
 from cylch.protection.selectors import status_of
 
 router = Router(tags=["protection"])
@@ -138,7 +139,7 @@ def _contact(episode) -> dict:
 
 @router.get(
     "/{person_id}/protection",
-    response={200: ProtectionOut, 401: Message, 404: Message},
+    response={200: ProtectionOut, 401: Message, 404: Message, 422: RequestErrorOut},
     summary="A child's protection status, plan and next statutory dates (access-checked, audited)",
 )
 def get_protection(request, person_id: UUID):

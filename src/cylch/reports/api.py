@@ -86,7 +86,7 @@ def _out(report: Report) -> dict:
 
 @router.post(
     "",
-    response={200: ReportOut, 201: ReportOut, 401: Message, 422: ReportErrorOut},
+    response={200: ReportOut, 201: ReportOut, 400: Message, 401: Message, 422: ReportErrorOut},
     summary="Make a report (idempotent on external_id)",
 )
 def post_report(request, body: ReportIn):

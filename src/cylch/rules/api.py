@@ -9,6 +9,7 @@ from django.db.models import Q
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from cylch.core.api_errors import RequestErrorOut
 from cylch.rules import services
 from cylch.rules.models import OPEN_STATUSES, Alert
 from cylch.rules.selectors import rule_of
@@ -78,7 +79,7 @@ def list_alerts(request, status: str = "open"):
 
 @router.post(
     "/{alert_id}/acknowledge",
-    response={200: AlertOut, 401: Message, 404: Message},
+    response={200: AlertOut, 401: Message, 404: Message, 422: RequestErrorOut},
     summary="Acknowledge an alert (safe to repeat)",
 )
 def acknowledge(request, alert_id: UUID):
