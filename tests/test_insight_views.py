@@ -17,6 +17,7 @@ from cylch.insight.compute import figures
 from cylch.insight.measures import BY_ID, MEASURES
 from cylch.reports.models import Report
 from tests import factories
+from tests.openapi_check import assert_declared, openapi_document
 from tests.test_insight_measures import _report
 
 pytestmark = pytest.mark.django_db
@@ -125,3 +126,13 @@ def test_the_measures_api_gives_the_dashboard_figures(prydderch, api_client):
     assert client.get("/api/v1/measures/report-feedback-7wd?period=2026-Q9").status_code == 422
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/measures/{measure_id}" in schema["paths"]
+
+
+def test_the_measures_api_without_a_token_is_a_declared_401(client):
+    """Found by schemathesis: every operation needs a token, but the measures did not say so."""
+    document = openapi_document(client)
+    for path, url in (("/api/v1/measures", "/api/v1/measures"),
+                      ("/api/v1/measures/{measure_id}", "/api/v1/measures/report-feedback-7wd")):  # fmt: skip
+        response = client.get(url)
+        assert response.status_code == 401
+        assert_declared(document, "get", path, response)

@@ -68,12 +68,16 @@ def _measure(m) -> MeasureOut:
                       groups={k: str(v) for k, v in m.group_labels().items()})  # fmt: skip
 
 
-@router.get("", response=list[MeasureOut], summary="Every board measure and its definition")
+@router.get("", response={200: list[MeasureOut], 401: Message}, summary="Every board measure and its definition")
 def list_measures(request):
     return [_measure(m) for m in MEASURES]
 
 
-@router.get("/{measure_id}", response={200: FiguresOut, 404: Message, 422: Message}, summary="One measure's figures")
+@router.get(
+    "/{measure_id}",
+    response={200: FiguresOut, 401: Message, 404: Message, 422: Message},
+    summary="One measure's figures",
+)
 def get_measure(request, measure_id: str, params: Query[Params]):
     m = BY_ID.get(measure_id)
     if m is None:
