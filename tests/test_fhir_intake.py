@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 
 from cylch.events.models import Event
 from tests import factories
+from tests.openapi_check import assert_declared, openapi_document
 
 
 def patient(pid: str, *, nhs: str, born: str, given: str = "Twm", family: str = "Prydderch") -> dict:
@@ -139,3 +141,27 @@ def test_an_actor_given_by_nhs_number_alone_uses_the_known_birth_date(prydderch,
     assert status == 201, body
     event = Event.objects.get(external_id="fhir:Appointment/A8")
     assert event.person_id == twm.pk and event.code == "health.appointment.was_not_brought"
+
+
+@pytest.mark.parametrize("resource", ["Appointment", "Bundle"])
+def test_every_fhir_answer_is_declared_with_its_content_type(prydderch, hospital, resource):
+    """201, 200, 400 and 422, each an OperationOutcome as application/fhir+json, and 401 (schemathesis
+    found only 200 declared, without a body)."""
+    document = openapi_document(hospital)
+    path = f"/api/v1/fhir/{resource}"
+    nhs = prydderch.twm.nhs_number
+    appt = appointment("D1", ref="#p", contained=[patient("p", nhs=nhs, born="2023-05-03")])
+    good = (
+        appt
+        if resource == "Appointment"
+        else {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": appt}]}
+    )
+    bad = {**good, "resourceType": "Patient"}
+    answers = [
+        hospital.post(path, data=json.dumps(body), content_type="application/fhir+json") for body in (good, good, bad)
+    ]
+    answers.append(hospital.post(path, data="{not json", content_type="application/fhir+json"))
+    answers.append(Client().post(path, data=json.dumps(good), content_type="application/fhir+json"))
+    assert [a.status_code for a in answers] == [201, 200, 422, 400, 401]
+    for answer in answers:
+        assert_declared(document, "post", path, answer)
