@@ -9,6 +9,11 @@ Environment variables:
     CYLCH_VAR_DIR         where the SQLite file, uploads and logs live (default: ./var)
     CYLCH_EMAIL_URL       smtp://user:pass@host:port (default: console backend)
     CYLCH_FROM_EMAIL      sender address for notifications
+    CYLCH_SECRET_KEY_FALLBACKS  comma-separated earlier secret keys, kept while rotating the key (sealed
+                          webhook secrets and sessions still open with them; docs/governance.md)
+    CYLCH_WEBHOOK_PRIVATE_NETWORKS  comma-separated private networks webhook subscribers may use
+                          (default: none; public https addresses only in production)
+    CYLCH_PG_BIN          directory of the PostgreSQL client tools for cylch backup/restore (docs/backup.md)
 
 Security (docs/security.md). Production is any run without CYLCH_DEBUG, CYLCH_DEMO or
 CYLCH_TESTING; there the hub is HTTPS-only unless told otherwise:
@@ -54,6 +59,10 @@ if PRODUCTION and SECRET_KEY in ("", INSECURE_DEVELOPMENT_KEY):
         "random string in production (or CYLCH_DEMO=1 for the demo hub)."
     )
 SECRET_KEY = SECRET_KEY or INSECURE_DEVELOPMENT_KEY
+SECRET_KEY_FALLBACKS = [k.strip() for k in os.environ.get("CYLCH_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
+CYLCH_WEBHOOK_PRIVATE_NETWORKS = [
+    n.strip() for n in os.environ.get("CYLCH_WEBHOOK_PRIVATE_NETWORKS", "").split(",") if n.strip()
+]
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("CYLCH_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
 

@@ -9,6 +9,7 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
-        from cylch.governance import checks, events  # noqa: F401  (checks register on import)
+        from cylch.governance import checks, events, receivers  # noqa: F401  (checks register on import)
 
         events.register()
+        receivers.connect()

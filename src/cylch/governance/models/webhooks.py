@@ -132,37 +132,3 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} try {self.number}: {self.status_code or self.error}"
-
-
-# --- the hooks ---------------------------------------------------------------------------------
-# Connected here, where every process (web, worker, commands) imports them as the app registry
-# fills; GovernanceConfig.ready() is the usual place and may take them over (same dispatch_uid).
-# Both run inside the transaction of the change they report, so a delivery commits or rolls back
-# with it; nothing is sent from here.
-
-
-def _on_event_recorded(sender, event, **kwargs) -> None:
-    from cylch.governance.webhooks import on_event_recorded
-
-    on_event_recorded(event)
-
-
-def _on_alert_recipient(sender, instance, created: bool, **kwargs) -> None:
-    if created:
-        from cylch.governance.webhooks import on_alert_sent
-
-        on_alert_sent(instance.alert, instance.organisation)
-
-
-def _connect() -> None:
-    from django.db.models.signals import post_save
-
-    from cylch.events.signals import event_recorded
-
-    event_recorded.connect(_on_event_recorded, dispatch_uid="cylch.governance.webhooks.on_event")
-    post_save.connect(
-        _on_alert_recipient, sender="rules.AlertRecipient", dispatch_uid="cylch.governance.webhooks.on_alert"
-    )
-
-
-_connect()
