@@ -157,3 +157,11 @@ def test_a_region_changes_thresholds_and_switches_rules_off(tmp_path):
     )
     with pytest.raises(PackError, match="has no setting “wnb_cuont”"):
         load_pack(bad)
+
+
+def test_a_rule_that_is_not_a_mapping_is_named_by_its_place(tmp_path):
+    """Found by fuzzing: ``rules: [a-string]`` raised AttributeError instead of naming the rule."""
+    bad = write(tmp_path, "pack: x\nversion: '1'\ntitle: {en: X, cy: Y}\nrules:\n  - was-not-brought\n")
+    [problem] = check_pack(bad)
+    assert (problem.file, problem.line, problem.rule, problem.field) == ("pack.yaml", 5, "#1", "")
+    assert "not of type 'object'" in problem.message

@@ -198,7 +198,10 @@ class _Reader:
         rule = ""
         if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
             rules = self.doc.get("rules") or []
-            rule = str(rules[path[1]].get("id", f"#{path[1] + 1}")) if path[1] < len(rules) else ""
+            if isinstance(rules, list) and path[1] < len(rules):
+                raw = rules[path[1]]
+                # A rule that is not a mapping (a string, a list) has no id: it is named by its place.
+                rule = str(raw.get("id", f"#{path[1] + 1}")) if isinstance(raw, dict) else f"#{path[1] + 1}"
             shown = path[2:]
         else:
             shown = path
