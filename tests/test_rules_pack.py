@@ -165,3 +165,15 @@ def test_a_rule_that_is_not_a_mapping_is_named_by_its_place(tmp_path):
     [problem] = check_pack(bad)
     assert (problem.file, problem.line, problem.rule, problem.field) == ("pack.yaml", 5, "#1", "")
     assert "not of type 'object'" in problem.message
+
+
+def test_a_pack_that_is_not_utf8_is_a_problem_on_its_line_not_an_exception(tmp_path):
+    """Found by fuzzing: a pack saved as Latin-1 raised UnicodeDecodeError out of ``cylch rules
+    check`` (and the start-up check) instead of naming the file and line."""
+    bad = tmp_path / "pack.yaml"
+    bad.write_bytes("pack: x\nversion: '1'\ntitle: {en: Wales, cy: Cymru Siân}\n".encode("latin-1"))
+    [problem] = check_pack(bad)
+    assert (problem.file, problem.line, problem.rule) == ("pack.yaml", 3, "")
+    assert "UTF-8" in problem.message
+    with pytest.raises(PackError):
+        load_pack(bad)

@@ -325,7 +325,12 @@ class _Reader:
 
 
 def _read_document(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PackError([Problem(path.name, line, "", "", "not UTF-8 text: save the pack as UTF-8")]) from None
     try:
         tree = yaml.compose(text)
         doc = yaml.safe_load(text)
