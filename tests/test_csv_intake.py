@@ -146,3 +146,12 @@ def test_the_import_audit_says_how_each_new_record_was_linked(prydderch):
         )
     )
     assert records[str(twm.public_id)]["link"] and records[str(twm.public_id)]["person"]
+
+
+def test_a_file_that_is_not_utf8_is_refused_at_the_line_with_the_first_bad_byte(prydderch):
+    """Found by fuzzing: the run said 0 problems for a file saved as Latin-1."""
+    data = csv_bytes(GOOD[0], GOOD[1].replace("Alys", "Siân")).decode().encode("latin-1")
+    run = import_csv(organisation=prydderch.orgs.health_visiting, data=data)
+    assert (run.status, run.error_count) == ("rejected", 1)
+    assert [(e["line"], e["column"]) for e in run.errors] == [(3, "")] and "UTF-8" in run.errors[0]["message"]
+    assert not Event.objects.exists()

@@ -257,6 +257,7 @@ def import_csv(
                 "message": "The file is not UTF-8 text. Save it as “CSV UTF-8”.",
             }
         ]
+        run.error_count = 1
         return _finish(run)
     parsed = parse(text)
     run.rows = len(parsed.items)
