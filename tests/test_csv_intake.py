@@ -155,3 +155,17 @@ def test_a_file_that_is_not_utf8_is_refused_at_the_line_with_the_first_bad_byte(
     assert (run.status, run.error_count) == ("rejected", 1)
     assert [(e["line"], e["column"]) for e in run.errors] == [(3, "")] and "UTF-8" in run.errors[0]["message"]
     assert not Event.objects.exists()
+
+
+def test_a_quote_left_open_is_refused_at_its_row_not_read_as_the_rest_of_the_file(prydderch):
+    """Found by fuzzing: an unclosed quote took every later row into one cell and the file was
+    stored without them; text after a closing quote was glued on."""
+    org = prydderch.orgs.health_visiting
+    unclosed = GOOD[0].replace("Not brought", '"Not brought')
+    run = import_csv(organisation=org, data=csv_bytes(unclosed, GOOD[1]))
+    assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(2, "")]
+    assert "cannot be read as CSV" in run.errors[0]["message"]
+    glued = GOOD[1].rstrip(",") + ',"Seen"later'
+    run = import_csv(organisation=org, data=csv_bytes(GOOD[0], glued))
+    assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(3, "")]
+    assert not Event.objects.exists()

@@ -177,7 +177,9 @@ class ParsedFile:
 
 def parse(text: str) -> ParsedFile:
     """Rows to event items. Problems found here (unknown columns, bad times) are kept, not raised."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    # Strict: a quote left open would otherwise swallow every row after it into one cell, and
+    # text after a closing quote would be glued on, both silently.
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), strict=True)
     parsed = ParsedFile([], [], [])
     header = reader.fieldnames or []
     missing = [c.name for c in COMMON if c.required and c.name not in header]
