@@ -169,3 +169,13 @@ def test_a_quote_left_open_is_refused_at_its_row_not_read_as_the_rest_of_the_fil
     run = import_csv(organisation=org, data=csv_bytes(GOOD[0], glued))
     assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(3, "")]
     assert not Event.objects.exists()
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_at_its_line(prydderch):
+    """Found by fuzzing: the cells beyond the header were dropped and the row stored, so an
+    unquoted comma in a summary lost the rest of it without a word."""
+    unquoted = GOOD[0].replace("Not brought to 2-year review", "Not brought, rebooked for May")
+    run = import_csv(organisation=prydderch.orgs.health_visiting, data=csv_bytes(GOOD[1], unquoted))
+    assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(3, "")]
+    assert "12 cells and the header 11" in run.errors[0]["message"]
+    assert not Event.objects.exists()

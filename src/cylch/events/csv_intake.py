@@ -193,6 +193,10 @@ def parse(text: str) -> ParsedFile:
         if name not in known and not name.startswith("details."):
             parsed.errors.append({"line": 1, "column": name, "message": "Unknown column."})
     for line, row in _rows(reader, parsed):
+        if None in row:  # more cells than the header: the values would be read into the wrong columns
+            cells = len(header) + len(row[None])
+            parsed.errors.append({"line": line, "column": "", "message": f"This row has {cells} cells and the header {len(header)}: a value with a comma in it needs quotes."})  # fmt: skip
+            continue
         row = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if not any(row.values()):
             continue
