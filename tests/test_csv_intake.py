@@ -179,3 +179,11 @@ def test_a_row_with_more_cells_than_the_header_is_refused_at_its_line(prydderch)
     assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(3, "")]
     assert "12 cells and the header 11" in run.errors[0]["message"]
     assert not Event.objects.exists()
+
+
+def test_a_column_named_twice_in_the_header_is_refused(prydderch):
+    """Found by fuzzing: only the second column's values were read, the first's dropped."""
+    data = csv_bytes(GOOD[0] + ",Seen at home").replace(b",summary\n", b",summary,summary\n", 1)
+    run = import_csv(organisation=prydderch.orgs.health_visiting, data=data)
+    assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(1, "summary")]
+    assert not Event.objects.exists()

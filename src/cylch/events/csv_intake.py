@@ -189,9 +189,11 @@ def parse(text: str) -> ParsedFile:
         )
         return parsed
     known = {c.name for c in COMMON}
-    for name in header:
+    for i, name in enumerate(header):
         if name not in known and not name.startswith("details."):
             parsed.errors.append({"line": 1, "column": name, "message": "Unknown column."})
+        elif name in header[:i]:  # only the last one's values would be read
+            parsed.errors.append({"line": 1, "column": name, "message": "This column appears twice."})
     for line, row in _rows(reader, parsed):
         if None in row:  # more cells than the header: the values would be read into the wrong columns
             cells = len(header) + len(row[None])
