@@ -187,3 +187,13 @@ def test_a_column_named_twice_in_the_header_is_refused(prydderch):
     run = import_csv(organisation=prydderch.orgs.health_visiting, data=data)
     assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(1, "summary")]
     assert not Event.objects.exists()
+
+
+def test_a_nul_character_is_refused_at_its_line_and_column(prydderch):
+    """Found by fuzzing: on PostgreSQL a NUL in any cell (or the file name) raised a DataError
+    out of the import and nothing, not even the run, was recorded."""
+    data = csv_bytes(GOOD[0], GOOD[1].replace("Alys", "Al\x00ys"))
+    run = import_csv(organisation=prydderch.orgs.health_visiting, data=data, filename="hv\x00.csv")
+    assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(3, "given_name")]
+    assert "NUL" in run.errors[0]["message"] and run.filename == "hv.csv"
+    assert not Event.objects.exists()

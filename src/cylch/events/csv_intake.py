@@ -27,6 +27,7 @@ from cylch.events.services import BatchRejected, record_event_batch
 
 LONDON = ZoneInfo("Europe/London")
 MAX_ERRORS_KEPT = 200
+NUL_MESSAGE = "This contains a NUL character (\\0), which is not text: export the file again as “CSV UTF-8”."
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,9 @@ def parse(text: str) -> ParsedFile:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), strict=True)
     parsed = ParsedFile([], [], [])
     header = reader.fieldnames or []
+    if any("\x00" in name for name in header):
+        parsed.errors.append({"line": 1, "column": "", "message": NUL_MESSAGE})
+        return parsed
     missing = [c.name for c in COMMON if c.required and c.name not in header]
     if missing:
         parsed.errors.append(
@@ -198,6 +202,11 @@ def parse(text: str) -> ParsedFile:
         if None in row:  # more cells than the header: the values would be read into the wrong columns
             cells = len(header) + len(row[None])
             parsed.errors.append({"line": line, "column": "", "message": f"This row has {cells} cells and the header {len(header)}: a value with a comma in it needs quotes."})  # fmt: skip
+            continue
+        # PostgreSQL cannot store a NUL, and a NUL is never part of what someone typed.
+        nul = [{"line": line, "column": k, "message": NUL_MESSAGE} for k, v in row.items() if v and "\x00" in v]
+        if nul:
+            parsed.errors.extend(nul)
             continue
         row = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if not any(row.values()):
@@ -253,7 +262,7 @@ def import_csv(
 ) -> ImportRun:
     """Import one CSV file. Returns the run; ``run.status`` says whether anything was stored."""
     started = timezone.now()
-    run = ImportRun(organisation=organisation, source=Source.CSV, filename=filename[:255], sha256=hashlib.sha256(data).hexdigest(),
+    run = ImportRun(organisation=organisation, source=Source.CSV, filename=filename.replace("\x00", "")[:255], sha256=hashlib.sha256(data).hexdigest(),
                     started_at=started, imported_by=actor, status=ImportStatus.REJECTED)  # fmt: skip
     try:
         text = data.decode("utf-8")
