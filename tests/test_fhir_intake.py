@@ -165,3 +165,16 @@ def test_every_fhir_answer_is_declared_with_its_content_type(prydderch, hospital
     assert [a.status_code for a in answers] == [201, 200, 422, 400, 401]
     for answer in answers:
         assert_declared(document, "post", path, answer)
+
+
+@pytest.mark.parametrize("resource_type", [None, {"a": 1}, "Spaceship", "HumanName"])
+def test_an_embedded_resource_that_names_no_resource_type_is_refused_at_its_path(prydderch, hospital, resource_type):
+    """Found by fuzzing: fhir.resources raised TypeError or KeyError (a server error) for a
+    contained or Bundle resource whose resourceType is not a resource's name."""
+    contained = {**patient("p", nhs=prydderch.twm.nhs_number, born="2023-05-03"), "resourceType": resource_type}
+    status, body = post(hospital, "Appointment", appointment("R1", ref="#p", contained=[contained]))
+    assert status == 422 and body["issue"][0]["expression"] == ["Appointment.contained[0].resourceType"]
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": contained}]}
+    status, body = post(hospital, "Bundle", bundle)
+    assert status == 422 and body["issue"][0]["expression"] == ["Bundle.entry[0].resource.resourceType"]
+    assert not Event.objects.exists()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.patient import Patient
@@ -74,6 +75,34 @@ def _pydantic_issues(exc: ValidationError, prefix: str) -> list[Issue]:
             path += f"[{part}]" if isinstance(part, int) else f".{part}"
         out.append(Issue(path, err["msg"]))
     return out
+
+
+def _is_resource_type(name: Any) -> bool:
+    if not isinstance(name, str):
+        return False
+    try:
+        return get_fhir_model_class(name).has_resource_base()
+    except (ValueError, KeyError):
+        return False
+
+
+def _resource_type_issues(value: Any, path: str) -> list[Issue]:
+    """Every ``resourceType`` that names no FHIR resource, by its path.
+
+    fhir.resources raises TypeError or KeyError, not a validation error, for a contained or
+    Bundle resource whose ``resourceType`` is not a resource's name, so these are found first.
+    """
+    issues = []
+    if isinstance(value, dict):
+        if "resourceType" in value and not _is_resource_type(value["resourceType"]):
+            shown = f"“{value['resourceType']}”" if isinstance(value["resourceType"], str) else "This"
+            issues.append(Issue(f"{path}.resourceType", f"{shown} is not the name of a FHIR resource."))
+        for key, inner in value.items():
+            issues.extend(_resource_type_issues(inner, f"{path}.{key}"))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            issues.extend(_resource_type_issues(inner, f"{path}[{i}]"))
+    return issues
 
 
 def _patient_fields(patient: Patient) -> dict[str, Any]:
@@ -237,6 +266,9 @@ def intake_appointment(*, organisation: Organisation, data: dict[str, Any]) -> F
     if data.get("resourceType") != "Appointment":
         result.issues.append(Issue("resourceType", "Send an Appointment resource."))
         return result
+    result.issues.extend(_resource_type_issues(data, "Appointment"))
+    if result.issues:
+        return result
     try:
         appt = Appointment.model_validate(data)
     except ValidationError as exc:
@@ -250,6 +282,9 @@ def intake_bundle(*, organisation: Organisation, data: dict[str, Any]) -> FhirRe
     result = FhirResult()
     if data.get("resourceType") != "Bundle":
         result.issues.append(Issue("resourceType", "Send a Bundle resource."))
+        return result
+    result.issues.extend(_resource_type_issues(data, "Bundle"))
+    if result.issues:
         return result
     try:
         bundle = Bundle.model_validate(data)
