@@ -98,7 +98,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 def worker_health(*, now: datetime | None = None) -> WorkerHealth:
     """Is the background work running? Two queries: the heartbeat row and the outbox summary."""
-    from cylch.notify.selectors import outbox_summary  # the worker's one client below core
+    from cylch.notify.selectors import outbox_summary  # notify builds on core: imported when used, as the worker does
 
     now = now or timezone.now()
     stale, failed_limit, required = _settings()

@@ -47,7 +47,7 @@ def alerts_review_after_link_undo(
     for alert_id in AlertEvidence.objects.filter(event_id__in=moved).values_list("alert_id", flat=True):
         by_alert[alert_id] = by_alert.get(alert_id, 0) + 1
     flagged = list(
-        Alert.objects.select_for_update()
+        Alert.objects.select_for_update(of=("self",))  # the alerts only: the owner is an outer join
         .filter(pk__in=sorted(by_alert))
         .select_related("owner_organisation", "owner", "local_authority__board_area")
         .order_by("pk")
@@ -88,8 +88,8 @@ def _tell_owner(alert: Alert, count: int, link: PersonLink) -> None:
             dedupe_key=f"alert:{alert.public_id}:moved:{link.pk}:{user.pk}",
             subject=_("Check an alert: some of its records were about someone else"),
             body=_(
-                "A wrong link between records has been undone. %(count)s of the entries this alert was raised on "
-                "were about another person and are now on their own record. Open the alert and decide whether it "
+                "A wrong link between records has been undone: entries this alert was raised on were about another "
+                "person and are now on their own record (moved: %(count)s). Open the alert and decide whether it "
                 "still stands: %(title)s."
             ),
             context={"count": count, "title": rule.text("title", user.language) if rule else alert.rule_id},
