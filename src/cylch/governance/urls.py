@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cylch.governance import views, webhook_views
+from cylch.governance import rights_views, views, webhook_views
 
 app_name = "governance"
 urlpatterns = [
@@ -16,4 +16,12 @@ urlpatterns += [
     path("webhooks/<uuid:public_id>/", webhook_views.subscription, name="webhook"),
     path("webhooks/<uuid:public_id>/deactivate/", webhook_views.deactivate, name="webhook_deactivate"),
     path("webhooks/<uuid:public_id>/test/", webhook_views.test, name="webhook_test"),
+]
+
+# People's rights: subject access and rectification (docs/governance.md, "People's rights").
+urlpatterns += [
+    path("people/<uuid:person_id>/rights/", rights_views.person_rights, name="rights"),
+    path("people/<uuid:person_id>/rights/access/", rights_views.subject_access, name="subject-access"),
+    path("people/<uuid:person_id>/entries/<uuid:event_id>/rectify/", rights_views.rectify, name="rectify"),
+    path("people/<uuid:person_id>/entries/<uuid:event_id>/versions/", rights_views.versions, name="versions"),
 ]
