@@ -161,6 +161,10 @@ BAD_ITEMS = {
     "in the future": ({"occurred_at": "2099-01-01T09:00:00Z"}, "occurred_at"),
     "impossible date of birth": ({"subject": {"date_of_birth": "2019-02-30"}}, "subject.date_of_birth"),
     "raising sensitivity to something other than special": ({"sensitivity": "housing"}, "sensitivity"),
+    # Found by fuzzing: on PostgreSQL a NUL raised a DataError, a server error.
+    "a NUL in the summary": ({"summary": "Not\x00 brought"}, "summary"),
+    "a NUL in a name": ({"subject": {"family_name": "Pryd\x00derch"}}, "subject.family_name"),
+    "a NUL in a detail": ({"details": {"service": "gp", "appointment_type": "Review\x00"}}, "details.appointment_type"),
 }
 
 

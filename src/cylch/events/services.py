@@ -342,6 +342,21 @@ def record_event_batch(
     return result
 
 
+def _nul_fields(value: Any, path: str = "") -> list[str]:
+    """Where a NUL character is, in names and values (PostgreSQL cannot store one, and nobody types one)."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            found += [name.replace("\x00", "\\0")] if "\x00" in str(key) else _nul_fields(inner, name)
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found += _nul_fields(inner, f"{path}.{i}")
+    return found
+
+
 def _record_item(
     organisation: Organisation, item: dict[str, Any], source: str, actor: User | None, result: BatchResult
 ) -> None:
@@ -376,6 +391,8 @@ def _record_item(
     except ValidationError as exc:
         for name, messages in exc.message_dict.items():
             errors.setdefault(f"subject.{name}", []).extend(messages)
+    for name in _nul_fields(item):
+        errors.setdefault(name, []).append("This contains a NUL character (\\0), which is not text.")
     if errors:
         raise ValidationError(errors)
     try:
