@@ -79,12 +79,25 @@ def _codes_by_kind(rng: random.Random) -> dict[str, list[tuple[object, list[dict
     return out
 
 
-def _fits(code, born: date | None, on: date) -> bool:
-    """The code suits the person's age on the day (as ``check_subject`` will insist)."""
+def _fits(code, born: date | None, on: date, unborn: bool = False) -> bool:
+    """The code suits the person's age on the day, as ``check_subject`` will insist. The age is
+    the linked person's, not the sender's record's (a record can carry a mistyped birth date)."""
+    if unborn:
+        return code.subject != "adult"
     if born is None or code.subject == "any":
         return True
     age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
     return age < 18 if code.subject == "child" else age >= 16
+
+
+def people_of(records) -> dict[int, tuple[date | None, bool]]:
+    """Each record's linked person's date of birth and whether they are unborn."""
+    from cylch.identity.models import PersonLink
+
+    rows = PersonLink.objects.filter(active=True, agency_record__in=[r.pk for r in records]).values_list(
+        "agency_record_id", "person__date_of_birth", "person__is_unborn"
+    )
+    return {rec: (born, unborn) for rec, born, unborn in rows}
 
 
 def _subject(record) -> dict:
@@ -117,6 +130,8 @@ def plan(events: int, batch: int, *, tag: str, rng: random.Random, senders_wante
     if not orgs:
         raise RuntimeError("the demo has no agency records to send events about")
     records = {o.pk: list(AgencyRecord.objects.filter(organisation=o).order_by("pk")) for o in orgs}
+    person = people_of([r for rs in records.values() for r in rs])
+    records = {k: [r for r in rs if r.pk in person] for k, rs in records.items()}
     now = timezone.now()
     senders = [Sender(o.pk, o.code, o.kind, []) for o in orgs]
     n_batches = max(1, -(-events // batch))
@@ -127,8 +142,9 @@ def plan(events: int, batch: int, *, tag: str, rng: random.Random, senders_wante
         for i in range(size):
             seq = f"{tag}-{b}-{i}"
             occurred = now - timedelta(days=rng.randint(0, 60), minutes=rng.randint(0, 1440))
+            unborn = False
             if rng.random() < NEW_SUBJECT_SHARE:
-                born = date.today() - timedelta(days=rng.randint(200, 16 * 365))
+                born = date.today() - timedelta(days=rng.randint(200, 14 * 365))
                 subject = {
                     "local_id": f"new-{seq}",
                     "given_name": rng.choice(GIVEN),
@@ -138,9 +154,9 @@ def plan(events: int, batch: int, *, tag: str, rng: random.Random, senders_wante
                 }
             else:
                 record = rng.choice(records[sender.org_id])
-                born, subject = record.date_of_birth, _subject(record)
+                (born, unborn), subject = person[record.pk], _subject(record)
             on = timezone.localtime(occurred).date()
-            fitting = [c for c in codes[sender.kind] if _fits(c[0], born, on)]
+            fitting = [c for c in codes[sender.kind] if _fits(c[0], born, on, unborn)]
             code, variants = rng.choice(fitting)
             items.append(
                 {
@@ -180,7 +196,7 @@ def _child(senders, barrier, queue) -> None:  # runs in a forked process
         stored, new = _send(senders)
         queue.put((stored, new, time.perf_counter() - t0, None))
     except Exception as exc:  # hand the failure back rather than hang the parent
-        queue.put((0, 0, 0.0, repr(exc)))
+        queue.put((0, 0, 0.0, f"{exc!r} {getattr(exc, 'errors', '')}"[:2000]))
     finally:
         connections.close_all()
 

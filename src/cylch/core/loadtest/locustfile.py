@@ -144,24 +144,22 @@ class AgencySender(_Base):
         seq = next(_sequence)
         occurred = datetime.now(UTC) - timedelta(days=rng.randint(0, 30), minutes=rng.randint(0, 1440))
         if rng.random() < 0.05:
-            born = date.today() - timedelta(days=rng.randint(200, 15 * 365))
-            subject = {
-                "local_id": f"{TAG}-new-{seq}",
-                "given_name": rng.choice(["Alys", "Cai", "Elin", "Osian"]),
-                "family_name": rng.choice(["Bowen", "Parry", "Pugh", "Rees"]),
-                "date_of_birth": born.isoformat(),
-                "sex": rng.choice(["female", "male"]),
-            }
+            born = date.today() - timedelta(days=rng.randint(200, 14 * 365))
+            subject = {"local_id": f"{TAG}-new-{seq}", "given_name": rng.choice(["Alys", "Cai", "Elin", "Osian"]),
+                       "family_name": rng.choice(["Bowen", "Parry", "Pugh", "Rees"]),
+                       "date_of_birth": born.isoformat(), "sex": rng.choice(["female", "male"])}  # fmt: skip
+            unborn = False
         else:
-            subject = rng.choice(system["subjects"])
-        born = date.fromisoformat(subject["date_of_birth"]) if subject.get("date_of_birth") else None
+            known = rng.choice(system["subjects"])
+            # The linked person's birth date decides the codes that suit them; it is not sent.
+            born = date.fromisoformat(known["_born"]) if known.get("_born") else None
+            unborn = known.get("_unborn", False)
+            subject = {k: v for k, v in known.items() if not k.startswith("_")}
         age = None if born is None else (occurred.date() - born).days // 365
         codes = system["codes"]
-        pool = (
-            codes["any"]
-            + (codes["child"] if age is None or age < 17 else [])
-            + (codes["adult"] if age is None or age >= 17 else [])
-        )
+        pool = codes["any"] + (codes["child"] if age is None or age < 17 else [])
+        if not unborn and (age is None or age >= 17):
+            pool += codes["adult"]
         code, variants = rng.choice(pool)
         return {
             "external_id": f"{TAG}-ev-{seq}",

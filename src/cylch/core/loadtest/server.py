@@ -311,14 +311,12 @@ def warm(server: Server, *, per_worker: int = 4) -> dict:
     jobs = []
     for i in range(per_worker * server.workers):
         sender = plan["senders"][i % len(plan["senders"])]
-        known = next(s for s in sender["subjects"][i:] + sender["subjects"] if s.get("date_of_birth"))
-        subject = {k: v for k, v in known.items() if k not in ("nhs_number", "upn")}
+        # A record whose birth date is its person's, so the code suits whoever it is linked to.
+        known = next(s for s in sender["subjects"][i:] + sender["subjects"] if s.get("_born") and s.get("date_of_birth") == s["_born"])  # fmt: skip
+        subject = {k: v for k, v in known.items() if k not in ("nhs_number", "upn") and not k.startswith("_")}
         subject["local_id"] = f"warm-{i}"
-        born = subject["date_of_birth"]
-        age = (time.gmtime().tm_year - int(born[:4])) if born else None
-        codes = sender["codes"]["any"] or (
-            sender["codes"]["child"] if age is not None and age < 17 else sender["codes"]["adult"]
-        )
+        age = time.gmtime().tm_year - int(known["_born"][:4])
+        codes = sender["codes"]["any"] or (sender["codes"]["child"] if age < 17 else sender["codes"]["adult"])
         code, variants = codes[0]
         event = {
             "external_id": f"warm-ev-{i}",

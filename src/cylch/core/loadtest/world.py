@@ -63,8 +63,11 @@ def _codes(rng: random.Random) -> dict[str, dict[str, list]]:
     return out
 
 
-def _subject(record) -> dict:
-    subject = {"local_id": record.local_id}
+def _subject(record, person: tuple) -> dict:
+    """The sender's record of the person as its system sends it, and (under ``_``, not sent)
+    the linked person's birth date, which decides the codes that suit them."""
+    born, unborn = person
+    subject = {"local_id": record.local_id, "_born": born.isoformat() if born else None, "_unborn": unborn}
     for name in ("given_name", "family_name", "sex", "postcode", "nhs_number", "upn"):
         value = getattr(record, name)
         if value:
@@ -84,6 +87,7 @@ def prepare(persons: int, plan_path: Path, *, seed: int = 2026) -> dict:
     from cylch.core import taxonomy
     from cylch.demo.builder import build
     from cylch.demo.organisations import DEMO_PASSWORD
+    from cylch.events.bench import people_of
     from cylch.identity.models import AgencyRecord, Person
     from cylch.rules.models import OPEN_STATUSES, Alert
     from cylch.rules.services import run_batch
@@ -110,13 +114,14 @@ def prepare(persons: int, plan_path: Path, *, seed: int = 2026) -> dict:
         if org is None:
             continue
         records = list(AgencyRecord.objects.filter(organisation=org).order_by("pk")[:RECORDS_PER_SENDER])
+        person = people_of(records)
         _token, plain = api_token_create(organisation=org, name=f"Load run: {org.code}")
         senders.append(
             {
                 "org": org.code,
                 "kind": kind,
                 "token": plain,
-                "subjects": [_subject(r) for r in records],
+                "subjects": [_subject(r, person[r.pk]) for r in records if r.pk in person],
                 "codes": codes[kind],
             }
         )
