@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("cylch.insight.urls")),
     path("", include("cylch.reviews.urls")),
     path("", include("cylch.governance.urls")),
+    path("", include("cylch.notify.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,42 @@
+"""A person's notices in the hub: what the outbox also emails, kept to be read where they work.
+
+Every notice a service sends with ``notify_user`` is stored here; email is a second channel, not
+the only one (HAZ-004: an email that never arrives must not be the only way someone hears).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from cylch.access.models import User
+from cylch.notify.models import Notification
+
+
+def notices_for(user: User) -> QuerySet[Notification]:
+    """Unread first, then the newest."""
+    return Notification.objects.filter(recipient=user).order_by("read_at", "-created_at", "-pk")
+
+
+def unread_count(user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+@transaction.atomic
+def notice_mark_read(*, user: User, public_id) -> Notification:
+    """Marking is the recipient's own: anyone else's notice is "not found"."""
+    try:
+        notice = Notification.objects.select_for_update().get(recipient=user, public_id=public_id)
+    except (Notification.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+    if notice.read_at is None:
+        notice.read_at = timezone.now()
+        notice.save(update_fields=["read_at"])
+    return notice
+
+
+@transaction.atomic
+def notices_mark_all_read(*, user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())

@@ -1,0 +1,60 @@
+"""The notices page: every notice a practitioner is sent is there to read, even when the email
+never arrives (HAZ-004); unread first, marked read by its recipient only, links stay on the hub."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
+
+from cylch.notify.models import Notification
+from cylch.notify.services import notify_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _tell(user, subject: str, url: str = "") -> Notification:
+    return notify_user(
+        recipient=user, kind="test", subject=gettext_lazy(subject), body=gettext_lazy("Body of it."), url=url
+    )
+
+
+def test_notices_are_listed_unread_first_and_counted_in_the_navigation(prydderch, client, demo_hub):
+    sw = prydderch.staff.social_worker
+    old = _tell(sw, "Read already")
+    _tell(sw, "Needs reading")
+    Notification.objects.filter(pk=old.pk).update(read_at=old.created_at)
+    client.force_login(sw)
+    page = client.get(reverse("notify:notices")).content.decode()
+    assert page.index("Needs reading") < page.index("Read already")
+    assert "You have 1 unread notice." in page
+    search = client.get(reverse("identity:search")).content.decode()
+    assert 'Notices <strong class="govuk-tag govuk-tag--blue">1' in search
+
+
+def test_only_the_recipient_marks_a_notice_and_open_stays_on_the_hub(prydderch, client, demo_hub):
+    sw, hv = prydderch.staff.social_worker, prydderch.staff.health_visitor
+    mine = _tell(sw, "About a report", url="/reports/find/")
+    outside = _tell(sw, "A strange link", url="https://evil.example/steal")
+    client.force_login(hv)
+    assert client.post(reverse("notify:read", args=[mine.public_id])).status_code == 404
+    mine.refresh_from_db()
+    assert mine.read_at is None
+    client.force_login(sw)
+    response = client.post(reverse("notify:read", args=[mine.public_id]), {"open": "1"})
+    assert response.status_code == 302 and response["Location"] == "/reports/find/"
+    response = client.post(reverse("notify:read", args=[outside.public_id]), {"open": "1"})
+    assert response["Location"] == reverse("notify:notices")
+    mine.refresh_from_db()
+    assert mine.read_at is not None
+
+
+def test_mark_all_read_and_signed_out_people_are_sent_to_sign_in(prydderch, client, demo_hub):
+    sw = prydderch.staff.social_worker
+    for i in range(3):
+        _tell(sw, f"Notice {i}")
+    assert client.get(reverse("notify:notices")).status_code == 302
+    client.force_login(sw)
+    assert client.get(reverse("notify:read-all")).status_code == 405
+    client.post(reverse("notify:read-all"))
+    assert not Notification.objects.filter(recipient=sw, read_at__isnull=True).exists()
