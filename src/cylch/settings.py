@@ -201,7 +201,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- Transport, cookies and response headers (docs/security.md) -------------------------
 CYLCH_HTTPS = _flag("CYLCH_HTTPS", "1" if PRODUCTION else "0")
 SECURE_SSL_REDIRECT = CYLCH_HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's check may come over plain http
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/worker$"]  # health checks may come over plain http
 # The hub sits behind a TLS-terminating proxy: name the header it sets, or Django sees http,
 # redirects to https for ever and never sends HSTS. Only set it if the proxy overwrites the
 # header on every request (a client must not be able to send it).
