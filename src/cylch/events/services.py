@@ -342,6 +342,16 @@ def record_event_batch(
     return result
 
 
+def _too_long(values: dict[str, Any], model) -> list[tuple[str, str]]:
+    """Text longer than its column: PostgreSQL refuses it (a server error) and SQLite keeps it whole."""
+    out = []
+    for name, value in values.items():
+        limit = model._meta.get_field(name).max_length if isinstance(value, str) else None
+        if limit and len(value) > limit:
+            out.append((name, f"This is {len(value)} characters long; at most {limit} can be kept."))
+    return out
+
+
 def _nul_fields(value: Any, path: str = "") -> list[str]:
     """Where a NUL character is, in names and values (PostgreSQL cannot store one, and nobody types one)."""
     if isinstance(value, str):
@@ -387,10 +397,16 @@ def _record_item(
                 errors.setdefault(name, []).extend(messages)
     data = {k: v for k, v in subject.items() if k != "local_id"} if isinstance(subject, dict) else {}
     try:
-        clean_record_fields(data)
+        cleaned = clean_record_fields(data)
     except ValidationError as exc:
         for name, messages in exc.message_dict.items():
             errors.setdefault(f"subject.{name}", []).extend(messages)
+    else:
+        local_id = subject.get("local_id") if isinstance(subject, dict) else None
+        for name, message in _too_long({"local_id": local_id, **cleaned}, AgencyRecord):
+            errors.setdefault(f"subject.{name}", []).append(message)
+    for name, message in _too_long({"external_id": item.get("external_id")}, Event):
+        errors.setdefault(name, []).append(message)
     for name in _nul_fields(item):
         errors.setdefault(name, []).append("This contains a NUL character (\\0), which is not text.")
     if errors:
