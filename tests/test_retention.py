@@ -401,6 +401,17 @@ def test_a_hold_on_one_record_keeps_it_and_what_it_needs(world):
     )
 
 
+def test_a_hold_placed_on_an_entry_since_corrected_keeps_the_correction_too(world):
+    """The hold names the version the claim is about; the correction that took its place (and
+    with it the whole entry) is kept."""
+    retention.hold_place(record_class="chronology", record_id=str(world.soft_original.public_id),
+                         reason="The claim quotes the first version of this entry")  # fmt: skip
+    listing = retention.due_list(today=ALYS_25, classes=["soft_concerns"])
+    assert str(world.soft.public_id) in due_ids(listing, "soft_concerns", retention.HELD)
+    retention.retention_run(today=ALYS_25, classes=["soft_concerns"])
+    assert Event.objects.filter(pk__in=[world.soft.pk, world.soft_original.pk]).count() == 2
+
+
 def test_holds_need_a_reason_and_an_existing_record_and_one_at_a_time(world):
     with pytest.raises(ValidationError) as exc:
         retention.hold_place(person=world.p.alys, reason="because")

@@ -12,7 +12,9 @@ from datetime import date
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
@@ -188,9 +190,22 @@ def test_only_a_team_manager_of_an_authority_involved_with_the_person_may_export
     assert protected.status_code == 200 and b"password" in protected.content.lower()
 
 
-def test_the_rights_page_offers_the_export_to_the_manager_and_corrections_to_the_recorder(world, client, demo_hub):
+def test_the_rights_page_offers_the_export_to_the_manager_and_corrections_to_the_recorder(
+    world, client, demo_hub, django_assert_num_queries
+):
+    """The manager is offered the file; the GP the GP's own entries to correct (not the school's),
+    in a fixed number of queries however many entries there are."""
     p = world.p
     url = reverse("governance:rights", args=[p.alys.public_id])
+    client.force_login(p.staff.gp)
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for n in range(4):
+        factories.event(organisation=p.orgs.gp, person=p.alys, code="health.appointment.was_not_brought",
+                        details={"service": "gp"}, summary=f"Missed {n}", recorded_by=p.staff.gp)  # fmt: skip
+    with django_assert_num_queries(len(few.captured_queries)):
+        client.get(url)
     client.force_login(p.staff.team_manager)
     page = client.get(url).content.decode()
     assert "Make the subject access file" in page
@@ -199,7 +214,7 @@ def test_the_rights_page_offers_the_export_to_the_manager_and_corrections_to_the
     assert "Make the subject access file" not in page
     assert reverse("governance:rectify", args=[p.alys.public_id, world.soft.public_id]) in page
     assert reverse("governance:rectify", args=[p.alys.public_id, world.school.public_id]) not in page  # the school's
-    assert AuditEntry.objects.filter(purpose="people's rights page viewed", actor=p.staff.gp).count() == 1
+    assert AuditEntry.objects.filter(purpose="people's rights page viewed", actor=p.staff.gp).count() == 4
 
 
 def test_the_command_writes_the_file_as_the_manager_and_refuses_anyone_else(world, tmp_path, capsys):

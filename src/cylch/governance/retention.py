@@ -75,11 +75,16 @@ class Holds:
     persons: dict[int, LegalHold]
     records: dict[tuple[str, str], LegalHold]
     ids: frozenset[str]  # the held people's and records' public ids, for audit entries naming them
+    by_id: dict[str, LegalHold]  # the held records by their id alone
 
     def holding(self, record_class: str, candidate: Candidate) -> LegalHold | None:
-        hold = self.records.get((record_class, candidate.key))
-        if hold is not None:
-            return hold
+        """The hold that keeps the record: on it (by any id it goes by: a hold placed on an entry
+        that has since been corrected keeps the correction too; public ids are unique across
+        classes, so a hold placed under the other spine class still counts) or on anyone it is about."""
+        for record_id in (candidate.key, *candidate.aliases):
+            hold = self.by_id.get(record_id)
+            if hold is not None:
+                return hold
         return next((self.persons[p] for p in candidate.persons if p in self.persons), None)
 
     def holds_entry(self, entry) -> bool:
@@ -114,7 +119,8 @@ def active_holds() -> Holds:
         ids.update(str(p) for p in Person.objects.filter(pk__in=ids_chunk).values_list("public_id", flat=True))
     records = {(h.record_class, h.record_id): h for h in holds if not h.person_id}
     ids.update(record_id for _cls, record_id in records)
-    return Holds(persons, records, frozenset(ids))
+    by_id = {record_id: hold for (_cls, record_id), hold in records.items()}
+    return Holds(persons, records, frozenset(ids), by_id)
 
 
 def _actor(user: User | None, actor_label: str) -> tuple[User | None, str]:
@@ -291,10 +297,11 @@ def due_list(
     going: set[tuple[str, str]] = set()
     # Every class before the last one asked for is worked out: what they remove first frees
     # records of the classes asked for. Only those asked for are listed.
-    last = max(list(CLASSES).index(k) for k in wanted)
-    for key, record_class in list(CLASSES.items())[: last + 1]:
+    order = list(CLASSES)
+    last = max((order.index(k) for k in wanted if not isinstance(CLASSES[k], AuditLogClass)), default=-1)
+    for position, (key, record_class) in enumerate(CLASSES.items()):
         rules = plan.classes[key]
-        if not rules.enabled:
+        if not rules.enabled or (position > last and key not in wanted):
             continue
         if isinstance(record_class, AuditLogClass):
             if key not in wanted:

@@ -136,6 +136,7 @@ class Candidate:
     all_children: bool = False  # a report's, an alert's or an episode's children are children by definition
     closed: date | None = None
     open: bool = False
+    aliases: frozenset[str] = frozenset()  # other public ids it goes by (earlier versions of an entry)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -124,12 +124,12 @@ class SpineClass(RecordClass):
 
         soft_codes = self._codes()
         chains = Chains()
-        owned = {
-            pk
-            for ids in chunks(sorted(set(chains.previous.values())))
-            for pk, ext in Event.objects.filter(pk__in=ids).values_list("pk", "external_id")
-            if (ext or "").startswith(REPORT_EVENT_PREFIXES)
-        }
+        owned, earlier = set(), {}
+        for ids in chunks(sorted(set(chains.previous.values()))):
+            for pk, public_id, ext in Event.objects.filter(pk__in=ids).values_list("pk", "public_id", "external_id"):
+                earlier[pk] = str(public_id)
+                if (ext or "").startswith(REPORT_EVENT_PREFIXES):
+                    owned.add(pk)
         heads = (
             Event.objects.filter(superseded_by__isnull=True)
             .order_by("pk")
@@ -157,6 +157,7 @@ class SpineClass(RecordClass):
                     persons = frozenset(p for p, _s, _u in members)
                     age = tuple(p for p, since, until in members if member_on(since, until, on))
                 yield Candidate(key=str(public_id), pk=pk, on=on, recorded=on, persons=persons, age_persons=age,
+                                aliases=frozenset(earlier[c] for c in chain[1:] if c in earlier),
                                 extra={"chain": chain, "recorded_at": recorded_at})  # fmt: skip
 
     def exists(self, record_id: str) -> bool:
