@@ -178,3 +178,17 @@ def test_an_embedded_resource_that_names_no_resource_type_is_refused_at_its_path
     status, body = post(hospital, "Bundle", bundle)
     assert status == 422 and body["issue"][0]["expression"] == ["Bundle.entry[0].resource.resourceType"]
     assert not Event.objects.exists()
+
+
+def test_a_body_nested_too_deep_is_a_400_not_a_server_error(prydderch, hospital):
+    """Found by fuzzing: JSON nested about a thousand deep raised RecursionError out of the parser."""
+    document = openapi_document(hospital)
+    deep = '{"resourceType": "Appointment", "contained": ' + "[" * 3000 + "]" * 3000 + "}"
+    nested = {"resourceType": "Appointment", "note": [{"text": "x"}]}
+    for _ in range(100):
+        nested = {"resourceType": "Appointment", "contained": [nested]}
+    for body in ("[" * 100_000, deep, json.dumps(nested)):
+        response = hospital.post("/api/v1/fhir/Appointment", data=body, content_type="application/fhir+json")
+        assert response.status_code == 400
+        assert_declared(document, "post", "/api/v1/fhir/Appointment", response)
+    assert not Event.objects.exists()

@@ -11,6 +11,7 @@ from cylch.events.fhir_intake import Issue, intake_appointment, intake_bundle, o
 
 router = Router(tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
+MAX_DEPTH = 64  # a Bundle of Appointments with contained Patients nests about 10 deep
 OUTCOME = {
     "type": "object",
     "required": ["resourceType", "issue"],
@@ -69,21 +70,32 @@ def _respond(result) -> JsonResponse:
     return JsonResponse(operation_outcome(result.issues), status=status, content_type=FHIR_JSON)
 
 
+def _depth(value) -> int:
+    """How deeply lists and objects nest (without recursion, however deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((inner, depth + 1) for inner in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _refuse(message: str) -> JsonResponse:
+    return JsonResponse(operation_outcome([Issue("", message, code="structure")]), status=400, content_type=FHIR_JSON)
+
+
 def _body(request):
     try:
         data = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
-        return None, JsonResponse(
-            operation_outcome([Issue("", f"The body is not JSON: {exc}", code="structure")]),
-            status=400,
-            content_type=FHIR_JSON,
-        )
+        return None, _refuse(f"The body is not JSON: {exc}")
+    except RecursionError:  # the parser gives up on lists and objects nested about 1000 deep
+        return None, _refuse(f"The body nests lists and objects more than {MAX_DEPTH} deep: it is not a FHIR resource.")
     if not isinstance(data, dict):
-        return None, JsonResponse(
-            operation_outcome([Issue("", "The body must be one FHIR resource.", code="structure")]),
-            status=400,
-            content_type=FHIR_JSON,
-        )
+        return None, _refuse("The body must be one FHIR resource.")
+    if _depth(data) > MAX_DEPTH:  # the FHIR models and the checks read resources recursively
+        return None, _refuse(f"The body nests lists and objects more than {MAX_DEPTH} deep: it is not a FHIR resource.")
     return data, None
 
 
