@@ -274,6 +274,10 @@ class Version:
     def shows_content(self) -> bool:
         return self.level == Level.CONTENT
 
+    @property
+    def organisation_name(self) -> str:
+        return self.event.organisation.name((translation.get_language() or "en")[:2])
+
 
 def versions_of(access: PersonAccess, event: Event) -> list[Version]:
     """Every version of the entry, the current one first, each at the level the policy allows

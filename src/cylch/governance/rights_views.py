@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_from_request
@@ -43,8 +44,6 @@ def _entry(request, person_id, event_id):
 
 
 def _label(event: Event) -> str:
-    from django.utils.translation import get_language
-
     code = code_of(event.code)
     return code.label((get_language() or "en")[:2]) if code else event.code
 
@@ -103,7 +102,8 @@ def rectify(request, person_id, event_id):
     latest = rights.latest_version(event)
     if latest.pk != event.pk:
         return redirect("governance:rectify", person_id=access.person.public_id, event_id=latest.public_id)
-    initial = {"summary": event.summary, "requested_on": timezone.localdate()}
+    # As the field reads dates (day/month/year): a date object would render in the locale's long form.
+    initial = {"summary": event.summary, "requested_on": timezone.localdate().strftime("%d/%m/%Y")}
     form = RectificationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -127,6 +127,7 @@ def rectify(request, person_id, event_id):
             )
     return render(request, "governance/rights/rectify.html", {
         "person": access.person, "event": event, "label": _label(event), "form": form, "form_errors": form_errors(form),
+        "organisation_name": event.organisation.name((get_language() or "en")[:2]),
     })  # fmt: skip
 
 
