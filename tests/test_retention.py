@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from cylch.access.audit import audit_record, audit_verify
@@ -239,6 +240,64 @@ def test_a_looked_after_child_is_kept_until_the_75th_birthday(world):
     assert str(world.report.public_id) not in due_ids(
         retention.due_list(today=date(2094, 4, 8), classes=["reports"]), "reports"
     )
+
+
+def test_a_review_is_anonymised_15_years_after_it_was_completed_and_its_learning_stays(prydderch):
+    """A multi-agency forum about Alys signed off yesterday: kept until the day before the 15th
+    anniversary, then the referral loses its link to her and its narrative; the review, its dates
+    and its learning stay."""
+    from cylch.access.roles import OrganisationKind
+    from cylch.reviews import services as reviews
+    from cylch.reviews.models import Referral, Review
+
+    area = prydderch.places.mid_and_west_wales
+    board = factories.organisation(code="mid-west-board", kind=OrganisationKind.SAFEGUARDING_BOARD)
+    board.board_area = area
+    board.save(update_fields=["board_area"])
+    panel = factories.demo_practitioner(username="panel.one", role=Role.REVIEW_PANEL, organisation=board)
+    today = timezone.localdate()
+    referral = reviews.refer(board_area=area, child=prydderch.alys, incident="potentially_life_threatening_injury",
+                             incident_on=today - timedelta(days=60), user=panel, referred_on=today - timedelta(days=50),
+                             summary="Alys was found with a head injury at home")  # fmt: skip
+    review = reviews.decide(referral, user=panel, review_type="mapf", reasons="Learning for the agencies about Alys",
+                            scope_from=today - timedelta(days=300))  # fmt: skip
+    for milestone in review.milestones.exclude(done_on__isnull=False).order_by("position"):
+        reviews.record_milestone(milestone, user=panel, done_on=today - DAY)
+    completed = Review.objects.get(pk=review.pk).completed_on
+    assert completed == today - DAY
+    key = str(referral.public_id)
+    assert key not in due_ids(retention.due_list(today=add_years(completed, 15) - DAY, classes=["reviews"]), "reviews")
+    assert key in due_ids(retention.due_list(today=add_years(completed, 15), classes=["reviews"]), "reviews")
+    run = retention.retention_run(today=add_years(completed, 15), classes=["reviews"])
+    assert run.status == RunStatus.COMPLETED and run.removed["reviews"] == 1
+    referral = Referral.objects.get(pk=referral.pk)
+    assert (referral.child_id, referral.summary, referral.decision_reasons, referral.proposal_reasons) == (
+        None,
+        "",
+        "",
+        [],
+    )
+    assert referral.incident_on and Review.objects.get(pk=review.pk).completed_on == completed
+    assert Review.objects.get(pk=review.pk).milestones.filter(done_on__isnull=False).count() == 3
+    again = retention.retention_run(today=add_years(completed, 15), classes=["reviews"])
+    assert again.removed["reviews"] == 0
+
+
+def test_an_audit_entrys_content_is_due_8_years_after_it_was_written(prydderch):
+    """Entries written today: none due the day before the 8th anniversary, all but the runs' own
+    due on it; a hold on Twm keeps the entries that name him."""
+    audit_record(action="read", actor=prydderch.staff.gp, object_type="person", object_id=prydderch.twm.public_id,
+                 purpose="record opened")  # fmt: skip
+    today = timezone.localdate()
+    assert retention.due_list(today=add_years(today, 8) - DAY, classes=["audit_log"]).audit.due == 0
+    written = AuditEntry.objects.exclude(object_type="retention").count()
+    assert retention.due_list(today=add_years(today, 8), classes=["audit_log"]).audit.due == written
+    retention.hold_place(person=prydderch.twm, reason="Twm's record is needed for a claim")
+    due = retention.due_list(today=add_years(today, 8), classes=["audit_log"]).audit
+    naming_twm = AuditEntry.objects.filter(
+        Q(object_id=str(prydderch.twm.public_id)) | Q(detail__person=str(prydderch.twm.public_id))
+    )
+    assert due.held == naming_twm.count() >= 2 and due.due == written + 1 - due.held
 
 
 def test_a_child_born_on_29_february_reaches_the_birthday_on_1_march_in_a_common_year():
