@@ -77,7 +77,7 @@ class Holds:
     ids: frozenset[str]  # the held people's and records' public ids, for audit entries naming them
     by_id: dict[str, LegalHold]  # the held records by their id alone
 
-    def holding(self, record_class: str, candidate: Candidate) -> LegalHold | None:
+    def holding(self, candidate: Candidate) -> LegalHold | None:
         """The hold that keeps the record: on it (by any id it goes by: a hold placed on an entry
         that has since been corrected keeps the correction too; public ids are unique across
         classes, so a hold placed under the other spine class still counts) or on anyone it is about."""
@@ -250,7 +250,7 @@ def class_due(key: str, rules: ClassRules, today: date, holds: Holds, listing: L
             if decision.due_on is None or decision.due_on > today:
                 later += 1
                 continue
-            hold = holds.holding(key, candidate)
+            hold = holds.holding(candidate)
             status, reason = (HELD, _hold_words(hold)) if hold else (DUE, "")
             out.append(Due(key, candidate.key, status, decision.due_on, decision.rule, decision.trigger_date, reason,
                            candidate))  # fmt: skip
@@ -373,7 +373,7 @@ def _run_class(run: RetentionRun, plan: Schedule, key: str, today: date, batch_s
             holds = active_holds()  # a hold placed since the list was made still counts
             context = RemovalContext()
             for item in batch:
-                if holds.holding(key, item.candidate) is not None or record_class.needed_by(item.candidate):
+                if holds.holding(item.candidate) is not None or record_class.needed_by(item.candidate):
                     kept += 1
                     continue
                 done = record_class.remove(item.candidate, context)

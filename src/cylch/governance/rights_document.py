@@ -290,14 +290,20 @@ class Builder:
 
         from cylch.chronology.models import Significance
         from cylch.events.models import Event
+        from cylch.identity.models import HouseholdMembership
 
-        events = list(
-            Event.objects.filter(
-                Q(person_id__in=self.ids) | Q(household_id__in=self.household_ids, person__isnull=True)
-            )
-            .select_related("organisation")
-            .order_by("occurred_at", "pk")
-        )
+        # Entries about a household as a whole, from the time the person lived there.
+        about = Q(person_id__in=self.ids)
+        for household, since, until in HouseholdMembership.objects.filter(person_id__in=self.ids).values_list(
+            "household_id", "from_date", "to_date"
+        ):
+            stay = Q(household_id=household, person__isnull=True)
+            if since:
+                stay &= Q(occurred_at__date__gte=since)
+            if until:
+                stay &= Q(occurred_at__date__lte=until)
+            about |= stay
+        events = list(Event.objects.filter(about).select_related("organisation").order_by("occurred_at", "pk"))
         corrected_by = {e.supersedes_id: e for e in events if e.supersedes_id}
         for e in events:
             reasons = []
