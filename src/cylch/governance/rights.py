@@ -25,6 +25,7 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -47,6 +48,7 @@ from cylch.governance.models import Rectification, RequesterRelationship
 FORMATS = ("pdf", "csv")
 MIN_REASON = 10
 JSON_NAME = "subject-access.json"
+PDF_CSS = Path(__file__).with_name("rights_pdf.css")
 CSV_HEADER = ["section", "kind", "id", "date", "title", "third_party", "third_party_reasons", "names",
               "practitioners", "field", "value"]  # fmt: skip
 
@@ -114,7 +116,7 @@ def _text(value: Any) -> str:
 
 
 def _pdf(document: rights_document.Document, attachments: list) -> bytes:
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
     from weasyprint import Attachment as Embedded
 
     data = json.dumps(document.as_dict(), ensure_ascii=False, indent=2)
@@ -128,7 +130,7 @@ def _pdf(document: rights_document.Document, attachments: list) -> bytes:
     embedded += [
         Embedded(file_obj=io.BytesIO(path.read_bytes()), name=f"documents/{name}") for name, path in attachments
     ]
-    return HTML(string=html).write_pdf(attachments=embedded)
+    return HTML(string=html).write_pdf(attachments=embedded, stylesheets=[CSS(filename=str(PDF_CSS))])
 
 
 def _attachments(document: rights_document.Document) -> list:
