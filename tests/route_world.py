@@ -42,6 +42,7 @@ from cylch.identity.linking import review_raise
 from cylch.identity.models import AgencyRecord, MatchReview, ReviewReason
 from cylch.identity.services import agency_record_upsert, household_add_member, household_create, relationship_add
 from cylch.insight import periods
+from cylch.notify.models import Notification
 from cylch.protection import meetings, plans, services
 from cylch.protection.models import Decision, Enquiry, InviteeKind, MeetingKind, PlanKind
 from cylch.reports.challenges import challenge_raise
@@ -223,6 +224,7 @@ def _review(world: World, side: str, *, area: BoardArea, child, user: User, word
                             scope_from=days_ago(300))  # fmt: skip
     world.put(side, "referral", referral.public_id, words)
     world.put(side, "review", review.public_id, words)
+    world.put(side, "milestone", review.milestones.exclude(step="decision").order_by("pk").first().public_id, words)
 
 
 # --- the world ------------------------------------------------------------------------------
@@ -370,6 +372,11 @@ def _build() -> World:
     world.put("theirs", "person_name", "Heledd Cwmcarnwyllt")
     world.put("mine", "la_pk", ceredigion.pk)
     world.put("mine", "period", periods.recent("quarter", 2, timezone.localdate())[-1].key)
+
+    # A notice each side's social worker was sent (the maker's challenge to their decision).
+    for side, user in (("mine", u[Role.SOCIAL_WORKER]), ("theirs", t_sw)):
+        notice = Notification.objects.filter(recipient=user).order_by("pk").first()
+        world.put(side, "notice", notice.public_id, notice.body)
 
     # API callers: each mine-side organisation's system, and the theirs side's children's services.
     for role, org in orgs.items():

@@ -35,7 +35,7 @@ import yaml
 from django.apps import apps
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -211,12 +211,17 @@ def all_cases() -> list[Case]:
             # A POST may differ from the GET (who may write, which cases): the `post` keys.
             spec_m = {**spec, **spec.get("post", {})} if method == "POST" else spec
             names_m = [n for n in names if n in spec_m.get("cases", names)]
+            # An extra case that sends a body is about the POST.
+            names_m = [n for n in names_m if method == "POST" or "body" not in spec_m.get("extra", {}).get(n, {})]
             # Nobody signed in, or a revoked token, is turned away before any id is looked at.
             for who in [ANONYMOUS, *(["revoked"] if section == "api" else [])]:
                 cases.append(Case(section, route, path, spec_m, who, names_m[0], method))
             for who in callers:
                 for name in names_m:
-                    cases.append(Case(section, route, path, spec_m, who, name, method))
+                    # An extra case may say what its refusal looks like (`denied`, `ok`).
+                    extra = spec_m.get("extra", {}).get(name, {})
+                    spec_c = {**spec_m, **{k: v for k, v in extra.items() if k in ("denied", "ok")}}
+                    cases.append(Case(section, route, path, spec_c, who, name, method))
     return cases
 
 
@@ -244,6 +249,8 @@ def expectation(c: Case) -> str:
         return {"denied": "denied", "allowed": "ok"}.get(mode, mode) if allowed else "denied"
     if c.case == "guessed":
         return "ok" if allowed and spec.get("guessed") == "allowed" else "denied"
+    if spec.get("extra", {}).get(c.case, {}).get("as_case") == "mine":  # the mine record, odd parameters
+        return "ok" if allowed else "denied"
     return "denied"  # an extra case: ids that do not belong together
 
 
@@ -278,8 +285,12 @@ def _admin_refs(world) -> None:
     world.refs["mine"]["admin_content_type"] = str(ContentType.objects.get_for_model(admin).pk)
 
 
+# Written by any request that authenticates, allowed or not: when a token was last used.
+BOOKKEEPING = {("access_apitoken", "last_used_at")}
+
+
 def _fingerprint_sql() -> str:
-    """One query: every table's row count and latest change, so a write anywhere shows."""
+    """One query: every table's row count, filled-in columns and latest times, so a write anywhere shows."""
     q = connection.ops.quote_name
     tables = set(connection.introspection.table_names())  # a model still waiting for its migration has none
     parts = []
@@ -287,9 +298,16 @@ def _fingerprint_sql() -> str:
         meta = model._meta
         if not meta.managed or meta.proxy or meta.db_table == "django_session" or meta.db_table not in tables:
             continue
-        parts.append(f"(SELECT COUNT(*) FROM {q(meta.db_table)})")
-        if any(f.name == "modified_at" for f in meta.concrete_fields):
-            parts.append(f"(SELECT MAX({q('modified_at')}) FROM {q(meta.db_table)})")
+        table = q(meta.db_table)
+        parts.append(f"(SELECT COUNT(*) FROM {table})")
+        for f in meta.concrete_fields:
+            if (meta.db_table, f.column) in BOOKKEEPING:
+                continue
+            # A column filled in (read_at, decided_at ...) or moved on (modified_at) shows too.
+            if f.null:
+                parts.append(f"(SELECT COUNT({q(f.column)}) FROM {table})")
+            if isinstance(f, models.DateTimeField):
+                parts.append(f"(SELECT MAX({q(f.column)}) FROM {table})")
     return "SELECT " + ", ".join(parts)
 
 
@@ -332,8 +350,8 @@ def resolve(value: Any, c: Case, world, used: list[tuple[str, str]]) -> Any:
     if not isinstance(value, str) or not REF.match(value):
         return value
     side, key = REF.match(value).groups()
-    if side is None:
-        side = "mine" if c.case in ("-", "mine") else c.case
+    if side is None:  # the case's side; an extra case names its sides, else it is about mine
+        side = c.case if c.case in ("theirs", "guessed") else "mine"
     if side == "guessed":
         return GUESSES[_shape(world.refs["mine"].get(key) or world.refs["theirs"][key])](key)
     used.append((side, key))
