@@ -192,3 +192,14 @@ def test_a_body_nested_too_deep_is_a_400_not_a_server_error(prydderch, hospital)
         assert response.status_code == 400
         assert_declared(document, "post", "/api/v1/fhir/Appointment", response)
     assert not Event.objects.exists()
+
+
+def test_a_null_among_given_names_or_address_lines_is_skipped_not_a_server_error(prydderch, hospital):
+    """Found by fuzzing: FHIR allows a null in a list of strings (its extension goes alongside),
+    and joining the names raised TypeError."""
+    contained = patient("p", nhs=prydderch.twm.nhs_number, born="2023-05-03")
+    contained["name"][0]["given"] = [None, "Twm"]
+    contained["address"] = [{"line": ["4 Maes y Felin", None], "postalCode": "SY23 3ZZ"}]
+    status, body = post(hospital, "Appointment", appointment("N1", ref="#p", contained=[contained]))
+    assert status == 201, body
+    assert Event.objects.get(external_id="fhir:Appointment/N1").person_id == prydderch.twm.pk

@@ -113,7 +113,7 @@ def _patient_fields(patient: Patient) -> dict[str, Any]:
     if patient.name:
         name = patient.name[0]
         fields["family_name"] = name.family or ""
-        fields["given_name"] = " ".join(name.given or [])
+        fields["given_name"] = " ".join(g for g in name.given or [] if g)  # FHIR allows a null among them
     if patient.birthDate:
         fields["date_of_birth"] = str(patient.birthDate)
     if patient.gender:
@@ -121,7 +121,7 @@ def _patient_fields(patient: Patient) -> dict[str, Any]:
     if patient.address:
         address = patient.address[0]
         fields["postcode"] = address.postalCode or ""
-        fields["address_line"] = ", ".join(address.line or [])
+        fields["address_line"] = ", ".join(line for line in address.line or [] if line)
         fields["town"] = address.city or ""
     return {k: v for k, v in fields.items() if v}
 
