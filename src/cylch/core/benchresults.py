@@ -223,6 +223,20 @@ def _http(doc: dict) -> list[dict]:
                         aim="p95 under 150 ms" if "chronology" in name and p == "p95_ms" else "",
                     )
                 )
+        for name, a in ((r.get("alone") or {}).get("by_name") or {}).items():
+            if a.get("n") and name != "sign in":
+                out.append(
+                    _figure(
+                        "http",
+                        f"{name} p50 alone (one user of each kind, no queue)",
+                        "postgresql",
+                        a["p50_ms"],
+                        "ms",
+                        floor=floor.get("p50_ms"),
+                        floor_name="GET /healthz, same server",
+                        ratio=_time_ratio(a["p50_ms"], floor.get("p50_ms")),
+                    )
+                )
         out.append(
             _figure(
                 "http",

@@ -55,8 +55,9 @@ def locust(
     csv_prefix = (csv_dir or server.hub.workdir) / f"locust-{tag}"
     csv_prefix.parent.mkdir(parents=True, exist_ok=True)
     spawn_rate = spawn_rate or max(1.0, users / 10)  # every user started within ten seconds
-    # ``seconds`` is what is measured: the ramp (and practitioners' sign-in) come before it.
-    run_time = seconds + math.ceil(users / spawn_rate) + 3
+    # ``seconds`` is what is measured, from the moment every user has started (the ramp and the
+    # practitioners' sign-in come before it; locust stops itself then). The run time only bounds it.
+    run_time = seconds + math.ceil(users / spawn_rate) + 240
     env = {k: v for k, v in os.environ.items() if not k.startswith("CYLCH_")}
     env.update(
         CYLCH_LOAD_PLAN=str(server.hub.plan),
@@ -65,6 +66,7 @@ def locust(
         CYLCH_LOAD_THINK=f"{think[0]},{think[1]}",
         CYLCH_LOAD_MAX_REQUESTS=str(max_requests),
         CYLCH_LOAD_TAG=tag,
+        CYLCH_LOAD_MEASURE_SECONDS=str(seconds),
         CYLCH_LOAD_SENDER_PACE=str(sender_pace),
     )
     cmd = [
@@ -212,15 +214,34 @@ def load_run(
     floor_seconds: int = 30,
     think=(1.0, 3.0),
     capacity_seconds: int = 0,
+    alone_seconds: int = 0,
     workers: int | None = None,
     max_requests: int = 0,
     csv_dir: Path | None = None,
 ) -> dict:
-    """The paced mix at ``users`` with its floor, and (if ``capacity_seconds``) both again with no
-    think time, for the most requests per second the server gives each."""
+    """The paced mix at ``users`` with its floor; (if ``alone_seconds``) first the mix with one
+    user of each kind pausing a second, for each request's own cost with (almost) nothing else
+    running;
+    (if ``capacity_seconds``) the mix and the floor with no pause at ``users``, for the most
+    requests per second the server gives each."""
     server = Server(hub, workers=workers).start()
     try:
         warmed = warm(server)
+        alone = None
+        if alone_seconds:
+            _log(f"alone: one user of each kind, pausing a second, {alone_seconds} s")
+            alone = summarise(
+                locust(
+                    server,
+                    profile="mix",
+                    users=3,
+                    seconds=alone_seconds,
+                    think=(1, 1),
+                    tag="alone",
+                    csv_dir=csv_dir,
+                    sender_pace=1,
+                )
+            )
         before = hub.counts()
         _log(f"floor: /healthz, {users} users, {floor_seconds} s")
         floor_rec = locust(
@@ -248,6 +269,8 @@ def load_run(
                 "think_seconds": list(think),
                 "mix_seconds": seconds,
                 "floor_seconds": floor_seconds,
+                "alone_seconds": alone_seconds,
+                "capacity_seconds": capacity_seconds,
                 "max_requests": max_requests,
             },
             "floor": floor,
@@ -257,6 +280,7 @@ def load_run(
             if floor["total"].get("per_second") and mix["total"].get("per_second")
             else None,
             "writes": check_writes(hub, mix_rec),
+            "alone": alone,
             "warm_up": warmed,
             "counts_before": before,
             "counts_after": after,
@@ -427,17 +451,19 @@ def _row(label: str, s: dict, ratio: dict | None = None) -> str:
 
 def load_table(r: dict) -> str:
     c = r["config"]
+    alone = (r.get("alone") or {}).get("by_name", {})
     lines = [
         f"gunicorn {c['worker_class']} × {c['workers']}, {c['users']} users, think {c['think_seconds'][0]:g}-"
         f"{c['think_seconds'][1]:g} s, {r['mix']['measured_seconds']:.0f} s measured; load average {r['load_average']}",
         "",
-        "| request | n | req/s | p50 ms | p95 ms | p99 ms | errors | × floor (p50 / p95 / p99) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        _row("floor: GET /healthz", r["floor"]["total"]),
+        "| request | n | req/s | p50 ms | p95 ms | p99 ms | errors | × floor (p50 / p95 / p99) | alone p50 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        _row("floor: GET /healthz", r["floor"]["total"]) + " |",
     ]
     for name, s in r["mix"]["by_name"].items():
-        lines.append(_row(name, s, r["ratio_to_floor"].get(name)))
-    lines.append(_row("all of the mix", r["mix"]["total"]))
+        own = alone.get(name, {}).get("p50_ms")
+        lines.append(_row(name, s, r["ratio_to_floor"].get(name)) + f" {own if own is not None else ''} |")
+    lines.append(_row("all of the mix", r["mix"]["total"]) + " |")
     w = r["writes"]
     lines.append(
         f"\nerrors {r['mix']['errors']}; writes acknowledged and stored: events {w['events_stored']:,}/"

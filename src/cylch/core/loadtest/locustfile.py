@@ -6,7 +6,8 @@ Configured from the environment by ``cylch.core.loadtest.harness``:
 - ``CYLCH_LOAD_OUT``: where to write every timed request and every acknowledged write.
 - ``CYLCH_LOAD_PROFILE``: ``mix`` (the hub's traffic) or ``floor`` (``/healthz`` only).
 - ``CYLCH_LOAD_THINK``: ``"low,high"`` seconds each user waits between requests.
-- ``CYLCH_LOAD_MAX_REQUESTS``: stop once this many requests were made (0: the run time decides).
+- ``CYLCH_LOAD_MEASURE_SECONDS``: how long to measure once every user has started; then stop.
+- ``CYLCH_LOAD_MAX_REQUESTS``: stop once this many requests were made (0: no limit).
 - ``CYLCH_LOAD_TAG``: starts every external id this run sends, so its writes can be counted.
 - ``CYLCH_LOAD_SENDER_PACE``: how many times longer agency systems wait than the others (5).
 
@@ -43,6 +44,7 @@ OUT = os.environ["CYLCH_LOAD_OUT"]
 PROFILE = os.environ.get("CYLCH_LOAD_PROFILE", "mix")
 LOW, HIGH = (float(x) for x in os.environ.get("CYLCH_LOAD_THINK", "1,3").split(","))
 MAX_REQUESTS = int(os.environ.get("CYLCH_LOAD_MAX_REQUESTS", "0"))
+MEASURE_SECONDS = float(os.environ.get("CYLCH_LOAD_MEASURE_SECONDS", "0"))
 TAG = os.environ.get("CYLCH_LOAD_TAG", "load")
 BATCH = 10
 # An agency system sends every few seconds, not at a practitioner's pace.
@@ -55,7 +57,7 @@ def _wait(low: float, high: float):
 
 WAIT = _wait(LOW, HIGH)
 
-_state = {"measuring": False, "measure_from": None, "requests": 0, "stopping": False}
+_state = {"measuring": False, "measure_from": None, "requests": 0, "stopping": False, "ready": 0}
 _timings: list[tuple[str, float, float, bool]] = []  # name, start (epoch s), milliseconds, measured
 _failures: list[dict] = []
 _acked = {"events": [], "reports": [], "alerts": []}
@@ -69,10 +71,22 @@ def _next(kind: str) -> dict:
     return items[next(_picker[kind]) % len(items)]
 
 
-@events.spawning_complete.add_listener
-def _spawned(user_count, **_kw):
-    _state["measuring"] = True
-    _state["measure_from"] = time.time()
+def _ready() -> None:
+    """A user has started (a practitioner has signed in). Measuring begins when all have, so
+    the sign-in of the last practitioners (a password hash each) is not counted as the load."""
+    _state["ready"] += 1
+    runner = _ENV["runner"]
+    if not _state["measuring"] and _state["ready"] >= runner.target_user_count:
+        _state["measuring"] = True
+        _state["measure_from"] = time.time()
+        if MEASURE_SECONDS:
+            gevent.spawn_later(MEASURE_SECONDS, _stop)
+
+
+def _stop() -> None:
+    if not _state["stopping"]:
+        _state["stopping"] = True
+        _ENV["runner"].quit()
 
 
 @events.request.add_listener
@@ -83,8 +97,8 @@ def _on_request(request_type, name, response_time, response_length, exception=No
         _failures.append({"name": name, "at": time.time(), "error": str(exception)[:300]})
     _state["requests"] += 1
     if MAX_REQUESTS and _state["requests"] >= MAX_REQUESTS and not _state["stopping"]:
-        _state["stopping"] = True
-        gevent.spawn_later(0, _ENV["runner"].quit)
+        _state["stopped_by_request_limit"] = True
+        gevent.spawn_later(0, _stop)
 
 
 _ENV: dict = {}
@@ -104,7 +118,7 @@ def _write(environment, **_kw):
         "failures": _failures,
         "acked": _acked,
         "requests": _state["requests"],
-        "stopped_by_request_limit": _state["stopping"],
+        "stopped_by_request_limit": _state.get("stopped_by_request_limit", False),
     }
     with open(OUT, "w", encoding="utf-8") as fh:
         json.dump(out, fh)
@@ -138,6 +152,7 @@ class AgencySender(_Base):
         self.system = _next("senders")
         self.rng = random.Random()
         self.client.headers["Authorization"] = f"Bearer {self.system['token']}"
+        _ready()
 
     def _event(self) -> dict:
         rng, system = self.rng, self.system
@@ -219,6 +234,7 @@ class CaseSystem(_Base):
         self.system = _next("readers")
         self.rng = random.Random()
         self.client.headers["Authorization"] = f"Bearer {self.system['token']}"
+        _ready()
 
     @task(3)
     def chronology(self):
@@ -273,6 +289,7 @@ class Practitioner(_Base):
         ) as r:
             if r.status_code != 200 or "/sign-in/" in r.url:
                 r.failure(f"sign-in failed for {self.account['username']} ({r.status_code}, ended at {r.url})")
+        _ready()
 
     @task(1)
     def search(self):
@@ -297,6 +314,9 @@ class Floor(_Base):
     """The floor: the trivial view (``/healthz``: the middleware stack and ``SELECT 1``)."""
 
     abstract = PROFILE != "floor"
+
+    def on_start(self):
+        _ready()
 
     @task
     def healthz(self):

@@ -79,6 +79,9 @@ class Command(BaseCommand):
                 load.add_argument("--seconds", type=int, default=60, help="the mix's run time")
                 load.add_argument("--floor-seconds", type=int, default=30)
                 load.add_argument("--capacity-seconds", type=int, default=20, help="each no-think-time run (0: none)")
+                load.add_argument(
+                    "--alone-seconds", type=int, default=30, help="one user of each kind, pausing 1 s (0: none)"
+                )
                 load.add_argument("--max-requests", type=int, default=20_000, help="stop the mix after this many")
                 load.add_argument("--out", type=Path, default=Path("var/bench/http.json"))
             else:
@@ -202,7 +205,7 @@ class Command(BaseCommand):
             if opts["which"] == "http":
                 result = harness.load_run(
                     hub, users=opts["users"], seconds=opts["seconds"], floor_seconds=opts["floor_seconds"], think=think,
-                    capacity_seconds=opts["capacity_seconds"], workers=opts["workers"],
+                    capacity_seconds=opts["capacity_seconds"], alone_seconds=opts["alone_seconds"], workers=opts["workers"],
                     max_requests=opts["max_requests"], csv_dir=csv_dir,
                 )  # fmt: skip
                 self._write(opts["out"], "http", [result])
