@@ -342,7 +342,8 @@ def _fmt(value) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1 and value else f"{value:,.1f}"
+        # Below 1 (an F1, a ratio under the floor, a floor of a tenth of a millisecond): 4 significant digits.
+        return f"{value:.4g}" if abs(value) < 1 and value else f"{value:,.1f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
