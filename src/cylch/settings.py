@@ -134,6 +134,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cylch.sqlite3'}"),
         conn_max_age=int(os.environ.get("CYLCH_DB_CONN_MAX_AGE", "60")),
+        # A reused connection is checked before each request, so the first request after a
+        # database restart is served, not a 500 (tests/test_faults.py, docs/faults.md).
+        conn_health_checks=_flag("CYLCH_DB_CONN_HEALTH_CHECKS", "1"),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -201,6 +204,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- Transport, cookies and response headers (docs/security.md) -------------------------
 CYLCH_HTTPS = _flag("CYLCH_HTTPS", "1" if PRODUCTION else "0")
 SECURE_SSL_REDIRECT = CYLCH_HTTPS
+# How long a worker holds a claimed email before another may retry it (docs/faults.md).
+CYLCH_OUTBOX_LEASE_SECONDS = int(os.environ.get("CYLCH_OUTBOX_LEASE_SECONDS", "300"))
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/worker$"]  # health checks may come over plain http
 # The hub sits behind a TLS-terminating proxy: name the header it sets, or Django sees http,
 # redirects to https for ever and never sends HSTS. Only set it if the proxy overwrites the
