@@ -161,11 +161,15 @@ def summarise(record: dict) -> dict:
 
 
 def check_writes(hub: Hub, record: dict) -> dict:
-    """Each write locust saw acknowledged is stored, and nothing of this run's that was not."""
+    """Each write locust saw acknowledged is stored, and nothing of this run's that was not,
+    apart from writes still waiting for their answer when locust stopped (the server may have
+    stored them; they are counted, not judged)."""
     tag = record["tag"]
     acked_events = set(record["acked"]["events"])
     acked_reports = set(record["acked"]["reports"])
     acked_alerts = set(record["acked"]["alerts"])
+    waiting = record.get("in_flight_at_stop") or {}
+    waiting_events, waiting_reports = set(waiting.get("events", ())), set(waiting.get("reports", ()))
     stored_events = {
         r[0] for r in hub.query("SELECT external_id FROM events_event WHERE external_id LIKE %s", (f"{tag}-ev-%",))
     }
@@ -181,15 +185,22 @@ def check_writes(hub: Hub, record: dict) -> dict:
     }
     return {
         "events_acknowledged": len(acked_events),
-        "events_stored": len(stored_events),
+        "events_stored": len(stored_events - waiting_events),
         "reports_acknowledged": len(acked_reports),
-        "reports_stored": len(stored_reports),
+        "reports_stored": len(stored_reports - waiting_reports),
         "alert_acknowledgements": len(record["acked"]["alerts"]),
         "alerts_acknowledged_stored": len(acknowledged),
+        "in_flight_at_stop": {
+            "events": len(waiting_events),
+            "events_stored": len(waiting_events & stored_events),
+            "reports": len(waiting_reports),
+            "reports_stored": len(waiting_reports & stored_reports),
+        },
         "lost": len(acked_events - stored_events)
         + len(acked_reports - stored_reports)
         + len(acked_alerts - acknowledged),
-        "unacknowledged_but_stored": len(stored_events - acked_events) + len(stored_reports - acked_reports),
+        "unacknowledged_but_stored": len(stored_events - acked_events - waiting_events)
+        + len(stored_reports - acked_reports - waiting_reports),
     }
 
 

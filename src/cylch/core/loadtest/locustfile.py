@@ -61,6 +61,8 @@ _state = {"measuring": False, "measure_from": None, "requests": 0, "stopping": F
 _timings: list[tuple[str, float, float, bool]] = []  # name, start (epoch s), milliseconds, measured
 _failures: list[dict] = []
 _acked = {"events": [], "reports": [], "alerts": []}
+# Writes sent with no answer yet: those still waiting when locust stops may or may not be stored.
+_in_flight: dict[str, set[str]] = {"events": set(), "reports": set()}
 _sequence = itertools.count()
 _picker = {name: itertools.count() for name in ("senders", "readers", "practitioners")}
 
@@ -117,6 +119,7 @@ def _write(environment, **_kw):
         "timings": _timings,
         "failures": _failures,
         "acked": _acked,
+        "in_flight_at_stop": {k: sorted(v) for k, v in _in_flight.items()},
         "requests": _state["requests"],
         "stopped_by_request_limit": _state.get("stopped_by_request_limit", False),
     }
@@ -188,9 +191,12 @@ class AgencySender(_Base):
     @task(3)
     def event_batch(self):
         batch = [self._event() for _ in range(BATCH)]
+        sent = {e["external_id"] for e in batch}
+        _in_flight["events"] |= sent
         with self.client.post(
             "/api/v1/events", json={"events": batch}, name=f"POST events ({BATCH})", catch_response=True
         ) as r:
+            _in_flight["events"] -= sent  # answered, whatever the answer
             body = _check(r, (200,))
             if body is None:
                 return
@@ -214,7 +220,9 @@ class AgencySender(_Base):
             "local_authority": rng.choice(plan["local_authorities"]),
             "language": rng.choice(["en", "cy"]),
         }
+        _in_flight["reports"].add(body["external_id"])
         with self.client.post("/api/v1/reports", json=body, name="POST report", catch_response=True) as r:
+            _in_flight["reports"].discard(body["external_id"])
             got = _check(r, (201,))
             if got is None:
                 return
