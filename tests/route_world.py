@@ -32,7 +32,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import override_settings
 from django.utils import timezone
 
-from cylch.access.models import BoardArea, LocalAuthority, Organisation, User
+from cylch.access.models import ApiToken, BoardArea, LocalAuthority, Organisation, User
 from cylch.access.roles import OrganisationKind, Role
 from cylch.access.selectors import Viewer, access_person
 from cylch.access.services import api_token_create
@@ -383,6 +383,9 @@ def _build() -> World:
         caller = CALLERS_BY_ORG.get(org.code, role)
         if caller not in world.tokens:
             world.tokens[caller] = api_token_create(organisation=org, name="Route matrix")[1]
+    # Marked as used just now (a day ahead, so however long the run), or each request would note
+    # its use: a write the refused-requests-change-nothing check would see.
+    ApiToken.objects.update(last_used_at=timezone.now() + timedelta(days=1))
     revoked, world.tokens["revoked"] = api_token_create(organisation=p.orgs.gp, name="Revoked")
     revoked.revoked_at = timezone.now()  # no service revokes a token yet (the admin does it)
     revoked.save(update_fields=["revoked_at"])
