@@ -8,6 +8,7 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from cylch.core.api_errors import RequestErrorOut
+from cylch.core.retry import on_deadlock
 from cylch.events.services import BatchRejected, record_event_batch
 
 router = Router(tags=["events"])
@@ -90,7 +91,7 @@ def post_events(request, batch: BatchIn):
     for item in items:
         item["subject"] = {k: v for k, v in item["subject"].items() if v not in (None, "")}
     try:
-        result = record_event_batch(organisation=request.organisation, items=items)
+        result = on_deadlock(lambda: record_event_batch(organisation=request.organisation, items=items))
     except BatchRejected as exc:
         return Status(
             422, {"detail": "Nothing was stored: fix these and send the whole batch again.", "errors": exc.errors}
