@@ -322,7 +322,10 @@ def test_every_board_measure_has_history_to_show():
         read = units_by_period(measure, shown)
         figs = figures(measure, shown, wales, by_group=False, read=read)
         with_value = [f for f in figs if not f.suppressed and (f.numerator or f.denominator)]
-        if len(with_value) < 6:
+        # Reviews are few (one or two a board a year): the overdue-recommendations measure shows
+        # from the quarter the demo's tracked reviews' recommendations fell due.
+        needed = 2 if measure.id == "review-recommendations-overdue" else 6
+        if len(with_value) < needed:
             thin[measure.id] = [f.shown() for f in figs]
     assert thin == {}, thin
     assert Registration.objects.filter(ended_on__isnull=False).exists()

@@ -197,7 +197,10 @@ def test_sign_in_failures_are_counted_per_client_behind_the_proxy(prydderch, cli
 
 def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items() if k not in {"CYLCH_DEBUG", "CYLCH_DEMO", "CYLCH_TESTING", "CYLCH_HTTPS"}
+        k: v
+        for k, v in os.environ.items()
+        # DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it in this process; production never does.
+        if k not in {"CYLCH_DEBUG", "CYLCH_DEMO", "CYLCH_TESTING", "CYLCH_HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     env.update(
         CYLCH_SECRET_KEY=secrets.token_urlsafe(64),
