@@ -7,7 +7,7 @@ the only one (HAZ-004: an email that never arrives must not be the only way some
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -17,7 +17,9 @@ from cylch.notify.models import Notification
 
 def notices_for(user: User) -> QuerySet[Notification]:
     """Unread first, then the newest."""
-    return Notification.objects.filter(recipient=user).order_by("read_at", "-created_at", "-pk")
+    return Notification.objects.filter(recipient=user).order_by(
+        F("read_at").asc(nulls_first=True), "-created_at", "-pk"
+    )  # unread (NULL) first on PostgreSQL as on SQLite
 
 
 def unread_count(user: User) -> int:
