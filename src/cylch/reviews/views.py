@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,7 +47,15 @@ def refer(request):
     form = ReferralForm(request.POST or None, initial={"referred_on": timezone.localdate().strftime("%d/%m/%Y")})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        child = Person.objects.filter(public_id=d["child"]).first() if d["child"] else None
+        # Only a child who lives or lived in the board's area: another board's children are
+        # "not found", the same answer as a reference that does not exist.
+        child = (
+            Person.objects.filter(public_id=d["child"], memberships__household__local_authority__board_area=area)
+            .distinct()
+            .first()
+            if d["child"]
+            else None
+        )
         if d["child"] and child is None:
             form.add_error("child", _("No record has that reference."))
         else:
@@ -87,7 +96,10 @@ def review(request, review_id):
     rev = review_for(request.user, review_id, write=request.method == "POST")
     form = MilestoneForm(request.POST or None, initial={"done_on": timezone.localdate().strftime("%d/%m/%Y")})
     if request.method == "POST":
-        step = get_object_or_404(Milestone, review=rev, public_id=request.POST.get("milestone"))
+        try:
+            step = Milestone.objects.get(review=rev, public_id=request.POST.get("milestone"))
+        except (Milestone.DoesNotExist, ValidationError, ValueError):
+            raise Http404 from None
         if form.is_valid():
             d = form.cleaned_data
             try:
