@@ -212,3 +212,11 @@ def test_acknowledging_an_alert_id_that_is_not_a_uuid_is_a_declared_422(prydderc
     response = client.post("/api/v1/alerts/not-a-uuid/acknowledge")
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "alert_id"
     assert_declared(openapi_document(client), "post", "/api/v1/alerts/{alert_id}/acknowledge", response)
+
+
+def test_listing_alerts_with_a_nul_in_the_status_is_a_declared_422(prydderch, api_client):
+    """Found by schemathesis on PostgreSQL: the NUL reached the query and raised a DataError."""
+    client = api_client(prydderch.orgs.gp)
+    response = client.get("/api/v1/alerts", {"status": "open\x00"})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "status"
+    assert_declared(openapi_document(client), "get", "/api/v1/alerts", response)

@@ -17,6 +17,7 @@ from ninja import Schema
 from ninja.errors import ValidationError
 from pydantic import Field
 
+NUL_MESSAGE = "This contains a NUL character (\\0), which is not text."
 NOT_DONE = "The request does not match the API's schema, so nothing was done: fix these and send it again."
 
 
@@ -44,6 +45,25 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     if where == "body":
         rest = rest[1:]
     return ".".join(str(p) for p in rest) or str(where)
+
+
+def _nul_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for key, inner in value.items() for p in _nul_paths(inner, (*path, key))]
+    if isinstance(value, list | tuple):
+        return [p for i, inner in enumerate(value) for p in _nul_paths(inner, (*path, i))]
+    return []
+
+
+def refuse_nul(values: dict[str, Any], *, location: str) -> None:
+    """Refuse (422, in the shape above) any NUL character in a request's ``query``, ``path`` or
+    ``body`` values. PostgreSQL cannot store or even compare one: a query with it raises."""
+    prefix = ("body", "body") if location == "body" else (location,)  # a body's second part is a name
+    errors = [{"loc": (*prefix, *path), "msg": NUL_MESSAGE} for path in _nul_paths(values)]
+    if errors:
+        raise ValidationError(errors)
 
 
 def request_invalid(api, request: HttpRequest, exc: ValidationError) -> HttpResponse:

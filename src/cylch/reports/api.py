@@ -11,6 +11,7 @@ from pydantic import Field
 
 from cylch.access.audit import audit_record, client_ip
 from cylch.access.models import LocalAuthority
+from cylch.core.api_errors import RequestErrorOut, refuse_nul
 from cylch.reports.models import Channel, Report
 from cylch.reports.services import SubjectIn, report_submit
 
@@ -90,6 +91,7 @@ def _out(report: Report) -> dict:
     summary="Make a report (idempotent on external_id)",
 )
 def post_report(request, body: ReportIn):
+    refuse_nul(body.model_dump(), location="body")
     org = request.organisation
     existing = Report.objects.filter(maker_organisation=org, external_id=body.external_id).first()
     if existing is not None:
@@ -128,9 +130,12 @@ def post_report(request, body: ReportIn):
 
 
 @router.get(
-    "/{reference}", response={200: ReportOut, 401: Message, 404: Message}, summary="The status of a report you made"
+    "/{reference}",
+    response={200: ReportOut, 401: Message, 404: Message, 422: RequestErrorOut},
+    summary="The status of a report you made",
 )
 def get_report(request, reference: str):
+    refuse_nul({"reference": reference}, location="path")
     report = Report.objects.filter(reference=reference.upper(), maker_organisation=request.organisation).first()
     if report is None:
         raise HttpError(404, "No report with that reference was made by your organisation.")
