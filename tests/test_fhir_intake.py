@@ -203,3 +203,17 @@ def test_a_null_among_given_names_or_address_lines_is_skipped_not_a_server_error
     status, body = post(hospital, "Appointment", appointment("N1", ref="#p", contained=[contained]))
     assert status == 201, body
     assert Event.objects.get(external_id="fhir:Appointment/N1").person_id == prydderch.twm.pk
+
+
+def test_a_nul_character_is_refused_at_its_fhir_path(prydderch, hospital):
+    """Found by fuzzing on PostgreSQL: an NHS number with a NUL (a FHIR string may hold one)
+    reached a query and raised a DataError, a server error."""
+    data = appointment("NUL1", ref="#p")
+    data["participant"][0]["actor"] = {
+        "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "943\x00"}
+    }
+    status, body = post(hospital, "Appointment", data)
+    assert status == 422
+    assert body["issue"][0]["expression"] == ["Appointment.participant[0].actor.identifier.value"]
+    assert "NUL" in body["issue"][0]["diagnostics"]
+    assert not Event.objects.exists()

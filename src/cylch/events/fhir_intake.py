@@ -86,22 +86,25 @@ def _is_resource_type(name: Any) -> bool:
         return False
 
 
-def _resource_type_issues(value: Any, path: str) -> list[Issue]:
-    """Every ``resourceType`` that names no FHIR resource, by its path.
+def _pre_model_issues(value: Any, path: str) -> list[Issue]:
+    """Every ``resourceType`` that names no FHIR resource, and every NUL character, by its path.
 
     fhir.resources raises TypeError or KeyError, not a validation error, for a contained or
     Bundle resource whose ``resourceType`` is not a resource's name, so these are found first.
+    A FHIR string may hold a NUL, which PostgreSQL can neither store nor compare.
     """
     issues = []
-    if isinstance(value, dict):
+    if isinstance(value, str) and "\x00" in value:
+        issues.append(Issue(path, "This contains a NUL character (\\0), which is not text."))
+    elif isinstance(value, dict):
         if "resourceType" in value and not _is_resource_type(value["resourceType"]):
             shown = f"“{value['resourceType']}”" if isinstance(value["resourceType"], str) else "This"
             issues.append(Issue(f"{path}.resourceType", f"{shown} is not the name of a FHIR resource."))
         for key, inner in value.items():
-            issues.extend(_resource_type_issues(inner, f"{path}.{key}"))
+            issues.extend(_pre_model_issues(inner, f"{path}.{key}"))
     elif isinstance(value, list):
         for i, inner in enumerate(value):
-            issues.extend(_resource_type_issues(inner, f"{path}[{i}]"))
+            issues.extend(_pre_model_issues(inner, f"{path}[{i}]"))
     return issues
 
 
@@ -266,7 +269,7 @@ def intake_appointment(*, organisation: Organisation, data: dict[str, Any]) -> F
     if data.get("resourceType") != "Appointment":
         result.issues.append(Issue("resourceType", "Send an Appointment resource."))
         return result
-    result.issues.extend(_resource_type_issues(data, "Appointment"))
+    result.issues.extend(_pre_model_issues(data, "Appointment"))
     if result.issues:
         return result
     try:
@@ -283,7 +286,7 @@ def intake_bundle(*, organisation: Organisation, data: dict[str, Any]) -> FhirRe
     if data.get("resourceType") != "Bundle":
         result.issues.append(Issue("resourceType", "Send a Bundle resource."))
         return result
-    result.issues.extend(_resource_type_issues(data, "Bundle"))
+    result.issues.extend(_pre_model_issues(data, "Bundle"))
     if result.issues:
         return result
     try:
