@@ -165,6 +165,8 @@ BAD_ITEMS = {
     "a NUL in the summary": ({"summary": "Not\x00 brought"}, "summary"),
     "a NUL in a name": ({"subject": {"family_name": "Pryd\x00derch"}}, "subject.family_name"),
     "a NUL in a detail": ({"details": {"service": "gp", "appointment_type": "Review\x00"}}, "details.appointment_type"),
+    # Found by fuzzing: JSON can carry half of a UTF-16 pair, which cannot be written as UTF-8.
+    "half a UTF-16 pair in the summary": ({"summary": "Not brought \ud800"}, "summary"),
     # Found by fuzzing: on PostgreSQL text longer than its column raised a DataError; SQLite kept it.
     "a name longer than its column": ({"subject": {"given_name": "N" * 101}}, "subject.given_name"),
     "a postcode longer than its column": ({"subject": {"postcode": "not a postcode at all"}}, "subject.postcode"),

@@ -17,7 +17,8 @@ from ninja import Schema
 from ninja.errors import ValidationError
 from pydantic import Field
 
-NUL_MESSAGE = "This contains a NUL character (\\0), which is not text."
+from cylch.core.text import NOT_TEXT_MESSAGE, not_text_paths
+
 NOT_DONE = "The request does not match the API's schema, so nothing was done: fix these and send it again."
 
 
@@ -47,21 +48,11 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in rest) or str(where)
 
 
-def _nul_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    if isinstance(value, str):
-        return [path] if "\x00" in value else []
-    if isinstance(value, dict):
-        return [p for key, inner in value.items() for p in _nul_paths(inner, (*path, key))]
-    if isinstance(value, list | tuple):
-        return [p for i, inner in enumerate(value) for p in _nul_paths(inner, (*path, i))]
-    return []
-
-
-def refuse_nul(values: dict[str, Any], *, location: str) -> None:
-    """Refuse (422, in the shape above) any NUL character in a request's ``query``, ``path`` or
-    ``body`` values. PostgreSQL cannot store or even compare one: a query with it raises."""
+def refuse_not_text(values: dict[str, Any], *, location: str) -> None:
+    """Refuse (422, in the shape above) a NUL or half a UTF-16 pair in a request's ``query``,
+    ``path`` or ``body`` values (``core.text``): a query or write with one raises."""
     prefix = ("body", "body") if location == "body" else (location,)  # a body's second part is a name
-    errors = [{"loc": (*prefix, *path), "msg": NUL_MESSAGE} for path in _nul_paths(values)]
+    errors = [{"loc": (*prefix, *path), "msg": NOT_TEXT_MESSAGE} for path in not_text_paths(values)]
     if errors:
         raise ValidationError(errors)
 

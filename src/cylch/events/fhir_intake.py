@@ -22,6 +22,7 @@ from fhir.resources.R4B.patient import Patient
 from pydantic import ValidationError
 
 from cylch.access.models import Organisation
+from cylch.core.text import NOT_TEXT, NOT_TEXT_MESSAGE
 from cylch.events.models import Source
 from cylch.events.services import BatchRejected, record_event_batch
 from cylch.identity.models import Person
@@ -87,15 +88,15 @@ def _is_resource_type(name: Any) -> bool:
 
 
 def _pre_model_issues(value: Any, path: str) -> list[Issue]:
-    """Every ``resourceType`` that names no FHIR resource, and every NUL character, by its path.
+    """Every ``resourceType`` that names no FHIR resource, and every string that is not text, by its path.
 
     fhir.resources raises TypeError or KeyError, not a validation error, for a contained or
     Bundle resource whose ``resourceType`` is not a resource's name, so these are found first.
-    A FHIR string may hold a NUL, which PostgreSQL can neither store nor compare.
+    A FHIR string may hold a NUL, which PostgreSQL can neither store nor compare (``core.text``).
     """
     issues = []
-    if isinstance(value, str) and "\x00" in value:
-        issues.append(Issue(path, "This contains a NUL character (\\0), which is not text."))
+    if isinstance(value, str) and NOT_TEXT.search(value):
+        issues.append(Issue(path, NOT_TEXT_MESSAGE))
     elif isinstance(value, dict):
         if "resourceType" in value and not _is_resource_type(value["resourceType"]):
             shown = f"“{value['resourceType']}”" if isinstance(value["resourceType"], str) else "This"

@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
+from cylch.core.text import NOT_TEXT_MESSAGE, not_text_paths
 from cylch.events.models import Event, Source
 from cylch.events.signals import event_recorded
 from cylch.identity.models import AgencyRecord, HouseholdMembership, Person
@@ -352,21 +353,6 @@ def _too_long(values: dict[str, Any], model) -> list[tuple[str, str]]:
     return out
 
 
-def _nul_fields(value: Any, path: str = "") -> list[str]:
-    """Where a NUL character is, in names and values (PostgreSQL cannot store one, and nobody types one)."""
-    if isinstance(value, str):
-        return [path] if "\x00" in value else []
-    found: list[str] = []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            name = f"{path}.{key}" if path else str(key)
-            found += [name.replace("\x00", "\\0")] if "\x00" in str(key) else _nul_fields(inner, name)
-    elif isinstance(value, list):
-        for i, inner in enumerate(value):
-            found += _nul_fields(inner, f"{path}.{i}")
-    return found
-
-
 def _record_item(
     organisation: Organisation, item: dict[str, Any], source: str, actor: User | None, result: BatchResult
 ) -> None:
@@ -407,8 +393,8 @@ def _record_item(
             errors.setdefault(f"subject.{name}", []).append(message)
     for name, message in _too_long({"external_id": item.get("external_id")}, Event):
         errors.setdefault(name, []).append(message)
-    for name in _nul_fields(item):
-        errors.setdefault(name, []).append("This contains a NUL character (\\0), which is not text.")
+    for path in not_text_paths(item):
+        errors.setdefault(".".join(str(p) for p in path), []).append(NOT_TEXT_MESSAGE)
     if errors:
         raise ValidationError(errors)
     try:

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from cylch.access.audit import audit_record, client_ip
 from cylch.access.models import LocalAuthority
-from cylch.core.api_errors import RequestErrorOut, refuse_nul
+from cylch.core.api_errors import RequestErrorOut, refuse_not_text
 from cylch.reports.models import Channel, Report
 from cylch.reports.services import SubjectIn, report_submit
 
@@ -91,7 +91,7 @@ def _out(report: Report) -> dict:
     summary="Make a report (idempotent on external_id)",
 )
 def post_report(request, body: ReportIn):
-    refuse_nul(body.model_dump(), location="body")
+    refuse_not_text(body.model_dump(), location="body")
     org = request.organisation
     existing = Report.objects.filter(maker_organisation=org, external_id=body.external_id).first()
     if existing is not None:
@@ -135,7 +135,7 @@ def post_report(request, body: ReportIn):
     summary="The status of a report you made",
 )
 def get_report(request, reference: str):
-    refuse_nul({"reference": reference}, location="path")
+    refuse_not_text({"reference": reference}, location="path")
     report = Report.objects.filter(reference=reference.upper(), maker_organisation=request.organisation).first()
     if report is None:
         raise HttpError(404, "No report with that reference was made by your organisation.")

@@ -9,7 +9,7 @@ from django.db.models import Q
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from cylch.core.api_errors import RequestErrorOut, refuse_nul
+from cylch.core.api_errors import RequestErrorOut, refuse_not_text
 from cylch.rules import services
 from cylch.rules.models import OPEN_STATUSES, Alert
 from cylch.rules.selectors import rule_of
@@ -70,7 +70,7 @@ def _out(alert: Alert, organisation) -> dict:
     "", response={200: list[AlertOut], 401: Message, 422: RequestErrorOut}, summary="Alerts sent to your organisation"
 )
 def list_alerts(request, status: str = "open"):
-    refuse_nul({"status": status}, location="query")
+    refuse_not_text({"status": status}, location="query")
     qs = _mine(request.organisation)
     if status == "open":
         qs = qs.filter(status__in=OPEN_STATUSES)
