@@ -438,6 +438,7 @@ ITEM_FAULTS = {
     "huge_external_id": ("external_id", 3),
     "nul_in_summary": ("summary", 3),
     "nul_in_name": ("subject.family_name", 3),
+    "half_a_utf16_pair": ("subject.given_name", 3),
     "bad_sex": ("subject.sex", 3),
 }
 
@@ -535,6 +536,8 @@ def _apply_item_fault(draw, item: dict[str, Any], kind: str) -> None:
         item["summary"] = "Not brought\x00 again"
     elif kind == "nul_in_name":
         item["subject"]["family_name"] = "Pryd\x00derch"
+    elif kind == "half_a_utf16_pair":
+        item["subject"]["given_name"] = draw(st.sampled_from(["Al\ud800ys", "\udfff"]))
     elif kind == "bad_sex":
         item["subject"]["sex"] = draw(st.sampled_from(["F", "boy", "Female"]))
 
@@ -598,9 +601,12 @@ def test_a_json_batch_is_refused_with_its_items_and_fields_named_or_stored_exact
             assert AgencyRecord.objects.get(pk=recorded.agency_record_id).local_id == item["subject"]["local_id"]
 
 
+# Any JSON value. Its strings may hold anything JSON can carry, NULs and lone surrogates
+# ("\ud800") included.
+any_text = st.text(max_size=30)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | typed_text,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(typed_text, inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
     max_leaves=12,
 )
 
