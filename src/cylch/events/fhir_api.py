@@ -43,14 +43,15 @@ def _outcome(description: str) -> dict:
 
 
 # The handlers answer FHIR themselves (an OperationOutcome as application/fhir+json), so the
-# responses are declared here rather than through ninja's ``response=``.
+# responses are declared here rather than through ninja's ``response=``. The status codes are
+# ints, as ninja's own: a "200" beside ninja's 200 would be one key twice in the JSON.
 OPENAPI = {
     "requestBody": {"content": {FHIR_JSON: {"schema": {"type": "object"}}}, "required": True},
     "responses": {
-        "200": _outcome("Nothing new recorded: already recorded, or not a missed appointment (the issues say which)."),
-        "201": _outcome("Recorded."),
-        "400": _outcome("The body is not JSON, or not one resource."),
-        "401": {
+        200: _outcome("Nothing new recorded: already recorded, or not a missed appointment (the issues say which)."),
+        201: _outcome("Recorded."),
+        400: _outcome("The body is not JSON, or not one resource."),
+        401: {
             "description": "No valid bearer token.",
             "content": {
                 "application/json": {
@@ -58,7 +59,7 @@ OPENAPI = {
                 }
             },
         },
-        "422": _outcome("Nothing recorded: each issue names a problem by its FHIR path."),
+        422: _outcome("Nothing recorded: each issue names a problem by its FHIR path."),
     },
 }
 
