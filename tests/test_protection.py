@@ -599,6 +599,15 @@ def test_corrections_within_ten_working_days_and_a_translation_on_request(prydde
     assert icpc.record_translated == "The conference record."
 
 
+def move_to_carmarthenshire(p) -> None:
+    """Alys moves to Carmarthenshire (as a report or a new GP registration would record it)."""
+    from cylch.identity.services import household_add_member, household_create
+
+    home = household_create(address_line="3 Heol y Felin", town="Llanelli", postcode="SA15 1AA",
+                            local_authority=p.places.carmarthenshire)  # fmt: skip
+    household_add_member(household=home, person=p.alys)
+
+
 def test_a_registered_child_moving_in_gets_a_transfer_conference_and_the_plan_runs_until_it(prydderch, chair):
     p = prydderch
     episode, icpc = _to_conference(p, held_strategy=days_ago(60), concluded=days_ago(55))
@@ -610,6 +619,11 @@ def test_a_registered_child_moving_in_gets_a_transfer_conference_and_the_plan_ru
                                               organisation=p.orgs.other_la_childrens_services)  # fmt: skip
     with pytest.raises(ValidationError):  # the same authority cannot receive its own child
         services.transfer_in(child=p.alys, user=p.staff.social_worker, told_on=days_ago(10), from_local_authority="x")
+    with pytest.raises(PermissionDenied):  # nor another one a child Cylch does not know lives there
+        services.transfer_in(child=p.alys, user=p.staff.other_la_social_worker, told_on=days_ago(10),
+                             from_local_authority="Ceredigion")  # fmt: skip
+    assert not episode.meetings.filter(kind=MeetingKind.TRANSFER).exists()
+    move_to_carmarthenshire(p)
     services.transfer_in(child=p.alys, user=p.staff.other_la_social_worker, told_on=days_ago(10),
                          from_local_authority="Ceredigion")  # fmt: skip
     episode.refresh_from_db()

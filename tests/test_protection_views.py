@@ -162,7 +162,7 @@ def test_register_status_is_visible_to_every_involved_agency_but_not_the_plan(cl
 def test_the_receiving_authority_records_a_move_in(client, prydderch, chair, demo_hub):
     from cylch.protection import meetings
     from cylch.protection.models import Decision
-    from tests.test_protection import _to_conference, conference_input, days_ago
+    from tests.test_protection import _to_conference, conference_input, days_ago, move_to_carmarthenshire
 
     p = prydderch
     episode, icpc = _to_conference(p, held_strategy=days_ago(40), concluded=days_ago(35))
@@ -174,9 +174,15 @@ def test_the_receiving_authority_records_a_move_in(client, prydderch, chair, dem
     factories.event(
         organisation=p.orgs.other_la_childrens_services, person=p.alys, code="social_care.visit.child_not_seen"
     )
+    url = reverse("protection:transfer-in", args=[p.alys.public_id])
+    # Until Cylch holds her new address there, Carmarthenshire cannot receive her: the page says why.
+    page = carms.get(reverse("protection:child", args=[p.alys.public_id])).content.decode()
+    assert "This child has moved to our area" not in page and "does not hold an address" in page
+    assert carms.post(url, {"told_on": day(3), "from_local_authority": "Ceredigion"}).status_code == 403
+    assert not episode.meetings.filter(kind=MeetingKind.TRANSFER).exists()
+    move_to_carmarthenshire(p)
     page = carms.get(reverse("protection:child", args=[p.alys.public_id])).content.decode()
     assert "This child has moved to our area" in page
-    url = reverse("protection:transfer-in", args=[p.alys.public_id])
     response = carms.post(url, {"told_on": day(3), "from_local_authority": "Ceredigion"})
     assert response.status_code == 302
     episode.refresh_from_db()
@@ -191,7 +197,7 @@ def test_a_team_manager_ends_a_registration_only_for_the_reasons_the_procedures_
 ):
     from cylch.protection import meetings
     from cylch.protection.models import Decision
-    from tests.test_protection import _to_conference, conference_input, days_ago
+    from tests.test_protection import _to_conference, conference_input, days_ago, move_to_carmarthenshire
 
     p = prydderch
     episode, icpc = _to_conference(p, held_strategy=days_ago(40), concluded=days_ago(35))

@@ -456,6 +456,19 @@ def record_visit(
 # --- a registered child moving in ----------------------------------------------------------
 
 
+NOT_LIVING_HERE = _(
+    "Cylch does not hold an address for this child in your authority, so you cannot receive them yet. "
+    "The child's new address reaches Cylch with a report or an agency's records (for example a new GP registration)."
+)
+
+
+def lives_in(child: Person, local_authority_id: int | None) -> bool:
+    """Whether the child's current address (an open household membership) is in the authority."""
+    return local_authority_id is not None and child.memberships.filter(
+        to_date__isnull=True, household__local_authority_id=local_authority_id
+    ).exists()
+
+
 def transfer_in(*, child: Person, user: User, told_on: date, from_local_authority: str) -> Episode:
     """A child on another authority's register has moved here: the receiving authority holds
     a transfer conference within 15 working days of being told; the sending authority's plan
@@ -463,6 +476,10 @@ def transfer_in(*, child: Person, user: User, told_on: date, from_local_authorit
     org = user.organisation
     if org is None or org.kind != OrganisationKind.LA_CHILDRENS_SERVICES or user.role not in LA_ROLES:
         raise PermissionDenied(_("Only children's services may receive a transfer."))
+    if not lives_in(child, org.local_authority_id):
+        # Otherwise children's services anywhere could make themselves part of any registered
+        # child's process (its meetings, plan and records) by "receiving" them.
+        raise PermissionDenied(NOT_LIVING_HERE)
     from cylch.protection.meetings import new_conference
 
     with transaction.atomic():

@@ -103,17 +103,19 @@ def child_page(request, public_id):
         and request.user.organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES
         and request.user.role in services.LA_ROLES
     )
+    may_receive = bool(  # a child on another Welsh authority's register
+        status.on_register and episode and episode.is_open and not episode.transfer_to_id
+        and request.user.organisation is not None
+        and request.user.organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES
+        and request.user.role in services.LA_ROLES
+        and request.user.organisation.local_authority_id != episode.local_authority_id
+    )  # fmt: skip
     _audit(request, "protection status viewed", "person", child.public_id, on_register=status.on_register)
     return render(request, "protection/child.html", {
         "access": access, "person": child, "status": status, "episode": episode, "member": member,
         "may_run": may_run, "may_start": may_start, "today": timezone.localdate(),
-        "may_receive": bool(
-            status.on_register and episode and episode.is_open and not episode.transfer_to_id
-            and request.user.organisation is not None
-            and request.user.organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES
-            and request.user.role in services.LA_ROLES
-            and request.user.organisation.local_authority_id != episode.local_authority_id
-        ),
+        "may_receive": may_receive and services.lives_in(child, request.user.organisation.local_authority_id),
+        "not_living_here": may_receive and services.NOT_LIVING_HERE,
         "may_end": may_run and status.on_register and request.user.role in ("team-manager", "conference-chair"),
     })  # fmt: skip
 
@@ -132,6 +134,10 @@ def start(request, public_id):
 def transfer_in(request, public_id):
     """A child on another Welsh authority's register has moved here (the receiving team)."""
     access = open_person(request, public_id)
+    org = request.user.organisation
+    lives_here = services.lives_in(access.person, org.local_authority_id if org else None)
+    if request.method == "POST" and not lives_here:
+        raise PermissionDenied(services.NOT_LIVING_HERE)
     form = f.TransferInForm(request.POST or None, initial={"told_on": timezone.localdate().strftime("%d/%m/%Y")})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -146,6 +152,7 @@ def transfer_in(request, public_id):
                                                                                   held_at__isnull=True).public_id)  # fmt: skip
     return render(request, "protection/transfer_in.html", {
         "person": access.person, "form": form, "form_errors": form_errors(form),
+        "lives_here": lives_here, "not_living_here": services.NOT_LIVING_HERE,
     })  # fmt: skip
 
 
@@ -164,7 +171,7 @@ def start_from_report(request, reference):
 
 def due_page(request):
     org = request.user.organisation
-    if org is None or org.kind != OrganisationKind.LA_CHILDRENS_SERVICES:
+    if org is None or org.kind != OrganisationKind.LA_CHILDRENS_SERVICES or request.user.role not in services.LA_ROLES:
         raise PermissionDenied
     rows = selectors.due_list(org)
     _audit(request, "due and overdue list viewed", "organisation", org.code, rows=len(rows))
@@ -360,7 +367,10 @@ def meeting_page(request, meeting_id):
                     return redirect("protection:meeting", meeting_id=meeting.public_id)
                 if action == "answer":
                     answer = f.AnswerForm(request.POST)
-                    item = get_object_or_404(Correction, pk=request.POST.get("correction"), meeting=meeting)
+                    correction_id = request.POST.get("correction", "")
+                    if not correction_id.isdigit():  # a hand-made form: as a correction that does not exist
+                        raise Http404
+                    item = get_object_or_404(Correction, pk=int(correction_id), meeting=meeting)
                     if answer.is_valid():
                         meetings.answer_correction(item, user=request.user, accepted=answer.cleaned_data["accepted"] == "yes",
                                                    answer=answer.cleaned_data["answer"])  # fmt: skip
