@@ -85,6 +85,17 @@ def audit_record(
     return entry
 
 
+def hold_chain() -> None:
+    """Take the chain's lock now, for the rest of the transaction.
+
+    A transaction holds ``AuditHead`` from its first entry to its commit. One that locks other
+    rows (an alert) and audits afterwards must take the head first: otherwise it can hold the
+    row while another transaction holds the head and waits for that row, a deadlock
+    (docs/bench.md, "The deadlock"). Call inside a transaction, before the row lock.
+    """
+    AuditHead.objects.select_for_update().get_or_create(id=1)
+
+
 def _is_emptied(entry: AuditEntry) -> bool:
     return not (entry.actor_label or entry.object_id or entry.purpose or entry.ip_address or entry.detail)
 

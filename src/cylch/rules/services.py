@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cylch.access.audit import audit_record
+from cylch.access.audit import audit_record, hold_chain
 from cylch.access.models import LocalAuthority, User
 from cylch.access.roles import Role
 from cylch.events.models import Event
@@ -93,6 +93,7 @@ def _step(alert: Alert, action: str, *, actor: User | None = None, note: str = "
 
 def apply_finding(rule: Rule, pack: Pack, scope: Scope, finding: Finding, now: datetime) -> tuple[Alert | None, str]:
     """Raise an alert, add new evidence to the open one, or do nothing. Returns (alert, what)."""
+    hold_chain()  # before the alert's row: see hold_chain
     open_alert = (
         Alert.objects.select_for_update().filter(rule_id=rule.id, scope_key=scope.key, status__in=OPEN_STATUSES).first()
     )
@@ -297,6 +298,7 @@ def _locked(alert: Alert, user: User | None, organisation=None) -> Alert:
         )
     if not allowed:
         raise PermissionDenied("This alert was not sent to you or your team.")
+    hold_chain()  # before the alert's row: see hold_chain
     return Alert.objects.select_for_update().get(pk=alert.pk)
 
 
@@ -431,6 +433,7 @@ def alerts_sweep(*, now: datetime | None = None) -> int:
     overdue = Alert.objects.filter(status=AlertStatus.RAISED, acknowledge_by__lt=now, escalated_at__isnull=True)
     for alert in overdue.select_related("owner_organisation", "local_authority"):
         with transaction.atomic():
+            hold_chain()  # before the alert's row: see hold_chain
             alert = Alert.objects.select_for_update().get(pk=alert.pk)
             if alert.escalated_at is not None or alert.status != AlertStatus.RAISED:
                 continue
