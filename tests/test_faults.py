@@ -665,21 +665,13 @@ def test_nothing_acknowledged_is_lost_or_doubled_when_the_web_server_is_killed(h
             "seconds": round(time.monotonic() - began)})  # fmt: skip
 
 
-RACE = (
-    "a resend that races its original is refused with a 500 when both create the same agency record: "
-    "identity.services.agency_record_upsert does not settle the agency_record_org_local_id race (docs/faults.md)"
-)
-
-
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_resend_racing_its_original_is_answered_with_the_stored_write(hubs, engine, request):
+def test_a_resend_racing_its_original_is_answered_with_the_stored_write(hubs, engine):
     """A client hangs up before its answer (its timeout ran out) and resends at once, while the
     first send is still being served: the write is stored once, and the resend is answered with it,
     not with an error. (On SQLite, writes are serialised and there is no race.)"""
     rng = random.Random(SEED + 3)
     hub = hubs.new(engine)
-    if hub.engine == "postgresql":
-        request.applymarker(pytest.mark.xfail(reason=RACE, strict=False))
     server = WebServer(hub)
     server.start()
     ops = make_ops(hub, "race", 16, rng)
