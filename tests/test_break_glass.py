@@ -28,6 +28,7 @@ def _no_rules(settings):
     """These tests count break-glass notices; the scene's events would also raise rule alerts."""
     settings.CYLCH_RULES_ON_RECORD = False
 
+
 REASON = "Family presenting as homeless tonight; need to know the risks before placing them"
 CLASSES = [c.value for c in Sensitivity]
 

@@ -197,7 +197,7 @@ def test_a_team_manager_ends_a_registration_only_for_the_reasons_the_procedures_
 ):
     from cylch.protection import meetings
     from cylch.protection.models import Decision
-    from tests.test_protection import _to_conference, conference_input, days_ago, move_to_carmarthenshire
+    from tests.test_protection import _to_conference, conference_input, days_ago
 
     p = prydderch
     episode, icpc = _to_conference(p, held_strategy=days_ago(40), concluded=days_ago(35))

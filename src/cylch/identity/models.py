@@ -275,7 +275,10 @@ class LinkageModelVersion(models.Model):
 
 class ReviewReason(models.TextChoices):
     UNCERTAIN = "uncertain", _("The score is between the review and the automatic link thresholds")
-    CONFLICT = "conflict", _("A strong match, but joining them would give one person two different NHS or pupil numbers")
+    CONFLICT = (
+        "conflict",
+        _("A strong match, but joining them would give one person two different NHS or pupil numbers"),
+    )
 
 
 class ReviewStatus(models.TextChoices):

@@ -464,9 +464,10 @@ NOT_LIVING_HERE = _(
 
 def lives_in(child: Person, local_authority_id: int | None) -> bool:
     """Whether the child's current address (an open household membership) is in the authority."""
-    return local_authority_id is not None and child.memberships.filter(
-        to_date__isnull=True, household__local_authority_id=local_authority_id
-    ).exists()
+    return (
+        local_authority_id is not None
+        and child.memberships.filter(to_date__isnull=True, household__local_authority_id=local_authority_id).exists()
+    )
 
 
 def transfer_in(*, child: Person, user: User, told_on: date, from_local_authority: str) -> Episode:
