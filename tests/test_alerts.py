@@ -132,6 +132,35 @@ def test_api_lists_and_acknowledges_idempotently(raised, api_client):
     assert police.get("/api/v1/alerts").json() == []
 
 
+def test_the_api_lists_many_alerts_in_as_many_queries_as_one(raised, api_client):
+    """Each alert's children and evidence come prefetched, not a query or two per alert."""
+    import uuid
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cylch.rules.models import AlertEvidence
+
+    fam, alert = raised
+    client = api_client(fam.orgs.childrens_services)
+    client.get("/api/v1/alerts")  # the first call also notes when the token was last used
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get("/api/v1/alerts").json()) == 1
+    children, evidence = list(alert.children.all()), list(alert.evidence.all())
+    for n in range(4):
+        copy = Alert.objects.get(pk=alert.pk)
+        copy.pk, copy.public_id, copy.scope_key = None, uuid.uuid4(), f"{alert.scope_key}:{n}"
+        copy.save()
+        copy.children.set(children)
+        AlertEvidence.objects.bulk_create(
+            [AlertEvidence(alert=copy, event_id=e.event_id, added_at=e.added_at) for e in evidence]
+        )
+    with CaptureQueriesContext(connection) as five:
+        body = client.get("/api/v1/alerts").json()
+    assert len(body) == 5 and all(a["evidence_count"] == 2 and len(a["children"]) == len(children) for a in body)
+    assert len(five) == len(one), [q["sql"] for q in five.captured_queries]
+
+
 def test_the_rule_pack_reads_in_welsh(prydderch, client):
     client.force_login(prydderch.staff.team_manager)
     client.cookies["cylch_language"] = "cy"

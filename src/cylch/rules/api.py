@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from ninja import Router, Schema, Status
 from pydantic import Field
 
 from cylch.core.api_errors import RequestErrorOut, refuse_not_text
 from cylch.rules import services
-from cylch.rules.models import OPEN_STATUSES, Alert
+from cylch.rules.models import OPEN_STATUSES, Alert, AlertEvidence
 from cylch.rules.selectors import rule_of
 
 router = Router(tags=["alerts"])
@@ -50,9 +50,16 @@ def _mine(organisation):
     ).distinct()
 
 
+def _with_evidence(alerts):
+    """The alerts with their area, children and evidence in a fixed number of queries."""
+    return alerts.select_related("local_authority__board_area").prefetch_related(
+        "children", Prefetch("evidence", queryset=AlertEvidence.objects.select_related("event__organisation"))
+    )
+
+
 def _out(alert: Alert, organisation) -> dict:
     rule = rule_of(alert)
-    rows = alert.evidence.select_related("event", "event__organisation")
+    rows = list(alert.evidence.all())  # prefetched with their events: _with_evidence
     own = [r.event for r in rows if r.event.organisation_id == organisation.pk]
     return {
         "id": str(alert.public_id), "rule": alert.rule_id,
@@ -76,7 +83,7 @@ def list_alerts(request, status: str = "open"):
         qs = qs.filter(status__in=OPEN_STATUSES)
     elif status != "all":
         qs = qs.filter(status=status)
-    qs = qs.order_by("-raised_at").prefetch_related("children")[:500]
+    qs = _with_evidence(qs.order_by("-raised_at"))[:500]
     return Status(200, [_out(a, request.organisation) for a in qs])
 
 
@@ -90,4 +97,4 @@ def acknowledge(request, alert_id: UUID):
     if alert is None:
         return Status(404, {"detail": "No alert with that id was sent to your organisation."})
     alert = services.alert_acknowledge(alert=alert, user=None, organisation=request.organisation)
-    return Status(200, _out(alert, request.organisation))
+    return Status(200, _out(_with_evidence(Alert.objects.filter(pk=alert.pk)).get(), request.organisation))
