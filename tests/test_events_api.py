@@ -156,6 +156,20 @@ def test_another_organisation_may_use_the_same_external_id(prydderch, api_client
     assert Event.objects.filter(external_id="EV-1").count() == 2
 
 
+def test_a_family_name_that_folds_longer_than_its_column_is_stored_and_found_again(prydderch, api_client):
+    """Folding can lengthen a name ("ﬃ" is "ffi"): the surname key is cut to its column, so
+    PostgreSQL stores it (it raised a DataError, found by fuzzing) and a resend finds it again."""
+    name = "ﬃ" * 40  # 40 characters, 120 once folded
+    subject = {"given_name": "Ceri", "family_name": name, "date_of_birth": "2019-03-04", "sex": "female"}
+    client = api_client(prydderch.orgs.gp)
+    assert post(client, [item("EV-LONG-1", local_id="GP-LONG", subject=subject)]).status_code == 200
+    record = AgencyRecord.objects.get(local_id="GP-LONG")
+    assert record.family_name == name and record.surname_key == "ffi" * 33 + "f"
+    again = post(api_client(prydderch.orgs.health_visiting), [item("EV-LONG-2", local_id="HV-LONG", subject=subject)])
+    assert again.status_code == 200, again.content
+    assert AgencyRecord.objects.get(local_id="HV-LONG").surname_key == record.surname_key
+
+
 # --- all or nothing -----------------------------------------------------------------------
 
 BAD_ITEMS = {
@@ -209,6 +223,27 @@ def test_one_bad_item_stores_nothing_and_is_named(prydderch, api_client, openapi
     assert {(e["item"], e["field"]) for e in body["errors"]} == {(1, field)}
     assert counts() == before
     assert not Person.objects.filter(family_name="Rowlands").exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [(None, "events.1.sensitivty"), ("subject", "events.1.subject.postcdoe"), ("recorder", "events.1.recorder.phone")],
+)
+def test_a_field_the_api_does_not_know_is_refused_by_name(prydderch, api_client, openapi, where, field):
+    """A misspelt field was ignored: "sensitivty" left the event at its code's own class."""
+    bad = item("GP-EV-MISSPELT")
+    name = field.rsplit(".", 1)[1]
+    if where is None:
+        bad[name] = "special"
+    else:
+        bad[where] = {**bad[where], name: "x"}
+    client = api_client(prydderch.orgs.gp)
+    before = counts()
+    response = post(client, [item("GP-EV-FINE", local_id="GP-9001"), bad])
+    assert response.status_code == 422, response.content
+    matches_schema(openapi, "RequestErrorOut", response.json())
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert counts() == before
 
 
 def test_every_bad_item_is_named_in_one_answer(prydderch, api_client):

@@ -17,7 +17,7 @@ from cylch.access.roles import OrganisationKind as K
 from cylch.core import taxonomy
 from cylch.demo import people, places
 from cylch.demo.organisations import Directory
-from cylch.identity.linkage.features import surname_feature
+from cylch.identity.linkage.features import surname_key
 from cylch.identity.models import (
     AgencyRecord,
     Household,
@@ -249,7 +249,7 @@ class PopulationBuilder:
             local_id=f"{org.code[:6].upper()}{self.ext_counter:07d}",
             given_name=given,
             family_name=family,
-            surname_key=surname_feature(family) or "",
+            surname_key=surname_key(family),
             date_of_birth=dob,
             sex=p.sex,
             address_line=ind.address,

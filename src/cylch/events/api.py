@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ninja import Router, Schema, Status
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from cylch.core.api_errors import RequestErrorOut
 from cylch.core.retry import on_deadlock
@@ -13,9 +13,14 @@ from cylch.events.services import BatchRejected, record_event_batch
 
 router = Router(tags=["events"])
 MAX_BATCH = 1000
+# A field the API does not know is refused, naming it: a misspelt "sensitivty" would otherwise
+# leave the event at its code's own class without a word.
+STRICT = ConfigDict(extra="forbid")
 
 
 class SubjectIn(Schema):
+    model_config = STRICT
+
     local_id: str = Field(description="Your system's own id for the person.")
     given_name: str | None = None
     family_name: str | None = None
@@ -31,12 +36,16 @@ class SubjectIn(Schema):
 
 
 class RecorderIn(Schema):
+    model_config = STRICT
+
     name: str | None = None
     role: str | None = None
     contact: str | None = None
 
 
 class EventIn(Schema):
+    model_config = STRICT
+
     external_id: str = Field(description="Your system's id for this event; resending it is safe.")
     code: str = Field(description="A code from the concern taxonomy, e.g. health.appointment.was_not_brought")
     occurred_at: str = Field(description="When it happened, ISO 8601 with time zone")
@@ -48,6 +57,8 @@ class EventIn(Schema):
 
 
 class BatchIn(Schema):
+    model_config = STRICT
+
     events: list[EventIn] = Field(max_length=MAX_BATCH)
 
 

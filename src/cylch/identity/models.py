@@ -117,9 +117,9 @@ class AgencyRecord(BaseModel):
         ]
 
     def save(self, *args, **kwargs):
-        from cylch.identity.linkage.features import surname_feature
+        from cylch.identity.linkage.features import surname_key
 
-        self.surname_key = surname_feature(self.family_name) or ""
+        self.surname_key = surname_key(self.family_name)
         if kwargs.get("update_fields") is not None and "family_name" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "surname_key"}
         super().save(*args, **kwargs)

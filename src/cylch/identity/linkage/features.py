@@ -77,6 +77,15 @@ def surname_feature(raw: str) -> str | None:
     return text or None
 
 
+SURNAME_KEY_LENGTH = 100  # AgencyRecord.surname_key
+
+
+def surname_key(raw: str) -> str:
+    """The surname as stored for finding candidates online: folding can lengthen a name (the
+    ligature "ﬃ" folds to "ffi"), so it is cut to its column, here and in every lookup alike."""
+    return (surname_feature(raw) or "")[:SURNAME_KEY_LENGTH]
+
+
 def parse_date(value: Any) -> date | None:
     """A date given as a ``date``, ISO ``YYYY-MM-DD`` or ``YYYYMMDD``; None when empty.
 

@@ -212,7 +212,7 @@ def candidates(fields: dict[str, Any], *, exclude_record: int | None = None) -> 
         if swapped:
             days.add(swapped)
         cond |= Q(date_of_birth__in=days)
-        surname = features.surname_feature(fields.get("family_name") or "")
+        surname = features.surname_key(fields.get("family_name") or "")
         if surname:
             cond |= Q(
                 surname_key=surname, date_of_birth__gte=date(dob.year, 1, 1), date_of_birth__lte=date(dob.year, 12, 31)
