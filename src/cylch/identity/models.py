@@ -224,6 +224,16 @@ class Relationship(models.Model):
     source_organisation = models.ForeignKey(
         "access.Organisation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    recorded_in_error = models.BooleanField(
+        default=False,
+        help_text="Set by a reviewer when it was never true; the relationship is kept, ended (to_date), "
+        "so the record of what an agency said survives.",
+    )
+    note = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="What the kind alone does not say, e.g. birth mother, adoptive mother (set in review).",
+    )
 
     class Meta:
         constraints = [
@@ -320,8 +330,17 @@ class MatchReview(models.Model):
         return f"review {self.record_a_id}/{self.record_b_id} ({self.status})"
 
 
+class ConflictDecision(models.TextChoices):
+    CORRECTED = "corrected", _("Corrected: a relationship was wrong or has ended")
+    ALL_RIGHT = "all_right", _("All of them are right")
+
+
 class FamilyConflict(models.Model):
-    """Relationships that cannot all be true (a child with three mothers), for a person to sort out."""
+    """Relationships that cannot all be true (a child with three mothers), for a person to sort out.
+
+    A reviewer's decision (``decision`` set, ``outcomes`` naming every relationship decided on)
+    binds later runs: the same relationships never raise the same kind of conflict again.
+    """
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="family_conflicts")
     kind = models.CharField(max_length=40)
@@ -331,7 +350,18 @@ class FamilyConflict(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, help_text="The reviewer's reason, or why the hub closed it (a merge).")
+    decision = models.CharField(
+        max_length=20,
+        choices=ConflictDecision.choices,
+        blank=True,
+        help_text="Empty while open, and when closed by the hub rather than decided by a reviewer.",
+    )
+    outcomes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="One entry per relationship decided on: its id, who, kind and what became of it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
