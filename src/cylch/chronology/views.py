@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,6 +22,7 @@ from cylch.core.forms import apply_errors, form_errors
 from cylch.governance.exports import deliver, safe_export_view
 from cylch.identity.selectors import age_on
 from cylch.identity.views import open_person
+from cylch.rules.register import register_notices
 
 GROUPS_PER_PAGE = 50  # rendering 100 groups was half the page's time for a 2,000-entry family
 
@@ -202,6 +204,9 @@ def voice_new(request, public_id):
             apply_errors(form, exc)
         else:
             messages.success(request, _("Saved on the child's record."))
+            notice = register_notices([access.person]).get(access.person.pk)
+            if notice is not None and notice.worker_id != request.user.pk:
+                messages.warning(request, notice.sentence(access.person.display_name, get_language() or "en"))
             return redirect("chronology:voice", public_id=access.person.public_id)
     return render(
         request,

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field
 from cylch.core.api_errors import RequestErrorOut
 from cylch.core.retry import on_deadlock
 from cylch.events.services import BatchRejected, record_event_batch
+from cylch.rules.register import register_notices
 
 router = Router(tags=["events"])
 MAX_BATCH = 1000
@@ -70,11 +71,26 @@ class EventResult(Schema):
     status: str = Field(description="created, or unchanged for a resend")
 
 
+class RegisterNoticeOut(Schema):
+    person_id: str
+    on_register: bool = Field(description="On a child protection register in Wales.")
+    looked_after: bool
+    social_worker: str = Field(description="The allocated social worker, or empty when none is allocated.")
+    organisation_en: str = Field(description="The social worker's organisation, or the front door to contact.")
+    organisation_cy: str
+    phone: str
+    email: str
+
+
 class BatchOut(Schema):
     created: int
     unchanged: int
     new_persons: int
     events: list[EventResult]
+    register_notices: list[RegisterNoticeOut] = Field(
+        description="Each child in the batch who is on the child protection register or looked after, and who "
+        "to contact: show it to the practitioner who recorded (the register's purpose). That person has been told."
+    )
 
 
 class ItemError(Schema):
@@ -109,9 +125,10 @@ def post_events(request, batch: BatchIn):
         )
     by_external = {e.external_id: ("created", e) for e in result.created}
     by_external.update({e.external_id: ("unchanged", e) for e in result.unchanged})
-    rows = []
+    rows, people = [], {}
     for i, item in enumerate(items):
         status, event = by_external[item["external_id"]]
+        people[event.person_id] = event.person
         rows.append(
             {
                 "item": i,
@@ -128,5 +145,18 @@ def post_events(request, batch: BatchIn):
             "unchanged": len(result.unchanged),
             "new_persons": result.new_persons,
             "events": rows,
+            "register_notices": [
+                {
+                    "person_id": str(people[pk].public_id),
+                    "on_register": n.on_register,
+                    "looked_after": n.looked_after,
+                    "social_worker": n.worker_name,
+                    "organisation_en": n.organisation_name_en,
+                    "organisation_cy": n.organisation_name_cy,
+                    "phone": n.phone,
+                    "email": n.email,
+                }
+                for pk, n in register_notices(list(people.values())).items()
+            ],
         },
     )

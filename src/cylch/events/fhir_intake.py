@@ -27,6 +27,7 @@ from cylch.events.models import Source
 from cylch.events.services import BatchRejected, record_event_batch
 from cylch.identity.models import Person
 from cylch.identity.selectors import age_on
+from cylch.rules.register import register_notices
 
 NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 WNB, DNA = "health.appointment.was_not_brought", "health.appointment.did_not_attend"
@@ -262,6 +263,16 @@ def _store(organisation: Organisation, result: FhirResult) -> FhirResult:
             "informational",
         )
     )
+    # The register's purpose: whoever records about a child on it is told who the social worker is.
+    events = [*batch.created, *batch.unchanged]
+    path_of = {item["external_id"]: path for item, path in zip(result.items, result.paths, strict=True)}
+    notices = register_notices(list({e.person_id: e.person for e in events}.values()))
+    told = set()
+    for event in events:
+        if event.person_id in notices and event.person_id not in told:
+            told.add(event.person_id)
+            sentence = notices[event.person_id].sentence(event.person.display_name, "en")
+            result.issues.append(Issue(path_of[event.external_id], sentence, "information", "informational"))
     return result
 
 

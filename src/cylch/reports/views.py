@@ -57,6 +57,7 @@ from cylch.reports.services import (
     report_feedback_by_telephone,
     report_submit,
 )
+from cylch.rules.register import register_notices
 
 PUBLIC_LIMIT_PER_HOUR = 5
 MAX_ATTACHMENTS = 5
@@ -200,8 +201,29 @@ def done(request, reference):
     return render(
         request,
         "reports/done.html",
-        {"reference": report.reference, "due": report.feedback_due_on, "email": report.maker_email},
+        {
+            "reference": report.reference,
+            "due": report.feedback_due_on,
+            "email": report.maker_email,
+            "register": _register_sentences(request, report),
+        },
     )
+
+
+def _register_sentences(request, report: Report) -> list[str]:
+    """For the professional who made the report (never a member of the public, nor anyone else
+    holding the reference): which of its children are on the register or looked after, and who
+    their social worker is (the purpose of the register)."""
+    if not request.user.is_authenticated or report.maker_id != request.user.pk:
+        return []
+    children = [s.person for s in report.subjects.filter(role=SubjectRole.CHILD).select_related("person")]
+    notices = register_notices(children)
+    language = translation.get_language() or "en"
+    return [
+        notices[c.pk].sentence(c.display_name, language)
+        for c in children
+        if c.pk in notices and notices[c.pk].worker_id != request.user.pk  # the social worker knows
+    ]
 
 
 def find(request):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, override
 from django.utils.translation import gettext_lazy as _
 
 from cylch.events.models import Event
@@ -35,6 +36,7 @@ def _front_door_of(person: Person):
 class RegisterNotice:
     on_register: bool
     looked_after: bool
+    worker_id: int | None
     worker_name: str
     organisation_name_en: str
     organisation_name_cy: str
@@ -43,6 +45,26 @@ class RegisterNotice:
 
     def organisation(self, language: str) -> str:
         return self.organisation_name_cy if language == "cy" else self.organisation_name_en
+
+    def sentence(self, name: str, language: str) -> str:
+        """What the practitioner who has just recorded about the child reads, in their language."""
+        with override(language):
+            if self.on_register:
+                status = gettext("%(name)s is on the child protection register.") % {"name": name}
+            else:
+                status = gettext("%(name)s is looked after by a local authority.") % {"name": name}
+            contact = ", ".join(part for part in (self.phone, self.email) if part)
+            if self.worker_name:
+                who = gettext("Their social worker is %(worker)s, %(organisation)s") % {
+                    "worker": self.worker_name,
+                    "organisation": self.organisation(language),
+                }
+            else:
+                who = gettext("No social worker is allocated: contact %(organisation)s") % {
+                    "organisation": self.organisation(language)
+                }
+            told = gettext("They have been told of what you recorded.")
+            return f"{status} {who}{f' ({contact})' if contact else ''}. {told}"
 
 
 def register_notice(person: Person) -> RegisterNotice | None:
@@ -60,12 +82,28 @@ def register_notice(person: Person) -> RegisterNotice | None:
     return RegisterNotice(
         on_register="register" in status,
         looked_after="looked_after" in status,
+        worker_id=worker.pk if worker else None,
         worker_name=(worker.get_full_name() or worker.username) if worker else "",
         organisation_name_en=org.name_en,
         organisation_name_cy=org.name_cy,
         phone=(worker.phone if worker and worker.phone else org.safeguarding_phone),
         email=(worker.email if worker and worker.email else org.safeguarding_email),
     )
+
+
+def register_notices(people) -> dict[int, RegisterNotice]:
+    """``register_notice`` for each of many people (a batch), keyed by person id. Only people with
+    a register or looked-after entry on the spine can have a status: one query finds them, so a
+    batch about children nobody has registered costs one query, not one per child."""
+    ids = {p.pk for p in people}
+    maybe = set(
+        Event.objects.filter(person_id__in=ids, code__in=list(STATUS_CODES)).values_list("person_id", flat=True)
+    )
+    notices = {}
+    for person in people:
+        if person.pk in maybe and (notice := register_notice(person)) is not None:
+            notices[person.pk] = notice
+    return notices
 
 
 def tell_social_worker(event: Event) -> int:
