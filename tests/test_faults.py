@@ -43,6 +43,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.load
+
 ROOT = Path(__file__).resolve().parents[1]
 FULL = os.environ.get("CYLCH_FAULT_FULL", "") == "1"
 SEED = int(os.environ.get("CYLCH_FAULT_SEED") or secrets.randbits(32))

@@ -9,7 +9,8 @@ both questions: nothing failed and nothing acknowledged was lost, and memory sta
 Run them alone with ``pytest tests/test_load.py``. They need PostgreSQL (``CYLCH_TEST_POSTGRES``,
 else the server in ``DATABASE_URL``, else 127.0.0.1:5432) and skip only when it does not answer;
 in ``make test`` they run once, in the PostgreSQL pass (the hub they drive is their own either
-way). They need locust (the ``bench`` extra) and fail, saying so, without it.
+way). They need locust (in the ``dev`` and ``bench`` extras) and fail, saying so, without it.
+Marked ``load``: ``pytest -m "not load"`` leaves them out of a quick run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 import pytest
 
 from cylch.core.loadtest import harness
+
+pytestmark = pytest.mark.load
 
 
 def _postgres() -> str:
