@@ -157,3 +157,44 @@ def is_out_of_hours(moment) -> bool:
         return True
     next_day = day + timedelta(days=1)
     return local.hour >= 15 and not is_working_day(next_day)
+
+
+# --- school days ---------------------------------------------------------------------------
+# A school day is a working day in term, for the local authority's schools: Operation
+# Encompass tells a school "before the start of the next school day". Term dates are data
+# (core/school_terms.yaml, per academic year, with per-authority overrides); a year the data
+# does not have raises MissingTermDates rather than being guessed.
+
+# A year has about 195 school days; no gap between two of them is near this long.
+_SCHOOL_DAY_SEARCH_LIMIT = 400
+
+
+def _authority_code(local_authority) -> str | None:
+    """A LocalAuthority, its code, or None (the Welsh dates)."""
+    if local_authority is None or isinstance(local_authority, str):
+        return local_authority or None
+    return local_authority.code
+
+
+def is_school_day(day: date, local_authority=None) -> bool:
+    """Whether schools in ``local_authority`` (a LocalAuthority or its code; None for the dates
+    Welsh schools share) are open on ``day``: a working day in Wales (not a weekend, bank holiday
+    or extra non-working day), in term, not in a half term and not a day the authority closed.
+
+    Raises ``school_terms.MissingTermDates`` when the term dates do not have ``day``'s academic
+    year, and ``school_terms.SchoolTermsError`` when the file cannot be used."""
+    from cylch.core import school_terms
+
+    if not is_working_day(day):
+        return False
+    year = school_terms.school_terms().for_year(school_terms.academic_year(day), _authority_code(local_authority))
+    return year.open_on(day)
+
+
+def next_school_day(day: date, local_authority=None) -> date:
+    """The first school day after ``day`` (in a holiday: the first day of the next term).
+    Raises like :func:`is_school_day` when the search reaches a year the data does not have."""
+    for n in range(1, _SCHOOL_DAY_SEARCH_LIMIT):
+        if is_school_day(day + timedelta(days=n), local_authority):
+            return day + timedelta(days=n)
+    raise LookupError(f"no school day within {_SCHOOL_DAY_SEARCH_LIMIT} days of {day:%Y-%m-%d}")

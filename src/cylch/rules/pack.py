@@ -36,6 +36,8 @@ STATUS_EVENT_CODES = frozenset(
     }
 )
 SCOPES = ("child", "child_and_siblings", "household", "parents_and_carers")
+# Deadlines given as a time of day ("08:30") rather than a number.
+TIME_OF_DAY = ("next_working_day_at", "next_school_day_at")
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,14 @@ class Condition:
 
 @dataclass(frozen=True)
 class Deadline:
+    """One of: within ``hours``; within ``working_days``; before a time ("08:30") on the next
+    working day, or on the next school day of the child's local authority (term dates:
+    core/school_terms.yaml)."""
+
     hours: int | None = None
     working_days: int | None = None
     next_working_day_at: str | None = None
+    next_school_day_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -300,9 +307,7 @@ class _Reader:
             ack = Deadline(working_days=1)
         else:
             (unit, value), *_ = ack_raw.items()
-            ack = Deadline(
-                **{unit: value if unit == "next_working_day_at" else self.number(value, [*path, "acknowledge"])}
-            )
+            ack = Deadline(**{unit: value if unit in TIME_OF_DAY else self.number(value, [*path, "acknowledge"])})
         lookback_raw = raw.get("lookback") or defaults["lookback"]
         return Rule(
             id=raw["id"],
@@ -350,12 +355,23 @@ def _schema_problems(name: str, doc: dict[str, Any], tree) -> list[Problem]:
         message = err.message
         if err.validator == "oneOf" and isinstance(err.instance, str):
             message = f"“{err.instance}” is not a number or a “$setting”"
+        elif err.absolute_path and err.absolute_path[-1] in TIME_OF_DAY:
+            message = _time_of_day_message(err.instance)
         elif err.validator in ("additionalProperties", "maxProperties", "minProperties") and isinstance(
             err.instance, dict
         ):
             message = f"{err.message} (allowed: {', '.join(sorted(err.schema.get('properties', {})))})"
         reader.problem(list(err.absolute_path), message)
     return reader.problems
+
+
+def _time_of_day_message(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 9:30 as a number of minutes (570).
+        return (
+            f'{value} is not a time: write the time in quotes, 24-hour, like "08:30" (unquoted, 9:30 reads as a number)'
+        )
+    return f'“{value}” is not a time written HH:MM, 24-hour, in quotes (like "08:30")'
 
 
 def load_pack(path: str | Path, *, base: Pack | None = None) -> Pack:

@@ -8,17 +8,21 @@ has someone accountable for it: the first target is the owner.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
 from cylch.access.models import LocalAuthority, Organisation, User
 from cylch.access.roles import FRONT_DOOR_ROLES, OrganisationKind, Role
-from cylch.core.calendar import add_working_days, is_working_day
+from cylch.core.calendar import add_working_days, is_school_day, is_working_day, next_school_day
+from cylch.core.school_terms import MissingTermDates, SchoolTermsError
 from cylch.identity.models import Allocation, AllocationKind, Person
 from cylch.rules.pack import Deadline
+
+log = logging.getLogger(__name__)
 
 PART_KINDS = {
     "health_visitor": OrganisationKind.HEALTH_VISITING,
@@ -121,16 +125,60 @@ def people_to_tell(target: Target) -> list[User]:
     return list(staff.filter(is_safeguarding_lead=True).order_by("pk"))
 
 
-def acknowledge_by(deadline: Deadline, now: datetime) -> datetime:
+def school_days_authority(local_authority: LocalAuthority | None, targets=()) -> LocalAuthority | None:
+    """Whose term dates a school-day deadline follows: the child's school's local authority when
+    the alert goes to a school that has one (a pupil may live across the border), else the
+    household's."""
+    for t in targets:
+        if t.organisation.kind == OrganisationKind.SCHOOL and t.organisation.local_authority_id:
+            return t.organisation.local_authority
+    return local_authority
+
+
+def acknowledge_by(
+    deadline: Deadline,
+    now: datetime,
+    *,
+    local_authority: LocalAuthority | None = None,
+    targets: list[Target] | tuple[Target, ...] = (),
+) -> datetime:
+    """When an alert raised at ``now`` must be acknowledged.
+
+    ``next_school_day_at`` needs term dates: those of the school among ``targets`` (the alert's
+    routing), else of ``local_authority`` (the household's). With neither, or when the term dates
+    do not cover the days needed, it counts working days instead and logs why: a deadline that
+    is early is safer than none (docs/rules.md, "School days and Operation Encompass")."""
     local = timezone.localtime(now)
     if deadline.hours is not None:
         return now + timedelta(hours=deadline.hours)
     if deadline.working_days is not None:
         day = add_working_days(local.date(), deadline.working_days)
         return local.replace(year=day.year, month=day.month, day=day.day)
-    hour, minute = map(int, (deadline.next_working_day_at or "08:30").split(":"))
+    at = deadline.next_school_day_at or deadline.next_working_day_at or "08:30"
+    hour, minute = map(int, at.split(":"))
     start = time(hour, minute)
     day = local.date()
+    if deadline.next_school_day_at is not None:
+        school_day = _school_day_for(day, local.time() < start, school_days_authority(local_authority, targets), at)
+        if school_day is not None:
+            return timezone.make_aware(datetime.combine(school_day, start))
     if not (is_working_day(day) and local.time() < start):
         day = add_working_days(day, 1)
     return timezone.make_aware(datetime.combine(day, start))
+
+
+def _school_day_for(day: date, before_start: bool, la: LocalAuthority | None, at: str) -> date | None:
+    """``day`` if schools are open and the start time is still to come, else the next school day;
+    None (logged) when that cannot be known."""
+    if la is None:
+        log.info("School-day deadline (%s) with no local authority known: counted in working days instead", at)
+        return None
+    try:
+        if before_start and is_school_day(day, la):
+            return day
+        return next_school_day(day, la)
+    except MissingTermDates as exc:
+        log.warning("School-day deadline (%s) for %s counted in working days instead: %s", at, la.code, exc)
+    except (SchoolTermsError, LookupError) as exc:
+        log.error("School-day deadline (%s) for %s counted in working days instead: %s", at, la.code, exc)
+    return None

@@ -17,7 +17,7 @@ from cylch.access.roles import FRONT_DOOR_ROLES, OrganisationKind, Role
 from cylch.access.selectors import PersonAccess, PersonNotFound, Viewer, access_person
 from cylch.core import taxonomy
 from cylch.rules.models import OPEN_STATUSES, SEVERITY_ORDER, Alert, LeadCoordinatorProposal, ProposalStatus
-from cylch.rules.pack import Condition, Pack, Rule, pack_for
+from cylch.rules.pack import Condition, Deadline, Pack, Rule, pack_for
 
 
 def works_team_queue(user: User) -> bool:
@@ -119,6 +119,25 @@ def scope_label(rule: Rule, language: str) -> str:
     return cy if language == "cy" else en
 
 
+def describe_deadline(deadline: Deadline, language: str) -> str:
+    """How long the first person told has to acknowledge, e.g. "Before 08:30 on the next school
+    day (the term dates of the child's local authority)"."""
+    cy = language == "cy"
+    if deadline.hours is not None:
+        n = deadline.hours
+        return f"O fewn {n} awr" if cy else f"Within {n} hour{'' if n == 1 else 's'}"
+    if deadline.working_days is not None:
+        n = deadline.working_days
+        return f"O fewn {n} diwrnod gwaith" if cy else f"Within {n} working day{'' if n == 1 else 's'}"
+    if deadline.next_school_day_at is not None:
+        at = deadline.next_school_day_at
+        if cy:
+            return f"Cyn {at} ar y diwrnod ysgol nesaf (yn ôl dyddiadau tymor awdurdod lleol y plentyn)"
+        return f"Before {at} on the next school day (by the term dates of the child's local authority)"
+    at = deadline.next_working_day_at or "08:30"
+    return f"Cyn {at} ar y diwrnod gwaith nesaf" if cy else f"Before {at} on the next working day"
+
+
 @dataclass
 class RuleView:
     rule: Rule
@@ -129,6 +148,7 @@ class RuleView:
     conditions: list[str]
     route_to: list[str]
     severity_label: str
+    acknowledge: str = ""  # the deadline in words (describe_deadline)
 
 
 PART_LABELS = {
@@ -167,6 +187,7 @@ def rule_views(pack: Pack, language: str) -> list[RuleView]:
             conditions=describe_conditions(r, language),
             route_to=[part_label(p, language) for p in r.route_to],
             severity_label=_severity_label(r.severity, language),
+            acknowledge=describe_deadline(r.acknowledge, language),
         )
         for r in pack.rules
     ]
