@@ -18,11 +18,14 @@ from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request
 from cylch.access.roles import FRONT_DOOR_ROLES
+from cylch.identity.conflicts import open_conflicts_for
 from cylch.identity.linkage.labels import FIELD_LABELS, level_label
 from cylch.identity.linkage.online import compare_pair
 from cylch.identity.linking import records_of, review_decide
 from cylch.identity.models import PersonLink, ReviewStatus
-from cylch.identity.selectors import family_conflicts_for, match_reviews_for
+from cylch.identity.selectors import match_reviews_for
+
+CONFLICTS_SHOWN = 5  # the newest; the family-conflict queue has them all
 
 
 def _reviewers_only(request):
@@ -40,14 +43,13 @@ def queue(request):
     page = Paginator(open_reviews.order_by("-weight", "pk"), 50).get_page(request.GET.get("page"))
     for review in page.object_list:
         review.percent = _percent(review.probability)
-    conflicts = (
-        family_conflicts_for(request.user).filter(resolved=False).select_related("person").order_by("created_at")[:100]
-    )
+    conflicts = open_conflicts_for(request.user)
     return render(
         request,
         "identity/review_queue.html",
-        {"page": page, "total": open_reviews.count(), "conflicts": list(conflicts)},
-    )
+        {"page": page, "total": open_reviews.count(), "conflicts": list(conflicts[:CONFLICTS_SHOWN]),
+         "conflict_total": conflicts.count()},
+    )  # fmt: skip
 
 
 def detail(request, pk: int):

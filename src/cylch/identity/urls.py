@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cylch.identity import review_views, views
+from cylch.identity import conflict_views, review_views, views
 
 app_name = "identity"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("matching/", review_views.queue, name="review-queue"),
     path("matching/<int:pk>/", review_views.detail, name="review-detail"),
     path("matching/<int:pk>/decide/", review_views.decide, name="review-decide"),
+    path("matching/family/", conflict_views.queue, name="family-conflicts"),
+    path("matching/family/<int:pk>/", conflict_views.conflict, name="family-conflict"),
 ]
