@@ -39,7 +39,7 @@ from cylch.access.services import api_token_create
 from cylch.chronology.voice import record_voice, story_save
 from cylch.events.csv_intake import import_csv
 from cylch.identity.linking import review_raise
-from cylch.identity.models import AgencyRecord, MatchReview, ReviewReason
+from cylch.identity.models import AgencyRecord, FamilyConflict, MatchReview, Relationship, ReviewReason
 from cylch.identity.services import agency_record_upsert, household_add_member, household_create, relationship_add
 from cylch.insight import periods
 from cylch.notify.models import Notification
@@ -206,6 +206,22 @@ def _match_review(world: World, side: str, org: Organisation, given: str, family
     world.put(side, "match_review", review.pk, family)
 
 
+def _family_conflict(world: World, side: str, *, org: Organisation, la: LocalAuthority, family: str) -> None:
+    """A child living in the authority recorded with three parents: a conflict to decide."""
+    child = agency_record_upsert(organisation=org, local_id=f"FC-{family}", data={
+        "given_name": "Mabli", "family_name": family, "date_of_birth": "2015-02-02"}).person  # fmt: skip
+    home = household_create(address_line=f"1 Heol {family}", town=la.name_en, local_authority=la)
+    household_add_member(household=home, person=child, from_date=date(2015, 2, 2))
+    for n, given in enumerate(("Nest", "Dilys", "Begw"), start=1):
+        parent = agency_record_upsert(organisation=org, local_id=f"FC-{family}-{n}", data={
+            "given_name": given, "family_name": family, "date_of_birth": f"198{n}-01-01"}).person  # fmt: skip
+        relationship_add(person=parent, kind="parent", relative=child, source_organisation=org)
+    conflict = FamilyConflict.objects.get(person=child, resolved=False)
+    rels = Relationship.objects.filter(relative=child, kind="parent").order_by("pk").values_list("pk", flat=True)
+    world.put(side, "family_conflict", conflict.pk, family)
+    world.put(side, "family_conflict_rels", ",".join(map(str, rels)))
+
+
 def _voice(world: World, side: str, *, child, user: User, words: str) -> None:
     access = access_person(Viewer.for_user(user), child.public_id)
     story_save(access=access, user=user, summary=f"Story: {words}")
@@ -323,6 +339,7 @@ def _build() -> World:
     _alert(world, "theirs", child=gwion, orgs=[t_gp, t_hv], users=[t_gp_user, t_hv_user])
     _import(world, "theirs", t_gp, t_gp_user, "Gwenynfaimport")
     _match_review(world, "theirs", t_gp, "Tegwen", "Gwenynfabach", "Y Bala")
+    _family_conflict(world, "theirs", org=t_gp, la=gwynedd, family="Gwenynfateulu")
     _review(world, "theirs", area=north, child=heledd, user=t_panel, words="Gwenynfa review")
     world.put("theirs", "area", "gwynedd")
 
@@ -365,6 +382,7 @@ def _build() -> World:
            users=[u[Role.GP], u[Role.HEALTH_VISITOR]])  # fmt: skip
     _import(world, "mine", p.orgs.gp, u[Role.GP], "Mefusenimport")
     _match_review(world, "mine", p.orgs.gp, "Elin", "Mefusenfach", "Aberaeron")
+    _family_conflict(world, "mine", org=p.orgs.gp, la=ceredigion, family="Mefusenteulu")
     _review(world, "mine", area=p.places.mid_and_west_wales, child=p.alys, user=u[Role.REVIEW_PANEL],
             words="Mefusen review")  # fmt: skip
     world.put("mine", "area", "ceredigion")
