@@ -16,16 +16,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
-from django.utils.dateparse import parse_datetime
 
 from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
-from cylch.core.text import NOT_TEXT_MESSAGE, not_text_paths
 from cylch.events.models import Event, Source
 from cylch.events.signals import event_recorded
 from cylch.identity.models import AgencyRecord, HouseholdMembership, Person
-from cylch.identity.services import agency_record_upsert, clean_record_fields
 
 
 def fingerprint(
@@ -266,16 +263,6 @@ class BatchRejected(Exception):
         self.errors = errors
 
 
-def _flatten(index: int, exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    if hasattr(exc, "error_dict"):
-        return [
-            {"item": index, "field": f"{prefix}{name}", "message": message}
-            for name, errs in exc.message_dict.items()
-            for message in errs
-        ]
-    return [{"item": index, "field": prefix.rstrip(".") or "", "message": m} for m in exc.messages]
-
-
 def record_event_batch(
     *,
     organisation: Organisation,
@@ -287,144 +274,10 @@ def record_event_batch(
     """Store a batch of events from one organisation's system, all or nothing.
 
     Each item names its subject as the organisation's own record of the person
-    (``subject.local_id`` plus whatever demographics and identifiers it holds).
+    (``subject.local_id`` plus whatever demographics and identifiers it holds). The batch is
+    stored set-based and the rules run once for it (``events/batch.py``); what is stored, the
+    problems named and what each new event sets off are as if its items were sent one by one.
     """
-    errors: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(items):
-        ext = item.get("external_id")
-        if not ext:
-            errors.append(
-                {
-                    "item": i,
-                    "field": "external_id",
-                    "message": "Every event in a batch needs the sending system's own id, so a resend is safe.",
-                }
-            )
-        elif ext in seen:
-            errors.append(
-                {
-                    "item": i,
-                    "field": "external_id",
-                    "message": f"“{ext}” appears twice in this batch (also item {seen[ext]}).",
-                }
-            )
-        else:
-            seen[ext] = i
-    if errors:
-        raise BatchRejected(errors)
-    result = BatchResult()
-    with transaction.atomic():
-        for i, item in enumerate(items):
-            try:
-                with transaction.atomic():
-                    _record_item(organisation, item, source, actor, result)
-            except ValidationError as exc:
-                errors.extend(_flatten(i, exc))
-            if progress is not None:
-                progress(1)
-        if errors:
-            raise BatchRejected(errors)
-        audit_record(
-            action="write",
-            actor=actor,
-            actor_label="" if actor else f"{organisation.code} system",
-            organisation_code=organisation.code,
-            object_type="event_batch",
-            object_id=len(items),
-            purpose="event batch received",
-            detail={
-                "created": [str(e.public_id) for e in result.created],
-                "unchanged": len(result.unchanged),
-                "records": result.records,
-                "source": source,
-            },
-        )
-    return result
+    from cylch.events.batch import record_batch
 
-
-def _too_long(values: dict[str, Any], model) -> list[tuple[str, str]]:
-    """Text longer than its column: PostgreSQL refuses it (a server error) and SQLite keeps it whole."""
-    out = []
-    for name, value in values.items():
-        limit = model._meta.get_field(name).max_length if isinstance(value, str) else None
-        if limit and len(value) > limit:
-            out.append((name, f"This is {len(value)} characters long; at most {limit} can be kept."))
-    return out
-
-
-def _record_item(
-    organisation: Organisation, item: dict[str, Any], source: str, actor: User | None, result: BatchResult
-) -> None:
-    errors: dict[str, list[str]] = {}
-    subject = item.get("subject") or {}
-    if not isinstance(subject, dict) or not subject.get("local_id"):
-        errors["subject.local_id"] = ["Name the person by your system's own id for them."]
-    occurred_raw = item.get("occurred_at")
-    try:
-        occurred_at = parse_datetime(str(occurred_raw)) if occurred_raw else None
-    except ValueError:  # well formed but impossible, e.g. 30 February
-        occurred_at = None
-    if occurred_at is None:
-        errors["occurred_at"] = [
-            f"“{occurred_raw or ''}” is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z)."
-        ]
-    if not item.get("code"):
-        errors["code"] = ["A taxonomy code is required."]
-    details = item.get("details") or {}
-    if not isinstance(details, dict):
-        errors["details"] = ["Details must be an object."]
-    # Check the code, details and subject fields too, so every problem is named at once.
-    if item.get("code") and isinstance(details, dict):
-        try:
-            validate_details(item["code"], details)
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                errors.setdefault(name, []).extend(messages)
-    data = {k: v for k, v in subject.items() if k != "local_id"} if isinstance(subject, dict) else {}
-    try:
-        cleaned = clean_record_fields(data)
-    except ValidationError as exc:
-        for name, messages in exc.message_dict.items():
-            errors.setdefault(f"subject.{name}", []).extend(messages)
-    else:
-        local_id = subject.get("local_id") if isinstance(subject, dict) else None
-        for name, message in _too_long({"local_id": local_id, **cleaned}, AgencyRecord):
-            errors.setdefault(f"subject.{name}", []).append(message)
-    for name, message in _too_long({"external_id": item.get("external_id")}, Event):
-        errors.setdefault(name, []).append(message)
-    for path in not_text_paths(item):
-        errors.setdefault(".".join(str(p) for p in path), []).append(NOT_TEXT_MESSAGE)
-    if errors:
-        raise ValidationError(errors)
-    try:
-        rec = agency_record_upsert(
-            organisation=organisation, local_id=str(subject["local_id"]), data=data, actor=actor, audit=False
-        )
-    except ValidationError as exc:
-        raise ValidationError({f"subject.{k}": v for k, v in exc.message_dict.items()}) from None
-    result.new_persons += int(rec.person_created)
-    result.links += int(rec.record_created and not rec.person_created)
-    if rec.record_created:
-        result.records.append(
-            {"record": str(rec.record.public_id), "person": str(rec.person.public_id), "link": str(rec.link_method)}
-        )
-    recorder = item.get("recorder") or {}
-    recorded = record_event(
-        organisation=organisation,
-        code=item["code"],
-        occurred_at=occurred_at,
-        person=rec.person,
-        agency_record=rec.record,
-        summary=str(item.get("summary") or ""),
-        details=details,
-        external_id=str(item["external_id"]),
-        recorded_by=actor,
-        recorder_name=str(recorder.get("name") or ""),
-        recorder_role=str(recorder.get("role") or ""),
-        recorder_contact=str(recorder.get("contact") or ""),
-        sensitivity=item.get("sensitivity"),
-        source=source,
-        audit=False,
-    )
-    (result.created if recorded.created else result.unchanged).append(recorded.event)
+    return record_batch(organisation=organisation, items=items, source=source, actor=actor, progress=progress)

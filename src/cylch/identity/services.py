@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -27,6 +28,9 @@ from cylch.identity.models import (
 from cylch.identity.names import search_key
 from cylch.identity.signals import link_undone
 from cylch.identity.validators import validate_nhs_number, validate_upn
+
+# Ids per IN (...) list: well inside SQLite's and PostgreSQL's limits on parameters.
+CHUNK = 500
 
 RECORD_FIELDS = (
     "given_name",
@@ -227,6 +231,68 @@ def agency_record_upsert(
                 detail={"person": str(person.public_id), "link": method, "new": record_created},
             )
     return RecordResult(record, person, record_created, person_created, method)
+
+
+def agency_records_upsert(
+    *, organisation: Organisation, subjects: list[tuple[str, dict[str, Any]]], actor: User | None = None
+) -> Iterator[RecordResult | ValidationError]:
+    """:func:`agency_record_upsert` for many records of one organisation, in order, without audit.
+
+    The records already held and their links are read in one query each (locked in id order, so
+    two batches cannot take each other's records in opposite orders), and a held record is
+    written only when what was sent changes it. A record not yet held goes through
+    :func:`agency_record_upsert` itself, so it is linked exactly as a record sent alone.
+
+    Yields each subject's result, or the ``ValidationError`` that refused it, as soon as that
+    record is stored: a caller reading the person then sees them as that record left them, as if
+    the records had been sent one by one.
+    """
+    from cylch.identity.linkage.features import surname_key
+
+    local_ids = sorted({str(local_id) for local_id, _data in subjects if local_id and str(local_id).strip()})
+    records: dict[str, AgencyRecord] = {}
+    for i in range(0, len(local_ids), CHUNK):
+        held = AgencyRecord.objects.select_for_update().filter(
+            organisation=organisation, local_id__in=local_ids[i : i + CHUNK]
+        )
+        records.update((record.local_id, record) for record in held.order_by("pk"))
+    # Each person once, so one record's enrichment is seen by the next record of the same person.
+    persons: dict[int, Person] = {}
+    links: dict[int, tuple[int, str]] = {}  # record -> (person, how linked)
+    held_ids = [r.pk for r in records.values()]
+    for i in range(0, len(held_ids), CHUNK):
+        active = PersonLink.objects.filter(agency_record_id__in=held_ids[i : i + CHUNK], active=True)
+        for link in active.select_related("person"):
+            persons.setdefault(link.person_id, link.person)
+            links[link.agency_record_id] = (link.person_id, link.method)
+    for local_id, data in subjects:
+        try:
+            if not local_id or not str(local_id).strip():
+                raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
+            local_id = str(local_id)
+            fields = clean_record_fields(data)
+            record = records.get(local_id)
+            if record is None or record.pk not in links:
+                # New to the hub (or held without a link): the one-record path links it.
+                result = agency_record_upsert(
+                    organisation=organisation, local_id=local_id, data=data, actor=actor, audit=False
+                )
+                records[local_id] = result.record
+                persons[result.person.pk] = result.person  # read afresh by it, so the latest
+                links[result.record.pk] = (result.person.pk, result.link_method)
+                yield result
+                continue
+            changed = [f for f, value in fields.items() if getattr(record, f) != value]
+            for field in changed:
+                setattr(record, field, fields[field])
+            if changed or record.surname_key != surname_key(record.family_name):
+                record.save(update_fields=[*changed, "surname_key", "modified_at"])
+            person_id, method = links[record.pk]
+            person = persons[person_id]
+            _enrich(person, fields)
+            yield RecordResult(record, person, False, False, method)
+        except ValidationError as exc:
+            yield exc
 
 
 def link_retire(link: PersonLink, *, actor: User | None, reason: str) -> None:

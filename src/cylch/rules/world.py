@@ -23,6 +23,7 @@ from cylch.rules.pack import Rule
 SIBLING_KINDS = ("sibling", "half_sibling")
 PARENT_KINDS = ("parent", "step_parent")
 CARER_KINDS = ("parent", "step_parent", "carer", "partner_of_parent")
+CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,81 @@ class World:
             self._statuses.setdefault(person, []).append((at, kind, on))
         self.loaded_all = True
         return self
+
+    # -- loading around a batch (the incremental path, many events at once) -----------------
+    def load_around(self, person_ids: set[int], household_ids: set[int], *, hops: int = 3) -> World:
+        """Read what scoping asks about these people and households in a few queries.
+
+        The people, their relatives out to ``hops`` steps (a sibling through a parent is two,
+        that sibling's own brothers and sisters through another parent three), their homes and
+        statuses; the households' members and board areas. Anything further out is still asked
+        for one at a time, as without this, so the scopes are the same either way.
+        """
+        todo = set(person_ids)
+        households = set(household_ids)
+        for _hop in range(hops):
+            todo = {pk for pk in todo if pk not in self._relatives}
+            if not todo:
+                break
+            self._load_people(todo)
+            households |= {h for pk in todo if (h := self._home.get(pk)) is not None}
+            todo = {r for pk in todo for _k, r in self._relatives[pk]} | {
+                p for pk in todo for _k, p in self._relatives_in[pk]
+            }
+        self._load_households(households)
+        members = {m for h in households for m in self._members.get(h, [])}
+        self._load_people({pk for pk in members if pk not in self._relatives})
+        return self
+
+    def _load_people(self, pks: set[int]) -> None:
+        ordered = sorted(pks)
+        for i in range(0, len(ordered), CHUNK):
+            chunk = ordered[i : i + CHUNK]
+            for pk in chunk:
+                self._person[pk] = (None, False, False)  # as person() has it for an id not found
+                self._relatives[pk], self._relatives_in[pk] = [], []
+                self._home[pk] = None
+                self._statuses[pk] = []
+            for pk, born, unborn, died in Person.objects.filter(pk__in=chunk).values_list(
+                "pk", "date_of_birth", "is_unborn", "date_of_death"
+            ):
+                self._person[pk] = (born, unborn, died is None)
+            inside = set(chunk)
+            for person, kind, relative in Relationship.objects.filter(
+                Q(person_id__in=chunk) | Q(relative_id__in=chunk)
+            ).values_list("person_id", "kind", "relative_id"):
+                if person in inside:
+                    self._relatives[person].append((kind, relative))
+                if relative in inside:
+                    self._relatives_in[relative].append((kind, person))
+            homes: dict[int, int] = {}
+            for person, household in (
+                HouseholdMembership.objects.filter(person_id__in=chunk, to_date__isnull=True)
+                .order_by("person_id", "-from_date", "-id")
+                .values_list("person_id", "household_id")
+            ):
+                homes.setdefault(person, household)
+            self._home.update(homes)
+            for person, code, at in (
+                Event.objects.filter(person_id__in=chunk, code__in=STATUS_CODES, superseded_by__isnull=True)
+                .order_by("occurred_at", "id")
+                .values_list("person_id", "code", "occurred_at")
+            ):
+                self._statuses[person].append((at, *STATUS_CODES[code]))
+
+    def _load_households(self, households: set[int]) -> None:
+        ordered = sorted(h for h in households if h not in self._members)
+        for i in range(0, len(ordered), CHUNK):
+            chunk = ordered[i : i + CHUNK]
+            members: dict[int, list[int]] = {h: [] for h in chunk}
+            for household, person in HouseholdMembership.objects.filter(
+                household_id__in=chunk, to_date__isnull=True
+            ).values_list("household_id", "person_id"):
+                members[household].append(person)
+            self._members.update(members)
+            self._board.update(
+                Household.objects.filter(pk__in=chunk).values_list("pk", "local_authority__board_area__code")
+            )
 
     # -- facts ---------------------------------------------------------------------------
     def person(self, pk: int) -> tuple[date | None, bool, bool]:
