@@ -14,5 +14,9 @@ def test_settle_loads_the_url_patterns_and_freezes_what_start_up_made():
         import sys
 
         assert "cylch.protection.views" in sys.modules and "cylch.insight.views" in sys.modules
+        # The linkage libraries and the shipped model, shared by the workers under --preload.
+        from cylch.identity.linkage.online import _load
+
+        assert "splink" in sys.modules and "duckdb" in sys.modules and _load.cache_info().currsize >= 1
     finally:
         gc.unfreeze()

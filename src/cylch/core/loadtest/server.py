@@ -139,21 +139,32 @@ class Hub:
 # --- the server -------------------------------------------------------------------------------
 
 
-def _rss_kb(pid: int) -> int:
+def _proc_kb(path: str, key: str) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
 
 
+def _rss_kb(pid: int) -> int:
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: pages shared between workers (``--preload``) count once in all,
+    where resident memory counts them in every worker."""
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
 class Server:
     """gunicorn serving ``cylch.wsgi`` for a hub on a free loopback port."""
 
-    def __init__(self, hub: Hub, *, workers: int | None = None, threads: int = 1):
+    def __init__(self, hub: Hub, *, workers: int | None = None, threads: int = 1, preload: bool = True):
         self.hub = hub
+        self.preload = preload
         self.workers = workers or 2 * (os.cpu_count() or 1) + 1
         self.threads = threads
         self.port = free_port()
@@ -165,6 +176,7 @@ class Server:
     def config(self) -> dict:
         return {
             "server": "gunicorn",
+            "preload": self.preload,
             "worker_class": "sync" if self.threads == 1 else "gthread",
             "workers": self.workers,
             "threads": self.threads,
@@ -190,6 +202,8 @@ class Server:
             "--log-level",
             "warning",
         ]
+        if self.preload:  # settle once in the arbiter; the workers share it (cylch.core.runtime)
+            cmd.append("--preload")
         if self.threads > 1:
             cmd += ["--worker-class", "gthread", "--threads", str(self.threads)]
         (self.hub.workdir / "var").mkdir(exist_ok=True)
@@ -254,6 +268,10 @@ class Server:
     def rss_mb(self) -> dict[int, float]:
         """Resident memory of each worker, MiB."""
         return {pid: round(_rss_kb(pid) / 1024, 1) for pid in self.worker_pids()}
+
+    def pss_mb(self) -> dict[int, float]:
+        """Each worker's share of memory, MiB (shared pages divided between their sharers)."""
+        return {pid: round(_pss_kb(pid) / 1024, 1) for pid in self.worker_pids()}
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -349,4 +367,5 @@ def warm(server: Server, *, per_worker: int = 4) -> dict:
         "ok": sum(1 for s in statuses if s == 200),
         "seconds": round(time.monotonic() - t0, 1),
         "rss_mb": server.rss_mb(),
+        "pss_mb": server.pss_mb(),
     }
