@@ -163,6 +163,7 @@ class ProposalStatus(models.TextChoices):
     PROPOSED = "proposed", _("Waiting for a manager")
     CONFIRMED = "confirmed", _("Confirmed")
     DECLINED = "declined", _("Not confirmed")
+    WITHDRAWN = "withdrawn", _("Withdrawn: the child moved to another local authority")
 
 
 class LeadCoordinatorProposal(models.Model):
