@@ -128,6 +128,24 @@ def test_operation_encompass_tells_each_school_age_childs_school_before_the_next
     assert Notification.objects.filter(recipient__username="school.dsp", kind="alert_raised").count() == 1
 
 
+def test_an_encompass_notice_on_the_friday_before_half_term_is_due_the_first_morning_back(fam, settings):
+    """Through the service, with the school's authority: not the Monday of half term (a working
+    day when nobody is in school) but 08:30 on the first school day after it (docs/rules.md,
+    "School days and Operation Encompass"; the dates are the shipped Welsh 2026/27 ones)."""
+    from datetime import datetime
+
+    from cylch.rules.services import evaluate_event
+
+    settings.CYLCH_RULES_ON_RECORD = False
+    friday = timezone.make_aware(datetime(2026, 10, 23, 15, 0))
+    notice = rec(
+        fam.orgs.police, PPN, friday - timedelta(hours=2), household=fam.home, details={"risk_level": "standard"}
+    )
+    evaluate_event(notice, now=friday)
+    [alert] = alerts("operation-encompass")
+    assert timezone.localtime(alert.acknowledge_by) == timezone.make_aware(datetime(2026, 11, 2, 8, 30))
+
+
 def test_encompass_is_not_raised_for_an_old_notice(fam):
     rec(fam.orgs.police, PPN, ago(30), household=fam.home, details={"risk_level": "standard"})
     assert alerts("operation-encompass") == []

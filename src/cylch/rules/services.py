@@ -122,7 +122,7 @@ def apply_finding(rule: Rule, pack: Pack, scope: Scope, finding: Finding, now: d
                 counts=finding.counts,
                 raised_at=now,
                 evidence_updated_at=now,
-                acknowledge_by=routing.acknowledge_by(rule.acknowledge, now),
+                acknowledge_by=routing.acknowledge_by(rule.acknowledge, now, local_authority=la, targets=targets),
                 owner_organisation=owner.organisation,
                 owner=owner.user,
                 last_notified_at=now,
