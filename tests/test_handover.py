@@ -255,3 +255,36 @@ def test_a_social_workers_alert_stays_with_them_until_the_transfer_and_is_shared
     assert told.filter(url=reverse("rules:alert", args=[alert.public_id])).count() == 1
     # Every alert about Alys her social worker holds is shared, none handed over.
     assert not Alert.objects.filter(children=fam.alys, steps__action=HANDED_OVER).exists()
+
+
+def test_the_new_authority_confirms_a_lead_coordinator_and_the_alert_follows(coordinated):
+    """The proposal mechanism carries on in the new authority: its manager confirms, the handed-over
+    alert moves to the new coordinator, and the ended allocation stays in the history."""
+    fam, alert, carms_manager = coordinated
+    move(fam, fam.twm)
+    fresh = LeadCoordinatorProposal.objects.get(person=fam.twm, status=ProposalStatus.PROPOSED)
+    with pytest.raises(Exception, match="Only a team manager"):
+        proposal_confirm(proposal=fresh, user=fam.staff.team_manager)  # no longer Ceredigion's call
+    proposal_confirm(proposal=fresh, user=carms_manager)
+    alert.refresh_from_db()
+    assert alert.owner_organisation == fresh.organisation and alert.owner == fresh.practitioner
+    leads = Allocation.objects.filter(person=fam.twm, kind=AllocationKind.LEAD_COORDINATOR).order_by("pk")
+    assert [a.to_date is None for a in leads] == [False, True]
+
+
+def test_an_alert_another_agency_owns_stays_with_it(prydderch, demo_hub):
+    """Operation Encompass goes to Alys's school, which still teaches her after the move."""
+    fam = prydderch
+    record_event(organisation=fam.orgs.police, code="police.ppn.domestic_abuse", occurred_at=ago(0, hours=2),
+                 household=fam.home, details={"risk_level": "standard"})  # fmt: skip
+    alert = Alert.objects.get(rule_id="operation-encompass")
+    assert alert.owner_organisation == fam.orgs.school
+    steps, recipients = alert.steps.count(), set(alert.recipients.values_list("organisation", "user", "part"))
+    home = carmarthenshire_home(fam)
+    for child in (fam.alys, fam.twm, fam.unborn):
+        move(fam, child, home)
+    alert.refresh_from_db()
+    assert alert.owner_organisation == fam.orgs.school and alert.local_authority == fam.places.ceredigion
+    assert alert.steps.count() == steps
+    assert set(alert.recipients.values_list("organisation", "user", "part")) == recipients
+    assert not Notification.objects.filter(kind__in=["alert_handed_over", "alert_handed_over_in"]).exists()
