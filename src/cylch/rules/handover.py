@@ -156,7 +156,7 @@ def _old_side(org: Organisation, from_la: LocalAuthority | None) -> bool:
 
 
 def _decide(alert: Alert, child: Person, from_la, door: Organisation, ended_orgs: set[int]) -> str:
-    """ "hand_over", "share" or "stay" (see the module doc)."""
+    """One of hand_over, share or stay (see the module doc)."""
     owner_org = alert.owner_organisation
     if owner_org.pk == door.pk:
         return "stay"  # already the new front door's
