@@ -159,12 +159,6 @@ class Outcome:
     note: str = ""
 
 
-def conflict_check_decide(*, conflict: FamilyConflict, actor: User) -> None:
-    """May ``actor`` decide this conflict? (The view found it through the reviewer's scope.)"""
-    if not family_conflicts_for(actor).filter(pk=conflict.pk).exists():
-        raise ValidationError({"__all__": [_("You may not decide this conflict.")]})
-
-
 def conflict_decide(
     *, conflict: FamilyConflict, actor: User, outcomes: list[Outcome], reason: str, shown: str | None = None
 ) -> FamilyConflict:
