@@ -258,6 +258,8 @@ def _insert(organisation: Organisation, new: list[Event], index: dict[str, int])
     looked up again and each is settled as a resend or a clash, as ``record_event`` does.
     """
     resent: dict[str, Event] = {}
+    if not new:
+        return resent
     for _attempt in range(INSERT_ATTEMPTS):
         try:
             with transaction.atomic():

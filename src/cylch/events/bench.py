@@ -3,9 +3,9 @@ against a floor of the same rows copied into a plain table, on SQLite and Postgr
 
 What is timed is what ``POST /api/v1/events`` does after parsing: ``record_event_batch`` for one
 organisation's batch (all or nothing, one transaction), with each event's subject named by the
-sender's own record of the person, the rules evaluated on every new event (``evaluate_event``
-and the register and lead-coordinator checks, from the ``event_recorded`` signal) and one audit
-entry per batch. The senders are the demo's GP practices, schools, police and health visitors,
+sender's own record of the person, the rules evaluated once for the batch over every scope its
+new events touch (``evaluate_events``, then the register and lead-coordinator checks, from the
+``batch_recorded`` signal) and one audit entry per batch. The senders are the demo's GP practices, schools, police and health visitors,
 each sending events about the people it holds records for, in batches of ``--batch`` (100: a
 system sending as things happen, not a nightly file); one event in twenty is about someone the
 sender has not sent before, so it makes a new record that the linkage model matches against the
@@ -342,14 +342,16 @@ def profile_batch(sender: Sender) -> dict:
         name: cumulative(name)
         for name in (
             "record_event_batch",
-            "_record_item",
+            "read_item",
+            "agency_records_upsert",
             "agency_record_upsert",
             "_online_match",
-            "record_event",
-            "validate_details",
-            "fingerprint",
-            "on_event",
-            "evaluate_event",
+            "_event_for",
+            "_insert",
+            "on_batch",
+            "evaluate_events",
+            "load_around",
+            "apply_finding",
             "tell_social_worker",
             "lead_coordinator_check",
             "audit_record",

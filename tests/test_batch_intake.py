@@ -1,0 +1,318 @@
+"""The set-based batch path (``events/batch.py``): the same outcome as sending the items one by
+one, the rules once per scope for the whole batch, and a query count that does not grow with
+the number of events. Against the real database, through the real recording service."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cylch.access.models import AuditEntry
+from cylch.access.roles import Role
+from cylch.events.models import Event
+from cylch.events.services import BatchRejected, record_event, record_event_batch
+from cylch.governance import webhooks
+from cylch.governance.models import Delivery, WebhookKind
+from cylch.identity.models import AgencyRecord, AllocationKind
+from cylch.identity.services import agency_record_upsert, allocation_create
+from cylch.notify.models import Notification
+from cylch.rules import services as rule_services
+from cylch.rules.models import Alert, LeadCoordinatorProposal, ProposalStatus
+from cylch.rules.services import evaluate_events
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+WNB = "health.appointment.was_not_brought"
+PPN = "police.ppn.domestic_abuse"
+
+
+def ago(days: float = 0, **kw):
+    return timezone.now() - timedelta(days=days, **kw)
+
+
+def wnb(ext: str, local_id: str, days: float, service: str = "gp") -> dict:
+    return {
+        "external_id": ext,
+        "code": WNB,
+        "occurred_at": ago(days).isoformat(),
+        "subject": {"local_id": local_id},
+        "details": {"service": service},
+        "summary": f"Not brought ({ext})",
+    }
+
+
+def family_items(n: int) -> list[dict]:
+    """``n`` missed appointments spread over the two Prydderch children, from the GP."""
+    return [wnb(f"GP-WNB-{i}", ("GP-1003", "GP-1004")[i % 2], 5 + 7 * i) for i in range(n)]
+
+
+def alerts() -> set:
+    """Every alert as what it is about and its evidence (by the sender's ids), not by row."""
+    return {
+        (
+            a.rule_id,
+            a.scope_key,
+            a.status,
+            frozenset(a.evidence.values_list("event__external_id", flat=True)),
+            frozenset(a.children.values_list("pk", flat=True)),
+        )
+        for a in Alert.objects.all()
+    }
+
+
+class Rollback(Exception):
+    pass
+
+
+def outcome_of(send) -> tuple[set, set]:
+    """Run ``send`` in a transaction that is rolled back; return the alerts and notifications it left."""
+    seen: tuple[set, set] = (set(), set())
+    try:
+        with transaction.atomic():
+            send()
+            notes = set(Notification.objects.values_list("kind", "recipient_id"))
+            seen = (alerts(), notes)
+            raise Rollback
+    except Rollback:
+        pass
+    return seen
+
+
+def one_by_one(org, items) -> None:
+    """Each item as the intake stored it before batches were set-based: its record upserted,
+    then ``record_event`` for it alone, the rules running from its ``event_recorded``."""
+    for item in items:
+        subject = dict(item["subject"])
+        rec = agency_record_upsert(organisation=org, local_id=subject.pop("local_id"), data=subject, audit=False)
+        record_event(
+            organisation=org, code=item["code"], occurred_at=datetime.fromisoformat(item["occurred_at"]),
+            person=rec.person, agency_record=rec.record, summary=item.get("summary", ""), details=item["details"],
+            external_id=item["external_id"], source="api", audit=False,
+        )  # fmt: skip
+
+
+# --- the same as one at a time -----------------------------------------------------------------
+
+
+def test_a_batch_raises_the_same_alerts_and_notices_as_its_items_sent_one_by_one(prydderch):
+    """Twelve missed appointments for Alys and Twm, once as single-event batches and once as one
+    batch: the same alerts, about the same children, with the same evidence, and the same people
+    told, whichever way they came."""
+    fam = prydderch
+    items = family_items(12)
+    singly = outcome_of(lambda: one_by_one(fam.orgs.gp, items))
+    batched = outcome_of(lambda: record_event_batch(organisation=fam.orgs.gp, items=items))
+    assert singly[0], "the family's missed appointments raise alerts"
+    assert batched == singly
+
+
+def test_a_household_rule_sees_a_batch_as_it_sees_single_events(prydderch):
+    """Police notifications about the household and missed appointments together: the household
+    and child scopes come out the same from a batch as from single events."""
+    fam = prydderch
+    standard = {"risk_level": "standard"}
+    items = [
+        {"external_id": f"DPP-{i}", "code": PPN, "occurred_at": ago(days).isoformat(),
+         "subject": {"local_id": local_id}, "details": standard}
+        for i, (local_id, days) in enumerate([("DPP-CERI", 200), ("DPP-CERI", 2), ("DPP-DAF", 30)])
+    ]  # fmt: skip
+    subjects = {"DPP-CERI": "ceri", "DPP-DAF": "dafydd"}
+    for item in items:
+        person = getattr(fam, subjects[item["subject"]["local_id"]])
+        item["subject"]["nhs_number"] = person.nhs_number
+    singly = outcome_of(lambda: one_by_one(fam.orgs.police, items))
+    batched = outcome_of(lambda: record_event_batch(organisation=fam.orgs.police, items=items))
+    assert batched == singly
+
+
+def test_each_scope_is_evaluated_once_for_the_whole_batch(prydderch, monkeypatch):
+    """Two events about Twm or twenty: the rules evaluate the same scopes, once each, after the
+    events are stored (the engine is counted, not replaced)."""
+    calls: list[str] = []
+    real = rule_services.evaluate
+
+    def counted(rule, events, children, now):
+        calls.append(rule.id)
+        return real(rule, events, children, now)
+
+    monkeypatch.setattr(rule_services, "evaluate", counted)
+    fam = prydderch
+    few = [wnb(f"GP-A-{i}", "GP-1004", 3 + i) for i in range(2)]
+    many = [wnb(f"GP-B-{i}", "GP-1004", 3 + i) for i in range(20)]
+    record_event_batch(organisation=fam.orgs.gp, items=few)
+    for_few = sorted(calls)
+    calls.clear()
+    record_event_batch(organisation=fam.orgs.gp, items=many)
+    assert sorted(calls) == for_few
+    events = list(Event.objects.filter(external_id__startswith="GP-B-"))
+    stats = evaluate_events(events)
+    assert stats.events == 20 and stats.scopes == len(for_few)
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def queries_for(org, items) -> int:
+    """How many queries storing ``items`` takes (rolled back after)."""
+    count = 0
+    try:
+        with transaction.atomic():
+            with CaptureQueriesContext(connection) as captured:
+                record_event_batch(organisation=org, items=items)
+            count = len(captured.captured_queries)
+            raise Rollback
+    except Rollback:
+        pass
+    return count
+
+
+def test_the_queries_of_a_batch_do_not_grow_with_its_events(prydderch):
+    """Twelve events about the family's four people, or sixty: the same handful of queries, the
+    rules included (sixty cost at most a few more, never a few per event). A resend of fifty
+    is a few queries."""
+    fam = prydderch
+    people = ["GP-1001", "GP-1002", "GP-1003", "GP-1004"]
+    codes = [("health.adult_mental_health.concern", "GP-1001"), ("health.substance_misuse.concern", "GP-1002")]
+
+    def items(n: int, tag: str) -> list[dict]:
+        out = []
+        for i in range(n):
+            if i % 4 < 2:
+                out.append(wnb(f"GP-{tag}-{i}", people[2 + i % 2], 3 + i))
+            else:
+                code, local_id = codes[i % 2]
+                out.append({"external_id": f"GP-{tag}-{i}", "code": code, "occurred_at": ago(3 + i).isoformat(),
+                            "subject": {"local_id": local_id}, "details": factories.minimal_details(code)})  # fmt: skip
+        return out
+
+    record_event_batch(organisation=fam.orgs.gp, items=items(12, "P"))  # the alerts are raised
+    small, large = queries_for(fam.orgs.gp, items(12, "S")), queries_for(fam.orgs.gp, items(60, "L"))
+    assert large - small <= 5, (small, large)
+    resend = items(50, "R")
+    record_event_batch(organisation=fam.orgs.gp, items=resend)
+    with CaptureQueriesContext(connection) as again:
+        result = record_event_batch(organisation=fam.orgs.gp, items=resend)
+    assert len(result.unchanged) == 50 and len(again.captured_queries) <= 10
+
+
+def test_a_resent_record_is_not_written_again(prydderch):
+    """The agency record of a resend with the same details is left as it was (no write)."""
+    fam = prydderch
+    record = AgencyRecord.objects.get(organisation=fam.orgs.gp, local_id="GP-1004")
+    before = record.modified_at
+    record_event_batch(organisation=fam.orgs.gp, items=[wnb("GP-R-1", "GP-1004", 3)])
+    record.refresh_from_db()
+    assert record.modified_at == before
+    item = wnb("GP-R-2", "GP-1004", 3)
+    item["subject"]["postcode"] = "sy23 1aa"
+    record_event_batch(organisation=fam.orgs.gp, items=[item])
+    record.refresh_from_db()
+    assert record.postcode == "SY23 1AA" and record.modified_at > before
+
+
+# --- what each new event sets off -------------------------------------------------------------
+
+
+def test_each_new_event_in_a_batch_reaches_the_social_worker_once(prydderch):
+    """Three entries from the school about Alys, on the register: three notices to her social
+    worker, one per entry; none for the registration itself; none again on a resend."""
+    fam = prydderch
+    allocation_create(person=fam.alys, organisation=fam.orgs.childrens_services, practitioner=fam.staff.social_worker,
+                      kind=AllocationKind.ALLOCATED_SOCIAL_WORKER)  # fmt: skip
+    record_event(organisation=fam.orgs.childrens_services, code="process.register.registered", occurred_at=ago(10),
+                 person=fam.alys, recorded_by=fam.staff.social_worker,
+                 details=factories.minimal_details("process.register.registered"))  # fmt: skip
+    items = [
+        {"external_id": f"SCH-{i}", "code": "education.behaviour.change", "occurred_at": ago(1 + i).isoformat(),
+         "subject": {"local_id": "PUPIL-2041-017"}, "details": {}}
+        for i in range(3)
+    ]  # fmt: skip
+    record_event_batch(organisation=fam.orgs.school, items=items)
+    told = Notification.objects.filter(kind="register_entry", recipient=fam.staff.social_worker)
+    assert told.count() == 3
+    record_event_batch(organisation=fam.orgs.school, items=items)
+    assert told.count() == 3
+
+
+def test_a_second_organisation_in_a_batch_proposes_a_lead_coordinator_once(prydderch):
+    """The GP's entries about Twm, then a batch of four from the health visitor: one proposal."""
+    fam = prydderch
+    record_event_batch(organisation=fam.orgs.gp, items=[wnb("GP-LC-1", "GP-1004", 40)])
+    assert not LeadCoordinatorProposal.objects.filter(person=fam.twm).exists()
+    items = [wnb(f"HV-LC-{i}", "HV-77-TWM", 3 + i, service="health_visiting") for i in range(4)]
+    record_event_batch(organisation=fam.orgs.health_visiting, items=items)
+    [proposal] = LeadCoordinatorProposal.objects.filter(person=fam.twm)
+    assert proposal.status == ProposalStatus.PROPOSED
+    assert sorted(proposal.organisations_involved) == sorted([fam.orgs.gp.pk, fam.orgs.health_visiting.pk])
+
+
+def test_a_batch_queues_one_webhook_delivery_per_new_event(prydderch):
+    """Two registrations in one batch from children's services, a subscription to registrations
+    at Alys's school: one delivery for each, and none for a resend."""
+    fam = prydderch
+    admin = factories.demo_practitioner(username="ysgol.admin", role=Role.ADMIN, organisation=fam.orgs.school)
+    webhooks.subscription_create(user=admin, name="MIS", url="https://mis.example/", kinds=[WebhookKind.REGISTRATION])
+    record = {"local_id": "CS-ALYS", "nhs_number": fam.alys.nhs_number}
+    items = [
+        {"external_id": f"CS-REG-{i}", "code": "process.register.registered", "occurred_at": ago(5 - i).isoformat(),
+         "subject": record, "details": {"categories": ["neglect"]}}
+        for i in range(2)
+    ]  # fmt: skip
+    record_event_batch(organisation=fam.orgs.childrens_services, items=items)
+    assert Delivery.objects.filter(kind=WebhookKind.REGISTRATION).count() == 2
+    record_event_batch(organisation=fam.orgs.childrens_services, items=items)
+    assert Delivery.objects.filter(kind=WebhookKind.REGISTRATION).count() == 2
+
+
+def test_one_audit_entry_per_batch_names_the_new_events(prydderch):
+    fam = prydderch
+    before = AuditEntry.objects.filter(object_type="event_batch").count()
+    result = record_event_batch(organisation=fam.orgs.gp, items=family_items(3))
+    entry = AuditEntry.objects.filter(object_type="event_batch").latest("seq")
+    assert AuditEntry.objects.filter(object_type="event_batch").count() == before + 1
+    assert entry.detail["created"] == [str(e.public_id) for e in result.created]
+
+
+# --- problems ---------------------------------------------------------------------------------
+
+
+def test_problems_of_different_stages_are_listed_by_item(prydderch):
+    """Item 0 reuses an id for other content (found once its subject is known), item 1 has an
+    unknown code (found on reading): both named, in item order, and nothing stored."""
+    fam = prydderch
+    record_event_batch(organisation=fam.orgs.gp, items=[wnb("GP-S-1", "GP-1004", 3)])
+    clash = wnb("GP-S-1", "GP-1004", 3)
+    clash["summary"] = "Something else"
+    bad = wnb("GP-S-2", "GP-1003", 4)
+    bad["code"] = "not.a.code"
+    count = Event.objects.count()
+    with pytest.raises(BatchRejected) as refused:
+        record_event_batch(organisation=fam.orgs.gp, items=[clash, bad, wnb("GP-S-3", "GP-1003", 5)])
+    assert [(e["item"], e["field"]) for e in refused.value.errors] == [(0, "external_id"), (1, "code")]
+    assert Event.objects.count() == count
+
+
+def test_an_age_is_checked_as_the_items_record_left_the_person(prydderch):
+    """A child's code about someone whose birth date nobody has sent passes; the same person's
+    birth date arriving in a later item of the batch does not make the earlier item wrong, as
+    it would not have one by one. A later item about them is checked with it."""
+    fam = prydderch
+    adult_code = "health.adult_mental_health.concern"
+    nhs = factories.nhs_number("943476567")
+    first = {"external_id": "HV-AGE-1", "code": WNB, "occurred_at": ago(3).isoformat(),
+             "subject": {"local_id": "HV-NEW", "given_name": "Nel", "nhs_number": nhs},
+             "details": {"service": "health_visiting"}}  # fmt: skip
+    second = {"external_id": "HV-AGE-2", "code": WNB, "occurred_at": ago(2).isoformat(),
+              "subject": {"local_id": "HV-NEW-2", "nhs_number": nhs, "date_of_birth": "1990-01-01"},
+              "details": {"service": "health_visiting"}}  # fmt: skip
+    with pytest.raises(BatchRejected) as refused:
+        record_event_batch(organisation=fam.orgs.health_visiting, items=[first, second])
+    assert [(e["item"], e["field"]) for e in refused.value.errors] == [(1, "code")]
+    second["code"], second["details"] = adult_code, factories.minimal_details(adult_code)
+    result = record_event_batch(organisation=fam.orgs.health_visiting, items=[first, second])
+    assert len(result.created) == 2 and result.created[0].person_id == result.created[1].person_id
