@@ -212,7 +212,9 @@ def _hand_over(alert, child, from_la, to_la, door, ended_orgs, move, now) -> Non
     if alert.status in (AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED):
         # The new team has to pick it up: new again, with a fresh deadline from now.
         alert.status, alert.acknowledged_at, alert.acknowledged_by, alert.escalated_at = AlertStatus.RAISED, None, None, None  # fmt: skip
-        alert.acknowledge_by = routing.acknowledge_by(rule.acknowledge, now) if rule else now + timedelta(days=1)
+        # School-day deadlines (Operation Encompass) follow the new authority's term dates.
+        due = routing.acknowledge_by(rule.acknowledge, now, local_authority=to_la) if rule else None
+        alert.acknowledge_by = due or now + timedelta(days=1)
         fields += ["status", "acknowledged_at", "acknowledged_by", "escalated_at", "acknowledge_by"]
     alert.save(update_fields=fields)
     AlertRecipient.objects.get_or_create(
