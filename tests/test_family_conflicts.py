@@ -218,6 +218,22 @@ def test_deciding_ends_the_wrong_relationships_and_closes_the_conflict_with_the_
         _decide(alys, sw, {p.ceri: (KEEP,), gareth: (KEEP,), huw: (KEEP,)})
 
 
+def test_after_the_decision_the_person_page_and_the_family_leave_out_the_wrong_parent(client, family):
+    """A relationship recorded in error is not shown or counted as family any more; an ended one
+    is shown as ended, and no longer counted as a parent now."""
+    from cylch.chronology.family import family_of
+
+    p, alys, _efa, gareth, huw = family
+    ended = timezone.localdate() - timedelta(days=10)
+    _decide(alys, p.staff.social_worker, {p.ceri: (KEEP,), gareth: (ERROR,), huw: (ENDED, ended)})
+    client.force_login(p.staff.social_worker)
+    page = client.get(f"/people/{p.alys.public_id}/").content.decode()
+    section = page.split("Family and significant people", 1)[1].split("</ul>", 1)[0]
+    assert "Gareth Lloyd" not in section and "Huw Bowen" in section and f"ended {ended:%-d %B %Y}" in section
+    members = {m.person.pk: m.role for m in family_of(p.alys).members}
+    assert gareth.pk not in members and members[p.ceri.pk] == "parent"
+
+
 def test_a_later_run_does_not_reopen_a_decided_conflict(family):
     """Both right, decided: the agencies sending the same parents again, a fresh check and a
     merge in the family ask nothing again. A new parent does."""

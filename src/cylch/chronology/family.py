@@ -81,7 +81,11 @@ class Family:
 
 def family_of(child: Person) -> Family:
     """The child's whole family in six queries, whatever its size."""
-    direct = list(Relationship.objects.filter(Q(person=child) | Q(relative=child)).select_related("person", "relative"))
+    direct = list(
+        Relationship.objects.filter(Q(person=child) | Q(relative=child), recorded_in_error=False).select_related(
+            "person", "relative"
+        )
+    )
     roles: dict[int, tuple[str, bool]] = {}  # person id -> (role, parental responsibility)
     people: dict[int, Person] = {child.pk: child}
 
@@ -108,7 +112,8 @@ def family_of(child: Person) -> Family:
         # The parents' other children, and the parents' current partners.
         rows = Relationship.objects.filter(
             Q(person_id__in=parents, kind__in=[*PARENT_KINDS, RelationshipKind.PARTNER])
-            | Q(relative_id__in=parents, kind=RelationshipKind.PARTNER_OF_PARENT)
+            | Q(relative_id__in=parents, kind=RelationshipKind.PARTNER_OF_PARENT),
+            recorded_in_error=False,
         ).select_related("person", "relative")
         others: set[int] = set()
         for rel in rows:
@@ -125,7 +130,7 @@ def family_of(child: Person) -> Family:
         # agency recorded directly stands over what is inferred here.
         their_parents: dict[int, set[int]] = {}
         for pk, parent in Relationship.objects.filter(
-            relative_id__in=others, kind=RelationshipKind.PARENT, to_date__isnull=True
+            relative_id__in=others, kind=RelationshipKind.PARENT, to_date__isnull=True, recorded_in_error=False
         ).values_list("relative_id", "person_id"):
             their_parents.setdefault(pk, set()).add(parent)
         for pk in others - recorded:
@@ -171,7 +176,9 @@ def family_of(child: Person) -> Family:
     members[1:] = sorted(members[1:], key=lambda m: (ROLE_ORDER.index(m.role), m.person.date_of_birth or date.max))
     ids = [m.person.pk for m in members]
     relationships = list(
-        Relationship.objects.filter(person_id__in=ids, relative_id__in=ids).select_related("person", "relative")
+        Relationship.objects.filter(person_id__in=ids, relative_id__in=ids, recorded_in_error=False).select_related(
+            "person", "relative"
+        )
     )
     return Family(
         child=child,

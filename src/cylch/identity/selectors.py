@@ -108,9 +108,11 @@ def household_members(household) -> list[Person]:
 
 
 def relationships_of(person: Person) -> list[Relationship]:
-    """Everyone the person is related to, in either direction, with the other person loaded."""
+    """Everyone the person is related to, in either direction, with the other person loaded.
+    A relationship a reviewer found recorded in error is left out (the family-conflict page
+    keeps it); one that has ended is kept, and says so."""
     rows = (
-        Relationship.objects.filter(Q(person=person) | Q(relative=person))
+        Relationship.objects.filter(Q(person=person) | Q(relative=person), recorded_in_error=False)
         .select_related("person", "relative")
         .order_by("kind", "pk")
     )
