@@ -206,6 +206,22 @@ def test_a_pending_proposal_is_withdrawn_and_the_new_authority_asked(prydderch, 
     assert Notification.objects.filter(recipient=fam.staff.team_manager, kind="alert_handed_over").count() == 1
 
 
+def test_the_old_authoritys_no_does_not_speak_for_the_new_one(prydderch, demo_hub):
+    """Ceredigion's manager declined a lead coordinator; the family moves to Carmarthenshire,
+    whose managers are asked all the same (until they too decline)."""
+    from cylch.rules.coordinator import lead_coordinator_check, proposal_decline
+
+    fam = prydderch
+    wnb(fam, fam.orgs.gp, fam.staff.gp, 40, fam.twm)
+    wnb(fam, fam.orgs.health_visiting, fam.staff.health_visitor, 12, fam.twm)
+    proposal_decline(proposal=LeadCoordinatorProposal.objects.get(person=fam.twm, status=ProposalStatus.PROPOSED),
+                     user=fam.staff.team_manager, note="Known to us, no need")  # fmt: skip
+    assert lead_coordinator_check(fam.twm) is None
+    move(fam, fam.twm)
+    fresh = LeadCoordinatorProposal.objects.get(person=fam.twm, status=ProposalStatus.PROPOSED)
+    assert fresh.local_authority == fam.places.carmarthenshire
+
+
 def test_an_alert_about_children_who_stay_is_shared_until_the_last_one_moves(prydderch, demo_hub):
     """A household alert about Alys and Twm: Alys moving alone shares it with the new front door;
     the old one keeps it until Twm moves too."""

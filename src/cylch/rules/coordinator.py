@@ -93,9 +93,13 @@ def lead_coordinator_check(person: Person, *, now: datetime | None = None) -> Le
     if len(orgs) < 2 or _has_coordinator(person):
         return None
     ids = sorted(o["organisation_id"] for o in orgs)
-    declined = LeadCoordinatorProposal.objects.filter(person=person, status=ProposalStatus.DECLINED).order_by("-decided_at").first()  # fmt: skip
+    home = current_household(person)
+    here = home.local_authority_id if home else None
+    # A manager here said no: ask again only when another organisation joins. Another
+    # authority's "no" (the family has moved since) does not speak for this one.
+    declined = LeadCoordinatorProposal.objects.filter(person=person, status=ProposalStatus.DECLINED, local_authority_id=here).order_by("-decided_at").first()  # fmt: skip
     if declined and set(ids) <= set(declined.organisations_involved):
-        return None  # a manager said no; ask again only when another organisation joins
+        return None
     org_id, reason = choose(person, orgs, now.date())
     recorder = (
         Event.objects.filter(
@@ -105,7 +109,6 @@ def lead_coordinator_check(person: Person, *, now: datetime | None = None) -> Le
         .values_list("recorded_by", flat=True)
         .first()
     )
-    home = current_household(person)
     try:
         with transaction.atomic():
             proposal = LeadCoordinatorProposal.objects.create(
