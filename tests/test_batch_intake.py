@@ -316,3 +316,108 @@ def test_an_age_is_checked_as_the_items_record_left_the_person(prydderch):
     second["code"], second["details"] = adult_code, factories.minimal_details(adult_code)
     result = record_event_batch(organisation=fam.orgs.health_visiting, items=[first, second])
     assert len(result.created) == 2 and result.created[0].person_id == result.created[1].person_id
+
+
+# --- linkage of a batch's new records -------------------------------------------------------------
+
+
+def test_a_batchs_new_records_are_linked_as_if_sent_one_by_one(prydderch):
+    """The police send four records new to the hub in one batch: a spelling of a child the school
+    knows (linked by the model), someone unknown, the same someone again under another reference
+    (linked to the person the batch has just made, so scored afresh), and an uncertain match (a
+    new person and a review task). Scored together, the links come out as they do one by one."""
+    from cylch.identity.models import MatchReview, PersonLink
+
+    fam = prydderch
+    base = {"family_name": "Hopkins", "date_of_birth": "2016-05-09", "sex": "male", "postcode": "SA48 7AB",
+            "address_line": "12 Heol y Bryn"}  # fmt: skip
+    agency_record_upsert(organisation=fam.orgs.school, local_id="S1", data={**base, "given_name": "Dafydd"})
+    agency_record_upsert(organisation=fam.orgs.school, local_id="S2", data={**base, "given_name": "Osian"})
+    megan = {"given_name": "Megan", "family_name": "Watkins", "sex": "female", "date_of_birth": "2012-01-02",
+             "postcode": "LL55 1AA", "address_line": "3 Stryd Fawr"}  # fmt: skip
+    subjects = [
+        ("P-DAVID", {**base, "given_name": "David"}),
+        ("P-MEGAN", megan),
+        ("P-MEGAN-2", megan),
+        ("P-OSIAN", {**base, "given_name": "Osian", "postcode": "LL55 1AA", "address_line": "3 Stryd Fawr"}),
+    ]
+    items = [
+        {"external_id": f"DPP-L-{i}", "code": "police.ppn.vulnerability", "occurred_at": ago(1).isoformat(),
+         "subject": {"local_id": local_id, **data}, "details": {}}
+        for i, (local_id, data) in enumerate(subjects)
+    ]  # fmt: skip
+
+    def links():
+        rows = PersonLink.objects.filter(active=True, agency_record__local_id__in=["S1", "S2", *dict(subjects)])
+        by_record = {link.agency_record.local_id: (link.person_id, link.method) for link in rows}
+        people = {pk: i for i, pk in enumerate(dict.fromkeys(p for p, _m in by_record.values()))}
+        reviews = {
+            frozenset((r.record_a.local_id, r.record_b.local_id))
+            for r in MatchReview.objects.select_related("record_a", "record_b")
+        }
+        return {k: (people[p], m) for k, (p, m) in sorted(by_record.items())}, reviews
+
+    seen = {}
+
+    def send(how):
+        def run():
+            if how == "batch":
+                record_event_batch(organisation=fam.orgs.police, items=items)
+            else:
+                for item in items:
+                    record_event_batch(organisation=fam.orgs.police, items=[item])
+            seen[how] = links()
+
+        return run
+
+    outcome_of(send("one by one"))
+    outcome_of(send("batch"))
+    grouped, reviews = seen["batch"]
+    assert grouped["P-DAVID"][0] == grouped["S1"][0] and grouped["P-DAVID"][1] == "probabilistic"
+    assert grouped["P-MEGAN-2"][0] == grouped["P-MEGAN"][0] and grouped["P-MEGAN-2"][1] == "probabilistic"
+    assert grouped["P-OSIAN"][0] not in (grouped["S2"][0], grouped["S1"][0])
+    assert frozenset(("S2", "P-OSIAN")) in reviews or frozenset(("P-OSIAN", "S2")) in reviews
+    assert seen["batch"] == seen["one by one"]
+
+
+def test_a_batchs_new_records_are_scored_in_one_comparison(prydderch, monkeypatch):
+    """Three new children, each sharing a postcode with a different record the school holds and
+    with nobody in the batch: one scoring call for the batch rather than one each, and the same
+    links (each a new person) as one by one. The scoring is counted, not replaced."""
+    from cylch.identity.linkage import online
+    from cylch.identity.models import PersonLink
+
+    fam = prydderch
+    calls = []
+    real = online.score_many
+
+    def counted(model, lefts, rights):
+        calls.append(len(lefts))
+        return real(model, lefts, rights)
+
+    monkeypatch.setattr(online, "score_many", counted)
+    people = [("Cai", "Bowen", "2015-03-01", "SY23 1AA"), ("Elin", "Parry", "2017-07-12", "SY23 2BB"),
+              ("Iolo", "Pugh", "2019-11-30", "SY23 3CC")]  # fmt: skip
+    for i, (_given, _family, _born, postcode) in enumerate(people):
+        agency_record_upsert(organisation=fam.orgs.school, local_id=f"X{i}", data={
+            "given_name": "Someone", "family_name": f"Else{i}", "date_of_birth": f"200{i}-01-01", "postcode": postcode})  # fmt: skip
+    items = [
+        {"external_id": f"DPP-N-{i}", "code": "police.ppn.vulnerability", "occurred_at": ago(1).isoformat(),
+         "subject": {"local_id": f"P-N-{i}", "given_name": given, "family_name": family, "date_of_birth": born,
+                     "postcode": postcode}, "details": {}}
+        for i, (given, family, born, postcode) in enumerate(people)
+    ]  # fmt: skip
+
+    def methods():
+        rows = PersonLink.objects.filter(active=True, agency_record__local_id__startswith="P-N-")
+        return sorted((link.agency_record.local_id, link.method) for link in rows)
+
+    seen = {}
+    calls.clear()
+    outcome_of(lambda: (one_by_one(fam.orgs.police, items), seen.setdefault("single", methods())))
+    single_calls, calls[:] = list(calls), []
+    outcome_of(
+        lambda: (record_event_batch(organisation=fam.orgs.police, items=items), seen.setdefault("batch", methods()))
+    )
+    assert single_calls == [1, 1, 1] and calls == [3]
+    assert seen["batch"] == seen["single"] == [(f"P-N-{i}", "new_person") for i in range(3)]

@@ -28,6 +28,7 @@ from django.utils.dateparse import parse_datetime
 
 from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
+from cylch.core import taxonomy
 from cylch.core.text import NOT_TEXT_MESSAGE, not_text_paths
 from cylch.events.models import Event
 from cylch.events.services import (
@@ -64,6 +65,7 @@ class Item:
     data: dict[str, Any]
     occurred_at: datetime
     details: dict[str, Any]
+    event_code: taxonomy.EventCode
 
 
 def _flatten(index: int, exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
@@ -134,9 +136,10 @@ def read_item(index: int, item: dict[str, Any]) -> Item:
     if not isinstance(details, dict):
         errors["details"] = ["Details must be an object."]
     # Check the code, details and subject fields too, so every problem is named at once.
+    event_code = None
     if item.get("code") and isinstance(details, dict):
         try:
-            validate_details(item["code"], details)
+            event_code = validate_details(item["code"], details)
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 errors.setdefault(name, []).extend(messages)
@@ -154,9 +157,9 @@ def read_item(index: int, item: dict[str, Any]) -> Item:
         errors.setdefault(name, []).append(message)
     for path in not_text_paths(item):
         errors.setdefault(".".join(str(p) for p in path), []).append(NOT_TEXT_MESSAGE)
-    if errors or occurred_at is None:  # (a missing time is one of the errors)
+    if errors or occurred_at is None or event_code is None:  # (either missing is one of the errors)
         raise ValidationError(errors)
-    return Item(index, item, str(item["external_id"]), str(subject["local_id"]), data, occurred_at, details)
+    return Item(index, item, str(item["external_id"]), str(subject["local_id"]), data, occurred_at, details, event_code)
 
 
 def _existing(organisation: Organisation, external_ids: list[str]) -> dict[str, Event]:
@@ -195,8 +198,7 @@ def _event_for(
 
     Returns the event already stored (or about to be) for a resend, else a new unsaved one.
     """
-    item, code = it.raw, it.raw["code"]
-    event_code = validate_details(code, it.details)
+    item, code, event_code = it.raw, it.raw["code"], it.event_code
     occurred_at = it.occurred_at
     if timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
@@ -306,11 +308,13 @@ def record_batch(
                 progress(1)
     result = BatchResult()
     with transaction.atomic():
-        existing = _existing(organisation, [it.external_id for it in readable])
-        outcome: list[tuple[Item, Event]] = []
         records = agency_records_upsert(
             organisation=organisation, subjects=[(it.local_id, it.data) for it in readable], actor=actor
         )
+        # After the records' locks: a concurrent batch about the same records has committed by
+        # now, so a resend racing its original usually finds it here rather than on insert.
+        existing = _existing(organisation, [it.external_id for it in readable])
+        outcome: list[tuple[Item, Event]] = []
         # In the items' order, each checked as its record leaves its person (a later record in
         # the batch may fill in a date of birth), as when they were stored one by one.
         for it, rec in zip(readable, records, strict=True):

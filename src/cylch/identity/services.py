@@ -137,13 +137,13 @@ def _enrich(person: Person, fields: dict[str, Any]) -> None:
         person.save(update_fields=[*changed, "modified_at"])
 
 
-def _online_match(fields: dict[str, Any], record: AgencyRecord):
+def _online_match(fields: dict[str, Any], record: AgencyRecord, prescored=None):
     """The linkage model's best candidate for a record no identifier linked (None when switched off)."""
     if not settings.CYLCH_ONLINE_LINKAGE:
         return None
     from cylch.identity.linkage.online import best_match
 
-    return best_match(fields, exclude_record=record.pk)
+    return best_match(fields, exclude_record=record.pk, prescored=prescored)
 
 
 def agency_record_upsert(
@@ -154,6 +154,7 @@ def agency_record_upsert(
     actor: User | None = None,
     audit: bool = True,
     link_to: Person | None = None,
+    prescored=None,
 ) -> RecordResult:
     """Store what an organisation holds about someone and link it to a person.
 
@@ -161,6 +162,8 @@ def agency_record_upsert(
     the linkage model scores it against the records held: at or above the auto-link weight it
     joins that person, in the review band it starts a new person and a review task, below it
     starts a new person. A record sent again is updated in place; its existing link stands.
+    ``prescored`` is the linkage model's scoring of the record's candidates done beforehand for a
+    whole batch (``linkage.online.prescore``), used if the candidates are still the same.
     """
     if not local_id or not str(local_id).strip():
         raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
@@ -195,7 +198,7 @@ def agency_record_upsert(
             PersonLink.objects.create(agency_record=record, person=person, method=method)
         else:
             person, method = _find_by_identifier(fields)
-            match = _online_match(fields, record) if person is None else None
+            match = _online_match(fields, record, prescored) if person is None else None
             if match is not None and match.decision == "link":
                 person, method = Person.objects.get(pk=match.person_id).live(), LinkMethod.PROBABILISTIC
             if person is None:
@@ -243,12 +246,11 @@ def agency_records_upsert(
     written only when what was sent changes it. A record not yet held goes through
     :func:`agency_record_upsert` itself, so it is linked exactly as a record sent alone.
 
-    Yields each subject's result, or the ``ValidationError`` that refused it, as soon as that
-    record is stored: a caller reading the person then sees them as that record left them, as if
+    The held records are locked before this returns. The results come from the iterator it
+    returns: each subject's result, or the ``ValidationError`` that refused it, as soon as that
+    record is stored, so a caller reading the person sees them as that record left them, as if
     the records had been sent one by one.
     """
-    from cylch.identity.linkage.features import surname_key
-
     local_ids = sorted({str(local_id) for local_id, _data in subjects if local_id and str(local_id).strip()})
     records: dict[str, AgencyRecord] = {}
     for i in range(0, len(local_ids), CHUNK):
@@ -265,6 +267,44 @@ def agency_records_upsert(
         for link in active.select_related("person"):
             persons.setdefault(link.person_id, link.person)
             links[link.agency_record_id] = (link.person_id, link.method)
+    return _upsert_each(organisation, subjects, actor, records, persons, links, _prescore(subjects, records, links))
+
+
+def _prescore(subjects, records: dict[str, AgencyRecord], links: dict[int, tuple[int, str]]) -> dict[str, Any]:
+    """The linkage model's scores for the batch's new records, in one comparison, by local id.
+
+    Only with two or more to score: for one, scoring it when it is stored costs the same."""
+    if not settings.CYLCH_ONLINE_LINKAGE:
+        return {}
+    new: dict[str, dict[str, Any]] = {}
+    for local_id, data in subjects:
+        if not local_id or not str(local_id).strip() or str(local_id) in new:
+            continue
+        record = records.get(str(local_id))
+        if record is None or record.pk not in links:
+            try:
+                new[str(local_id)] = clean_record_fields(data)
+            except ValidationError:
+                continue  # refused when its turn comes
+    if len(new) < 2:
+        return {}
+    from cylch.identity.linkage.online import prescore
+
+    return dict(zip(new, prescore(list(new.values())), strict=True))
+
+
+def _upsert_each(
+    organisation: Organisation,
+    subjects: list[tuple[str, dict[str, Any]]],
+    actor: User | None,
+    records: dict[str, AgencyRecord],
+    persons: dict[int, Person],
+    links: dict[int, tuple[int, str]],
+    prescored: dict[str, Any],
+) -> Iterator[RecordResult | ValidationError]:
+    from cylch.identity.linkage.features import surname_key
+
+    written: set[int] = set()  # records changed since the scores were worked out
     for local_id, data in subjects:
         try:
             if not local_id or not str(local_id).strip():
@@ -273,10 +313,16 @@ def agency_records_upsert(
             fields = clean_record_fields(data)
             record = records.get(local_id)
             if record is None or record.pk not in links:
-                # New to the hub (or held without a link): the one-record path links it.
+                # New to the hub (or held without a link): the one-record path links it, with
+                # the batch's scores if none of the candidates scored has been written since.
+                scores = prescored.pop(local_id, None)
+                if scores is not None and scores.candidates & written:
+                    scores = None
                 result = agency_record_upsert(
-                    organisation=organisation, local_id=local_id, data=data, actor=actor, audit=False
-                )
+                    organisation=organisation, local_id=local_id, data=data, actor=actor, audit=False,
+                    prescored=scores,
+                )  # fmt: skip
+                written.add(result.record.pk)
                 records[local_id] = result.record
                 persons[result.person.pk] = result.person  # read afresh by it, so the latest
                 links[result.record.pk] = (result.person.pk, result.link_method)
@@ -287,6 +333,7 @@ def agency_records_upsert(
                 setattr(record, field, fields[field])
             if changed or record.surname_key != surname_key(record.family_name):
                 record.save(update_fields=[*changed, "surname_key", "modified_at"])
+                written.add(record.pk)
             person_id, method = links[record.pk]
             person = persons[person_id]
             _enrich(person, fields)

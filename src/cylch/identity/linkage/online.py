@@ -112,25 +112,34 @@ class Score:
 
 def score(model: LinkageModel, left: dict[str, Any], rights: list[tuple[str, dict[str, Any]]]) -> list[Score]:
     """Score one record (linkage fields) against candidates, with per-comparison evidence."""
-    if not rights:
-        return []
+    return score_many(model, [("__new__", left)], rights).get("__new__", [])
+
+
+def score_many(
+    model: LinkageModel, lefts: list[tuple[str, dict[str, Any]]], rights: list[tuple[str, dict[str, Any]]]
+) -> dict[str, list[Score]]:
+    """Score each left record against every right one in one comparison: per left uid, the
+    scores best first (a tie in the order the candidates were given)."""
+    if not lefts or not rights:
+        return {}
     import pyarrow as pa
     from splink.internals.realtime import compare_records
 
     api = _connection()
     cols = _columns(model)
-    left_row = _row(model, "__new__", left)
-    right_rows = [_row(model, uid, f) for uid, f in rights]
-    left_t = pa.Table.from_pylist([left_row], schema=_schema(cols))
-    right_t = pa.Table.from_pylist(right_rows, schema=_schema(cols))
+    left_t = pa.Table.from_pylist([_row(model, uid, f) for uid, f in lefts], schema=_schema(cols))
+    right_t = pa.Table.from_pylist([_row(model, uid, f) for uid, f in rights], schema=_schema(cols))
     result = compare_records(left_t, right_t, model.splink, api, sql_cache_key=f"cylch-online-{model.version}")
     rows = result.as_record_list()
     _forget(api, result.physical_name)
-    out = [
-        Score(r["unique_id_r"], float(r["match_weight"]), float(r["match_probability"]), explain(model, r))
-        for r in rows
-    ]
-    out.sort(key=lambda s: -s.weight)
+    order = {uid: i for i, (uid, _f) in enumerate(rights)}
+    out: dict[str, list[Score]] = {}
+    for r in rows:
+        out.setdefault(r["unique_id_l"], []).append(
+            Score(r["unique_id_r"], float(r["match_weight"]), float(r["match_probability"]), explain(model, r))
+        )
+    for scores in out.values():
+        scores.sort(key=lambda s: (-s.weight, order[s.uid]))
     return out
 
 
@@ -240,17 +249,60 @@ class Match:
     decision: str  # "link" (at or above the auto-link weight), "review" or "none"
 
 
+@dataclass(frozen=True)
+class Prescored:
+    """A record's candidates and their scores, worked out before the record was stored."""
+
+    model: LinkageModel
+    candidates: frozenset[int]  # the agency records scored
+    scores: list[Score]  # best first
+
+
+def prescore(many: list[dict[str, Any]], *, model: LinkageModel | None = None) -> list[Prescored]:
+    """What :func:`best_match` scores, for several records about to be stored, in one comparison.
+
+    A batch's new records are scored together rather than one DuckDB call each. Each result
+    holds for its record only while its candidates are the same records, unchanged, under the
+    same model: :func:`best_match` checks the candidates again and scores afresh otherwise (an
+    earlier record of the same batch may have joined them)."""
+    model = model or active_model()
+    found = [candidates(f) for f in many]
+    rights = {r.pk: r for records in found for r in records}
+    lefts = [
+        (f"__new__{i}", record_fields(f)) for i, (f, records) in enumerate(zip(many, found, strict=True)) if records
+    ]
+    scored = score_many(model, lefts, [(str(pk), record_fields(r)) for pk, r in rights.items()])
+    out = []
+    for i, records in enumerate(found):
+        own = [str(r.pk) for r in records]
+        rank = {uid: j for j, uid in enumerate(own)}
+        scores = [s for s in scored.get(f"__new__{i}", []) if s.uid in rank]
+        scores.sort(key=lambda s: (-s.weight, rank[s.uid]))
+        out.append(Prescored(model, frozenset(r.pk for r in records), scores))
+    return out
+
+
 def best_match(
-    fields: dict[str, Any], *, exclude_record: int | None = None, model: LinkageModel | None = None
+    fields: dict[str, Any],
+    *,
+    exclude_record: int | None = None,
+    model: LinkageModel | None = None,
+    prescored: Prescored | None = None,
 ) -> Match | None:
-    """The best candidate person for a record about to be stored, or None when nobody scores."""
+    """The best candidate person for a record about to be stored, or None when nobody scores.
+
+    ``prescored`` (from :func:`prescore`) is used when the candidates found now are the ones it
+    scored under the same model; the caller vouches that none of them has changed since."""
     from cylch.identity.models import PersonLink
 
     model = model or active_model()
     found = candidates(fields, exclude_record=exclude_record)
     if not found:
         return None
-    scores = score(model, record_fields(fields), [(str(r.pk), record_fields(r)) for r in found])
+    if prescored is not None and prescored.model is model and prescored.candidates == {r.pk for r in found}:
+        scores = prescored.scores
+    else:
+        scores = score(model, record_fields(fields), [(str(r.pk), record_fields(r)) for r in found])
     if not scores:
         return None
     best = scores[0]
