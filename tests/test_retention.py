@@ -185,6 +185,22 @@ def test_a_class_missing_from_the_schedule_is_refused(tmp_path):
         retention.load(tmp_path / "retention.yaml")
 
 
+def test_a_schedule_that_does_not_load_stops_the_system_checks(tmp_path, settings):
+    """As the rule packs and approvals do: found by `cylch migrate` or `cylch worker` at start-up,
+    not by the first retention run."""
+    from cylch.governance.checks import check_retention_schedule
+
+    assert check_retention_schedule(None) == []  # the shipped schedule
+    text = Path(retention.DEFAULT_FILE).read_text()
+    (tmp_path / "retention.yaml").write_text(text[: text.index("  audit_log:")])
+    settings.CYLCH_RETENTION_FILE = str(tmp_path / "retention.yaml")
+    [error] = check_retention_schedule(None)
+    assert error.id == "cylch.governance.E002" and "audit_log is missing" in error.msg
+    settings.CYLCH_RETENTION_FILE = str(tmp_path / "nowhere.yaml")
+    [error] = check_retention_schedule(None)
+    assert error.id == "cylch.governance.E002" and "nowhere.yaml" in error.msg
+
+
 # --- due dates at their edges --------------------------------------------------------------------
 
 

@@ -1,4 +1,6 @@
-"""System check: the approvals file loads, names every kind, and only real outcomes."""
+"""System checks: the approvals file loads, names every kind, and only real outcomes; the
+retention schedule loads and lists every record class (so a broken schedule stops
+``cylch migrate`` or ``cylch worker`` at deployment, not the first retention run)."""
 
 from __future__ import annotations
 
@@ -13,4 +15,24 @@ def check_approvals(app_configs, **kwargs):
         config()
     except (ApprovalsConfigError, OSError) as exc:
         return [Error(f"The approvals configuration does not load:\n{exc}", id="cylch.governance.E001")]
+    return []
+
+
+@register()
+def check_retention_schedule(app_configs, **kwargs):
+    from cylch.governance.retention_schedule import ScheduleError, load, schedule_path
+
+    path = schedule_path()
+    try:
+        load(path)
+    except (ScheduleError, OSError, UnicodeDecodeError) as exc:
+        return [
+            Error(
+                f"The retention schedule does not load:\n{exc}",
+                hint=f"Fix {path}, or point CYLCH_RETENTION_FILE at a schedule that loads "
+                "(`cylch retention list` shows what it would do once it loads).",
+                obj=str(path),
+                id="cylch.governance.E002",
+            )
+        ]
     return []
