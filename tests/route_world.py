@@ -37,6 +37,7 @@ from cylch.access.roles import OrganisationKind, Role
 from cylch.access.selectors import Viewer, access_person
 from cylch.access.services import api_token_create
 from cylch.chronology.voice import record_voice, story_save
+from cylch.events import record_forms
 from cylch.events.csv_intake import import_csv
 from cylch.identity.linking import review_raise
 from cylch.identity.models import AgencyRecord, FamilyConflict, MatchReview, Relationship, ReviewReason
@@ -389,6 +390,9 @@ def _build() -> World:
     world.put("mine", "person_name", "Alys Prydderch")
     world.put("theirs", "person_name", "Heledd Cwmcarnwyllt")
     world.put("mine", "la_pk", ceredigion.pk)
+    # Recording on the record: the signed token the form carries (one showing of the form).
+    for side in ("mine", "theirs"):
+        world.put(side, "record_token", record_forms.new_token())
     world.put("mine", "period", periods.recent("quarter", 2, timezone.localdate())[-1].key)
 
     # A notice each side's social worker was sent (the maker's challenge to their decision).
