@@ -134,3 +134,28 @@ def test_fhir_tells_the_health_system_in_its_operation_outcome(registered, api_c
     assert response.status_code == 201, response.content
     info = [i for i in response.json()["issue"] if SENTENCE in i.get("diagnostics", "")]
     assert len(info) == 1 and info[0]["severity"] == "information" and info[0]["expression"] == ["Appointment"]
+
+
+def test_the_social_worker_of_the_child_protection_process_is_named_and_told(prydderch):
+    """The process records its social worker on the episode, not as an allocation: a child
+    registered through it is not 'without a social worker' (the demo's Elis Bevan was)."""
+    from cylch.identity.models import Allocation
+    from cylch.protection import meetings
+    from cylch.protection.models import Decision
+    from cylch.rules.register import register_notice
+    from tests.test_protection import _to_conference, conference_input, days_ago
+
+    p = prydderch
+    chair = factories.demo_practitioner(username="chair.notice", role="conference-chair",
+                                        organisation=p.orgs.childrens_services)  # fmt: skip
+    episode, icpc = _to_conference(p, held_strategy=days_ago(40), concluded=days_ago(35))
+    meetings.record_conference(icpc, user=chair, data=conference_input(icpc, held=days_ago(30), decision=Decision.REGISTER))  # fmt: skip
+    assert episode.social_worker == p.staff.social_worker
+    assert not Allocation.objects.filter(person=p.alys, kind=AllocationKind.ALLOCATED_SOCIAL_WORKER).exists()
+    notice = register_notice(p.alys)
+    assert notice.on_register and notice.worker_name == "Gwen Thomas" and notice.worker_id == p.staff.social_worker.pk
+    told = Notification.objects.filter(kind="register_entry", recipient=p.staff.social_worker)
+    before = told.count()
+    record_event(organisation=p.orgs.school, code="education.behaviour.change", occurred_at=timezone.now() - timedelta(hours=1),
+                 person=p.alys, details={}, recorded_by=p.staff.school_lead)  # fmt: skip
+    assert told.count() == before + 1

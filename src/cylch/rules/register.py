@@ -27,6 +27,26 @@ def statuses_now(person: Person, at=None) -> set[str]:
     return World(timezone.localdate(at)).child(person.pk).status_on(at)
 
 
+def social_worker_of(person: Person):
+    """(organisation, worker) responsible for the child now: the allocated social worker, else
+    the key worker of the child's open child protection process (the process records its social
+    worker on the episode, not as an allocation), else (None, None)."""
+    from cylch.protection.models import Episode
+
+    alloc = routing.current_allocation(person, AllocationKind.ALLOCATED_SOCIAL_WORKER)
+    if alloc is not None and alloc.practitioner is not None:
+        return alloc.organisation, alloc.practitioner
+    episode = (
+        Episode.objects.filter(child=person, closed_on__isnull=True, social_worker__isnull=False)
+        .select_related("organisation", "social_worker")
+        .order_by("-pk")
+        .first()
+    )
+    if episode is not None and episode.social_worker.is_active:
+        return episode.organisation, episode.social_worker
+    return (alloc.organisation, None) if alloc is not None else (None, None)
+
+
 def _front_door_of(person: Person):
     home = current_household(person)
     return routing.front_door(home.local_authority if home else None)
@@ -74,11 +94,8 @@ def register_notice(person: Person) -> RegisterNotice | None:
     status = statuses_now(person)
     if not status:
         return None
-    alloc = routing.current_allocation(person, AllocationKind.ALLOCATED_SOCIAL_WORKER)
-    if alloc is not None:
-        org, worker = alloc.organisation, alloc.practitioner
-    else:
-        org, worker = _front_door_of(person), None
+    org, worker = social_worker_of(person)
+    org = org or _front_door_of(person)
     return RegisterNotice(
         on_register="register" in status,
         looked_after="looked_after" in status,
@@ -112,9 +129,9 @@ def tell_social_worker(event: Event) -> int:
     person = event.person
     if person is None or event.code in STATUS_CODES or not statuses_now(person, timezone.now()):
         return 0
-    alloc = routing.current_allocation(person, AllocationKind.ALLOCATED_SOCIAL_WORKER)
-    if alloc is not None and alloc.practitioner is not None:
-        people = [alloc.practitioner]
+    _org, worker = social_worker_of(person)
+    if worker is not None:
+        people = [worker]
     else:
         people = routing.people_to_tell(routing.Target(_front_door_of(person), None, "front_door"))
     told = 0
