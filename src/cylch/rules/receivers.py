@@ -9,6 +9,8 @@ each child the batch is about."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db.models import Q
 from django.dispatch import receiver
@@ -20,11 +22,14 @@ from cylch.events.signals import event_recorded
 from cylch.identity.models import Allocation, AllocationKind, Person
 from cylch.identity.selectors import age_on
 from cylch.rules.coordinator import INVOLVED_WITHIN, NOT_COUNTED, lead_coordinator_check
-from cylch.rules.engine import STATUS_CODES
+from cylch.rules.engine import STATUS_CODES, Child
 from cylch.rules.models import LeadCoordinatorProposal, ProposalStatus
 from cylch.rules.register import tell_social_worker
 from cylch.rules.services import evaluate_event, evaluate_events
 from cylch.rules.world import CHUNK
+
+# How far ahead an entry may be dated (events.services.record_event refuses later ones).
+FUTURE_MARGIN = timedelta(minutes=5)
 
 
 @receiver(event_recorded, dispatch_uid="cylch.rules.on_event")
@@ -61,16 +66,27 @@ def _chunks(ids):
 
 
 def register_candidates(events: list[Event]) -> list[Event]:
-    """The events ``tell_social_worker`` could act on: about someone with any register or
-    looked-after entry at all (it then reads whether they are on the register now), and not
-    themselves such an entry. One query for the batch."""
+    """The events ``tell_social_worker`` could act on: not themselves a register or looked-after
+    entry, about someone on the register or looked after now, or at any moment up to
+    ``FUTURE_MARGIN`` ahead (an entry may be dated that far ahead, and the notice reads "now" a
+    moment later than this). One query for the batch; each then makes its own check."""
     wanted = [e for e in events if e.person_id is not None and e.code not in STATUS_CODES]
-    with_status: set[int] = set()
+    now = timezone.now()
+    statuses: dict[int, list] = {}
     for chunk in _chunks({e.person_id for e in wanted}):
-        with_status.update(
-            Event.objects.filter(person_id__in=chunk, code__in=STATUS_CODES).values_list("person_id", flat=True)
-        )
-    return [e for e in wanted if e.person_id in with_status]
+        for person_id, code, at in (
+            Event.objects.filter(person_id__in=chunk, code__in=STATUS_CODES, superseded_by__isnull=True)
+            .order_by("occurred_at", "id")
+            .values_list("person_id", "code", "occurred_at")
+        ):
+            statuses.setdefault(person_id, []).append((at, *STATUS_CODES[code]))
+    flagged = set()
+    for person_id, changes in statuses.items():
+        child = Child(person_id, None, False, changes)
+        moments = [now] + [at for at, _kind, _on in changes if now < at <= now + FUTURE_MARGIN]
+        if any(child.status_on(moment) for moment in moments):
+            flagged.add(person_id)
+    return [e for e in wanted if e.person_id in flagged]
 
 
 def coordinator_candidates(events: list[Event]) -> list[Person]:
