@@ -78,8 +78,9 @@ def test_the_list_fits_the_person_and_the_organisation(prydderch, client):
     assert "Adult did not attend" not in page and "Police" not in page
     # Grouped by domain, soft concerns first within each and said to be soft.
     health = page[page.index(">Health</h2>") :]
-    assert health.index("Child not brought") < health.index("Injury or bruising in a non-mobile baby")
-    assert "Soft concern" in page and "About the whole household" in page
+    assert health.index("Soft concerns</h3>") < health.index("Child not brought") < health.index("Other entries</h3>")
+    assert health.index("Other entries</h3>") < health.index("Injury or bruising in a non-mobile baby")
+    assert "About the whole household" in page
     adult = client.get(url(p.ceri)).content.decode()
     assert "Adult did not attend a health appointment" in adult and "Child not brought" not in adult
 

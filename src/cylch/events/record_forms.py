@@ -102,6 +102,14 @@ class Group:
     label: str
     options: list[Option]
 
+    @property
+    def soft(self) -> list[Option]:
+        return [o for o in self.options if o.soft]
+
+    @property
+    def other(self) -> list[Option]:
+        return [o for o in self.options if not o.soft]
+
 
 def grouped(codes: list[taxonomy.EventCode], language: str) -> list[Group]:
     """The codes by domain (in the taxonomy's order), soft concerns first in each."""

@@ -50,7 +50,8 @@ def record(request, public_id):
 def _choose(request, access, codes, chosen, language):
     person = access.person
     age = age_on(person.date_of_birth, timezone.localdate())
-    form = record_forms.ChooseForm({"code": chosen} if chosen is not None else None, codes=codes)
+    answered = chosen is not None or "choose" in request.GET
+    form = record_forms.ChooseForm({"code": chosen or ""} if answered else None, codes=codes)
     if form.is_bound:
         form.is_valid()  # only ever invalid here: a valid choice goes on to its form
     return render(
