@@ -124,7 +124,21 @@ def open_episode(*, child: Person, user: User, report=None) -> Episode:
         Meeting.objects.create(episode=episode, kind=MeetingKind.STRATEGY, created_by=user)
         audit_record(action="write", actor=user, object_type="protection_episode", object_id=episode.public_id,
                      purpose="child protection process started")  # fmt: skip
+        if episode.social_worker is not None:
+            _allocate(episode)
         return episode
+
+
+def _allocate(episode: Episode) -> None:
+    """The process's social worker is the child's allocated social worker too, unless the child
+    has one: alerts, register notices and the lead coordinator all read allocations."""
+    from cylch.identity.models import AllocationKind
+    from cylch.identity.services import allocation_create
+    from cylch.rules.routing import current_allocation
+
+    if current_allocation(episode.child, AllocationKind.ALLOCATED_SOCIAL_WORKER) is None:
+        allocation_create(person=episode.child, organisation=episode.organisation, practitioner=episode.social_worker,
+                          kind=AllocationKind.ALLOCATED_SOCIAL_WORKER, actor=episode.social_worker)  # fmt: skip
 
 
 def open_from_report(report, *, user: User) -> list[Episode]:
