@@ -391,9 +391,9 @@ def test_a_batchs_new_records_are_scored_in_one_comparison(prydderch, monkeypatc
     calls = []
     real = online.score_many
 
-    def counted(model, lefts, rights):
-        calls.append(len(lefts))
-        return real(model, lefts, rights)
+    def counted(model, pairs):
+        calls.append(len(pairs))
+        return real(model, pairs)
 
     monkeypatch.setattr(online, "score_many", counted)
     people = [("Cai", "Bowen", "2015-03-01", "SY23 1AA"), ("Elin", "Parry", "2017-07-12", "SY23 2BB"),

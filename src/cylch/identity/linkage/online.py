@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -107,39 +107,57 @@ class Score:
     uid: str
     weight: float
     probability: float
-    evidence: list[dict[str, Any]]
+    row: dict[str, Any] = field(repr=False, compare=False)  # Splink's output row, for the evidence
+    model: LinkageModel = field(repr=False, compare=False)
+
+    @cached_property
+    def evidence(self) -> list[dict[str, Any]]:
+        """Per-comparison evidence (worked out when asked: only the best candidate's is shown)."""
+        return explain(self.model, self.row)
 
 
 def score(model: LinkageModel, left: dict[str, Any], rights: list[tuple[str, dict[str, Any]]]) -> list[Score]:
-    """Score one record (linkage fields) against candidates, with per-comparison evidence."""
-    return score_many(model, [("__new__", left)], rights).get("__new__", [])
+    """Score one record (linkage fields) against candidates, best first (a tie in the order given)."""
+    return score_many(model, [(left, rights)])[0]
+
+
+# Each left row is compared only with the right rows made for it: both carry its number before
+# the colon of their unique id. The condition never changes, so Splink's SQL is built once.
+_OWN_PAIRS = "split_part(l.unique_id, ':', 1) = split_part(r.unique_id, ':', 1)"
 
 
 def score_many(
-    model: LinkageModel, lefts: list[tuple[str, dict[str, Any]]], rights: list[tuple[str, dict[str, Any]]]
-) -> dict[str, list[Score]]:
-    """Score each left record against every right one in one comparison: per left uid, the
-    scores best first (a tie in the order the candidates were given)."""
-    if not lefts or not rights:
-        return {}
+    model: LinkageModel, pairs: list[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]]
+) -> list[list[Score]]:
+    """For each (record, its candidates), what :func:`score` gives, in one comparison."""
+    out: list[list[Score]] = [[] for _ in pairs]
+    lefts, rights, order = [], [], {}
+    for i, (left, candidates_of) in enumerate(pairs):
+        if not candidates_of:
+            continue
+        lefts.append(_row(model, f"{i}:__new__", left))
+        for j, (uid, fields) in enumerate(candidates_of):
+            rights.append(_row(model, f"{i}:{uid}", fields))
+            order[(i, uid)] = j
+    if not lefts:
+        return out
     import pyarrow as pa
     from splink.internals.realtime import compare_records
 
     api = _connection()
-    cols = _columns(model)
-    left_t = pa.Table.from_pylist([_row(model, uid, f) for uid, f in lefts], schema=_schema(cols))
-    right_t = pa.Table.from_pylist([_row(model, uid, f) for uid, f in rights], schema=_schema(cols))
-    result = compare_records(left_t, right_t, model.splink, api, sql_cache_key=f"cylch-online-{model.version}")
+    schema = _schema(_columns(model))
+    result = compare_records(
+        pa.Table.from_pylist(lefts, schema=schema), pa.Table.from_pylist(rights, schema=schema), model.splink, api,
+        sql_cache_key=f"cylch-online-own-{model.version}", join_condition=_OWN_PAIRS,
+    )  # fmt: skip
     rows = result.as_record_list()
     _forget(api, result.physical_name)
-    order = {uid: i for i, (uid, _f) in enumerate(rights)}
-    out: dict[str, list[Score]] = {}
     for r in rows:
-        out.setdefault(r["unique_id_l"], []).append(
-            Score(r["unique_id_r"], float(r["match_weight"]), float(r["match_probability"]), explain(model, r))
-        )
-    for scores in out.values():
-        scores.sort(key=lambda s: (-s.weight, order[s.uid]))
+        i, uid = r["unique_id_r"].split(":", 1)
+        r["unique_id_l"], r["unique_id_r"] = "__new__", uid
+        out[int(i)].append(Score(uid, float(r["match_weight"]), float(r["match_probability"]), r, model))
+    for i, scores in enumerate(out):
+        scores.sort(key=lambda s: (-s.weight, order[(i, s.uid)]))
     return out
 
 
@@ -267,19 +285,17 @@ def prescore(many: list[dict[str, Any]], *, model: LinkageModel | None = None) -
     earlier record of the same batch may have joined them)."""
     model = model or active_model()
     found = [candidates(f) for f in many]
-    rights = {r.pk: r for records in found for r in records}
-    lefts = [
-        (f"__new__{i}", record_fields(f)) for i, (f, records) in enumerate(zip(many, found, strict=True)) if records
+    scored = score_many(
+        model,
+        [
+            (record_fields(f), [(str(r.pk), record_fields(r)) for r in records])
+            for f, records in zip(many, found, strict=True)
+        ],
+    )
+    return [
+        Prescored(model, frozenset(r.pk for r in records), scores)
+        for records, scores in zip(found, scored, strict=True)
     ]
-    scored = score_many(model, lefts, [(str(pk), record_fields(r)) for pk, r in rights.items()])
-    out = []
-    for i, records in enumerate(found):
-        own = [str(r.pk) for r in records]
-        rank = {uid: j for j, uid in enumerate(own)}
-        scores = [s for s in scored.get(f"__new__{i}", []) if s.uid in rank]
-        scores.sort(key=lambda s: (-s.weight, rank[s.uid]))
-        out.append(Prescored(model, frozenset(r.pk for r in records), scores))
-    return out
 
 
 def best_match(
