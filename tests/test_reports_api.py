@@ -101,3 +101,19 @@ def test_a_character_that_is_not_text_in_a_report_is_refused_naming_the_field(pr
     assert status.status_code == 422 and status.json()["errors"][0]["field"] == "reference"
     assert_declared(document, "get", "/api/v1/reports/{reference}", status)
     assert Report.objects.count() == 0
+
+
+def test_a_report_sent_again_past_the_apis_look_is_told_already_stored(prydderch):
+    """A resend that got past the API's look for its external id (racing its original, as in
+    tests/test_faults.py) is given the stored report marked as already stored, so the API
+    answers 200, not 201 Created."""
+    from cylch.reports.models import Channel
+    from cylch.reports.services import SubjectIn, report_submit
+
+    sent = dict(channel=Channel.API, children=[SubjectIn(given_name="Alys", family_name="Prydderch")],
+                concern_codes=["social_care.neglect.concern"], what_happened="Hungry again this week.",
+                maker_organisation=prydderch.orgs.school, external_id="SCH-RACE-1")  # fmt: skip
+    first = report_submit(**sent)
+    second = report_submit(**sent)
+    assert second.pk == first.pk and second.already_stored and not getattr(first, "already_stored", False)
+    assert Report.objects.filter(external_id="SCH-RACE-1").count() == 1

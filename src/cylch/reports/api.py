@@ -126,7 +126,7 @@ def post_report(request, body: ReportIn):
     except ValidationError as exc:
         errors = [{"field": k, "message": str(m)} for k, msgs in exc.message_dict.items() for m in msgs]
         return Status(422, {"detail": "Nothing was stored.", "errors": errors})
-    return Status(201, _out(report))
+    return Status(200 if getattr(report, "already_stored", False) else 201, _out(report))
 
 
 @router.get(

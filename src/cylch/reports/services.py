@@ -143,7 +143,9 @@ def report_submit(
     source_ip_hash: str = "",
 ) -> Report:
     """Receive a report: give it a reference, put it on every child's record, start its clocks,
-    route it to a triage queue and acknowledge it to the report maker at once."""
+    route it to a triage queue and acknowledge it to the report maker at once. A report sent
+    again (the same organisation and ``external_id``) is the stored one, with ``already_stored``
+    set, whether this look finds it or the insert of a resend racing its original does."""
     adults = adults or []
     if maker is not None:
         maker_organisation = maker_organisation or maker.organisation
@@ -163,6 +165,7 @@ def report_submit(
     if external_id and maker_organisation is not None:
         existing = Report.objects.filter(maker_organisation=maker_organisation, external_id=external_id).first()
         if existing is not None:
+            existing.already_stored = True
             return existing
     received_at = received_at or timezone.now()
     received_on = timezone.localtime(received_at).date()
@@ -180,6 +183,7 @@ def report_submit(
         existing = Report.objects.filter(maker_organisation=maker_organisation, external_id=external_id).first()
         if existing is None:
             raise
+        existing.already_stored = True  # a resend that raced its original: answered 200, not 201
         return existing
 
 
