@@ -92,6 +92,11 @@ class _Clusters:
             return True
         return bool(cb and any(self.find(x) == ra for x in cb))
 
+    def share_identifier(self, ra: str, rb: str) -> bool:
+        """Whether two clusters (by root) hold the same NHS number or pupil number."""
+        ia, ib = self.idents.get(ra), self.idents.get(rb)
+        return bool(ia and ib and any(ia.get(kind, set()) & ib.get(kind, set()) for kind in TRUSTED))
+
     def union(self, a: str, b: str, *, force: bool = False) -> bool:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
@@ -139,11 +144,20 @@ def cluster(
                 review.append(ReviewPair(a, b, w, "conflict"))
         elif w >= model.review_weight:
             uncertain.append((a, b, w))
-    # An uncertain pair needs a person only if it joins two clusters, once per pair of clusters.
+    # An uncertain pair needs a person only if it joins two clusters, once per pair of clusters;
+    # and not when the clusters' own identifiers settle it: the same NHS or pupil number (held
+    # by any of their records) links them, as it would have deterministically; numbers that
+    # differ by more than a slip mean two people, which the score alone cannot outweigh here.
     seen: set[tuple[str, str]] = set()
     for a, b, w in uncertain:
         ra, rb = uf.find(a), uf.find(b)
         if ra == rb:
+            continue
+        if uf.conflict(ra, rb):
+            continue
+        if uf.share_identifier(ra, rb):
+            uf.union(a, b)
+            auto += 1
             continue
         key = (ra, rb) if ra < rb else (rb, ra)
         if key in seen:

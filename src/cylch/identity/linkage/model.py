@@ -21,8 +21,9 @@ from splink.internals.comparison_library import CustomComparison
 MODEL_FORMAT = 1
 # Thresholds on Splink's match weight (log2 of the posterior odds). Chosen by measurement on
 # the demo's hard population; see docs/linkage.md for the table that chose them.
-DEFAULT_AUTO_LINK_WEIGHT = 14.0
+DEFAULT_AUTO_LINK_WEIGHT = 8.0
 DEFAULT_REVIEW_WEIGHT = 0.0
+TWIN_LEVEL = "Different given name, same date of birth and surname (twins?)"
 # Term frequencies kept in the saved model for online matching: names seen at least this often.
 TF_MIN_COUNT = 2
 
@@ -79,10 +80,20 @@ def comparisons_for(fields: set[str]) -> list:
         ]
         if "surname" in fields:
             levels.append(_custom('"given_name_l" = "surname_r"', "Given name is the other's surname (swapped)"))
-        levels += [
-            cll.JaroWinklerLevel("given_name", 0.8).configure(label_for_charts="Similar (Jaro-Winkler ≥ 0.8)"),
-            cll.ElseLevel(),
-        ]
+        levels.append(
+            cll.JaroWinklerLevel("given_name", 0.8).configure(label_for_charts="Similar (Jaro-Winkler ≥ 0.8)")
+        )
+        if "date_of_birth" in fields and "surname" in fields:
+            # Twins: a shared birthday is no evidence when the given names differ and the surnames
+            # agree. Its weights are set after training (``_neutralise_twins``); until then it
+            # counts strongly against.
+            twins = '"dob_l" = "dob_r" AND jaro_winkler_similarity("surname_l", "surname_r") >= 0.8'
+            levels.append(
+                _custom(twins, TWIN_LEVEL).configure(
+                    m_probability=1e-6, u_probability=1.0, fix_m_probability=True, fix_u_probability=True
+                )
+            )
+        levels.append(cll.ElseLevel())
         out.append(CustomComparison(levels, "given_name", "Given name"))
     if "surname" in fields:
         levels = [
@@ -225,6 +236,24 @@ def blocking_rules_for(fields: set[str]) -> list[BlockingRule]:
         rules.append(
             BlockingRule("same postcode and surname", 'l."postcode" = r."postcode" AND l."surname" = r."surname"')
         )
+    if "postcode" in fields and dob:
+        rules.append(
+            BlockingRule("same postcode and date of birth", 'l."postcode" = r."postcode" AND l."dob" = r."dob"')
+        )
+    if "address" in fields and dob:
+        rules.append(
+            BlockingRule(
+                "same street address and year of birth",
+                'l."address" = r."address" AND l."birth_year" = r."birth_year"',
+            )
+        )
+    if "address" in fields and given:
+        rules.append(
+            BlockingRule(
+                "same street address and given name form",
+                'l."address" = r."address" AND l."given_canon" = r."given_canon"',
+            )
+        )
     if given and surname and dob:
         rules.append(
             BlockingRule(
@@ -325,13 +354,19 @@ def train(
         sessions.append('l."dob" = r."dob"')
     if {"given_name", "surname"} <= fields:
         sessions.append('l."surname" = r."surname" AND l."given_canon" = r."given_canon"')
-    if "postcode" in fields and len(sessions) < 2:
+    # The given-name comparison reads the surname (swapped names) and the date of birth (twins),
+    # so neither session above can estimate it: a third, on an identifier, does. (Blocking EM
+    # on the postcode instead makes it learn "same household", not "same person".)
+    ident = next((c for c in ("nhs_number", "other_id", "pupil_number") if c in fields), None)
+    if ident and "date_of_birth" in fields:
+        sessions.append(f'l."{ident}" = r."{ident}"')
+    elif "postcode" in fields and len(sessions) < 2:
         sessions.append('l."postcode" = r."postcode"')
     for rule in sessions:
         training.estimate_parameters_using_expectation_maximisation(
             rule, max_pairs=em_pairs, record_sample_proportion=sample
         )
-    trained = linker.misc.save_model_to_json()
+    trained = _neutralise_twins(linker.misc.save_model_to_json())
     tf = _term_frequencies(linker, fields)
     now = datetime.now(UTC)
     return LinkageModel(
@@ -342,6 +377,33 @@ def train(
         trained_at=now.isoformat(timespec="seconds"),
         training={"records": records, "em_blocking_rules": sessions, "u_max_pairs": u_pairs},
     )
+
+
+def _level(settings: dict[str, Any], column: str, label: str) -> dict[str, Any] | None:
+    for comp in settings["comparisons"]:
+        if comp["output_column_name"] == column:
+            return next((lvl for lvl in comp["comparison_levels"] if lvl.get("label_for_charts") == label), None)
+    return None
+
+
+def _neutralise_twins(settings: dict[str, Any]) -> dict[str, Any]:
+    """Weigh "different given name, same date of birth" as a different given name whose date of
+    birth is not known: the level's Bayes factor is the different-name one divided by the
+    same-date one, so the two cancel. Siblings share a surname and an address, so for twins the
+    model's independence assumption would otherwise count the birthday as 2^14 for a match."""
+    twin = _level(settings, "given_name", TWIN_LEVEL)
+    other = _level(settings, "given_name", "All other comparisons")
+    same_dob = _level(settings, "dob", "Same date of birth")
+    if not (twin and other and same_dob):
+        return settings
+    try:
+        m_else, u_else = float(other["m_probability"]), float(other["u_probability"])
+        m_dob, u_dob = float(same_dob["m_probability"]), float(same_dob["u_probability"])
+    except (KeyError, TypeError):
+        return settings  # untrained: keep the placeholder, which counts against a match
+    twin["u_probability"] = u_else
+    twin["m_probability"] = m_else * u_dob / m_dob
+    return settings
 
 
 def _term_frequencies(linker: Linker, fields: set[str]) -> dict[str, dict[str, float]]:
