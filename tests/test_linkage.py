@@ -367,3 +367,62 @@ def test_link_train_stores_an_active_model_that_matching_uses_at_once(prydderch,
     assert active_model().version == stored.version != LinkageModel.load(DEFAULT_MODEL).version
     assert LinkageModel.load(tmp_path / "m.json").version == stored.version
     assert f"model {stored.version} trained" in stdout.getvalue()
+
+
+# ---- issue 4: recall with precision kept ---------------------------------------------------------------------------
+def _shipped_weight(left: dict, right: dict) -> float:
+    from cylch.identity.linkage.online import score
+
+    return score(LinkageModel.load(DEFAULT_MODEL), left, [("r", right)])[0].weight
+
+
+OSIAN = {"given_name": "Osian", "surname": "Hopkins", "date_of_birth": "2016-05-09", "sex": "male",
+         "postcode": "SA48 7AB", "address": "12 Heol y Bryn"}  # fmt: skip
+
+
+def test_shipped_model_links_swapped_names_and_reviews_a_swapped_birthday_after_a_move():
+    """Names swapped link; a move with day and month swapped goes to review, not to a link."""
+    model = LinkageModel.load(DEFAULT_MODEL)
+    swapped = _shipped_weight(OSIAN, {**OSIAN, "given_name": "Hopkins", "surname": "Osian"})
+    assert swapped >= model.auto_link_weight
+    moved = {**OSIAN, "postcode": "LL55 1AA", "address": "3 Stryd Fawr", "date_of_birth": "2016-09-05"}
+    assert model.review_weight <= _shipped_weight(OSIAN, moved) < model.auto_link_weight
+
+
+def test_a_twin_is_not_linked_by_a_shared_birthday_and_home():
+    """A different given name with the same surname, birthday and address (twins) is never auto-linked:
+    the shared birthday counts for nothing once the given names differ."""
+    model = LinkageModel.load(DEFAULT_MODEL)
+    assert _shipped_weight(OSIAN, {**OSIAN, "given_name": "Cai"}) < model.auto_link_weight
+    twin = next(
+        lvl for c in model.splink["comparisons"] if c["output_column_name"] == "given_name"
+        for lvl in c["comparison_levels"] if lvl["label_for_charts"].startswith("Different given name, same date")
+    )  # fmt: skip
+    dob = next(c for c in model.splink["comparisons"] if c["output_column_name"] == "dob")["comparison_levels"][1]
+    other = model.splink["comparisons"][0]["comparison_levels"][-1]
+    bf = lambda lvl: lvl["m_probability"] / lvl["u_probability"]  # noqa: E731
+    assert bf(twin) * bf(dob) == pytest.approx(bf(other))
+
+
+def test_review_band_pair_links_when_the_clusters_share_a_number_and_is_dropped_when_they_conflict():
+    """An uncertain pair whose clusters hold the same NHS number links (as the deterministic step
+    would); one whose clusters hold different NHS numbers is two people, not a task for review."""
+    trusted = {"a1": {"nhs_number": "9434765919"}, "b1": {"nhs_number": "9434765919"},
+               "c1": {"nhs_number": "4505577104"}}  # fmt: skip
+    edges = [("a1", "a2", 30.0), ("b1", "b2", 30.0), ("c1", "c2", 30.0), ("a2", "b2", 3.0), ("a2", "c2", 3.0)]
+    ids = ["a1", "a2", "b1", "b2", "c1", "c2"]
+    cluster_of, decision, review, auto = batch.cluster(ids, edges, model=_model(), trusted=trusted)
+    assert cluster_of["a1"] == cluster_of["b2"] != cluster_of["c2"]
+    assert review == [] and auto == 4 and decision["c2"] == "linked"
+
+
+def test_thresholds_in_the_docs_are_the_ones_in_the_code():
+    from pathlib import Path
+
+    from cylch.identity.linkage import model as model_mod
+
+    doc = (Path(__file__).parents[1] / "docs" / "linkage.md").read_text()
+    auto, review = model_mod.DEFAULT_AUTO_LINK_WEIGHT, model_mod.DEFAULT_REVIEW_WEIGHT
+    assert f"**auto-link at ≥ {auto:g}**" in doc and f"**review at ≥ {review:g}**" in doc
+    shipped = LinkageModel.load(DEFAULT_MODEL)
+    assert (shipped.auto_link_weight, shipped.review_weight) == (auto, review)
