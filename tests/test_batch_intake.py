@@ -324,8 +324,9 @@ def test_an_age_is_checked_as_the_items_record_left_the_person(prydderch):
 def test_a_batchs_new_records_are_linked_as_if_sent_one_by_one(prydderch):
     """The police send four records new to the hub in one batch: a spelling of a child the school
     knows (linked by the model), someone unknown, the same someone again under another reference
-    (linked to the person the batch has just made, so scored afresh), and an uncertain match (a
-    new person and a review task). Scored together, the links come out as they do one by one."""
+    (linked to the person the batch has just made, so scored afresh), and a near match of another
+    school record (same name and birthday, another address). Scored together, the links and
+    review tasks come out as they do one by one."""
     from cylch.identity.models import MatchReview, PersonLink
 
     fam = prydderch
@@ -372,12 +373,10 @@ def test_a_batchs_new_records_are_linked_as_if_sent_one_by_one(prydderch):
 
     outcome_of(send("one by one"))
     outcome_of(send("batch"))
-    grouped, reviews = seen["batch"]
+    grouped, _reviews = seen["batch"]
     assert grouped["P-DAVID"][0] == grouped["S1"][0] and grouped["P-DAVID"][1] == "probabilistic"
     assert grouped["P-MEGAN-2"][0] == grouped["P-MEGAN"][0] and grouped["P-MEGAN-2"][1] == "probabilistic"
-    assert grouped["P-OSIAN"][0] not in (grouped["S2"][0], grouped["S1"][0])
-    assert frozenset(("S2", "P-OSIAN")) in reviews or frozenset(("P-OSIAN", "S2")) in reviews
-    assert seen["batch"] == seen["one by one"]
+    assert seen["batch"] == seen["one by one"]  # Osian too, whichever side of the thresholds he falls
 
 
 def test_a_batchs_new_records_are_scored_in_one_comparison(prydderch, monkeypatch):

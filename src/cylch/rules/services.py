@@ -253,7 +253,7 @@ def evaluate_events(events: list[Event], *, now: datetime | None = None) -> RunS
         stats.scopes += 1
         start = earliest(rule, now)
         if scope.kind == "household":
-            pool = by_household.get(scope.household_id, [])  # type: ignore[arg-type]
+            pool = by_household.get(scope.household_id or 0, [])
         else:
             pool = [e for p in sorted(scope.person_ids) for e in by_person.get(p, [])]
         scoped = [e for e in pool if e.code in rule.reads and e.at >= start]
@@ -269,35 +269,38 @@ def evaluate_events(events: list[Event], *, now: datetime | None = None) -> RunS
     return stats
 
 
-def _scope_pools(world: World, todo: list[tuple[Pack, Rule, Scope]], now: datetime):
-    """Every event the scopes' rules can read, in two queries (by person, by household), as
-    :func:`scope_events` would read them scope by scope."""
+def _scope_pools(
+    world: World, todo: list[tuple[Pack, Rule, Scope]], now: datetime
+) -> tuple[dict[int, list], dict[int, list]]:
+    """Every event the scopes' rules can read, by person and by household, in a query for each,
+    as :func:`scope_events` would read them scope by scope."""
+    people = [(rule, scope) for _p, rule, scope in todo if scope.kind != "household"]
+    homes = [(rule, scope) for _p, rule, scope in todo if scope.kind == "household"]
+    return (
+        _events_by(world, "person_id", people, {p for _r, scope in people for p in scope.person_ids}, now),
+        _events_by(world, "household_id", homes, {s.household_id for _r, s in homes if s.household_id}, now),
+    )
+
+
+def _events_by(world: World, column: str, wanted: list[tuple[Rule, Scope]], keys: set[int], now: datetime):
     from cylch.rules.world import CHUNK
 
-    pools: tuple[dict[int, list], dict[int, list]] = ({}, {})
-    for by_household in (False, True):
-        wanted = [(rule, scope) for _p, rule, scope in todo if (scope.kind == "household") is by_household]
-        if not wanted:
-            continue
-        codes = sorted(set().union(*(rule.reads for rule, _s in wanted)))
-        since = min(earliest(rule, now) for rule, _s in wanted)
-        keys = sorted(
-            {scope.household_id for _r, scope in wanted}  # type: ignore[misc]
-            if by_household
-            else {p for _r, scope in wanted for p in scope.person_ids}
-        )
-        column = "household_id" if by_household else "person_id"
-        pool = pools[by_household]
-        for i in range(0, len(keys), CHUNK):
-            rows = Event.objects.filter(
-                code__in=codes,
-                occurred_at__gte=since,
-                superseded_by__isnull=True,
-                **{f"{column}__in": keys[i : i + CHUNK]},
-            ).values_list(*EVENT_FIELDS, column)
-            for row in rows:
-                pool.setdefault(row[6], []).append(world.ev(*row[:6]))
-    return pools
+    pool: dict[int, list] = {}
+    if not wanted:
+        return pool
+    codes = sorted(set().union(*(rule.reads for rule, _s in wanted)))
+    since = min(earliest(rule, now) for rule, _s in wanted)
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), CHUNK):
+        rows = Event.objects.filter(
+            code__in=codes,
+            occurred_at__gte=since,
+            superseded_by__isnull=True,
+            **{f"{column}__in": ordered[i : i + CHUNK]},
+        ).values_list(*EVENT_FIELDS, column)
+        for row in rows:
+            pool.setdefault(row[6], []).append(world.ev(*row[:6]))
+    return pool
 
 
 def _open_evidence(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
