@@ -164,3 +164,18 @@ def test_the_social_worker_of_the_child_protection_process_is_named_and_told(pry
     record_event(organisation=p.orgs.school, code="education.behaviour.change", occurred_at=timezone.now() - timedelta(hours=1),
                  person=p.alys, details={}, recorded_by=p.staff.school_lead)  # fmt: skip
     assert told.count() == before + 1
+
+
+def test_a_notice_at_the_home_of_a_child_on_the_register_reaches_the_social_worker(registered):
+    """A police domestic-abuse notice is recorded about the household, not the child: the social
+    worker of a child on the register who lives there is told all the same."""
+    fam = registered
+    told = Notification.objects.filter(kind="register_entry", recipient=fam.staff.social_worker)
+    before = told.count()
+    notice = record_event(organisation=fam.orgs.police, code="police.ppn.domestic_abuse",
+                          occurred_at=timezone.now() - timedelta(hours=3), household=fam.home,
+                          details={"risk_level": "standard"}, recorded_by=fam.staff.police_officer).event  # fmt: skip
+    assert told.count() == before + 1
+    assert "household of a child you are responsible for" in told.order_by("-pk").first().body
+    assert told.order_by("-pk").first().url == f"/people/{fam.alys.public_id}/"
+    assert notice.person is None

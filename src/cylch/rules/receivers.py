@@ -37,10 +37,10 @@ def on_event(sender, event, batch: bool = False, **kwargs) -> None:
     if batch or not getattr(settings, "CYLCH_RULES_ON_RECORD", True):
         return  # a batch's events: on_batch
     evaluate_event(event)
-    if event.person_id is not None:
-        tell_social_worker(event)
-        if not event.code.startswith("process.lead_coordinator"):
-            lead_coordinator_check(event.person)
+    if event.person_id is not None or event.household_id is not None:
+        tell_social_worker(event)  # a household's entry reaches the social workers of its children
+    if event.person_id is not None and not event.code.startswith("process.lead_coordinator"):
+        lead_coordinator_check(event.person)
 
 
 @receiver(batch_recorded, dispatch_uid="cylch.rules.on_batch")

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.events.models import Event
 from cylch.identity.models import AllocationKind, Person
-from cylch.identity.selectors import current_household
+from cylch.identity.selectors import age_on, current_household
 from cylch.notify.services import notify_user
 from cylch.rules import routing
 from cylch.rules.engine import STATUS_CODES
@@ -125,15 +125,36 @@ def register_notices(people) -> dict[int, RegisterNotice]:
 
 def tell_social_worker(event: Event) -> int:
     """Notify the allocated social worker (or, with none, the front door) of a new entry about a
-    child on the register or looked after. Not for the worker's own entries."""
-    person = event.person
-    if person is None or event.code in STATUS_CODES or not statuses_now(person, timezone.now()):
+    child on the register or looked after, or about the household such a child lives in (a
+    police domestic-abuse notice at the address). Not for the worker's own entries."""
+    if event.code in STATUS_CODES:
         return 0
-    _org, worker = social_worker_of(person)
+    if event.person_id is not None:
+        children = [event.person] if statuses_now(event.person, timezone.now()) else []
+    elif event.household_id is not None:
+        children = [c for c in _children_at(event.household_id) if statuses_now(c, timezone.now())]
+    else:
+        children = []
+    told = 0
+    for child in children:
+        told += _tell_about(event, child)
+    return told
+
+
+def _children_at(household_id: int) -> list[Person]:
+    today = timezone.localdate()
+    people = Person.objects.filter(
+        memberships__household_id=household_id, memberships__to_date__isnull=True, merged_into__isnull=True
+    ).distinct()
+    return [p for p in people if p.date_of_birth is None or age_on(p.date_of_birth, today) < 18]
+
+
+def _tell_about(event: Event, child: Person) -> int:
+    _org, worker = social_worker_of(child)
     if worker is not None:
         people = [worker]
     else:
-        people = routing.people_to_tell(routing.Target(_front_door_of(person), None, "front_door"))
+        people = routing.people_to_tell(routing.Target(_front_door_of(child), None, "front_door"))
     told = 0
     for user in people:
         if event.recorded_by_id == user.pk or not user.is_active:
@@ -141,11 +162,17 @@ def tell_social_worker(event: Event) -> int:
         notify_user(
             recipient=user,
             kind="register_entry",
-            url=reverse("identity:person", args=[person.public_id]),
-            dedupe_key=f"register-entry:{event.public_id}:{user.pk}",
+            url=reverse("identity:person", args=[child.public_id]),
+            dedupe_key=f"register-entry:{event.public_id}:{child.pk}:{user.pk}",
             subject=_("New entry for a child on the register or looked after"),
-            body=_(
-                "%(organisation)s has recorded something about a child you are responsible for. Open the child's record to see it."
+            body=(
+                _(
+                    "%(organisation)s has recorded something about a child you are responsible for. Open the child's record to see it."
+                )
+                if event.person_id is not None
+                else _(
+                    "%(organisation)s has recorded something about the household of a child you are responsible for. Open the child's record to see it."
+                )
             ),
             context={"organisation": event.organisation.name(user.language)},
         )
