@@ -249,3 +249,25 @@ def test_listing_alerts_with_a_nul_in_the_status_is_a_declared_422(prydderch, ap
     response = client.get("/api/v1/alerts", {"status": "open\x00"})
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "status"
     assert_declared(openapi_document(client), "get", "/api/v1/alerts", response)
+
+
+def test_the_batch_run_proposes_a_lead_coordinator_as_new_entries_would(prydderch, settings):
+    """Entries written in bulk (an import with the rules off, the demo's history) make no
+    proposals as they go: ``cylch rules run`` makes them, once, for the children that need one."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    fam = prydderch
+    settings.CYLCH_RULES_ON_RECORD = False
+    wnb(fam, fam.orgs.gp, fam.staff.gp, 40)
+    wnb(fam, fam.orgs.health_visiting, fam.staff.health_visitor, 12)
+    wnb(fam, fam.orgs.gp, fam.staff.gp, 30, person=fam.alys)  # one agency only: no proposal
+    assert not LeadCoordinatorProposal.objects.exists()
+    out = StringIO()
+    call_command("rules", "run", "--no-progress", stdout=out)
+    assert "1 lead coordinator proposals made" in out.getvalue()
+    [proposal] = LeadCoordinatorProposal.objects.all()
+    assert proposal.person == fam.twm and proposal.organisation == fam.orgs.health_visiting
+    call_command("rules", "run", "--no-progress", stdout=(again := StringIO()))
+    assert "0 lead coordinator proposals made" in again.getvalue()  # one waiting: not made twice

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +26,7 @@ from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.access.roles import OrganisationKind, Role
 from cylch.events.models import Event, Source
-from cylch.identity.models import AllocationKind, Person
+from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
 from cylch.identity.selectors import age_on, current_household
 from cylch.notify.services import notify_user
 from cylch.rules import routing
@@ -131,6 +131,81 @@ def lead_coordinator_check(person: Person, *, now: datetime | None = None) -> Le
             context={"count": len(ids)},
         )
     return proposal
+
+
+def needing_a_check(people: dict[int, Person], now: datetime) -> list[Person]:
+    """Of these people (by id), those ``lead_coordinator_check`` could propose for, read in bulk.
+
+    Left out only where its own checks would stop: merged or 18 or over; a proposal already
+    waiting; fewer than two organisations involved within the year; a lead coordinator or
+    social worker allocated; or a proposal declined, in the authority they live in now, for
+    these same organisations. The organisations are counted from a moment a little before its
+    own, so never fewer than it would count. Everyone else gets the full check."""
+    today = timezone.localdate()
+    people = {
+        pk: person
+        for pk, person in people.items()
+        if not person.merged_into_id and not (person.date_of_birth and age_on(person.date_of_birth, now.date()) >= 18)
+    }
+    keep = set(people)
+    for chunk in _chunks(keep):
+        waiting = LeadCoordinatorProposal.objects.filter(person_id__in=chunk, status=ProposalStatus.PROPOSED)
+        allocated = Allocation.objects.filter(
+            person_id__in=chunk,
+            kind__in=(AllocationKind.LEAD_COORDINATOR, AllocationKind.ALLOCATED_SOCIAL_WORKER),
+            from_date__lte=today,
+        ).filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
+        keep -= set(waiting.values_list("person_id", flat=True)) | set(allocated.values_list("person_id", flat=True))
+        involved: dict[int, set[int]] = {pk: set() for pk in chunk}
+        for person_id, org_id in (
+            Event.objects.filter(person_id__in=chunk, occurred_at__gte=now - INVOLVED_WITHIN)
+            .exclude(source=Source.SYSTEM)
+            .exclude(organisation__kind__in=NOT_COUNTED)
+            .values_list("person_id", "organisation_id")
+            .distinct()
+        ):
+            involved[person_id].add(org_id)
+        keep -= {pk for pk, orgs in involved.items() if len(orgs) < 2}
+        here: dict[int, int | None] = {}  # the authority of each one's current household, as current_household
+        for person_id, la in (
+            HouseholdMembership.objects.filter(person_id__in=chunk, to_date__isnull=True)
+            .order_by("person_id", "-from_date", "-id")
+            .values_list("person_id", "household__local_authority_id")
+        ):
+            here.setdefault(person_id, la)
+        declined: dict[int, list[int]] = {}
+        for person_id, orgs, la in (
+            LeadCoordinatorProposal.objects.filter(person_id__in=chunk, status=ProposalStatus.DECLINED)
+            .order_by("person_id", "-decided_at")
+            .values_list("person_id", "organisations_involved", "local_authority_id")
+        ):
+            if la == here.get(person_id):
+                declined.setdefault(person_id, orgs)
+        keep -= {pk for pk, orgs in declined.items() if involved[pk] <= set(orgs)}
+    return [person for pk, person in people.items() if pk in keep]
+
+
+def _chunks(ids, size: int = 500):
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
+
+
+def propose_all(*, now: datetime | None = None) -> int:
+    """The lead-coordinator check for every child someone recorded about in the last year, as new
+    entries would have made it (``cylch rules run``; the demo's bulk-written history). Returns
+    how many proposals were made."""
+    now = now or timezone.now()
+    ids = (
+        Event.objects.filter(person__isnull=False, occurred_at__gte=now - INVOLVED_WITHIN)
+        .values_list("person_id", flat=True)
+        .distinct()
+    )
+    people = {p.pk: p for p in Person.objects.filter(pk__in=ids).order_by("pk")}
+    made = 0
+    for person in needing_a_check(people, now):
+        made += lead_coordinator_check(person, now=now) is not None
+    return made
 
 
 def _check_manager(user: User, proposal: LeadCoordinatorProposal) -> None:

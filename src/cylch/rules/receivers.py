@@ -12,18 +12,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
 from cylch.events.batch import batch_recorded
-from cylch.events.models import Event, Source
+from cylch.events.models import Event
 from cylch.events.signals import event_recorded
-from cylch.identity.models import Allocation, AllocationKind, Person
-from cylch.identity.selectors import age_on
-from cylch.rules.coordinator import INVOLVED_WITHIN, NOT_COUNTED, lead_coordinator_check
+from cylch.identity.models import Person
+from cylch.rules.coordinator import lead_coordinator_check, needing_a_check
 from cylch.rules.engine import STATUS_CODES, Child
-from cylch.rules.models import LeadCoordinatorProposal, ProposalStatus
 from cylch.rules.register import tell_social_worker
 from cylch.rules.services import evaluate_event, evaluate_events
 from cylch.rules.world import CHUNK
@@ -90,47 +87,11 @@ def register_candidates(events: list[Event]) -> list[Event]:
 
 
 def coordinator_candidates(events: list[Event]) -> list[Person]:
-    """The people ``lead_coordinator_check`` could propose for, each once, in the batch's order.
-
-    Left out only where its own checks would stop, read for the whole batch at once: merged or
-    18 or over; a proposal already waiting; fewer than two organisations involved within the
-    year; a lead coordinator or social worker allocated; or a proposal declined for these same
-    organisations. The organisations are counted from a moment a little before its own, so
-    never fewer than it would count. Everyone else gets the full check."""
+    """The people ``lead_coordinator_check`` could propose for, each once, in the batch's order
+    (``coordinator.needing_a_check``)."""
     now = timezone.now()
-    today = timezone.localdate()
     people: dict[int, Person] = {}
     for e in events:
         if e.person_id is not None and not e.code.startswith("process.lead_coordinator"):
-            person = e.person
-            if person.merged_into_id or (person.date_of_birth and age_on(person.date_of_birth, now.date()) >= 18):
-                continue
-            people.setdefault(e.person_id, person)
-    keep = set(people)
-    for chunk in _chunks(keep):
-        waiting = LeadCoordinatorProposal.objects.filter(person_id__in=chunk, status=ProposalStatus.PROPOSED)
-        allocated = Allocation.objects.filter(
-            person_id__in=chunk,
-            kind__in=(AllocationKind.LEAD_COORDINATOR, AllocationKind.ALLOCATED_SOCIAL_WORKER),
-            from_date__lte=today,
-        ).filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
-        keep -= set(waiting.values_list("person_id", flat=True)) | set(allocated.values_list("person_id", flat=True))
-        involved: dict[int, set[int]] = {pk: set() for pk in chunk}
-        for person_id, org_id in (
-            Event.objects.filter(person_id__in=chunk, occurred_at__gte=now - INVOLVED_WITHIN)
-            .exclude(source=Source.SYSTEM)
-            .exclude(organisation__kind__in=NOT_COUNTED)
-            .values_list("person_id", "organisation_id")
-            .distinct()
-        ):
-            involved[person_id].add(org_id)
-        keep -= {pk for pk, orgs in involved.items() if len(orgs) < 2}
-        declined: dict[int, list[int]] = {}
-        for person_id, orgs in (
-            LeadCoordinatorProposal.objects.filter(person_id__in=chunk, status=ProposalStatus.DECLINED)
-            .order_by("person_id", "-decided_at")
-            .values_list("person_id", "organisations_involved")
-        ):
-            declined.setdefault(person_id, orgs)
-        keep -= {pk for pk, orgs in declined.items() if involved[pk] <= set(orgs)}
-    return [person for pk, person in people.items() if pk in keep]
+            people.setdefault(e.person_id, e.person)
+    return needing_a_check(people, now)

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from cylch.rules.coordinator import propose_all
 from cylch.rules.health import quiet_settings, rule_health, rules_switched_off
 from cylch.rules.pack import NATIONAL_PACK, check_pack
 from cylch.rules.services import alerts_sweep, run_batch
@@ -55,6 +56,9 @@ class Command(BaseCommand):
             )
             for rule_id, n in sorted(stats.by_rule.items()):
                 self.stdout.write(f"  {rule_id}: {n}")
+            # As new entries would have: a lead coordinator proposed where two or more agencies
+            # know a child nobody coordinates for (docs/rules.md, "Lead coordinator").
+            self.stdout.write(f"{propose_all()} lead coordinator proposals made")
         elif opts["action"] == "health":
             self._health(opts)
         else:
