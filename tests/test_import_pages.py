@@ -42,3 +42,34 @@ def test_spec_page_and_template_download(prydderch, client, demo_hub):
     assert "details.risk_level" in page and "standard, medium, high" in page
     csv = client.get("/imports/template.csv?code=police.ppn.domestic_abuse")
     assert csv["Content-Type"].startswith("text/csv") and b"details.risk_level" in csv.content
+
+
+def test_the_result_names_the_children_on_the_register_and_whom_to_contact(prydderch, client, demo_hub):
+    """As every other way of recording does (tests/test_register_notice.py): an import about Alys,
+    on the register with Gwen Thomas allocated, says so on its result page."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cylch.events.services import record_event
+    from cylch.identity.models import AllocationKind
+    from cylch.identity.services import allocation_create
+    from tests import factories
+
+    p = prydderch
+    allocation_create(person=p.alys, organisation=p.orgs.childrens_services, practitioner=p.staff.social_worker,
+                      kind=AllocationKind.ALLOCATED_SOCIAL_WORKER)  # fmt: skip
+    record_event(organisation=p.orgs.childrens_services, code="process.register.registered",
+                 occurred_at=timezone.now() - timedelta(days=10), person=p.alys, recorded_by=p.staff.social_worker,
+                 details=factories.minimal_details("process.register.registered"))  # fmt: skip
+    client.force_login(p.staff.gp)
+    rows = (
+        "GP-EV-1,health.appointment.was_not_brought,2026-10-01 09:30,GP-1003,Alys,Prydderch,gp\n"
+        "GP-EV-2,health.appointment.was_not_brought,2026-10-02 09:30,GP-1004,Twm,Prydderch,gp\n"
+    )
+    response = client.post("/imports/", {"file": SimpleUploadedFile("gp.csv", (HEADER + rows).encode())})
+    run = ImportRun.objects.get()
+    assert run.register_people == [str(p.alys.public_id)]
+    page = client.get(response["Location"]).content.decode()
+    assert "Alys Prydderch is on the child protection register" in page and "Gwen Thomas" in page
+    assert "Twm Prydderch is on" not in page

@@ -24,6 +24,7 @@ from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
 from cylch.events.models import ImportRun, ImportStatus, Source
 from cylch.events.services import BatchRejected, record_event_batch
+from cylch.rules.register import register_notices
 
 LONDON = ZoneInfo("Europe/London")
 MAX_ERRORS_KEPT = 200
@@ -295,6 +296,8 @@ def import_csv(
             run.status = ImportStatus.STORED
             run.created, run.unchanged = len(result.created), len(result.unchanged)
             run.new_persons, run.links = result.new_persons, result.links
+            people = {e.person_id: e.person for e in [*result.created, *result.unchanged] if e.person_id}
+            run.register_people = [str(people[pk].public_id) for pk in register_notices(list(people.values()))]
     run.error_count = len(errors)
     run.errors = sorted(errors, key=lambda e: (e["line"], e["column"]))[:MAX_ERRORS_KEPT]
     return _finish(run)

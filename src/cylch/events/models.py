@@ -123,6 +123,11 @@ class ImportRun(models.Model):
     links = models.PositiveIntegerField(default=0, help_text="Records linked to a person already known.")
     errors = models.JSONField(default=list, blank=True, help_text="The first problems found, by line and column.")
     error_count = models.PositiveIntegerField(default=0)
+    register_people = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Person ids of the file's children on the register or looked after when it was stored.",
+    )
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports"
     )

@@ -13,6 +13,8 @@ from cylch.core import taxonomy
 from cylch.core.forms import form_errors
 from cylch.events.csv_intake import columns_for, import_csv, template
 from cylch.events.models import ImportRun
+from cylch.identity.models import Person
+from cylch.rules.register import register_notices
 
 MAX_UPLOAD = 50 * 1024 * 1024
 
@@ -50,7 +52,17 @@ def imports(request):
 
 def import_detail(request, public_id):
     run = get_object_or_404(ImportRun, public_id=public_id, organisation=_organisation(request))
-    return render(request, "events/import.html", {"run": run})
+    # The register's purpose: whoever recorded about a child on it is told whom to contact (as
+    # now, not as when the file was stored).
+    people = list(Person.objects.filter(public_id__in=run.register_people).order_by("family_name", "given_name"))
+    notices = register_notices(people)
+    language = "cy" if (get_language() or "en").startswith("cy") else "en"
+    register = [
+        notices[p.pk].sentence(p.display_name, language)
+        for p in people
+        if p.pk in notices and notices[p.pk].worker_id != request.user.pk
+    ]
+    return render(request, "events/import.html", {"run": run, "register": register})
 
 
 def spec(request):
