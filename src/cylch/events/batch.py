@@ -23,7 +23,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cylch.access.audit import audit_record
@@ -38,6 +38,7 @@ from cylch.events.services import (
     check_subject,
     fingerprint,
     fingerprint_subject,
+    recorder_of,
     validate_details,
 )
 from cylch.events.signals import event_recorded
@@ -226,21 +227,16 @@ def _event_for(
     if external_id in existing:
         return _same_or_clash(existing[external_id], digest, external_id).event
     recorder = item.get("recorder") or {}
-    name, role, contact = (str(recorder.get(k) or "") for k in ("name", "role", "contact"))
-    if actor is not None:
-        name = name or actor.get_full_name() or actor.username
-        with translation.override("en"):
-            role = role or str(actor.get_role_display())
-        contact = contact or actor.email or actor.phone
+    name, role, contact = recorder_of(actor, *(str(recorder.get(k) or "") for k in ("name", "role", "contact")))
     return Event(
         code=code,
         person=rec.person,
         agency_record=rec.record,
         organisation=organisation,
         recorded_by=actor,
-        recorder_name=name[:120],
-        recorder_role=role[:120],
-        recorder_contact=contact[:200],
+        recorder_name=name,
+        recorder_role=role,
+        recorder_contact=contact,
         occurred_at=occurred_at,
         recorded_at=timezone.now(),
         sensitivity=sensitivity or event_code.sensitivity,

@@ -96,6 +96,17 @@ class Recorded:
     created: bool
 
 
+def recorder_of(user, name: str, role: str, contact: str) -> tuple[str, str, str]:
+    """Who recorded an entry, as kept on it (cut to its columns): what the sender said, else the
+    signed-in user's name, role (in English, as stored) and contact."""
+    if user is not None:
+        name = name or user.get_full_name() or user.username
+        with translation.override("en"):
+            role = role or str(user.get_role_display())
+        contact = contact or user.email or user.phone
+    return name[:120], role[:120], contact[:200]
+
+
 def record_event(
     *,
     organisation: Organisation,
@@ -150,11 +161,9 @@ def record_event(
         )
         if existing:
             return _same_or_clash(existing, digest, external_id)
-    if recorded_by is not None:
-        recorder_name = recorder_name or recorded_by.get_full_name() or recorded_by.username
-        with translation.override("en"):
-            recorder_role = recorder_role or str(recorded_by.get_role_display())
-        recorder_contact = recorder_contact or recorded_by.email or recorded_by.phone
+    recorder_name, recorder_role, recorder_contact = recorder_of(
+        recorded_by, recorder_name, recorder_role, recorder_contact
+    )
     event = Event(
         code=code,
         person=person,
@@ -162,9 +171,9 @@ def record_event(
         agency_record=agency_record,
         organisation=organisation,
         recorded_by=recorded_by,
-        recorder_name=recorder_name[:120],
-        recorder_role=recorder_role[:120],
-        recorder_contact=recorder_contact[:200],
+        recorder_name=recorder_name,
+        recorder_role=recorder_role,
+        recorder_contact=recorder_contact,
         occurred_at=occurred_at,
         recorded_at=timezone.now(),
         sensitivity=sensitivity or event_code.sensitivity,
