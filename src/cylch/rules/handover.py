@@ -52,6 +52,7 @@ from cylch.rules.models import (
     LeadCoordinatorProposal,
     ProposalStatus,
 )
+from cylch.rules.register import social_worker_of
 from cylch.rules.selectors import rule_of
 
 HANDED_OVER = "moved_handed_over"  # the alert step: the new front door owns it now
@@ -168,8 +169,8 @@ def _decide(alert: Alert, child: Person, from_la, door: Organisation, ended_orgs
     )
     if not (as_coordinator or _old_side(owner_org, from_la)):
         return "stay"  # another agency owns it and still holds its record of the child
-    worker = routing.current_allocation(child, AllocationKind.ALLOCATED_SOCIAL_WORKER)
-    if worker is not None and worker.organisation_id == owner_org.pk:
+    worker_org, _worker = social_worker_of(child)  # allocated, or the child protection process's
+    if worker_org is not None and worker_org.pk == owner_org.pk:
         return "share"  # the sending authority keeps the case until the transfer
     for other in alert.children.exclude(pk=child.pk):
         home = current_household(other)
