@@ -17,7 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -30,7 +29,7 @@ from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.access.roles import Role
 from cylch.core.calendar import add_working_days
-from cylch.core.yamltree import line_of
+from cylch.core.yamltree import versioned_section
 from cylch.events.services import record_event
 from cylch.governance.kinds import KINDS, Kind
 from cylch.governance.models import ApprovalKind, ApprovalRequest, ApprovalState
@@ -61,32 +60,16 @@ class ApprovalsConfigError(ValueError):
 def load(path: Path) -> dict[str, KindConfig]:
     """Read and check an approvals file. Every kind Cylch knows must be listed, so that
     switching one off is a visible ``enabled: false``, never an omission."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        tree, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ApprovalsConfigError(f"{path.name}: not valid YAML: {exc}") from exc
-    problems: list[str] = []
-
-    def problem(where: list[Any], message: str) -> None:
-        name = ".".join(str(w) for w in where) or "(file)"
-        problems.append(f"{path.name}:{line_of(tree, where)}: {name}: {message}")
-
-    if not isinstance(data, dict):
-        raise ApprovalsConfigError(f"{path.name}:1: (file): expected `version` and `kinds`")
-    if data.get("version") != 1:
-        problem(["version"], "must be 1")
-    kinds = data.get("kinds")
+    kinds, problem = versioned_section(
+        path.name,
+        path.read_text(encoding="utf-8"),
+        ApprovalsConfigError,
+        section="kinds",
+        known=sorted(KINDS),
+        noun="kind",
+        mapping="kind to its settings",
+    )
     out: dict[str, KindConfig] = {}
-    if not isinstance(kinds, dict):
-        problem(["kinds"], "expected a mapping of kind to its settings")
-        kinds = {}
-    for key in kinds:
-        if key not in KINDS:
-            problem(["kinds", key], f"unknown kind; Cylch knows {', '.join(sorted(KINDS))}")
-    for key in KINDS:
-        if key not in kinds:
-            problem(["kinds"], f"{key} is missing: list every kind (enabled: false switches one off)")
     for key, raw in kinds.items():
         if key not in KINDS:
             continue
@@ -114,10 +97,9 @@ def load(path: Path) -> dict[str, KindConfig]:
         days = raw.get("due_working_days")
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             problem([*where, "due_working_days"], "must be a whole number of working days, 1 or more")
-        if not problems:
+        if not problem:
             out[key] = KindConfig(key, enabled, frozenset(outcomes), when or "", days)
-    if problems:
-        raise ApprovalsConfigError("\n".join(problems))
+    problem.raise_as(ApprovalsConfigError)
     return out
 
 

@@ -16,10 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from django.conf import settings
 
-from cylch.core.yamltree import line_of
+from cylch.core.yamltree import versioned_section
 from cylch.governance.retention_records import (
     CHILD_TRIGGERS,
     CLASSES,
@@ -96,31 +95,16 @@ def load(path: Path) -> Schedule:
     """Read and check a schedule file. Every class Cylch knows must be listed (a class switched
     off is a visible ``enabled: false``), each with the one action its records allow."""
     raw = path.read_bytes()
-    text = raw.decode("utf-8")
-    try:
-        tree, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScheduleError(f"{path.name}: not valid YAML: {exc}") from exc
-    problems: list[str] = []
-
-    def problem(where: list[Any], message: str) -> None:
-        name = ".".join(str(w) for w in where) or "(file)"
-        problems.append(f"{path.name}:{line_of(tree, where)}: {name}: {message}")
-
-    if not isinstance(data, dict):
-        raise ScheduleError(f"{path.name}:1: (file): expected `version` and `classes`")
-    if data.get("version") != 1:
-        problem(["version"], "must be 1")
-    classes = data.get("classes")
-    if not isinstance(classes, dict):
-        problem(["classes"], "expected a mapping of record class to its rules")
-        classes = {}
-    for key in classes:
-        if key not in CLASSES:
-            problem(["classes", key], f"unknown class; Cylch knows {', '.join(CLASSES)}")
-    for key in CLASSES:
-        if key not in classes:
-            problem(["classes"], f"{key} is missing: list every class (enabled: false keeps all of it)")
+    classes, problem = versioned_section(
+        path.name,
+        raw.decode("utf-8"),
+        ScheduleError,
+        section="classes",
+        known=list(CLASSES),
+        noun="class",
+        mapping="record class to its rules",
+        switched_off="keeps all of it",
+    )
     out: dict[str, ClassRules] = {}
     for key, spec in classes.items():
         if key not in CLASSES:
@@ -139,8 +123,7 @@ def load(path: Path) -> Schedule:
             problem([*where, "action"], f"must be {action}: that is what Cylch does with {key} (docs/governance.md)")
         rules = _rules(spec.get("rules"), key, where, problem)
         out[key] = ClassRules(key, bool(enabled), action, tuple(rules))
-    if problems:
-        raise ScheduleError("\n".join(problems))
+    problem.raise_as(ScheduleError)
     return Schedule(out, hashlib.sha256(raw).hexdigest(), path.name)
 
 
