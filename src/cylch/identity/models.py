@@ -114,6 +114,8 @@ class AgencyRecord(BaseModel):
             models.Index(fields=["date_of_birth"]),
             models.Index(fields=["postcode"]),
             models.Index(fields=["surname_key", "date_of_birth"]),
+            # Online candidates by street address (linkage/online.py): lower(address_line) = ...
+            models.Index(models.functions.Lower("address_line"), name="agency_record_address_lower"),
         ]
 
     def save(self, *args, **kwargs):

@@ -1,13 +1,16 @@
 """Online matching: score one new agency record against the records already held, at once.
 
-Candidates come from indexed columns in the main database (the same ideas as the batch
-blocking rules: identifiers, date of birth as given or with day and month swapped, surname
-and year of birth, postcode); they are scored by Splink's own comparison SQL for the saved
-model on an in-process DuckDB, so online and batch scores are the same numbers.
+Candidates are the records the saved model's own blocking rules pair with the new one, as in
+a batch run: each rule is asked of the main database through indexed columns (identifiers,
+date of birth as given or with day and month swapped, surname, postcode, street address) and
+then checked on the prepared fields. They are scored by Splink's own comparison SQL for the
+saved model on an in-process DuckDB, so online and batch compare the same pairs and give them
+the same numbers.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -223,35 +226,138 @@ def _level_by_position(levels: list[dict[str, Any]], gamma: int | None) -> dict[
     return ranked[len(ranked) - 1 - gamma]
 
 
-def candidates(fields: dict[str, Any], *, exclude_record: int | None = None) -> list:
-    """Agency records worth comparing with these (cleaned ``AgencyRecord``) fields."""
+# Blocking rules are conjunctions of ``l."x" = r."y"``; online matching reads them from the model.
+_TERM = re.compile(r'l\."(\w+)"\s*=\s*r\."(\w+)"')
+_AND = re.compile(r"\s*\bAND\b\s*", re.IGNORECASE)
+# Fields read from each candidate: what ``record_fields`` needs, no more.
+_CANDIDATE_COLUMNS = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "address_line", "town",
+                      "nhs_number", "upn")  # fmt: skip
+# Rows read from the database for one record before the rules are applied in Python; a key
+# shared by thousands (a placeholder birthday, a hostel's postcode) cannot slow a match more.
+MAX_ROWS_READ = 3000
+
+
+class UnsupportedRule(ValueError):
+    """A blocking rule online matching cannot read (not a conjunction of column equalities)."""
+
+
+@lru_cache(maxsize=16)
+def _rule_terms(rules: tuple[str, ...]) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """Each blocking rule as its (left column, right column) equalities."""
+    out = []
+    for sql in rules:
+        terms = _TERM.findall(sql)
+        if not terms or _AND.sub("", _TERM.sub("", sql)).strip():
+            raise UnsupportedRule(sql)
+        out.append(tuple(terms))
+    return tuple(out)
+
+
+def blocking_terms(model: LinkageModel) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """The model's own blocking rules (the batch's), as column equalities."""
+    rules = model.splink.get("blocking_rules_to_generate_predictions") or []
+    return _rule_terms(tuple(r["blocking_rule"] if isinstance(r, dict) else str(r) for r in rules))
+
+
+def _postcode_forms(compact: str) -> list[str]:
+    """How a postcode (spaces removed) can be stored: intake keeps the sender's single spaces."""
+    forms = [compact]
+    if len(compact) > 3:
+        forms.append(f"{compact[:-3]} {compact[-3:]}")
+    return forms
+
+
+def _lookup(column: str, value: str, raw: dict[str, Any]) -> tuple[Q, bool] | None:
+    """Stored records whose prepared ``column`` may equal ``value``, as an indexed condition, and
+    whether it narrows enough alone (a year of birth or a surname initial does not)."""
+    if column == "nhs_number":
+        return Q(nhs_number=value), True
+    if column == "pupil_number":
+        return Q(upn=value), True
+    if column == "dob":
+        return Q(date_of_birth=date.fromisoformat(value)), True
+    if column == "dob_swapped":
+        swapped = features.swap_day_month(date.fromisoformat(value))
+        return (Q(date_of_birth=swapped), True) if swapped else None
+    if column == "birth_year":
+        year = int(value)
+        return Q(date_of_birth__gte=date(year, 1, 1), date_of_birth__lte=date(year, 12, 31)), False
+    if column == "surname":
+        return Q(surname_key=value[: features.SURNAME_KEY_LENGTH]), True
+    if column == "surname_initial":
+        return Q(surname_key__startswith=value), False
+    if column == "postcode":
+        return Q(postcode__in=_postcode_forms(value)), True
+    if column == "address":
+        # Stored as sent: the folded form and the sender's own spelling, case aside (an index on
+        # lower(address_line), migration 0006). A stored address with other punctuation or
+        # accents than both is found by the other rules only.
+        forms = {value, str(raw.get("address_line") or "").strip().lower()} - {""}
+        return Q(address_lower__in=sorted(forms)), True
+    return None  # given name forms and the rest: checked in Python on the rows read
+
+
+def _rule_condition(terms, row: dict[str, Any], raw: dict[str, Any]) -> Q | None:
+    """Records that may satisfy one rule with the new record on either side of it."""
+    cond = None
+    for new_side in (0, 1):
+        q, strong = Q(), False
+        for pair in terms:
+            value = row.get(pair[new_side])
+            if value is None:
+                break
+            found = _lookup(pair[1 - new_side], value, raw)
+            if found:
+                q &= found[0]
+                strong = strong or found[1]
+        else:
+            if strong:
+                cond = q if cond is None else cond | q
+    return cond
+
+
+def _holds(terms, a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a.get(x) is not None and a.get(x) == b.get(y) for x, y in terms) or all(
+        b.get(x) is not None and b.get(x) == a.get(y) for x, y in terms
+    )
+
+
+def candidates(fields: dict[str, Any], *, exclude_record: int | None = None, model: LinkageModel | None = None) -> list:
+    """Agency records a batch run would compare with these (cleaned ``AgencyRecord``) fields.
+
+    The model's own blocking rules choose them, as in a batch run: the database is asked for the
+    records each rule could hold for (by indexed columns), and each rule is then checked on the
+    prepared fields, so online and batch compare the same pairs. Newest first, at most
+    ``MAX_CANDIDATES``."""
+    from django.db.models.functions import Lower
+
     from cylch.identity.models import AgencyRecord
 
-    cond = Q()
-    if fields.get("nhs_number"):
-        cond |= Q(nhs_number=fields["nhs_number"])
-    if fields.get("upn"):
-        cond |= Q(upn=fields["upn"])
-    dob = fields.get("date_of_birth")
-    if isinstance(dob, date):
-        days = {dob}
-        swapped = features.swap_day_month(dob)
-        if swapped:
-            days.add(swapped)
-        cond |= Q(date_of_birth__in=days)
-        surname = features.surname_key(fields.get("family_name") or "")
-        if surname:
-            cond |= Q(
-                surname_key=surname, date_of_birth__gte=date(dob.year, 1, 1), date_of_birth__lte=date(dob.year, 12, 31)
-            )
-    if fields.get("postcode"):
-        cond |= Q(postcode=fields["postcode"])
-    if not cond:
+    model = model or active_model()
+    row = _row_for_rules(fields)
+    rules = blocking_terms(model)
+    cond = None
+    for terms in rules:
+        q = _rule_condition(terms, row, fields)
+        if q is not None:
+            cond = q if cond is None else cond | q
+    if cond is None:
         return []
-    qs = AgencyRecord.objects.filter(cond)
+    qs = AgencyRecord.objects.annotate(address_lower=Lower("address_line")).filter(cond)
     if exclude_record is not None:
         qs = qs.exclude(pk=exclude_record)
-    return list(qs.order_by("-pk")[:MAX_CANDIDATES])
+    found = []
+    for record in qs.only(*_CANDIDATE_COLUMNS).order_by("-pk")[:MAX_ROWS_READ]:
+        other = _row_for_rules(record)
+        if any(_holds(terms, row, other) for terms in rules):
+            found.append(record)
+            if len(found) == MAX_CANDIDATES:
+                break
+    return found
+
+
+def _row_for_rules(record) -> dict[str, Any]:
+    return features.prepare("", record_fields(record))
 
 
 @dataclass(frozen=True)
@@ -284,7 +390,7 @@ def prescore(many: list[dict[str, Any]], *, model: LinkageModel | None = None) -
     same model: :func:`best_match` checks the candidates again and scores afresh otherwise (an
     earlier record of the same batch may have joined them)."""
     model = model or active_model()
-    found = [candidates(f) for f in many]
+    found = [candidates(f, model=model) for f in many]
     scored = score_many(
         model,
         [
@@ -312,7 +418,7 @@ def best_match(
     from cylch.identity.models import PersonLink
 
     model = model or active_model()
-    found = candidates(fields, exclude_record=exclude_record)
+    found = candidates(fields, exclude_record=exclude_record, model=model)
     if not found:
         return None
     if prescored is not None and prescored.model is model and prescored.candidates == {r.pk for r in found}:
