@@ -2,15 +2,26 @@
 
 Each case runs in its own process so its peak memory is its own. Run directly for one case:
 ``python -m cylch.identity.linkage.bench febrl4|hard N|baseline`` prints one JSON line.
+
+``online N DATABASE`` measures online matching: N records of the hard population stored as a
+hub holds them (agency records linked to people) in a database made for the run and dropped
+after (PostgreSQL, or SQLite), then records held out of it matched one at a time with
+``online.best_match``, as intake does. ``CYLCH_BENCH_LINKAGE_ONLINE`` lists the databases
+(default ``postgresql``; empty for none), ``CYLCH_BENCH_POSTGRES`` the server and
+``CYLCH_BENCH_DB_PREFIX`` the start of the scratch database's name.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from cylch.identity.linkage import batch, evaluate, features
@@ -131,15 +142,162 @@ def case_hard(n: int) -> dict[str, Any]:
     return {"case": f"hard population {n}", **_link(records, HUB, truth)}
 
 
+ONLINE_HELD_OUT = 300  # records matched one at a time (timed), after WARM_UP untimed ones
+ONLINE_WARM_UP = 20
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def case_online(n: int) -> dict[str, Any]:
+    """Online matching against a stored population of ``n`` agency records (see the module doc).
+
+    Runs in a process whose ``DATABASE_URL`` is a scratch database: it migrates, stores the
+    population in bulk (one person per true individual, every record linked), then times
+    ``best_match`` for records held out of it, and ``candidates`` alone for the database's share."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cylch.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from cylch.access.models import Organisation
+    from cylch.demo import hardpop
+    from cylch.identity.linkage import online
+    from cylch.identity.models import AgencyRecord, LinkMethod, Person, PersonLink
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    records = list(hardpop.generate(n + ONLINE_HELD_OUT + ONLINE_WARM_UP))
+    held = set(random.Random(4).sample(range(len(records)), ONLINE_HELD_OUT + ONLINE_WARM_UP))
+    population = [r for i, r in enumerate(records) if i not in held]
+    new = [records[i] for i in sorted(held)]
+    orgs = {}
+    for kind in sorted({r["agency"] for r in records}):
+        orgs[kind] = Organisation.objects.create(code=f"bench-{kind}", name_en=kind, name_cy=kind, kind="hospital")
+    person_of: dict[Any, int] = {}
+    step = 5000
+    for i in range(0, len(population), step):
+        chunk = population[i : i + step]
+        fresh = [r for r in dict.fromkeys(r["truth"] for r in chunk) if r not in person_of]
+        made = Person.objects.bulk_create([Person() for _ in fresh])
+        person_of.update(zip(fresh, (p.pk for p in made), strict=True))
+        stored = AgencyRecord.objects.bulk_create([_agency_record(orgs[r["agency"]], r) for r in chunk])
+        PersonLink.objects.bulk_create(
+            [PersonLink(agency_record_id=a.pk, person_id=person_of[r["truth"]], method=LinkMethod.NEW_PERSON)
+             for a, r in zip(stored, chunk, strict=True)]
+        )  # fmt: skip
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
+    load_s = time.perf_counter() - started
+    truth_of_record = dict(AgencyRecord.objects.values_list("pk", "local_id"))
+    truth_of_id = {r["id"]: r["truth"] for r in records}
+    model = online.active_model()
+    fields = [_cleaned(r) for r in new]
+    for f in fields[:ONLINE_WARM_UP]:
+        online.best_match(f, model=model)
+    timed, found_ms, sizes, right, reachable = [], [], [], 0, 0
+    decisions = dict.fromkeys(("link", "review", "none", "no candidate"), 0)
+    in_population = {r["truth"] for r in population}
+    for r, f in zip(new[ONLINE_WARM_UP:], fields[ONLINE_WARM_UP:], strict=True):
+        t0 = time.perf_counter()
+        match = online.best_match(f, model=model)
+        timed.append((time.perf_counter() - t0) * 1000)
+        decisions[match.decision if match else "no candidate"] += 1
+        if r["truth"] in in_population:
+            reachable += 1
+            right += bool(
+                match and match.decision == "link" and truth_of_id[truth_of_record[match.record_id]] == r["truth"]
+            )
+    for f in fields[ONLINE_WARM_UP:]:
+        t0 = time.perf_counter()
+        sizes.append(len(online.candidates(f, model=model)))
+        found_ms.append((time.perf_counter() - t0) * 1000)
+    return {
+        "case": f"online {n} {connection.vendor}",
+        "records": len(population),
+        "database": connection.vendor,
+        "load_seconds": round(load_s, 1),
+        "matched": len(timed),
+        "ms_p50": round(_percentile(timed, 0.5), 1),
+        "ms_p95": round(_percentile(timed, 0.95), 1),
+        "ms_max": round(max(timed), 1),
+        "candidates_ms_p50": round(_percentile(found_ms, 0.5), 1),
+        "candidates_ms_p95": round(_percentile(found_ms, 0.95), 1),
+        "candidates_p50": _percentile(sizes, 0.5),
+        "candidates_max": max(sizes),
+        "decisions": decisions,
+        "linked_to_the_right_person": right,
+        "with_someone_to_find": reachable,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def _agency_record(org, r: dict[str, Any]):
+    from cylch.identity.models import AgencyRecord
+
+    f = _cleaned(r)
+    return AgencyRecord(organisation=org, local_id=r["id"], surname_key=features.surname_key(r["surname"]), **f)
+
+
+def _cleaned(r: dict[str, Any]) -> dict[str, Any]:
+    """A hard-population record as intake's cleaned fields (``services.clean_record_fields``)."""
+    return {
+        "given_name": r["given_name"], "family_name": r["surname"],
+        "date_of_birth": features.parse_date(r["date_of_birth"]), "sex": r["sex"] or "unknown",
+        "postcode": " ".join(r["postcode"].upper().split()), "address_line": r["address"], "town": r["town"],
+        "nhs_number": r["nhs_number"], "upn": r["pupil_number"],
+    }  # fmt: skip
+
+
+def _scratch_database(database: str, name: str):
+    """(DATABASE_URL, cleanup) for a database made for one case."""
+    if database == "sqlite":
+        tmp = tempfile.TemporaryDirectory(prefix=f"{name}-")
+        return f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}", tmp.cleanup
+    if database != "postgresql":
+        raise ValueError(f"unknown database {database!r}: sqlite or postgresql")
+    import psycopg
+
+    from cylch.core.benchrun import postgres_url
+
+    server = os.environ.get("CYLCH_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def cleanup():
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return postgres_url(server, name), cleanup
+
+
 def run_all(sizes: list[int], progress=print) -> list[dict[str, Any]]:
     """Every case in a fresh process; a case that fails is reported, not hidden."""
+    databases = [d.strip() for d in os.environ.get("CYLCH_BENCH_LINKAGE_ONLINE", "postgresql").split(",") if d.strip()]
     cases = [["febrl4"], ["baseline"], *[["hard", str(n)] for n in sizes]]
+    cases += [["online", str(n), db] for n in sizes for db in databases]
     out = []
     for args in cases:
         progress(f"linkage bench: {' '.join(args)}")
-        proc = subprocess.run(
-            [sys.executable, "-m", "cylch.identity.linkage.bench", *args], capture_output=True, text=True
-        )
+        env, cleanup = None, None
+        if args[0] == "online":
+            prefix = os.environ.get("CYLCH_BENCH_DB_PREFIX", "cylch_bench")
+            url, cleanup = _scratch_database(args[2], f"{prefix}_online_{os.getpid()}")
+            env = dict(os.environ, DATABASE_URL=url, CYLCH_TESTING="1")
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "cylch.identity.linkage.bench", *args[:2]], capture_output=True, text=True,
+                env=env,
+            )  # fmt: skip
+        finally:
+            if cleanup:
+                cleanup()
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
             out.append({"case": " ".join(args), "error": proc.stderr.strip().splitlines()[-1:] or ["no output"]})
@@ -154,6 +312,12 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         if "error" in r:
             rows.append(f"{r['case']:34} ERROR {r['error']}")
+            continue
+        if r["case"].startswith("online"):
+            rows.append(
+                f"{r['case']:34} {r['records']:>9} online match p50 {r['ms_p50']} ms, p95 {r['ms_p95']} ms "
+                f"(candidates p50 {r['candidates_ms_p50']} ms, {r['candidates_p50']} found){'':>2} {r['peak_mb']:>8}"
+            )
             continue
         p, c = r["pairs"], r.get("clusters", {})
         rows.append(
@@ -170,6 +334,8 @@ if __name__ == "__main__":
         result = case_febrl4()
     elif kind == "baseline":
         result = case_baseline()
+    elif kind == "online":
+        result = case_online(int(sys.argv[2]))
     else:
         result = case_hard(int(sys.argv[2]))
     print(json.dumps(result))
