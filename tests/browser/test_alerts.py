@@ -3,7 +3,6 @@ spelling; the child's lead coordinator sees one alert with both, explained, in E
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -16,9 +15,9 @@ from cylch.identity.models import AllocationKind
 from cylch.identity.services import allocation_create
 from tests import factories
 from tests.browser.conftest import assert_accessible
+from tests.browser.signin import PASSWORD, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 HEADER = "external_id,code,occurred_at,local_id,given_name,family_name,date_of_birth,postcode,details.service\n"
 
 
@@ -40,14 +39,6 @@ def hub(live_server, settings):
                  occurred_at=timezone.now() - timedelta(days=60), details={"service": "immunisation"},
                  recorded_by=fam.staff.gp, summary="Twm was not brought to his immunisations.")  # fmt: skip
     return live_server.url, fam
-
-
-def sign_in(page, url, username):
-    page.goto(f"{url}/sign-in/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/search/$"))
 
 
 def test_second_missed_appointment_reaches_the_lead_coordinator_with_both(page, hub, tmp_path):

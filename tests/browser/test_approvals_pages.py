@@ -14,10 +14,14 @@ from cylch.governance.models import ApprovalRequest
 from cylch.reports.models import Outcome, Report, Status
 from cylch.reports.services import SubjectIn, report_decide, report_submit
 from tests import factories
+from tests.browser import signin
 from tests.browser.conftest import assert_accessible
+from tests.browser.signin import PASSWORD
+
+sign_in = signin.signer(language="en")
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 REASONS = "Seen at home with the health visitor; the home was warm and stocked."
 
 
@@ -48,16 +52,6 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
-
-
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    expect(page).to_have_url(re.compile(r"/search/$"))
-    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def test_a_held_decision_in_the_managers_queue_in_welsh_and_english(page, hub):

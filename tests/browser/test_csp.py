@@ -20,10 +20,14 @@ from cylch.events.services import record_event
 from cylch.identity.models import AllocationKind
 from cylch.identity.services import allocation_create
 from tests import factories
+from tests.browser import signin
+from tests.browser.signin import PASSWORD
 from tests.test_insight_views import _reports
 
+sign_in = signin.signer(language="en", lands=None)
+
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 
 RECORD_VIOLATIONS = """
 window.__csp = [];
@@ -94,17 +98,6 @@ class Watch:
         assert problems == [], f"{where}: {problems}"
 
 
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    if username != "gwen.real":
-        expect(page).not_to_have_url(re.compile(r"/sign-in/"))  # each role has its own landing page
-        page.goto(f"{url}/language/{language}/?next=/search/")
-
-
 def test_the_detector_sees_a_violation(page, live_server):
     """A style attribute added to the page is blocked and reported: the watch is not blind."""
     url = live_server.url
@@ -167,7 +160,7 @@ def test_the_main_pages_run_under_the_policy_without_a_violation(page, hub):
     sign_in(page, url, "review.chair", "cy")
     watch.visit(f"{url}/reviews/")
 
-    sign_in(page, url, "gwen.real")
+    sign_in(page, url, "gwen.real", language=None, lands=False)  # a second step follows
     expect(page).to_have_url(re.compile(r"/sign-in/set-up/"))
     expect(page.locator(".cylch-qr svg")).to_be_visible()
     watch.check("two-factor set-up")

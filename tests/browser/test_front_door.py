@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import pytest
@@ -10,7 +9,11 @@ from playwright.sync_api import expect
 
 from cylch.demo.builder import build
 from cylch.reports.models import Report
+from tests.browser import signin
 from tests.browser.conftest import assert_accessible
+
+sign_in = signin.signer(password="cylch-demo")
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,14 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def demo_hub(live_server):
     build(seed=12, persons=150, as_of=date(2026, 11, 1), events_per_person=1, progress=False)
     return live_server.url
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/sign-in/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("cylch-demo")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/search/$"))
 
 
 def test_report_in_welsh_decide_and_see_the_outcome(page, demo_hub):

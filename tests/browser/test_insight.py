@@ -3,7 +3,6 @@ and Welsh; a team manager opens the records behind a figure. axe-core checks eve
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -13,11 +12,15 @@ from playwright.sync_api import expect
 from cylch.access.roles import Role
 from cylch.insight import periods
 from tests import factories
+from tests.browser import signin
 from tests.browser.conftest import assert_accessible
+from tests.browser.signin import PASSWORD
 from tests.test_insight_views import _reports
 
+sign_in = signin.signer(language="en", lands=None)
+
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 
 
 @pytest.fixture
@@ -32,17 +35,6 @@ def hub(live_server, settings):
         user.save()
     _reports(fam, 7, 6)
     return live_server.url, fam, analyst
-
-
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    expect(page).not_to_have_url(re.compile(r"/sign-in/"))  # board users land on their own page
-    # The choice of language is remembered for the user: set it every time.
-    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def test_board_analyst_and_team_manager_read_the_measures(page, hub):

@@ -9,7 +9,11 @@ import pytest
 from playwright.sync_api import expect
 
 from cylch.demo.builder import build
+from tests.browser import signin
 from tests.browser.conftest import assert_accessible
+
+sign_in = signin.signer(password="cylch-demo", lands=False)
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,13 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def demo_hub(live_server):
     build(seed=11, persons=150, as_of=date(2026, 11, 1), events_per_person=1, progress=False)
     return live_server.url
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/sign-in/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("cylch-demo")
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_sign_in_search_and_person_page_in_english_and_welsh(page, demo_hub):

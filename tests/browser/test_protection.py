@@ -17,10 +17,14 @@ from cylch.access.roles import Role
 from cylch.protection.models import Episode, MeetingKind
 from cylch.protection.register import current, history
 from tests import factories
+from tests.browser import signin
 from tests.browser.conftest import assert_accessible
+from tests.browser.signin import PASSWORD
+
+sign_in = signin.signer(language="en")
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 
 
 @pytest.fixture
@@ -33,17 +37,6 @@ def hub(live_server, settings):
         user.set_password(PASSWORD)
         user.save()
     return live_server.url, fam, chair
-
-
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    expect(page).to_have_url(re.compile(r"/search/$"))
-    # The choice of language is remembered for the user: set it every time.
-    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def day(n: int) -> str:

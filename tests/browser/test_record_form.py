@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.browser.conftest import assert_accessible
+from tests.browser.signin import PASSWORD, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 
 
 @pytest.fixture
@@ -23,14 +23,6 @@ def hub(live_server, settings):
     hv.set_password(PASSWORD)
     hv.save()
     return live_server.url, fam
-
-
-def sign_in(page, url, username):
-    page.goto(f"{url}/sign-in/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/search/$"))
 
 
 def test_a_health_visitor_records_a_missed_appointment(page, hub):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from datetime import date
 
 import pytest
@@ -15,10 +14,14 @@ from cylch.access.models import BoardArea
 from cylch.access.roles import Role
 from cylch.reviews import analysis
 from tests import factories
+from tests.browser import signin
 from tests.browser.conftest import ARTIFACTS, AXE
+from tests.browser.signin import PASSWORD
+
+sign_in = signin.signer(language="en", lands=None, next_="/reviews/analysis/")
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 PHONE = {"width": 390, "height": 844}
 
 BOARDS = [("north-wales", "North Wales", "Gogledd Cymru"), ("gwent", "Gwent", "Gwent"),
@@ -91,16 +94,6 @@ def _watch_csp(page) -> list[str]:
     blocked: list[str] = []
     page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     return blocked
-
-
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    expect(page).not_to_have_url(re.compile(r"/sign-in/"))  # signed in, wherever the role lands
-    page.goto(f"{url}/language/{language}/?next=/reviews/analysis/")
 
 
 def _open_details(page):

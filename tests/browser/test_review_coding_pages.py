@@ -16,11 +16,15 @@ from cylch.reviews import assessments, coded
 from cylch.reviews.assessments import Answer
 from cylch.reviews.frameworks import framework
 from tests import factories
+from tests.browser import signin
 from tests.browser.conftest import ARTIFACTS, AXE
+from tests.browser.signin import PASSWORD
 from tests.test_review_coded import REVIEW_TEXT
 
+sign_in = signin.signer(language="en", lands=None)
+
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 
 
 @pytest.fixture
@@ -52,16 +56,6 @@ def assert_accessible(page, name: str) -> None:
         }"""
     )
     assert violations == [], f"axe-core found problems on {name}:\n{json.dumps(violations, indent=2)}"
-
-
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    expect(page).not_to_have_url(re.compile(r"/sign-in/"))  # landing: the search page, or the role's own
-    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def test_upload_suggest_accept_and_agreement(page, hub):

@@ -11,10 +11,14 @@ from playwright.sync_api import expect
 
 from cylch.access.roles import Role
 from tests import factories
+from tests.browser import signin
 from tests.browser.conftest import assert_accessible
+from tests.browser.signin import PASSWORD
+
+sign_in = signin.signer(language="en", lands=None)
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 
 
 @pytest.fixture
@@ -31,16 +35,6 @@ def hub(live_server, settings):
     factories.event(organisation=fam.orgs.childrens_services, person=fam.alys, code="process.register.registered",
                     occurred_at=factories.at(date(2026, 6, 1)), details={"categories": ["neglect"]})  # fmt: skip
     return live_server.url, fam, chair
-
-
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    expect(page).not_to_have_url(re.compile(r"/sign-in/"))  # board users land on their own page
-    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def test_referral_proposal_decision_and_timeline(page, hub):

@@ -12,10 +12,14 @@ from playwright.sync_api import expect
 from cylch.events.services import record_event
 from cylch.governance.models import Rectification
 from tests import factories
+from tests.browser import signin
 from tests.browser.conftest import assert_accessible
+from tests.browser.signin import PASSWORD
+
+sign_in = signin.signer(language="en")
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 
 
 @pytest.fixture
@@ -29,16 +33,6 @@ def hub(live_server, settings):
                          occurred_at=factories.at("2026-10-05", 11), details={"service": "dental"},
                          summary="Not brought to the dentist", recorded_by=fam.staff.gp).event  # fmt: skip
     return live_server.url, fam, entry
-
-
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    expect(page).to_have_url(re.compile(r"/search/$"))
-    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def test_a_correction_at_a_parents_request_and_every_version_in_welsh_and_english(page, hub):

@@ -11,11 +11,15 @@ from playwright.sync_api import expect
 
 from cylch.governance import webhooks
 from tests import factories
+from tests.browser import signin
 from tests.browser.conftest import assert_accessible
+from tests.browser.signin import PASSWORD
 from tests.test_webhooks import receiver  # noqa: F401  (the real HTTP receiver fixture)
 
+sign_in = signin.signer(language="en")
+
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "cylch-demo-pass"
 
 
 @pytest.fixture
@@ -26,16 +30,6 @@ def hub(live_server, settings):
     lead.set_password(PASSWORD)
     lead.save()
     return live_server.url, fam
-
-
-def sign_in(page, url, username, language="en"):
-    page.context.clear_cookies()
-    page.goto(f"{url}/sign-in/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    expect(page).to_have_url(re.compile(r"/search/$"))
-    page.goto(f"{url}/language/{language}/?next=/search/")
 
 
 def test_a_lead_adds_a_subscription_tests_it_and_reads_the_log(page, hub, receiver):  # noqa: F811
