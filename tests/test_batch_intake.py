@@ -4,10 +4,12 @@ the number of events. Against the real database, through the real recording serv
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -420,3 +422,71 @@ def test_a_batchs_new_records_are_scored_in_one_comparison(prydderch, monkeypatc
     )
     assert single_calls == [1, 1, 1] and calls == [3]
     assert seen["batch"] == seen["single"] == [(f"P-N-{i}", "new_person") for i in range(3)]
+
+
+# --- two senders at once ---------------------------------------------------------------------
+
+
+def _waiting_on_a_lock(timeout: float = 60.0) -> bool:
+    """Whether another session of this database is waiting for a lock, polled up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    with connections["default"].cursor() as cur:
+        while time.monotonic() < deadline:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cur.fetchone()[0]:
+                return True
+            time.sleep(0.05)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_that_complete_a_rule_between_them_raise_it():
+    """The GP's batch and the health visitor's each hold one missed appointment for Twm (two in
+    six months raise an alert), through different agency records, so no record's lock orders
+    them. The GP's is held open after its rules ran; the health visitor's must wait for it to
+    commit before its rules read Twm's entries, else each sees only its own and the alert is
+    never raised (docs/rules.md, "Two senders at once")."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time, from the start of its transaction: no race to test")
+    fam = factories.prydderch_household()
+    errors: list[BaseException] = []
+    first_ran, release = threading.Event(), threading.Event()
+
+    def gp() -> None:
+        try:
+            with transaction.atomic():
+                record_event_batch(organisation=fam.orgs.gp, items=[wnb("GP-A", "GP-1004", 10)])
+                first_ran.set()
+                release.wait(120)
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+        finally:
+            first_ran.set()
+            connections.close_all()
+
+    def health_visitor() -> None:
+        try:
+            record_event_batch(organisation=fam.orgs.health_visiting, items=[wnb("HV-B", "HV-77-TWM", 20)])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=gp)
+    first.start()
+    assert first_ran.wait(120)
+    second = threading.Thread(target=health_visitor)
+    second.start()
+    waited = _waiting_on_a_lock()
+    release.set()
+    first.join(120)
+    second.join(120)
+
+    assert not errors, errors
+    assert waited, "the second batch never waited for the first"
+    raised = Alert.objects.filter(rule_id="was-not-brought-repeated", children=fam.twm)
+    assert raised.count() == 1
+    assert set(raised.get().evidence.values_list("event__external_id", flat=True)) == {"GP-A", "HV-B"}

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.dispatch import receiver
 from django.utils import timezone
 
+from cylch.access.audit import hold_chain
 from cylch.events.batch import batch_recorded
 from cylch.events.models import Event
 from cylch.events.signals import event_recorded
@@ -33,6 +34,7 @@ FUTURE_MARGIN = timedelta(minutes=5)
 def on_event(sender, event, batch: bool = False, **kwargs) -> None:
     if batch or not getattr(settings, "CYLCH_RULES_ON_RECORD", True):
         return  # a batch's events: on_batch
+    hold_chain()  # as on_batch: after any other recording commits, before the scope's entries are read
     evaluate_event(event)
     if event.person_id is not None or event.household_id is not None:
         tell_social_worker(event)  # a household's entry reaches the social workers of its children
@@ -49,6 +51,12 @@ def on_batch(sender, events, **kwargs) -> None:
     then makes its own full check, as for a single event."""
     if not events or not getattr(settings, "CYLCH_RULES_ON_RECORD", True):
         return
+    # Wait for any other recording transaction to commit before reading the scopes' entries:
+    # two batches whose events complete a rule only between them (through different agency
+    # records, so no record's lock orders them) would otherwise each see only their own, and
+    # neither would raise it (docs/rules.md, "Two senders at once"). Every recording audits, so
+    # it holds this lock until it commits anyway: taking it here only takes it earlier.
+    hold_chain()
     evaluate_events(events)
     for event in register_candidates(events):
         tell_social_worker(event)
