@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -69,7 +70,17 @@ class Family:
     members: list[Member]
     home: int | None
     households: set[int]  # every household a member has lived in: household-level events attach here
-    relationships: list[Relationship]
+
+    @cached_property
+    def relationships(self) -> list[Relationship]:
+        """The relationships between members, for the family network: read when first asked for,
+        since the chronology, which builds a family on every read, never asks."""
+        ids = self.person_ids
+        return list(
+            Relationship.objects.filter(person_id__in=ids, relative_id__in=ids, recorded_in_error=False).select_related(
+                "person", "relative"
+            )
+        )
 
     def member(self, person_id: int) -> Member | None:
         return next((m for m in self.members if m.person.pk == person_id), None)
@@ -80,7 +91,8 @@ class Family:
 
 
 def family_of(child: Person) -> Family:
-    """The child's whole family in six queries, whatever its size."""
+    """The child's whole family in five queries, whatever its size (the relationships between
+    its members, which only the family network draws, in one more when first asked for)."""
     direct = list(
         Relationship.objects.filter(Q(person=child) | Q(relative=child), recorded_in_error=False).select_related(
             "person", "relative"
@@ -174,16 +186,9 @@ def family_of(child: Person) -> Family:
             )
         )
     members[1:] = sorted(members[1:], key=lambda m: (ROLE_ORDER.index(m.role), m.person.date_of_birth or date.max))
-    ids = [m.person.pk for m in members]
-    relationships = list(
-        Relationship.objects.filter(person_id__in=ids, relative_id__in=ids, recorded_in_error=False).select_related(
-            "person", "relative"
-        )
-    )
     return Family(
         child=child,
         members=members,
         home=home,
         households=set().union(*(m.households for m in members)),
-        relationships=relationships,
     )
