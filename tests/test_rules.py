@@ -368,3 +368,23 @@ def test_alerts_go_to_the_lead_coordinator_or_else_the_front_door(fam):
     assert alert.owner == fam.staff.school_lead
     parts = {(r.organisation.kind, r.part) for r in alert.recipients.all()}
     assert (OrganisationKind.SCHOOL, "lead_coordinator") in parts and (OrganisationKind.GP_PRACTICE, "gp") in parts
+
+
+def test_a_relationship_recorded_in_error_is_in_no_rule_scope(prydderch):
+    """A reviewer found Ceri was never Twm's parent (identity/conflicts.py marks the row, and
+    keeps it): the rules no longer count her among Twm's carers, whether the world is read as
+    they go or loaded whole; his father and his recorded half-sisters stay."""
+    from cylch.identity.models import Relationship
+    from cylch.rules.world import World
+
+    fam = prydderch
+    today = timezone.localdate()
+    assert fam.ceri.pk in World(today).carers(fam.twm.pk)
+    Relationship.objects.filter(person=fam.ceri, kind="parent", relative=fam.twm).update(
+        recorded_in_error=True, to_date=today
+    )
+    for world in (World(today), World(today).load_all()):
+        assert world.carers(fam.twm.pk) == {fam.dafydd.pk}
+        assert fam.twm.pk not in world.cared_for(fam.ceri.pk)
+        assert fam.alys.pk in world.cared_for(fam.ceri.pk)
+        assert {fam.alys.pk, fam.efa.pk} <= world.siblings(fam.twm.pk)

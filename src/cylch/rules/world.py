@@ -63,8 +63,10 @@ class World:
             .iterator(chunk_size=20000)
         ):
             self._person[pk] = (born, unborn, died is None)
-        for person, kind, relative in Relationship.objects.values_list("person_id", "kind", "relative_id").iterator(
-            chunk_size=20000
+        for person, kind, relative in (
+            Relationship.objects.filter(recorded_in_error=False)
+            .values_list("person_id", "kind", "relative_id")
+            .iterator(chunk_size=20000)
         ):
             self._relatives.setdefault(person, []).append((kind, relative))
             self._relatives_in.setdefault(relative, []).append((kind, person))
@@ -134,7 +136,7 @@ class World:
                 self._person[pk] = (born, unborn, died is None)
             inside = set(chunk)
             for person, kind, relative in Relationship.objects.filter(
-                Q(person_id__in=chunk) | Q(relative_id__in=chunk)
+                Q(person_id__in=chunk) | Q(relative_id__in=chunk), recorded_in_error=False
             ).values_list("person_id", "kind", "relative_id"):
                 if person in inside:
                     self._relatives[person].append((kind, relative))
@@ -188,9 +190,9 @@ class World:
 
     def _rels(self, pk: int) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         if pk not in self._relatives and not self.loaded_all:
-            rows = Relationship.objects.filter(Q(person_id=pk) | Q(relative_id=pk)).values_list(
-                "person_id", "kind", "relative_id"
-            )
+            rows = Relationship.objects.filter(
+                Q(person_id=pk) | Q(relative_id=pk), recorded_in_error=False
+            ).values_list("person_id", "kind", "relative_id")
             self._relatives[pk] = [(k, r) for p, k, r in rows if p == pk]
             self._relatives_in[pk] = [(k, p) for p, k, r in rows if r == pk]
         return self._relatives.get(pk, []), self._relatives_in.get(pk, [])
