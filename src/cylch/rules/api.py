@@ -10,6 +10,8 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from cylch.core.api_errors import RequestErrorOut, refuse_not_text
+from cylch.events.models import Event
+from cylch.identity.models import Person
 from cylch.rules import services
 from cylch.rules.models import OPEN_STATUSES, Alert, AlertEvidence
 from cylch.rules.selectors import rule_of
@@ -50,10 +52,29 @@ def _mine(organisation):
     ).distinct()
 
 
+# What an answer shows of an alert's children and evidence (``_out``), not whole person and
+# event rows. The evidence's events are read by their ids (an index lookup each, however big
+# the hub), not joined, which let the planner scan every event of the hub to find a few hundred.
+_EVIDENCE_EVENT_COLUMNS = (
+    "id",
+    "public_id",
+    "code",
+    "occurred_at",
+    "organisation_id",
+    "organisation__id",
+    "organisation__code",
+)
+
+
 def _with_evidence(alerts):
     """The alerts with their area, children and evidence in a fixed number of queries."""
     return alerts.select_related("local_authority__board_area").prefetch_related(
-        "children", Prefetch("evidence", queryset=AlertEvidence.objects.select_related("event__organisation"))
+        Prefetch("children", queryset=Person.objects.only("id", "public_id")),
+        Prefetch("evidence", queryset=AlertEvidence.objects.only("id", "alert_id", "event_id")),
+        Prefetch(
+            "evidence__event",
+            queryset=Event.objects.select_related("organisation").only(*_EVIDENCE_EVENT_COLUMNS),
+        ),
     )
 
 
