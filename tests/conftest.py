@@ -34,6 +34,19 @@ def _fresh_linkage_model():
     online._load.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _english_to_begin_with():
+    """Each test starts in English, whatever the one before it left active: a request through
+    the test client leaves its user's language active in this thread (LocaleMiddleware does
+    not put it back), and a Welsh-speaking user's request would make the next test's messages
+    Welsh."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def demo_hub(settings):
     """A demo hub: demo accounts sign in without two-factor authentication."""

@@ -304,3 +304,40 @@ def test_an_alert_another_agency_owns_stays_with_it(prydderch, demo_hub):
     assert alert.steps.count() == steps
     assert set(alert.recipients.values_list("organisation", "user", "part")) == recipients
     assert not Notification.objects.filter(kind__in=["alert_handed_over", "alert_handed_over_in"]).exists()
+
+
+def test_a_no_action_closure_waiting_for_approval_is_withdrawn_when_the_alert_is_handed_over(coordinated):
+    """The health visitor asked to close the alert with no action; before a manager answered,
+    Twm moved. The request no longer applies: Cylch withdraws it (on the request, the spine and
+    the audit log), tells her why in her language, and the old team's manager can no longer
+    approve it, so the new front door's alert is not closed by the authority it left."""
+    from django.core.exceptions import ValidationError
+
+    from cylch.governance.approvals import approval_approve
+    from cylch.governance.models import ApprovalRequest, ApprovalState
+    from cylch.rules.services import alert_record_outcome
+
+    fam, alert, _carms_manager = coordinated
+    hv = fam.staff.health_visitor
+    alert_record_outcome(alert=alert, user=hv, outcome="no_action", note="Seen at clinic since; no concerns.")
+    request = ApprovalRequest.objects.get(alert=alert, state=ApprovalState.PENDING)
+    hv.language = "cy"
+    hv.save(update_fields=["language"])
+
+    move(fam, fam.twm)
+
+    request.refresh_from_db()
+    alert.refresh_from_db()
+    assert request.state == ApprovalState.WITHDRAWN and request.decided_by is None
+    assert "handed over to" in request.reasons
+    assert alert.status == AlertStatus.RAISED and alert.owner_organisation == fam.orgs.other_la_childrens_services
+    told = Notification.objects.get(recipient=hv, kind="approval_withdrawn")
+    welsh_name = fam.orgs.other_la_childrens_services.name_cy or fam.orgs.other_la_childrens_services.name_en
+    assert "Mae Cylch wedi tynnu" in told.body and welsh_name in told.body
+    assert AuditEntry.objects.filter(object_id=str(request.public_id), actor_label="Cylch",
+                                     purpose="approval request withdrawn").exists()  # fmt: skip
+    assert fam.twm.events.filter(code="process.approval.withdrawn").exists()
+    with pytest.raises(ValidationError):
+        approval_approve(request=request, user=fam.staff.team_manager)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RAISED

@@ -311,16 +311,41 @@ def approval_withdraw(*, request: ApprovalRequest, user: User) -> ApprovalReques
     return request
 
 
-def _close(request: ApprovalRequest, *, user: User, state: str, reasons: str) -> None:
-    """Returned or withdrawn: recorded on the request, the spine and the audit log."""
+def approvals_withdraw_for(kind_key: str, target, *, reasons: str, why) -> list[ApprovalRequest]:
+    """Cylch itself withdraws the requests waiting on ``target`` that can no longer apply: an
+    alert handed over to another authority's front door is that team's to decide afresh, and a
+    manager of the old team must not close it. Each is recorded as withdrawn with ``reasons``
+    (kept, in English), on the spine and in the audit log, and the person who asked is told
+    ``why`` (a lazy translatable text) in their language. Call inside the caller's transaction."""
+    kind = KINDS[kind_key]
+    withdrawn = []
+    for request in ApprovalRequest.objects.select_for_update().filter(
+        **{kind.field: target}, state=ApprovalState.PENDING
+    ):
+        _close(request, user=None, state=ApprovalState.WITHDRAWN, reasons=reasons)
+        notify_user(
+            recipient=request.requested_by, kind="approval_withdrawn", url=_target_url(request),
+            dedupe_key=f"approval:{request.public_id}:withdrawn",
+            subject=_("No longer waiting for approval: %(decision)s"),
+            body=_("Cylch has withdrawn your request for a manager's approval, so your decision has not taken "
+                   "effect: %(decision)s.\n%(why)s"),
+            context={"decision": kind_label(request), "why": why},
+        )  # fmt: skip
+        withdrawn.append(request)
+    return withdrawn
+
+
+def _close(request: ApprovalRequest, *, user: User | None, state: str, reasons: str) -> None:
+    """Returned or withdrawn (by a person, or by Cylch when ``user`` is None): recorded on the
+    request, the spine and the audit log."""
     now = timezone.now()
     request.state, request.decided_by, request.decided_at, request.reasons = state, user, now, reasons
     request.save(update_fields=["state", "decided_by", "decided_at", "reasons", "modified_at"])
     code = "process.approval.returned" if state == ApprovalState.RETURNED else "process.approval.withdrawn"
     _on_spine(request, code=code, user=user, when=now, text=reasons)
     purpose = "decision returned: not taken" if state == ApprovalState.RETURNED else "approval request withdrawn"
-    audit_record(action="write", actor=user, object_type="approval", object_id=request.public_id, purpose=purpose,
-                 detail=_audit_detail(request))  # fmt: skip
+    audit_record(action="write", actor=user, actor_label="" if user else "Cylch", object_type="approval",
+                 object_id=request.public_id, purpose=purpose, detail=_audit_detail(request))  # fmt: skip
 
 
 # --- overdue approvals ---------------------------------------------------------------------
@@ -389,7 +414,7 @@ def _reasons(request: ApprovalRequest) -> str:
     return str(request.payload.get(KINDS[request.kind].reasons, "")).strip()
 
 
-def _on_spine(request: ApprovalRequest, *, code: str, user: User, when: datetime, text: str) -> None:
+def _on_spine(request: ApprovalRequest, *, code: str, user: User | None, when: datetime, text: str) -> None:
     """One entry on each child's spine: which decision, and the reasons given."""
     kind = KINDS[request.kind]
     with translation.override("en"):
@@ -399,7 +424,7 @@ def _on_spine(request: ApprovalRequest, *, code: str, user: User, when: datetime
     step = code.rsplit(".", 1)[1]
     for child in kind.children(request.target):
         record_event(
-            organisation=user.organisation or request.organisation, code=code, occurred_at=when, person=child,
+            organisation=(user and user.organisation) or request.organisation, code=code, occurred_at=when, person=child,
             summary=summary, recorded_by=user, audit=False,
             external_id=f"approval:{request.public_id}:{child.public_id}:{step}",
         )  # fmt: skip

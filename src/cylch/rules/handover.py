@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record, hold_chain
@@ -222,6 +223,7 @@ def _hand_over(alert, child, from_la, to_la, door, ended_orgs, move, now) -> Non
         alert=alert, organisation=door, user=None, part="front_door", defaults={"notified_at": now}
     )
     from_names, to_names, area_from, area_to = _names(previous_org), _names(door), _area(from_la, previous_org), _area(to_la, door)  # fmt: skip
+    _withdraw_waiting_closure(alert, door, to_names)
     AlertStep.objects.create(
         alert=alert, at=now, action=HANDED_OVER,
         detail={"from": previous_org.code, "to": door.code, "from_name": from_names, "to_name": to_names,
@@ -263,6 +265,31 @@ def _hand_over(alert, child, from_la, to_la, door, ended_orgs, move, now) -> Non
                               "from": _in(from_names, lang),
                               "due": timezone.localtime(alert.acknowledge_by).strftime("%d/%m/%Y %H:%M")},
     )  # fmt: skip
+
+
+def _withdraw_waiting_closure(alert: Alert, door: Organisation, to_names: dict[str, str]) -> None:
+    """A "no action" closure the old team's manager had still to approve no longer applies: the
+    alert is the new front door's to decide afresh (it is new again for them), and a manager of
+    the old team must not close it."""
+    from cylch.governance.approvals import approvals_withdraw_for
+    from cylch.governance.models import ApprovalKind
+
+    approvals_withdraw_for(
+        ApprovalKind.ALERT_NO_ACTION, alert,
+        reasons=f"The alert was handed over to {to_names['en']} when the child moved: their team decides it afresh.",
+        why=_LazyIn(_("The alert was handed over to %(to)s when the child moved: their team decides it afresh."), to_names),
+    )  # fmt: skip
+
+
+class _LazyIn:
+    """A translatable sentence naming an organisation, read in the reader's language when it is
+    formatted (``notify_user`` formats under the recipient's language)."""
+
+    def __init__(self, text, names: dict[str, str]) -> None:
+        self.text, self.names = text, names
+
+    def __str__(self) -> str:
+        return str(self.text) % {"to": _in(self.names, get_language() or "en")}
 
 
 def _share(alert, child, from_la, to_la, door, move, now) -> bool:
