@@ -4,7 +4,8 @@ A batch of a hundred events used to cost some 25 queries per event (docs/bench.m
 each item read and wrote its agency record, looked up its external id and household, inserted
 its event in a savepoint of its own, and the rules ran for it alone. Here the whole batch is
 read in a fixed handful of queries (its agency records and their links, the external ids
-already used, the subjects' households), the new events go in with one multi-row insert, and
+already used, the subjects' households, placing anyone who lives nowhere yet at their agencies'
+address: ``identity.households.place``), the new events go in with one multi-row insert, and
 the rules run once for the batch (:data:`batch_recorded`), each over every scope the batch
 touched. A record not held before still goes through the one-record linkage path.
 
@@ -42,7 +43,8 @@ from cylch.events.services import (
     validate_details,
 )
 from cylch.events.signals import event_recorded
-from cylch.identity.models import AgencyRecord, HouseholdMembership
+from cylch.identity.households import place
+from cylch.identity.models import AgencyRecord
 from cylch.identity.services import CHUNK, RecordResult, agency_records_upsert, clean_record_fields
 
 # Sent once per stored batch, after ``event_recorded`` (with ``batch=True``) for each of its new
@@ -170,21 +172,6 @@ def _existing(organisation: Organisation, external_ids: list[str]) -> dict[str, 
         rows = Event.objects.filter(organisation=organisation, external_id__in=external_ids[i : i + CHUNK])
         found.update((e.external_id, e) for e in rows.select_related("person"))
     return found
-
-
-def _homes(person_ids: set[int]) -> dict[int, int]:
-    """Each person's current household, as ``current_household_id`` reads it one at a time."""
-    pks = sorted(person_ids)
-    homes: dict[int, int] = {}
-    for i in range(0, len(pks), CHUNK):
-        rows = (
-            HouseholdMembership.objects.filter(person_id__in=pks[i : i + CHUNK], to_date__isnull=True)
-            .order_by("person_id", "-from_date", "-id")
-            .values_list("person_id", "household_id")
-        )
-        for person_id, household_id in rows:
-            homes.setdefault(person_id, household_id)
-    return homes
 
 
 def _event_for(
@@ -341,7 +328,9 @@ def record_batch(
         new = [event for _it, event in outcome if event.pk is None]
         new = list({id(e): e for e in new}.values())
         fresh = {id(e) for e in new}
-        homes = _homes({e.person_id for e in new})
+        # Someone known only through intake lives nowhere yet: their agencies' address places
+        # them (identity/households.py), before the new events take their household from it.
+        homes = place({e.person_id for e in new}, actor=actor)
         for event in new:
             event.household_id = homes.get(event.person_id)
         resent = _insert(organisation, new, {it.external_id: it.index for it, _e in outcome})
