@@ -244,6 +244,28 @@ def _review(world: World, side: str, *, area: BoardArea, child, user: User, word
     world.put(side, "milestone", review.milestones.exclude(step="decision").order_by("pk").first().public_id, words)
 
 
+def _mover(world: World, gp: Organisation, user: User, la: LocalAuthority) -> None:
+    """Nerys, whose GP gave a new address after she began living where Cylch holds her: the move
+    a person may record (identity/move_views.py). The theirs side's is Heledd's own record, at
+    the address she lives at."""
+    nerys = agency_record_upsert(organisation=gp, local_id="GP-3001", actor=user, data={
+        "given_name": "Nerys", "family_name": "Lloyd", "date_of_birth": "2015-03-03", "address_line": "1 Hen Heol",
+        "town": "Aberaeron", "postcode": "SA46 0AB"}).person  # fmt: skip
+    home = household_create(address_line="1 Hen Heol", town="Aberaeron", postcode="SA46 0AB", local_authority=la)
+    household_add_member(household=home, person=nerys, from_date=date(2019, 1, 1))
+    moved = agency_record_upsert(organisation=gp, local_id="GP-3001", actor=user, data={
+        "address_line": "5 Stryd Newydd", "town": "Aberystwyth", "postcode": "SY23 1AB"}).record  # fmt: skip
+    world.put("mine", "mover", nerys.public_id)
+    world.put("mine", "mover_record", moved.public_id)
+    world.put("mine", "mover_address", "5 Stryd Newydd, Aberystwyth, SY23 1AB")
+    # Alys's GP record has no first line: an address nobody gave.
+    world.put("mine", "agreeing_record", AgencyRecord.objects.get(organisation=gp, local_id="GP-1003").public_id)
+    heledd = AgencyRecord.objects.get(organisation__code="meddygfa-bala", local_id="BALA-1")
+    world.put("theirs", "mover", world.refs["theirs"]["person"])
+    world.put("theirs", "mover_record", heledd.public_id)
+    world.put("theirs", "mover_address", f"{HELEDD_ADDRESS}, Y Bala, LL23 7AA")
+
+
 # --- the world ------------------------------------------------------------------------------
 
 
@@ -386,6 +408,7 @@ def _build() -> World:
     _family_conflict(world, "mine", org=p.orgs.gp, la=ceredigion, family="Mefusenteulu")
     _review(world, "mine", area=p.places.mid_and_west_wales, child=p.alys, user=u[Role.REVIEW_PANEL],
             words="Mefusen review")  # fmt: skip
+    _mover(world, p.orgs.gp, u[Role.GP], ceredigion)
     world.put("mine", "area", "ceredigion")
     world.put("mine", "person_name", "Alys Prydderch")
     world.put("theirs", "person_name", "Heledd Cwmcarnwyllt")

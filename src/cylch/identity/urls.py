@@ -1,12 +1,13 @@
 from django.urls import path
 
-from cylch.identity import conflict_views, review_views, views
+from cylch.identity import conflict_views, move_views, review_views, views
 
 app_name = "identity"
 urlpatterns = [
     path("search/", views.search, name="search"),
     path("people/<uuid:public_id>/", views.person, name="person"),
     path("people/<uuid:public_id>/break-glass/", views.break_glass, name="break-glass"),
+    path("people/<uuid:public_id>/move/<uuid:record_id>/", move_views.move, name="move"),
     path("matching/", review_views.queue, name="review-queue"),
     path("matching/<int:pk>/", review_views.detail, name="review-detail"),
     path("matching/<int:pk>/decide/", review_views.decide, name="review-decide"),
