@@ -153,9 +153,10 @@ def test_spark_and_duckdb_make_the_same_people_and_decisions(spark, population):
     assert all(abs(p.weight - q.weight) < WEIGHT_TOLERANCE for p, q in zip(ours.review, duck.review, strict=True))
     assert {p.reason for p in duck.review} == {"uncertain", "conflict"}  # both kinds of review are compared
     c = duck.decision_counts()
-    assert c["linked"] > 1000 and c["review"] > 100 and c["single"] > 100, c
+    # (Cluster-level links settle most review-band pairs of this population: 66 records remain.)
+    assert c["linked"] > 1000 and c["review"] > 50 and c["single"] > 100, c
     # The one difference allowed is a pair within float error of a threshold; there is none here.
-    for threshold in (model.auto_link_weight, model.review_weight):
+    for threshold in (model.auto_link_weight, model.review_weight, model.cluster_link_weight):
         assert all(abs(p.weight - threshold) > WEIGHT_TOLERANCE for p in duck.review)
 
 

@@ -23,6 +23,10 @@ MODEL_FORMAT = 1
 # the demo's hard population; see docs/linkage.md for the table that chose them.
 DEFAULT_AUTO_LINK_WEIGHT = 8.0
 DEFAULT_REVIEW_WEIGHT = 0.0
+# Two clusters joined only by review-band pairs are one person, without review, when the best of
+# those pairs scores at least this and every pair of records across them scored in the band or
+# above (``batch.cluster``). A model saved before this existed (no key in its JSON) has none.
+DEFAULT_CLUSTER_LINK_WEIGHT = 5.0
 TWIN_LEVEL = "Different given name, same date of birth and surname (twins?)"
 # Term frequencies kept in the saved model for online matching: names seen at least this often.
 TF_MIN_COUNT = 2
@@ -163,7 +167,7 @@ def comparisons_for(fields: set[str]) -> list:
             levels.append(_exact("postcode_district", "Same postcode district"))
         levels.append(cll.ElseLevel().configure(label_for_charts="Elsewhere (moved, or another household)"))
         out.append(CustomComparison(levels, "address", "Address and postcode"))
-    if "town" in fields and not has_pc:
+    if "town" in fields:
         out.append(
             CustomComparison(
                 [
@@ -232,13 +236,19 @@ def blocking_rules_for(fields: set[str]) -> list[BlockingRule]:
                 "same postcode and given name form", 'l."postcode" = r."postcode" AND l."given_canon" = r."given_canon"'
             )
         )
-    if "postcode" in fields and surname and not dob:
+    if "postcode" in fields and surname:
         rules.append(
             BlockingRule("same postcode and surname", 'l."postcode" = r."postcode" AND l."surname" = r."surname"')
         )
     if "postcode" in fields and dob:
         rules.append(
             BlockingRule("same postcode and date of birth", 'l."postcode" = r."postcode" AND l."dob" = r."dob"')
+        )
+    if "postcode" in fields and "address" in fields:
+        rules.append(
+            BlockingRule(
+                "same postcode and street address", 'l."postcode" = r."postcode" AND l."address" = r."address"'
+            )
         )
     if "address" in fields and dob:
         rules.append(
@@ -292,6 +302,7 @@ class LinkageModel:
     term_frequencies: dict[str, dict[str, float]] = field(default_factory=dict)
     auto_link_weight: float = DEFAULT_AUTO_LINK_WEIGHT
     review_weight: float = DEFAULT_REVIEW_WEIGHT
+    cluster_link_weight: float | None = DEFAULT_CLUSTER_LINK_WEIGHT
     trained_at: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     format: int = MODEL_FORMAT
@@ -304,6 +315,7 @@ class LinkageModel:
         data = json.loads(text)
         if data.get("format") != MODEL_FORMAT:
             raise ValueError(f"Linkage model format {data.get('format')!r} is not {MODEL_FORMAT}.")
+        data.setdefault("cluster_link_weight", None)  # saved before cluster-level links: none
         return cls(**data)
 
     def save(self, path: str | Path) -> None:

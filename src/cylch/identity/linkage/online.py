@@ -435,7 +435,7 @@ def best_match(
     link = PersonLink.objects.filter(agency_record_id=int(best.uid), active=True).values("person_id").first()
     if link is None:
         return None
-    if best.weight >= model.auto_link_weight:
+    if best.weight >= model.auto_link_weight or _agrees_with_the_whole_person(model, best, link["person_id"], scores):
         decision = "link"
     elif best.weight >= model.review_weight:
         decision = "review"
@@ -444,6 +444,21 @@ def best_match(
     return Match(
         link["person_id"], int(best.uid), best.weight, best.probability, best.evidence, model.version, decision
     )
+
+
+def _agrees_with_the_whole_person(model: LinkageModel, best: Score, person_id: int, scores: list[Score]) -> bool:
+    """The batch's cluster-level link (``batch._agree_throughout``) for one new record: the best
+    score is in the review band at or above the model's cluster-link weight, and every record of
+    the person it points to was a candidate scoring at least the review weight."""
+    from cylch.identity.linkage.batch import MAX_CROSS_PAIRS
+    from cylch.identity.models import PersonLink
+
+    if model.cluster_link_weight is None or not model.cluster_link_weight <= best.weight < model.auto_link_weight:
+        return False
+    theirs = PersonLink.objects.filter(person_id=person_id, active=True).values_list("agency_record_id", flat=True)
+    records = {str(pk) for pk in theirs[: MAX_CROSS_PAIRS + 1]}
+    agreeing = {s.uid for s in scores if s.weight >= model.review_weight}
+    return len(records) <= MAX_CROSS_PAIRS and records <= agreeing
 
 
 def compare_pair(record_a, record_b, *, model: LinkageModel | None = None) -> Score:
