@@ -69,7 +69,8 @@ class Rule:
     def describe(self) -> str:
         """``looked_after: 75 years from birth (when looked_after, not died_under_18)``."""
         when = f" (when {', '.join(str(c) for c in self.when)})" if self.when else ""
-        return f"{self.id}: {self.years} years from {TRIGGER_WORDS[self.trigger]}{when}"
+        years = "1 year" if self.years == 1 else f"{self.years} years"
+        return f"{self.id}: {years} from {TRIGGER_WORDS[self.trigger]}{when}"
 
 
 @dataclass(frozen=True)

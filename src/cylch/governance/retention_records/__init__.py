@@ -26,6 +26,12 @@ from cylch.governance.retention_records.base import (
     digest,
     person_facts,
 )
+from cylch.governance.retention_records.operational import (
+    EmailsClass,
+    ImportRunsClass,
+    NotificationsClass,
+    WebhookDeliveriesClass,
+)
 from cylch.governance.retention_records.records import (
     AlertsClass,
     AuditLogClass,
@@ -36,13 +42,15 @@ from cylch.governance.retention_records.records import (
 from cylch.governance.retention_records.spine import Chains, ReportsClass, SpineClass
 
 __all__ = [
-    "CHILD_TRIGGERS", "CLASSES", "AlertsClass", "AuditLogClass", "Candidate", "Chains", "PersonFacts",
-    "ProtectionClass", "RecordClass", "RemovalContext", "Removed", "ReportsClass", "ReviewsClass", "SpineClass",
-    "add_years", "chunks", "digest", "person_facts", "seq_ranges",
+    "CHILD_TRIGGERS", "CLASSES", "AlertsClass", "AuditLogClass", "Candidate", "Chains", "EmailsClass",
+    "ImportRunsClass", "NotificationsClass", "PersonFacts", "ProtectionClass", "RecordClass", "RemovalContext",
+    "Removed", "ReportsClass", "ReviewsClass", "SpineClass", "WebhookDeliveriesClass", "add_years", "chunks",
+    "digest", "person_facts", "seq_ranges",
 ]  # fmt: skip
 
 # The order a run takes them in: a record that refers to another is removed (or detached) first,
-# so what it pointed at is free by the time its own class comes.
+# so what it pointed at is free by the time its own class comes. The operational records refer
+# to nothing the others keep, and nothing keeps them: they come after the records of children.
 CLASSES: dict[str, RecordClass] = {
     c.key: c
     for c in (
@@ -52,6 +60,10 @@ CLASSES: dict[str, RecordClass] = {
         ReportsClass(),
         SpineClass(key="soft_concerns", label=_("Soft concerns"), soft=True),
         SpineClass(key="chronology", label=_("Other entries on the chronology"), soft=False),
+        ImportRunsClass(),
+        WebhookDeliveriesClass(),
+        NotificationsClass(),
+        EmailsClass(),
         AuditLogClass(),
     )
 }
