@@ -199,6 +199,13 @@ def test_review_band_match_links_when_it_agrees_with_every_record_of_the_person(
     assert best_match(fields, model=band).decision == "link"
     above = LinkageModel(**{**band.__dict__, "cluster_link_weight": weight + 0.001})
     assert best_match(fields, model=above).decision == "review"
+    # A new record holding another child's NHS number is never linked this way (the batch's guard).
+    clash = {**fields, "nhs_number": "7023158006"}
+    w = best_match(clash, model=model).weight
+    clash_band = LinkageModel(
+        **{**model.__dict__, "auto_link_weight": w + 0.01, "cluster_link_weight": w, "review_weight": w - 1}
+    )
+    assert best_match(clash, model=clash_band).decision == "review"
     # The same person's GP record (same NHS number), nothing else in common: not a candidate.
     other = _record(prydderch.orgs.gp, "G1", given_name="Dewi", family_name="Morgan", date_of_birth="2011-02-03",
                     postcode="LL55 1AA", address_line="3 Stryd Fawr", nhs_number="4010232137")  # fmt: skip

@@ -1,7 +1,8 @@
 """`cylch bench linkage`: Cylch's model against truth on FEBRL4 and the demo's hard population.
 
 Each case runs in its own process so its peak memory is its own. Run directly for one case:
-``python -m cylch.identity.linkage.bench febrl4|hard N|baseline`` prints one JSON line.
+``python -m cylch.identity.linkage.bench febrl4|hard N|baseline`` prints one JSON line;
+``thresholds`` the tables docs/linkage.md chose the thresholds by.
 
 ``online N DATABASE`` measures online matching: N records of the hard population stored as a
 hub holds them (agency records linked to people) in a database made for the run and dropped
@@ -140,6 +141,54 @@ def case_hard(n: int) -> dict[str, Any]:
     records = list(hardpop.generate(n))
     truth = {r["id"]: r["truth"] for r in records}
     return {"case": f"hard population {n}", **_link(records, HUB, truth)}
+
+
+def case_thresholds(n: int = 100_000) -> dict[str, Any]:
+    """The threshold tables of docs/linkage.md: the shipped model on the hard population (the one
+    it was trained on), every blocked pair scored once, then clustered at several weights."""
+    import dataclasses
+
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    from cylch.demo import hardpop
+    from cylch.identity.linkage.online import DEFAULT_MODEL
+
+    model = LinkageModel.load(DEFAULT_MODEL)
+    records = list(hardpop.generate(n))
+    truth = {r["id"]: r["truth"] for r in records}
+    con = duckdb.connect()
+    con.register("rows", features.to_arrow([features.prepare(r["id"], r) for r in records]))
+    con.execute("create table cylch_input as select * from rows")
+    linker = Linker(DuckDBAPI(connection=con).register("cylch_input"), model.splink)
+    quiet()
+    scored = linker.inference.predict()
+    edges = con.execute(f"select unique_id_l, unique_id_r, match_weight from {scored.physical_name}").fetchall()
+    blocked, blocked_true = len(edges), sum(truth[a] == truth[b] for a, b, _ in edges)
+    scored_rows = []
+    for w in (20, 14, 12, 10, 9, 8, 7, 6, 5, 4, 0):
+        kept = [truth[a] == truth[b] for a, b, x in edges if x >= w]
+        scored_rows.append({"weight": w, "precision": round(sum(kept) / len(kept), 5), "true_kept": round(sum(kept) / blocked_true, 3)})  # fmt: skip
+    edges = [e for e in edges if e[2] >= model.review_weight]
+    trusted = {}
+    for r in records:
+        ids = {
+            k: features.identifier(r[c]) for k, c in (("nhs_number", "nhs_number"), ("pupil_number", "pupil_number"))
+        }
+        if any(ids.values()):
+            trusted[r["id"]] = {k: v for k, v in ids.items() if v}
+    clustered_rows = []
+    for auto, link in [(14, 5.0), (10, 5.0), (9, 5.0), (8, 5.0), (7, 5.0), (6, 5.0), (8, None), (8, 6.0), (8, 4.0), (6, None)]:  # fmt: skip
+        m = dataclasses.replace(model, auto_link_weight=auto, cluster_link_weight=link)
+        cluster_of, _decisions, review, _auto = batch.cluster(list(truth), edges, model=m, trusted=trusted)
+        pairs = evaluate.pair_scores(cluster_of, truth)
+        clustered_rows.append({
+            "auto_link": auto, "cluster_link": link, "pair_precision": pairs["precision"], "pair_recall": pairs["recall"],
+            "cluster_f1": evaluate.cluster_scores(cluster_of, truth)["f1"], "review_pairs": len(review),
+            "review_pairs_truly_same": sum(truth[p.left] == truth[p.right] for p in review),
+        })  # fmt: skip
+    return {"case": f"thresholds {model.version} hard population {n}", "blocked_pairs": blocked,
+            "blocked_true_pairs": blocked_true, "scored": scored_rows, "clustered": clustered_rows}  # fmt: skip
 
 
 ONLINE_HELD_OUT = 300  # records matched one at a time (timed), after WARM_UP untimed ones
@@ -336,6 +385,8 @@ if __name__ == "__main__":
         result = case_baseline()
     elif kind == "online":
         result = case_online(int(sys.argv[2]))
+    elif kind == "thresholds":
+        result = case_thresholds()
     else:
         result = case_hard(int(sys.argv[2]))
     print(json.dumps(result))

@@ -435,7 +435,9 @@ def best_match(
     link = PersonLink.objects.filter(agency_record_id=int(best.uid), active=True).values("person_id").first()
     if link is None:
         return None
-    if best.weight >= model.auto_link_weight or _agrees_with_the_whole_person(model, best, link["person_id"], scores):
+    if best.weight >= model.auto_link_weight or _agrees_with_the_whole_person(
+        model, best, link["person_id"], scores, fields
+    ):
         decision = "link"
     elif best.weight >= model.review_weight:
         decision = "review"
@@ -446,19 +448,33 @@ def best_match(
     )
 
 
-def _agrees_with_the_whole_person(model: LinkageModel, best: Score, person_id: int, scores: list[Score]) -> bool:
+def _agrees_with_the_whole_person(
+    model: LinkageModel, best: Score, person_id: int, scores: list[Score], fields: dict[str, Any]
+) -> bool:
     """The batch's cluster-level link (``batch._agree_throughout``) for one new record: the best
-    score is in the review band at or above the model's cluster-link weight, and every record of
-    the person it points to was a candidate scoring at least the review weight."""
+    score is in the review band at or above the model's cluster-link weight, every record of the
+    person it points to was a candidate scoring at least the review weight, and none of them
+    holds an NHS or pupil number more than a slip from the new record's (the batch's guard)."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
     from cylch.identity.linkage.batch import MAX_CROSS_PAIRS
     from cylch.identity.models import PersonLink
 
     if model.cluster_link_weight is None or not model.cluster_link_weight <= best.weight < model.auto_link_weight:
         return False
-    theirs = PersonLink.objects.filter(person_id=person_id, active=True).values_list("agency_record_id", flat=True)
-    records = {str(pk) for pk in theirs[: MAX_CROSS_PAIRS + 1]}
+    theirs = PersonLink.objects.filter(person_id=person_id, active=True).values_list(
+        "agency_record_id", "agency_record__nhs_number", "agency_record__upn"
+    )[: MAX_CROSS_PAIRS + 1]
     agreeing = {s.uid for s in scores if s.weight >= model.review_weight}
-    return len(records) <= MAX_CROSS_PAIRS and records <= agreeing
+    if len(theirs) > MAX_CROSS_PAIRS or not {str(pk) for pk, *_ in theirs} <= agreeing:
+        return False
+    row = record_fields(fields)
+    for i, kind in enumerate(("nhs_number", "pupil_number"), start=1):
+        mine = features.identifier(row[kind])
+        for held in {features.identifier(t[i]) for t in theirs} - {None, mine}:
+            if mine and DamerauLevenshtein.distance(mine, held) > 1:
+                return False
+    return True
 
 
 def compare_pair(record_a, record_b, *, model: LinkageModel | None = None) -> Score:
