@@ -171,7 +171,7 @@ def test_a_broken_schedule_names_file_line_and_field_for_every_problem(tmp_path)
     assert sum("classes.audit_log.rules.0.years: must be a whole number" in line for line in lines) == 1
     # The rule is shared (a YAML alias) by five classes: each is named, at the rule's own line.
     fostered = [line for line in lines if "“fostered” is not a condition" in line]
-    assert len(fostered) == 5 and len(lines) == 7
+    assert len(fostered) == 6 and len(lines) == 8
     at = next(i for i, line in enumerate(text.splitlines(), 1) if "when: [adopted, fostered]" in line)
     assert {line.split(":")[1] for line in fostered} == {str(at)}
     assert ": classes.reports.rules.3.when.1: " in fostered[0]
@@ -336,6 +336,59 @@ def test_a_record_about_someone_whose_age_is_not_known_is_kept_25_years(prydderc
     item = next(d for d in retention.due_list(today=add_years(made, 25), classes=["chronology"]).of("chronology")
                 if d.record_id == str(event.public_id))  # fmt: skip
     assert item.rule.id == "age_unknown"
+
+
+# --- other records about a child -------------------------------------------------------------------
+
+
+def test_a_childs_story_goes_on_her_25th_birthday_and_a_hold_on_her_keeps_it(world):
+    """The few sentences about Alys that meetings open with are hers: kept until the day before
+    her 25th birthday, due on it, kept while a hold on her is in force, and gone with one audit
+    entry and none of the words."""
+    from cylch.chronology.models import ChildStory
+
+    story = ChildStory.objects.get(child=world.p.alys)
+    key = f"story-{story.pk}"
+    assert key not in due_ids(retention.due_list(today=ALYS_25 - DAY, classes=["child_stories"]), "child_stories")
+    item = next(d for d in retention.due_list(today=ALYS_25, classes=["child_stories"]).of("child_stories")
+                if d.record_id == key)  # fmt: skip
+    assert (item.rule.id, item.trigger_date) == ("children", date(2019, 4, 9))
+    hold = retention.hold_place(person=world.p.alys, reason="Civil claim about her care, 2043")
+    assert key in due_ids(retention.due_list(today=ALYS_25, classes=["child_stories"]), "child_stories", retention.HELD)
+    retention.hold_release(hold=hold, reason="The claim was settled in 2044.")
+    run = retention.retention_run(today=ALYS_25, classes=["child_stories"])
+    assert run.status == RunStatus.COMPLETED and run.removed["child_stories"] == 1
+    assert not ChildStory.objects.filter(pk=story.pk).exists()
+    entry = AuditEntry.objects.get(object_type="retention", object_id=key)
+    assert entry.detail["counts"] == {"chronology.childstory": 1}
+    assert entry.detail["sha256"] == canonical_sha256([story])
+    assert "horses" not in json.dumps(entry.detail) and audit_verify().ok
+
+
+def test_a_break_glass_grant_goes_with_the_audit_entries_of_its_access_and_never_while_in_force(prydderch, settings):
+    """Eight years after a practitioner opened Twm's record in an emergency, the grant (with the
+    reason given) is deleted, as the audit entries of that access are erased; one still in force
+    is never due."""
+    from cylch.access.models import BreakGlass
+    from cylch.access.services import break_glass_open
+
+    today = timezone.localdate()
+    settings.CYLCH_BREAK_GLASS_SECONDS = 3600
+    running = break_glass_open(user=prydderch.staff.police_officer, person=prydderch.twm,
+                               reason="Twm found alone at the station at night")  # fmt: skip
+    settings.CYLCH_BREAK_GLASS_SECONDS = 0  # a grant that has already run out
+    ended = break_glass_open(user=prydderch.staff.police_officer, person=prydderch.twm,
+                             reason="Checking who to call about Twm tonight")  # fmt: skip
+    assert str(ended.public_id) not in due_ids(
+        retention.due_list(today=add_years(today, 8) - DAY, classes=["break_glass"]), "break_glass"
+    )
+    listing = retention.due_list(today=add_years(today, 8), classes=["break_glass"])
+    assert due_ids(listing, "break_glass") == {str(ended.public_id)} and listing.open["break_glass"] == 1
+    run = retention.retention_run(today=add_years(today, 8), classes=["break_glass"])
+    assert run.status == RunStatus.COMPLETED and run.removed["break_glass"] == 1
+    assert list(BreakGlass.objects.values_list("pk", flat=True)) == [running.pk]
+    entry = AuditEntry.objects.get(object_type="retention", object_id=str(ended.public_id))
+    assert entry.detail["rule"] == "eight_years" and "Twm" not in json.dumps(entry.detail)
 
 
 # --- runs ------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from cylch.governance.retention_records.base import (
     digest,
     person_facts,
 )
+from cylch.governance.retention_records.children import BreakGlassClass, StoriesClass
 from cylch.governance.retention_records.operational import (
     EmailsClass,
     ImportRunsClass,
@@ -42,10 +43,10 @@ from cylch.governance.retention_records.records import (
 from cylch.governance.retention_records.spine import Chains, ReportsClass, SpineClass
 
 __all__ = [
-    "CHILD_TRIGGERS", "CLASSES", "AlertsClass", "AuditLogClass", "Candidate", "Chains", "EmailsClass",
-    "ImportRunsClass", "NotificationsClass", "PersonFacts", "ProtectionClass", "RecordClass", "RemovalContext",
-    "Removed", "ReportsClass", "ReviewsClass", "SpineClass", "WebhookDeliveriesClass", "add_years", "chunks",
-    "digest", "person_facts", "seq_ranges",
+    "CHILD_TRIGGERS", "CLASSES", "AlertsClass", "AuditLogClass", "BreakGlassClass", "Candidate", "Chains",
+    "EmailsClass", "ImportRunsClass", "NotificationsClass", "PersonFacts", "ProtectionClass", "RecordClass",
+    "RemovalContext", "Removed", "ReportsClass", "ReviewsClass", "SpineClass", "StoriesClass",
+    "WebhookDeliveriesClass", "add_years", "chunks", "digest", "person_facts", "seq_ranges",
 ]  # fmt: skip
 
 # The order a run takes them in: a record that refers to another is removed (or detached) first,
@@ -60,6 +61,8 @@ CLASSES: dict[str, RecordClass] = {
         ReportsClass(),
         SpineClass(key="soft_concerns", label=_("Soft concerns"), soft=True),
         SpineClass(key="chronology", label=_("Other entries on the chronology"), soft=False),
+        StoriesClass(),
+        BreakGlassClass(),
         ImportRunsClass(),
         WebhookDeliveriesClass(),
         NotificationsClass(),
