@@ -128,3 +128,37 @@ def test_the_chronology_reads_in_a_fixed_number_of_queries(prydderch):
     assert len(views) == 41
     assert {v.event.organisation.code for v in views} >= {"meddygfa-r-bont", "dyfed-powys-police"}
     assert len(many.captured_queries) == len(few.captured_queries) <= 3
+
+
+def test_many_people_at_once_answer_as_each_alone_in_a_fixed_number_of_queries(prydderch):
+    """A search's results or a family's members are asked about together: each answer is the one
+    that person gets alone (one person's household, records or allocation never count for
+    another), and ten more people cost no more queries."""
+    from cylch.access.selectors import may_see_demographics_of, relationships_to_persons
+    from cylch.identity.models import Person
+
+    fam = prydderch
+    Allocation.objects.create(person=fam.twm, organisation=fam.orgs.health_visiting, kind="named_practitioner",
+                              from_date=date(2023, 6, 1))  # fmt: skip
+    others = [Person.objects.create(given_name=f"Arall{i}", family_name="Dieithryn") for i in range(12)]
+    people = [fam.ceri, fam.dafydd, fam.alys, fam.twm, fam.efa, fam.unborn, *others[:2]]
+    viewers = [
+        Viewer.for_user(user)
+        for user in (fam.staff.school_lead, fam.staff.gp, fam.staff.social_worker, fam.staff.police_officer,
+                     fam.staff.housing_officer, fam.staff.other_la_social_worker, fam.staff.health_visitor)
+    ] + [Viewer.for_system(fam.orgs.police)]  # fmt: skip
+    seen = set()
+    for viewer in viewers:
+        together = relationships_to_persons(viewer, people)
+        alone = {p.pk: relationships_to_persons(viewer, [p])[p.pk] for p in people}
+        assert together == alone, viewer.organisation.code
+        seen |= set(together.values())
+    assert seen == {Relationship.ALLOCATED, Relationship.INVOLVED, Relationship.NONE}
+
+    viewer = Viewer.for_user(fam.staff.social_worker)
+    with CaptureQueriesContext(connection) as few:
+        may_see_demographics_of(viewer, people)
+    with CaptureQueriesContext(connection) as many:
+        shown = may_see_demographics_of(viewer, people + others[2:])
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert {p.pk for p in others} & shown == set() and fam.alys.pk in shown

@@ -69,16 +69,16 @@ ENTRY_TEMPLATE = """{% load i18n cylch_tags voice_tags %}{% comment %}One group 
 
 # Queries of one request for the family below, whatever its number of entries. The page: the
 # session, the user and their organisation (3); opening the child (6: the person, the
-# organisation's standing to them, break-glass); the family (5); the viewer's standing to each
-# of the five other members (23: four or more each, through ``relationship_to_person``); the
-# chronology (4: events by person and by home, organisations, marks); the events shown (1: none
+# organisation's standing to them, break-glass); the family (5); the viewer's standing to the
+# five other members, together (8, through ``relationships_to_persons``: 23 when asked one
+# by one); the chronology (4: events by person and by home, organisations, marks); the events shown (1: none
 # of the first 50 groups is withheld from this viewer); the audit entry (5, in a savepoint under
 # the tests); unread notifications (1); the session's new expiry (3).
-PAGE_QUERIES = 51
+PAGE_QUERIES = 36
 # The API: the token (1); the child (5, no break-glass for a system); the family (5) and the
-# standing to its members (23); the chronology (4); the events of the page (2: readable, and
+# standing to its members (8); the chronology (4); the events of the page (2: readable, and
 # withheld without their content); the audit entry (5).
-API_QUERIES = 45
+API_QUERIES = 30
 
 
 def _spread(p, n: int) -> None:

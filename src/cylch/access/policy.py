@@ -9,7 +9,7 @@ rendered into ``docs/access.md``. Levels:
 * ``E`` existence: "withheld: recorded by <organisation> on <date>, contact <role>" so that
   nobody mistakes a filtered view for the whole truth.
 
-Relationships (computed by ``cylch.access.selectors.relationship_to_person``):
+Relationships (computed by ``cylch.access.selectors.relationships_to_persons``):
 
 * ``allocated``: the viewer's organisation holds an open allocation for the child (allocated
   social worker, lead coordinator, named health visitor ...).

@@ -50,6 +50,17 @@ def active_break_glass(viewer: Viewer, person) -> BreakGlass | None:
     )
 
 
+def break_glass_over(viewer: Viewer, persons) -> set[int]:
+    """The pks of those ``persons`` the viewer holds a break-glass grant for now (one query)."""
+    if viewer.user is None:
+        return set()
+    return set(
+        BreakGlass.objects.filter(
+            user=viewer.user, person__in=list(persons), expires_at__gt=timezone.now()
+        ).values_list("person_id", flat=True)
+    )
+
+
 # Other ways an organisation comes to be involved with a person, registered by the apps that
 # know them (the statutory process: an agency invited to a child's conference or owning an action
 # in the child's plan). Kept here as a list so access imports none of those apps.
@@ -57,52 +68,86 @@ _INVOLVEMENT_CHECKS: list = []
 
 
 def register_involvement(check) -> None:
-    """``check(organisation, person) -> bool``: True when the organisation is involved."""
+    """``check(organisation, persons) -> set of pks``: those of ``persons`` the organisation is
+    involved with (asked once for all the people a question is about)."""
     if check not in _INVOLVEMENT_CHECKS:
         _INVOLVEMENT_CHECKS.append(check)
 
 
 def relationship_to_person(viewer: Viewer, person) -> Relationship:
     """How the viewer's organisation stands to the person: allocated, involved or none."""
-    from cylch.events.models import Event
-    from cylch.identity.models import Allocation, HouseholdMembership, PersonLink
+    return relationships_to_persons(viewer, [person])[person.pk]
 
+
+def relationships_to_persons(viewer: Viewer, persons) -> dict[int, Relationship]:
+    """``{person.pk: relationship}`` for each of ``persons``, in a fixed number of queries (a
+    search's results, a family's members): allocated when the organisation holds a current
+    allocation; involved when it holds a record of, or recorded an entry about, anyone in the
+    person's household (or the household itself: a domestic-abuse notice has no one subject),
+    when it is the children's services of the household's authority, or when an app's
+    registered check says so (a conference invitation, a plan action); otherwise none."""
+    from cylch.events.models import Event
+    from cylch.identity.models import Allocation, Household, HouseholdMembership, PersonLink
+
+    persons = list(persons)
     org = viewer.organisation
-    if org is None:
-        return Relationship.NONE
+    if org is None or not persons:
+        return {p.pk: Relationship.NONE for p in persons}
     today = timezone.localdate()
-    if (
-        Allocation.objects.filter(person=person, organisation=org)
+    out = {
+        pk: Relationship.ALLOCATED
+        for pk in Allocation.objects.filter(person__in=persons, organisation=org)
         .filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
-        .exists()
+        .values_list("person_id", flat=True)
+    }
+    rest = [p for p in persons if p.pk not in out]
+    if not rest:
+        return out
+    homes: dict[int, set[int]] = {p.pk: set() for p in rest}
+    for pk, household in HouseholdMembership.objects.filter(person__in=rest, to_date__isnull=True).values_list(
+        "person_id", "household_id"
     ):
-        return Relationship.ALLOCATED
-    household_ids = list(
-        HouseholdMembership.objects.filter(person=person, to_date__isnull=True).values_list("household_id", flat=True)
-    )
-    circle = set(
-        HouseholdMembership.objects.filter(household_id__in=household_ids, to_date__isnull=True).values_list(
+        homes[pk].add(household)
+    every_home = set().union(*homes.values())
+    living: dict[int, set[int]] = {}
+    for household, pk in HouseholdMembership.objects.filter(
+        household_id__in=every_home, to_date__isnull=True
+    ).values_list("household_id", "person_id"):
+        living.setdefault(household, set()).add(pk)
+    circles = {p.pk: {p.pk}.union(*(living.get(h, set()) for h in homes[p.pk])) for p in rest}
+    everyone = set().union(*circles.values())
+    linked = set(
+        PersonLink.objects.filter(person_id__in=everyone, active=True, agency_record__organisation=org).values_list(
             "person_id", flat=True
         )
-    ) | {person.pk}
-    if PersonLink.objects.filter(person_id__in=circle, active=True, agency_record__organisation=org).exists():
-        return Relationship.INVOLVED
-    # An event the organisation recorded about anyone in the household, or about the household
-    # itself (a domestic-abuse notice has no one subject), counts like a record would.
-    if (
+    )
+    recorded_about, recorded_at = set(), set()
+    for pk, household in (
         Event.objects.filter(organisation=org)
-        .filter(Q(person_id__in=circle) | Q(household_id__in=household_ids))
-        .exists()
+        .filter(Q(person_id__in=everyone) | Q(household_id__in=every_home))
+        .values_list("person_id", "household_id")
+        .distinct()
     ):
-        return Relationship.INVOLVED
-    if org.kind == OrganisationKind.LA_CHILDRENS_SERVICES and org.local_authority_id:
-        from cylch.identity.models import Household
-
-        if Household.objects.filter(pk__in=household_ids, local_authority_id=org.local_authority_id).exists():
-            return Relationship.INVOLVED
-    if any(check(org, person) for check in _INVOLVEMENT_CHECKS):
-        return Relationship.INVOLVED
-    return Relationship.NONE
+        recorded_about.add(pk)
+        recorded_at.add(household)
+    authority_homes: set[int] = set()
+    if org.kind == OrganisationKind.LA_CHILDRENS_SERVICES and org.local_authority_id and every_home:
+        authority_homes = set(
+            Household.objects.filter(pk__in=every_home, local_authority_id=org.local_authority_id).values_list(
+                "pk", flat=True
+            )
+        )
+    undecided = []
+    for p in rest:
+        circle, mine = circles[p.pk], homes[p.pk]
+        if circle & linked or circle & recorded_about or mine & recorded_at or mine & authority_homes:
+            out[p.pk] = Relationship.INVOLVED
+        else:
+            undecided.append(p)
+    involved = set().union(*(check(org, undecided) for check in _INVOLVEMENT_CHECKS)) if undecided else set()
+    for p in undecided:
+        out[p.pk] = Relationship.INVOLVED if p.pk in involved else Relationship.NONE
+    return out
 
 
 @dataclass(frozen=True)
@@ -135,11 +180,9 @@ def may_see_demographics_of(viewer: Viewer, persons) -> set[int]:
     search results."""
     if viewer.role not in CASEWORK_ROLES:
         return set()
-    return {
-        p.pk
-        for p in persons
-        if relationship_to_person(viewer, p) != Relationship.NONE or active_break_glass(viewer, p) is not None
-    }
+    persons = list(persons)
+    standing = relationships_to_persons(viewer, persons)
+    return {pk for pk, rel in standing.items() if rel != Relationship.NONE} | break_glass_over(viewer, persons)
 
 
 def access_person(viewer: Viewer, public_id) -> PersonAccess:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from cylch.access.models import Organisation
 from cylch.access.policy import Level, Relationship
-from cylch.access.selectors import PersonAccess, relationship_to_person
+from cylch.access.selectors import PersonAccess, relationships_to_persons
 from cylch.chronology.family import Family, Member, family_of
 from cylch.chronology.grouping import Group, group_entries
 from cylch.chronology.models import Significance
@@ -272,13 +272,15 @@ def _contact_of(organisation, language: str) -> tuple[str, str]:
 
 def member_levels(access: PersonAccess, family: Family, people: list[Member]) -> dict[int, PersonAccess]:
     """Each member's access: the better of the viewer's standing to the child and to them."""
+    others = [] if access.relationship == Relationship.ALLOCATED else [
+        m.person for m in people if m.person.pk != access.person.pk
+    ]  # fmt: skip
+    own = relationships_to_persons(access.viewer, others)
     out = {}
     for member in people:
-        if member.person.pk == access.person.pk or access.relationship == Relationship.ALLOCATED:
+        relationship = own.get(member.person.pk, access.relationship)
+        if _RANK[relationship] < _RANK[access.relationship]:
             relationship = access.relationship
-        else:
-            own = relationship_to_person(access.viewer, member.person)
-            relationship = own if _RANK[own] > _RANK[access.relationship] else access.relationship
         out[member.person.pk] = PersonAccess(member.person, access.viewer, relationship, access.break_glass)
     return out
 

@@ -9,6 +9,6 @@ class ProtectionConfig(AppConfig):
     def ready(self):
         from cylch.access.selectors import register_involvement
         from cylch.protection import receivers  # noqa: F401  (a significant change needs the assessment reviewed)
-        from cylch.protection.involvement import takes_part
+        from cylch.protection.involvement import taking_part
 
-        register_involvement(takes_part)
+        register_involvement(taking_part)
