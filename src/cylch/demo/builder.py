@@ -8,7 +8,7 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import transaction
+from django.db import connection, transaction
 from tqdm import tqdm
 
 from cylch.access.audit import audit_record
@@ -220,4 +220,6 @@ def build(
                 "history": stats.history,
             },
         )
+    with connection.cursor() as cur:  # the planner's statistics for what was just written in bulk
+        cur.execute("ANALYZE")
     return stats
