@@ -58,7 +58,7 @@ def test_cluster_level_links_respect_identifiers_and_reviewers():
 def test_a_model_saved_before_cluster_level_links_keeps_its_behaviour(tmp_path):
     """A saved model without the setting has no cluster-level links; the shipped model has them."""
     data = json.loads(DEFAULT_MODEL.read_text())
-    assert LinkageModel.from_json(json.dumps(data)).cluster_link_weight == 5.0
+    assert LinkageModel.from_json(json.dumps(data)).cluster_link_weight == 6.0
     del data["cluster_link_weight"]
     old = LinkageModel.from_json(json.dumps(data))
     assert old.cluster_link_weight is None

@@ -26,7 +26,7 @@ DEFAULT_REVIEW_WEIGHT = 0.0
 # Two clusters joined only by review-band pairs are one person, without review, when the best of
 # those pairs scores at least this and every pair of records across them scored in the band or
 # above (``batch.cluster``). A model saved before this existed (no key in its JSON) has none.
-DEFAULT_CLUSTER_LINK_WEIGHT = 5.0
+DEFAULT_CLUSTER_LINK_WEIGHT = 6.0
 TWIN_LEVEL = "Different given name, same date of birth and surname (twins?)"
 # Term frequencies kept in the saved model for online matching: names seen at least this often.
 TF_MIN_COUNT = 2
@@ -236,7 +236,12 @@ def blocking_rules_for(fields: set[str]) -> list[BlockingRule]:
                 "same postcode and given name form", 'l."postcode" = r."postcode" AND l."given_canon" = r."given_canon"'
             )
         )
-    if "postcode" in fields and surname:
+    # Household rules compare everyone at one postcode with a surname or street address in common:
+    # their pairs grow faster than the population (more households share a postcode), which a
+    # million hub records cannot afford, and the hub's NHS and pupil numbers find most of what
+    # they would. A source without them (a legacy CSV, FEBRL) keeps them (docs/linkage.md).
+    household = "postcode" in fields and not {"nhs_number", "pupil_number"} & fields
+    if "postcode" in fields and surname and (household or not dob):
         rules.append(
             BlockingRule("same postcode and surname", 'l."postcode" = r."postcode" AND l."surname" = r."surname"')
         )
@@ -244,7 +249,7 @@ def blocking_rules_for(fields: set[str]) -> list[BlockingRule]:
         rules.append(
             BlockingRule("same postcode and date of birth", 'l."postcode" = r."postcode" AND l."dob" = r."dob"')
         )
-    if "postcode" in fields and "address" in fields:
+    if household and "address" in fields:
         rules.append(
             BlockingRule(
                 "same postcode and street address", 'l."postcode" = r."postcode" AND l."address" = r."address"'
