@@ -399,9 +399,10 @@ def test_a_batchs_new_records_are_scored_in_one_comparison(prydderch, monkeypatc
     monkeypatch.setattr(online, "score_many", counted)
     people = [("Cai", "Bowen", "2015-03-01", "SY23 1AA"), ("Elin", "Parry", "2017-07-12", "SY23 2BB"),
               ("Iolo", "Pugh", "2019-11-30", "SY23 3CC")]  # fmt: skip
-    for i, (_given, _family, _born, postcode) in enumerate(people):
+    # Each a candidate (the same postcode and given name: a blocking rule) but someone else.
+    for i, (given, _family, _born, postcode) in enumerate(people):
         agency_record_upsert(organisation=fam.orgs.school, local_id=f"X{i}", data={
-            "given_name": "Someone", "family_name": f"Else{i}", "date_of_birth": f"200{i}-01-01", "postcode": postcode})  # fmt: skip
+            "given_name": given, "family_name": f"Else{i}", "date_of_birth": f"200{i}-01-01", "postcode": postcode})  # fmt: skip
     items = [
         {"external_id": f"DPP-N-{i}", "code": "police.ppn.vulnerability", "occurred_at": ago(1).isoformat(),
          "subject": {"local_id": f"P-N-{i}", "given_name": given, "family_name": family, "date_of_birth": born,
