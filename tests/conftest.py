@@ -34,6 +34,17 @@ def _fresh_linkage_model():
     online._load.cache_clear()
 
 
+def pytest_runtest_setup(item):
+    """``@pytest.mark.postgresql`` tests run in the PostgreSQL pass only (make test runs both
+    passes; CI requires PostgreSQL, as it requires the browser for ``browser`` tests)."""
+    if item.get_closest_marker("postgresql") is None:
+        return
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: this runs in the PostgreSQL pass")
+
+
 @pytest.fixture(autouse=True)
 def _english_to_begin_with():
     """Each test starts in English, whatever the one before it left active: a request through
