@@ -173,6 +173,20 @@ def test_a_move_within_the_same_authority_changes_nothing(coordinated):
     assert handover_notices() == 0
 
 
+def test_a_move_to_an_address_whose_authority_is_not_known_hands_nothing_over(coordinated):
+    """A health board (no authority of its own) gave the address, so Cylch does not know its
+    authority: the authority that knows Twm keeps his alert and his lead coordinator; the national
+    front door does not take them over on a guess."""
+    fam, alert, _manager = coordinated
+    steps = alert.steps.count()
+    household_add_member(household=household_create(address_line="12 Unknown Row", postcode="CF10 4AF"), person=fam.twm)
+    alert.refresh_from_db()
+    assert alert.owner == fam.staff.health_visitor and alert.local_authority == fam.places.ceredigion
+    assert alert.steps.count() == steps
+    assert Allocation.objects.get(person=fam.twm, kind=AllocationKind.LEAD_COORDINATOR).to_date is None
+    assert handover_notices() == 0
+
+
 def test_an_adult_moving_alone_does_not_move_the_childs_alerts_the_child_moving_does(coordinated):
     fam, alert, _manager = coordinated
     home = carmarthenshire_home(fam)

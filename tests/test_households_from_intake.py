@@ -332,3 +332,25 @@ def test_the_look_ups_are_made_once_for_everyone_placed(prydderch, settings):
     with CaptureQueriesContext(connection) as housed:
         assert place([*people, fam.alys.pk, fam.twm.pk]) == {**homes, fam.alys.pk: fam.home.pk, fam.twm.pk: fam.home.pk}
     assert len(housed.captured_queries) == 1
+
+
+def test_an_address_of_unknown_authority_says_so_and_the_move_hands_nothing_over(coordinated, client):  # noqa: F811
+    """A health board's midwives (no authority of their own) give an address Cylch does not hold:
+    the page says nothing will be handed over, and after the move Ceredigion keeps Twm's alert."""
+    fam, alert, _carms_manager = coordinated
+    board = factories.organisation(code="bipbc-midwifery", kind=OrganisationKind.MIDWIFERY, name_en="Health board midwives",
+                                   name_cy="Bydwragedd y bwrdd iechyd", local_authority=None)  # fmt: skip
+    record_event_batch(organisation=board, items=[{
+        "external_id": "MW-MOVE-1", "code": "health.appointment.was_not_brought", "occurred_at": ago(1),
+        "details": {"service": "midwifery"},
+        "subject": {"local_id": "MW-TWM", "nhs_number": fam.twm.nhs_number, "given_name": "Twm", "family_name": "Prydderch",
+                    "date_of_birth": "2023-05-02", "address_line": "7 Lon Las", "postcode": "SY23 9ZZ"}}])  # fmt: skip
+    record = AgencyRecord.objects.get(organisation=board, local_id="MW-TWM")
+    client.force_login(fam.staff.social_worker)
+    url = reverse("identity:move", args=[fam.twm.public_id, record.public_id])
+    page = client.get(url).content.decode()
+    assert "does not know which local authority" in page and "another local authority" not in page
+    assert client.post(url, {"shown": "7 Lon Las, SY23 9ZZ"}).status_code == 302
+    assert home_of(fam.twm).local_authority is None
+    alert.refresh_from_db()
+    assert alert.local_authority == fam.places.ceredigion and alert.owner == fam.staff.health_visitor

@@ -62,6 +62,7 @@ def move(request, public_id, record_id):
             "current": current,
             "household": household,
             "authority": authority,
-            "other_authority": authority != current.local_authority,
+            "other_authority": authority is not None and authority != current.local_authority,
+            "authority_unknown": authority is None and current.local_authority is not None,
         },
     )

@@ -128,6 +128,11 @@ def child_moved(
     result = HandOver()
     if _id(from_la) == _id(to_la):
         return result
+    if to_la is None and from_la is not None:
+        # An address whose authority Cylch does not know (an agency with no authority of its
+        # own sent it) is not a move away: the authority that knows the child keeps what it
+        # holds, rather than the national front door taking it over on a guess.
+        return result
     with transaction.atomic():
         hold_chain()  # before the alert rows: see hold_chain
         door = routing.front_door(to_la)
