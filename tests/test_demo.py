@@ -236,8 +236,11 @@ def test_the_review_repository_and_the_reviews_in_progress(demo):
 
 
 def test_demo_command_builds_once_and_lists_accounts(capsys, settings, tmp_path):
-    """`cylch demo --build-only` builds, prints the accounts, and leaves an existing database alone."""
+    """`cylch demo --build-only` builds, prints the accounts, and leaves an existing database alone;
+    a CYLCH_VAR_DIR not made yet is made (it was "unable to open database file")."""
+    settings.VAR_DIR = tmp_path / "not" / "made" / "yet"
     call_command("demo", "--build-only", "--size", "150", "--seed", "3", "--as-of", "2026-11-01", "--no-progress")
+    assert settings.VAR_DIR.is_dir()
     out = capsys.readouterr().out
     assert "front-door" in out and "cylch-demo" in out and "Built in" in out
     persons = Person.objects.count()
