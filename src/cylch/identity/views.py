@@ -6,18 +6,20 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request, client_ip
 from cylch.access.policy import Relationship
-from cylch.access.roles import CASEWORK_ROLES
+from cylch.access.roles import CASEWORK_ROLES, FRONT_DOOR_ROLES
 from cylch.access.selectors import PersonNotFound, Viewer, access_person, may_see_demographics_of
 from cylch.access.services import break_glass_open
 from cylch.access.views import start_url
 from cylch.chronology.voice import voice_of
 from cylch.core.forms import form_errors
 from cylch.identity.forms import BreakGlassForm, PersonSearchForm
+from cylch.identity.households import differing_addresses
 from cylch.identity.selectors import (
     age_on,
     agency_records_of,
@@ -111,6 +113,12 @@ def person(request, public_id):
         if access.may_see_demographics
         else [],
         "relationships": relationships_of(person) if access.may_see_demographics else [],
+        # A newer agency address than the home Cylch holds: shown to those who may see addresses,
+        # with the move for children's services at the front door (identity/move_views.py).
+        "address_notices": [(d, d.record.organisation.name(get_language())) for d in differing_addresses(person)]
+        if access.may_see_demographics
+        else [],
+        "may_move": request.user.role in FRONT_DOOR_ROLES,
         "outside_circle": access.relationship == Relationship.NONE and access.break_glass is None,
         "break_glass_form": BreakGlassForm(),
     }
