@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_record
 from cylch.access.models import User
+from cylch.identity.linkage.features import postcode_forms
 from cylch.identity.models import AgencyRecord, Household, HouseholdMembership, Person, PersonLink
 from cylch.identity.names import fold
 from cylch.identity.services import CHUNK, household_add_member, household_create
@@ -74,14 +75,6 @@ def address_of_household(household: Household) -> Address:
     return normalise(address_line=household.address_line, postcode=household.postcode, uprn=household.uprn)
 
 
-def _postcode_forms(compact: str) -> set[str]:
-    """How a postcode may be stored: as sent (normalised spacing) or without its space."""
-    forms = {compact}
-    if len(compact) > 3:
-        forms.add(f"{compact[:-3]} {compact[-3:]}")
-    return forms
-
-
 def _chunks(pks: list[int]) -> Iterator[list[int]]:
     for i in range(0, len(pks), CHUNK):
         yield pks[i : i + CHUNK]
@@ -106,7 +99,7 @@ class _Finder:
 
     def __init__(self, addresses: Iterable[Address]):
         addresses = list(addresses)
-        postcodes = sorted({form for a in addresses for form in _postcode_forms(a.postcode)})
+        postcodes = sorted({form for a in addresses for form in postcode_forms(a.postcode)})
         uprns = sorted({a.uprn for a in addresses if a.uprn})
         found: dict[int, Household] = {}
         for i in range(0, max(len(postcodes), len(uprns)), CHUNK):

@@ -121,6 +121,15 @@ def postcode_features(raw: str) -> tuple[str | None, str | None, str | None]:
     return text, m.group(1) + m.group(2)[0], m.group(1)
 
 
+def postcode_forms(compact: str) -> list[str]:
+    """How a postcode (spaces removed) may be stored: intake keeps the sender's single space, so
+    as given without it or with the space before the last three characters."""
+    forms = [compact]
+    if len(compact) > 3:
+        forms.append(f"{compact[:-3]} {compact[-3:]}")
+    return forms
+
+
 def identifier(raw: Any) -> str | None:
     text = re.sub(r"[\s\-]", "", str(raw or "")).upper()
     return text or None

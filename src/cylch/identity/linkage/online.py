@@ -263,14 +263,6 @@ def blocking_terms(model: LinkageModel) -> tuple[tuple[tuple[str, str], ...], ..
     return _rule_terms(tuple(r["blocking_rule"] if isinstance(r, dict) else str(r) for r in rules))
 
 
-def _postcode_forms(compact: str) -> list[str]:
-    """How a postcode (spaces removed) can be stored: intake keeps the sender's single spaces."""
-    forms = [compact]
-    if len(compact) > 3:
-        forms.append(f"{compact[:-3]} {compact[-3:]}")
-    return forms
-
-
 def _lookup(column: str, value: str, raw: dict[str, Any]) -> tuple[Q, bool] | None:
     """Stored records whose prepared ``column`` may equal ``value``, as an indexed condition, and
     whether it narrows enough alone (a year of birth or a surname initial does not)."""
@@ -291,7 +283,7 @@ def _lookup(column: str, value: str, raw: dict[str, Any]) -> tuple[Q, bool] | No
     if column == "surname_initial":
         return Q(surname_key__startswith=value), False
     if column == "postcode":
-        return Q(postcode__in=_postcode_forms(value)), True
+        return Q(postcode__in=features.postcode_forms(value)), True
     if column == "address":
         # Stored as sent: the folded form and the sender's own spelling, case aside (an index on
         # lower(address_line), migration 0006). A stored address with other punctuation or
