@@ -350,6 +350,11 @@ def test_an_address_of_unknown_authority_says_so_and_the_move_hands_nothing_over
     url = reverse("identity:move", args=[fam.twm.public_id, record.public_id])
     page = client.get(url).content.decode()
     assert "does not know which local authority" in page and "another local authority" not in page
+    fam.staff.social_worker.language = "cy"
+    fam.staff.social_worker.save(update_fields=["language"])
+    client.cookies["cylch_language"] = "cy"
+    welsh = client.get(url, HTTP_ACCEPT_LANGUAGE="cy").content.decode()
+    assert f"mae {fam.places.ceredigion.name_cy} yn cadw" in welsh  # the authority in Welsh too
     assert client.post(url, {"shown": "7 Lon Las, SY23 9ZZ"}).status_code == 302
     assert home_of(fam.twm).local_authority is None
     alert.refresh_from_db()

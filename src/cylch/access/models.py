@@ -41,6 +41,9 @@ class LocalAuthority(models.Model):
     def __str__(self) -> str:
         return self.name_en
 
+    def name(self, language: str = "en") -> str:
+        return self.name_cy if language == "cy" and self.name_cy else self.name_en
+
 
 class Organisation(models.Model):
     """An agency or service that reports into Cylch or reads from it."""

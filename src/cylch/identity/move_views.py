@@ -64,5 +64,6 @@ def move(request, public_id, record_id):
             "authority": authority,
             "other_authority": authority is not None and authority != current.local_authority,
             "authority_unknown": authority is None and current.local_authority is not None,
+            "current_authority": current.local_authority.name(get_language()) if current.local_authority else "",
         },
     )
