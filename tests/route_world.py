@@ -98,6 +98,7 @@ def _session_for(user: User) -> str:
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store["cylch_started"] = int(timezone.now().timestamp())
+    store["cylch_touched"] = store["cylch_started"]  # so a GET does not move the idle expiry on
     store.save()
     return store.session_key
 

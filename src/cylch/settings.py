@@ -171,7 +171,10 @@ LOGIN_REDIRECT_URL = "identity:search"
 
 # Sessions: idle expiry slides with each request; an absolute limit is enforced by middleware.
 SESSION_COOKIE_AGE = int(os.environ.get("CYLCH_SESSION_IDLE_SECONDS", str(30 * 60)))
-SESSION_SAVE_EVERY_REQUEST = True
+# Not saved on every request: SessionLimitsMiddleware moves the idle expiry on at most once
+# every CYLCH_SESSION_TOUCH_SECONDS (a save is three statements on every request otherwise).
+SESSION_SAVE_EVERY_REQUEST = False
+CYLCH_SESSION_TOUCH_SECONDS = int(os.environ.get("CYLCH_SESSION_TOUCH_SECONDS", "60"))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CYLCH_SESSION_ABSOLUTE_SECONDS = int(os.environ.get("CYLCH_SESSION_ABSOLUTE_SECONDS", "36000"))
 SESSION_COOKIE_HTTPONLY = True

@@ -14,21 +14,30 @@ OPEN_PREFIXES = ("/sign-in", "/healthz", "/static/", "/api/", "/language/", "/fa
 
 
 class SessionLimitsMiddleware:
-    """Ends a session after an absolute lifetime even if it is kept busy (idle expiry is the
-    session cookie age, refreshed on each request)."""
+    """Ends a session after an absolute lifetime even if it is kept busy, and slides its idle
+    expiry (the session cookie age) as it is used.
+
+    The idle expiry is moved on at most once every ``CYLCH_SESSION_TOUCH_SECONDS`` rather than
+    by saving the session on every request (Django's ``SESSION_SAVE_EVERY_REQUEST``): that save
+    was three statements on every page and API call, for a deadline that only needs to be right
+    to the minute. A session therefore ends between ``SESSION_COOKIE_AGE`` minus the touch
+    interval (at most a tenth of it) and ``SESSION_COOKIE_AGE`` after its last request."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        now = int(time.time())
         if request.user.is_authenticated:
             started = request.session.get("cylch_started")
-            now = int(time.time())
             if started is None:
                 request.session["cylch_started"] = now
             elif now - started > settings.CYLCH_SESSION_ABSOLUTE_SECONDS:
                 logout(request)
                 return redirect(f"{reverse('access:sign-in')}?expired=1")
+        every = min(settings.CYLCH_SESSION_TOUCH_SECONDS, settings.SESSION_COOKIE_AGE // 10)
+        if request.session.session_key is not None and now - request.session.get("cylch_touched", 0) >= every:
+            request.session["cylch_touched"] = now  # saved by SessionMiddleware, with a new expiry
         return self.get_response(request)
 
 
