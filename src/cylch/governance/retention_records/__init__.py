@@ -26,7 +26,8 @@ from cylch.governance.retention_records.base import (
     digest,
     person_facts,
 )
-from cylch.governance.retention_records.children import BreakGlassClass, StoriesClass
+from cylch.governance.retention_records.children import BreakGlassClass, LeadProposalsClass, StoriesClass
+from cylch.governance.retention_records.hub import LinkageModelsClass, SignInAttemptsClass
 from cylch.governance.retention_records.operational import (
     EmailsClass,
     ImportRunsClass,
@@ -44,14 +45,16 @@ from cylch.governance.retention_records.spine import Chains, ReportsClass, Spine
 
 __all__ = [
     "CHILD_TRIGGERS", "CLASSES", "AlertsClass", "AuditLogClass", "BreakGlassClass", "Candidate", "Chains",
-    "EmailsClass", "ImportRunsClass", "NotificationsClass", "PersonFacts", "ProtectionClass", "RecordClass",
-    "RemovalContext", "Removed", "ReportsClass", "ReviewsClass", "SpineClass", "StoriesClass",
+    "EmailsClass", "ImportRunsClass", "LeadProposalsClass", "LinkageModelsClass", "NotificationsClass", "PersonFacts",
+    "ProtectionClass", "RecordClass", "RemovalContext", "Removed", "ReportsClass", "ReviewsClass", "SignInAttemptsClass",
+    "SpineClass", "StoriesClass",
     "WebhookDeliveriesClass", "add_years", "chunks", "digest", "person_facts", "seq_ranges",
 ]  # fmt: skip
 
 # The order a run takes them in: a record that refers to another is removed (or detached) first,
 # so what it pointed at is free by the time its own class comes. The operational records refer
-# to nothing the others keep, and nothing keeps them: they come after the records of children.
+# to nothing the others keep, and nothing keeps them: they come after the records of children, as
+# do the hub's own working records (sign-in attempts, retired linkage models' name tables).
 CLASSES: dict[str, RecordClass] = {
     c.key: c
     for c in (
@@ -62,11 +65,14 @@ CLASSES: dict[str, RecordClass] = {
         SpineClass(key="soft_concerns", label=_("Soft concerns"), soft=True),
         SpineClass(key="chronology", label=_("Other entries on the chronology"), soft=False),
         StoriesClass(),
+        LeadProposalsClass(),
         BreakGlassClass(),
         ImportRunsClass(),
         WebhookDeliveriesClass(),
         NotificationsClass(),
         EmailsClass(),
+        SignInAttemptsClass(),
+        LinkageModelsClass(),
         AuditLogClass(),
     )
 }

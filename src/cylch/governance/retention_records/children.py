@@ -1,7 +1,7 @@
-"""Two smaller records about a child: the child's story (a few sentences in plain words that
-meetings open with), deleted when the child's other records are; and break-glass grants (who
-opened a child's record in an emergency, and why), deleted when the audit log's entries of that
-access are erased."""
+"""Three smaller records about a child: the child's story (a few sentences in plain words that
+meetings open with) and Cylch's proposals of a lead coordinator, deleted when the child's other
+records are; and break-glass grants (who opened a child's record in an emergency, and why),
+deleted when the audit log's entries of that access are erased."""
 
 from __future__ import annotations
 
@@ -99,4 +99,44 @@ class BreakGlassClass(RecordClass):
             return None
         rows = serialised([grant])
         grant.delete()
+        return Removed(count_rows(rows), digest(rows))
+
+
+class LeadProposalsClass(RecordClass):
+    """Cylch's proposal of who should coordinate for a child, and the manager's answer (confirmed,
+    declined with a note, withdrawn). A child's record: it goes by the children's rules. One
+    still waiting for a manager is open and never due. A declined proposal stops the same
+    authority being proposed again, which no longer matters once the child's records have gone."""
+
+    key = "lead_proposals"
+    label = _("Proposals of a lead coordinator")
+    action = "delete"
+    triggers = CHILD_TRIGGERS | {"recorded", "closed"}
+
+    def candidates(self, removed: set[str]) -> Iterator[Candidate]:
+        from cylch.rules.models import LeadCoordinatorProposal, ProposalStatus
+
+        rows = LeadCoordinatorProposal.objects.order_by("pk").values_list(
+            "pk", "public_id", "person_id", "created_at", "decided_at", "status"
+        )
+        for pk, public_id, person, created_at, decided_at, status in rows.iterator(chunk_size=2000):
+            made = local_day(created_at)
+            decided = local_day(decided_at)
+            yield Candidate(key=str(public_id), pk=pk, on=made, recorded=made, persons=frozenset({person}),
+                            age_persons=(person,), closed=decided or made,
+                            open=status == ProposalStatus.PROPOSED)  # fmt: skip
+
+    def exists(self, record_id: str) -> bool:
+        from cylch.rules.models import LeadCoordinatorProposal
+
+        return valid_uuid(record_id) and LeadCoordinatorProposal.objects.filter(public_id=record_id).exists()
+
+    def remove(self, candidate: Candidate, context: RemovalContext) -> Removed | None:
+        from cylch.rules.models import LeadCoordinatorProposal, ProposalStatus
+
+        proposal = LeadCoordinatorProposal.objects.select_for_update().filter(pk=candidate.pk).first()
+        if proposal is None or proposal.status == ProposalStatus.PROPOSED:
+            return None
+        rows = serialised([proposal])
+        proposal.delete()
         return Removed(count_rows(rows), digest(rows))
