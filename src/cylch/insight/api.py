@@ -49,12 +49,18 @@ class FiguresOut(Schema):
     area: str
     area_type: str
     area_name: str
+    as_of: date
     figures: list[FigureOut]
 
 
 class Params(Schema):
     area: str = Field("wales", description="wales, a board area code, or a local authority code")
     period: str | None = Field(None, description="YYYY-Qn or YYYY-MM; default the last complete quarter")
+    as_of: date | None = Field(
+        None,
+        description="the day the figures stand at (YYYY-MM-DD, no later than today; default today): what was done "
+        "after it is not yet done, so the same period and day always give the same figures",
+    )
 
 
 class Message(Schema):
@@ -85,20 +91,19 @@ def get_measure(request, measure_id: str, params: Query[Params]):
     area = area_mod.wales() if params.area == "wales" else area_mod.find(params.area)
     if area is None:
         raise HttpError(404, f"No area “{params.area}”.")
+    as_of = min(params.as_of or timezone.localdate(), timezone.localdate())
     try:
-        period = (
-            periods.parse(params.period) if params.period else periods.recent("quarter", 2, timezone.localdate())[0]
-        )
+        period = periods.parse(params.period) if params.period else periods.recent("quarter", 2, as_of)[0]
     except ValueError as exc:
         raise HttpError(422, str(exc)) from None
-    found = figures(m, [period], [area])
+    found = figures(m, [period], [area], as_of=as_of)
     audit_record(action="read", actor_label=f"{request.organisation.code} system ({request.api_token.name})",
                  organisation_code=request.organisation.code, object_type="insight", object_id=m.id,
                  purpose="measure read via API", ip_address=client_ip(request),
-                 detail={"area": area.code, "period": period.key})  # fmt: skip
+                 detail={"area": area.code, "period": period.key, "as_of": as_of.isoformat()})  # fmt: skip
     return FiguresOut(
         measure=_measure(m), period=period.key, period_start=period.start, period_end=period.end, area=area.code,
-        area_type=area.kind, area_name=area.name,
+        area_type=area.kind, area_name=area.name, as_of=as_of,
         figures=[FigureOut(group=f.group, group_label=str(f.group_label) if f.group else "",
                            numerator=None if f.suppressed else f.numerator,
                            denominator=None if f.suppressed else f.denominator, value=f.value, suppressed=f.suppressed)

@@ -44,7 +44,7 @@ def worker(persons: int, repeats: int = 3) -> dict:
         per = {}
         for m in MEASURES:
             s = time.perf_counter()
-            figures(m, shown, every, read=units_by_period(m, shown))
+            figures(m, shown, every, read=units_by_period(m, shown, as_of=as_of))
             per[m.id] = (time.perf_counter() - s) * 1000
         return per
 

@@ -5,6 +5,7 @@ numbers behind both, and a reading. The charts and the tables come from the same
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,15 +32,18 @@ class Dashboard:
     trend_svg: str = ""
     across_svg: str = ""
     nothing: list[str] = field(default_factory=list)  # areas or kinds with nothing to count
+    as_of: date | None = None  # the day the figures stand at
+    current: periods.Period | None = None  # the period still running on that day (its figures so far)
 
     @property
     def focus_name(self) -> str:
         return self.focus[-1].name
 
     def trend_rows(self) -> list[tuple[periods.Period, list[Figure]]]:
-        """One row per period, one figure per focus area (the table beside the chart)."""
+        """One row per period (its name, "so far" for the running one), one figure per focus area:
+        the table beside the chart."""
         index = {(f.period.key, f.area.code): f for f in self.trend}
-        return [(p, [index[(p.key, a.code)] for a in self.focus]) for p in self.periods]
+        return [(period_label(p, self.current), [index[(p.key, a.code)] for a in self.focus]) for p in self.periods]
 
 
 def _fmt(measure: Measure):
@@ -48,9 +52,15 @@ def _fmt(measure: Measure):
     return lambda v: f"{v:,.0f}"
 
 
-def build(measure: Measure, *, area: Area | None, kind: str = "quarter", today=None) -> Dashboard:
-    today = today or timezone.localdate()
-    shown = periods.recent(kind, PERIODS_SHOWN[kind], today)
+def period_label(period: periods.Period, current: periods.Period | None) -> str:
+    """A period's name, saying "so far" of the one still running."""
+    return _("%(period)s so far") % {"period": period.label} if period == current else period.label
+
+
+def build(measure: Measure, *, area: Area | None, kind: str = "quarter", as_of: date | None = None) -> Dashboard:
+    as_of = as_of or timezone.localdate()
+    shown = periods.recent(kind, PERIODS_SHOWN[kind], as_of)
+    current = shown[-1] if as_of < shown[-1].end else None
     everything = area_mod.all_areas()
     focus = [area_mod.wales()]
     if area is not None and area.kind == "board":
@@ -60,7 +70,7 @@ def build(measure: Measure, *, area: Area | None, kind: str = "quarter", today=N
             (a for a in everything if a.kind == "board" and a.holds(next(iter(area.local_authority_ids)))), None
         )
         focus += [b for b in (board, area) if b is not None]
-    read = units_by_period(measure, shown)
+    read = units_by_period(measure, shown, as_of=as_of)
     trend = figures(measure, shown, focus, by_group=False, read=read)
     # The latest period that has ended is the one to compare (the current one is still filling).
     latest = shown[-2] if len(shown) > 1 else shown[-1]
@@ -75,7 +85,7 @@ def build(measure: Measure, *, area: Area | None, kind: str = "quarter", today=N
     # Authorities with nothing to count are named once below the chart, not drawn as 22 gaps.
     quiet = [f for f in across if f.numerator == 0 and not f.denominator]
     across = [f for f in across if f not in quiet]
-    board = Dashboard(measure, shown, focus, trend, latest, across, across_by)
+    board = Dashboard(measure, shown, focus, trend, latest, across, across_by, as_of=as_of, current=current)
     board.nothing = [f.group_label if across_by == "group" else f.area.name for f in quiet]
     index = {(f.period.key, f.area.code): f for f in trend}
     for a in focus:
@@ -85,7 +95,7 @@ def build(measure: Measure, *, area: Area | None, kind: str = "quarter", today=N
     fmt = _fmt(measure)
     board.trend_svg = charts.line_chart(
         [charts.Series(a.name, [index[(p.key, a.code)].value for p in shown]) for a in focus],
-        x_labels=[p.label for p in shown],
+        x_labels=[p.label for p in shown],  # the table beside it says which is "so far"
         title=str(measure.title),
         y_label=_("Per cent") if measure.is_rate else _("Number"),
         percent=measure.is_rate,

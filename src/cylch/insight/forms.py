@@ -19,6 +19,11 @@ class ReturnForm(forms.Form):
         choices=[("wales", _("Wales")), ("board", _("Safeguarding board areas")), ("la", _("Local authorities"))],
         error_messages={"required": _("Choose at least one kind of area")},
     )  # fmt: skip
+    as_of = forms.DateField(
+        label=_("Figures as they stood at the end of (optional)"), required=False, input_formats=["%Y-%m-%d"],
+        help_text=_("A date such as 2026-10-31; empty for today. The same period and date always give the same figures."),
+        error_messages={"invalid": _("Give the date as year-month-day, for example 2026-10-31")},
+    )  # fmt: skip
     format = forms.ChoiceField(label=_("Format"), widget=forms.RadioSelect,
                                choices=[("csv", "CSV"), ("xlsx", _("Excel (XLSX)"))])  # fmt: skip
 

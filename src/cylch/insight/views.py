@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,18 +24,30 @@ def _default_area(user):
     return area_mod.find(la.code) if la else None
 
 
-def index(request):
+def _as_of(request) -> tuple[date, bool]:
+    """The day the figures stand at: ``?as_of=YYYY-MM-DD`` (no later than today), else today.
+    Also whether it was asked for (the page then says so, and its links keep it)."""
     today = timezone.localdate()
-    latest = periods.recent("quarter", 2, today)
+    try:
+        asked = date.fromisoformat(request.GET.get("as_of", ""))
+    except ValueError:
+        return today, False
+    return min(asked, today), asked < today
+
+
+def index(request):
+    as_of, asked = _as_of(request)
+    latest = periods.recent("quarter", 2, as_of)
     wales = area_mod.wales()
     rows = []
     for m in MEASURES:
-        read = units_by_period(m, latest)
-        before, now = figures(m, latest, [wales], by_group=False, read=read)
+        before, now = figures(m, latest, [wales], by_group=False, as_of=as_of)
         rows.append((m, before, now))
     sections = [(label, [r for r in rows if r[0].section == key]) for key, label in SECTIONS.items()]
-    audit_from_request(request, action="read", object_type="insight", object_id="index", purpose="measures viewed")
-    return render(request, "insight/index.html", {"sections": sections, "latest": latest})
+    audit_from_request(request, action="read", object_type="insight", object_id="index", purpose="measures viewed",
+                       detail={"as_of": as_of.isoformat()})  # fmt: skip
+    return render(request, "insight/index.html", {"sections": sections, "latest": latest,
+                                                  "as_of": as_of if asked else None})  # fmt: skip
 
 
 def measure(request, measure_id):
@@ -43,12 +57,13 @@ def measure(request, measure_id):
     kind = "month" if request.GET.get("by") == "month" else "quarter"
     code = request.GET.get("area")
     area = area_mod.find(code) if code else _default_area(request.user)
-    board = dashboard.build(m, area=area, kind=kind)
+    as_of, asked = _as_of(request)
+    board = dashboard.build(m, area=area, kind=kind, as_of=as_of)
     audit_from_request(request, action="read", object_type="insight", object_id=m.id, purpose="measure viewed",
-                       detail={"area": code or "", "by": kind})  # fmt: skip
+                       detail={"area": code or "", "by": kind, "as_of": as_of.isoformat()})  # fmt: skip
     choices = [a for a in area_mod.all_areas() if a.kind != "wales"]
     return render(request, "insight/measure.html", {
-        "m": m, "board": board, "kind": kind, "area": area, "areas": choices,
+        "m": m, "board": board, "kind": kind, "area": area, "areas": choices, "as_of": as_of if asked else None,
         "drill": [a for a in board.focus if dashboard.may_drill_down(request.user, a)],
     })  # fmt: skip
 
@@ -63,13 +78,15 @@ def records(request, measure_id):
         raise Http404 from None
     if m is None or area is None or not dashboard.may_drill_down(request.user, area):
         raise Http404
-    read = units_by_period(m, [period])
+    as_of, _asked = _as_of(request)
+    read = units_by_period(m, [period], as_of=as_of)
     units = [u for u in read[period.key] if area.holds(u.local_authority_id, u.board_area_id)]
     group = request.GET.get("group", "")
     if group:
         units = [u for u in units if u.group == group]
     audit_from_request(request, action="read", object_type="insight", object_id=m.id, purpose="records behind a measure",
-                       detail={"area": area.code, "period": period.key, "group": group, "records": len(units)})  # fmt: skip
+                       detail={"area": area.code, "period": period.key, "group": group, "records": len(units),
+                               "as_of": as_of.isoformat()})  # fmt: skip
     from cylch.identity.models import Person
 
     children = {p.pk: p for p in Person.objects.filter(pk__in={u.child_id for u in units if u.child_id})}
@@ -87,12 +104,13 @@ def data_return(request):
         d = form.cleaned_data
         chosen = [BY_ID[i] for i in d["measures"]]
         wanted = [a for a in area_mod.all_areas() if a.kind in d["area_kinds"]]
-        table = returns.rows(chosen, [d["period"]], wanted)
+        as_of = min(d["as_of"] or timezone.localdate(), timezone.localdate())
+        table = returns.rows(chosen, [d["period"]], wanted, as_of=as_of)
         name = f"cylch-measures-{d['period'].key}.{d['format']}"
         body = returns.to_xlsx(table, name) if d["format"] == "xlsx" else returns.to_csv(table)
         return deliver(request, body=body, fmt=d["format"], filename=name, object_type="insight",
                        object_id=d["period"].key, purpose=f"data return ({d['format']})", row_count=len(table),
-                       detail={"measures": d["measures"], "area_kinds": d["area_kinds"]},
+                       detail={"measures": d["measures"], "area_kinds": d["area_kinds"], "as_of": as_of.isoformat()},
                        back_url=reverse("insight:return"))  # fmt: skip
     return render(request, "insight/return.html", {"form": form, "protect_form": protect, "protect_hint": PROTECT_HINT,
                                                    "form_errors": form_errors(form) if request.GET else []})  # fmt: skip

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cylch.insight.measures.base import COUNT, Measure, Unit
+from cylch.insight.measures.base import COUNT, Measure, Unit, end_of
 from cylch.rules.models import Alert, AlertOutcome
 
 
@@ -17,28 +17,31 @@ def _alerts(since: date, until: date, field: str):
     )
 
 
-def raised_units(since: date, until: date):
+def raised_units(since: date, until: date, as_of: date):
     for a in _alerts(since, until, "raised_at").values("public_id", "rule_id", "raised_at", "local_authority_id"):
         day = timezone.localtime(a["raised_at"]).date()
         if since <= day <= until:
             yield Unit(a["local_authority_id"], day, True, f"alert:{a['public_id']}", group=a["rule_id"])
 
 
-def on_time_units(since: date, until: date):
-    now = timezone.now()
+def on_time_units(since: date, until: date, as_of: date):
+    """Alerts raised in the period: acknowledged by their deadline or not. One still within its
+    time at the end of ``as_of`` and not yet acknowledged is left out."""
+    now = end_of(as_of)
     for a in _alerts(since, until, "raised_at").values(
         "public_id", "rule_id", "raised_at", "local_authority_id", "acknowledge_by", "acknowledged_at"
     ):
         day = timezone.localtime(a["raised_at"]).date()
         if not since <= day <= until:
             continue
-        if a["acknowledged_at"] is None and a["acknowledge_by"] > now:
+        acknowledged = a["acknowledged_at"] if a["acknowledged_at"] and a["acknowledged_at"] < now else None
+        if acknowledged is None and a["acknowledge_by"] > now:
             continue  # still within its time
-        on_time = a["acknowledged_at"] is not None and a["acknowledged_at"] <= a["acknowledge_by"]
+        on_time = acknowledged is not None and acknowledged <= a["acknowledge_by"]
         yield Unit(a["local_authority_id"], day, on_time, f"alert:{a['public_id']}", group=a["rule_id"])
 
 
-def outcome_units(since: date, until: date):
+def outcome_units(since: date, until: date, as_of: date):
     for a in (
         _alerts(since, until, "closed_at")
         .exclude(outcome="")

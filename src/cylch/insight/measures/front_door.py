@@ -6,19 +6,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cylch.insight.measures.base import COUNT, Measure, Unit
-from cylch.reports.models import Challenge, ChallengeStatus, Outcome, Report, ReportSubject, Status, SubjectRole
+from cylch.insight.measures.base import COUNT, Measure, Unit, end_of
+from cylch.insight.measures.base import local_day as _local
+from cylch.reports.models import Challenge, ChallengeStep, Outcome, Report, ReportSubject, Status, SubjectRole
 
 
-def _local(moment) -> date:
-    return timezone.localtime(moment).date()
-
-
-def feedback_units(since: date, until: date):
-    today = timezone.localdate()
+def feedback_units(since: date, until: date, as_of: date):
+    """Reports received in the period: told in time or not. One still within its 7 working days
+    on ``as_of`` and not yet told is left out (neither on time nor late)."""
     rows = Report.objects.filter(
         received_at__date__gte=since - timedelta(days=1), received_at__date__lte=until + timedelta(days=1)
     )
@@ -27,16 +24,18 @@ def feedback_units(since: date, until: date):
         if not since <= received <= until:
             continue
         sent = _local(r["feedback_sent_at"]) if r["feedback_sent_at"] else None
-        if sent is None and r["feedback_due_on"] >= today:
+        if sent is not None and sent > as_of:
+            sent = None  # told after the day the figures stand at: not yet then
+        if sent is None and r["feedback_due_on"] >= as_of:
             continue  # not yet due: neither on time nor late
         yield Unit(
             r["local_authority_id"], received, bool(sent and sent <= r["feedback_due_on"]), f"report:{r['reference']}"
         )
 
 
-def re_report_units(since: date, until: date):
+def re_report_units(since: date, until: date, as_of: date):
     """Each child in a report closed with no further action in the period; in the numerator when
-    a new report about the same child arrived within 12 months of the decision."""
+    a new report about the same child arrived within 12 months of the decision (and by ``as_of``)."""
     nfa = (
         ReportSubject.objects.filter(
             role=SubjectRole.CHILD, person__isnull=False, report__status=Status.DECIDED,
@@ -53,24 +52,32 @@ def re_report_units(since: date, until: date):
     for r in nfa:
         decided = r["report__decided_at"]
         again = any(
-            rid != r["report_id"] and decided < received <= decided + timedelta(days=365)
+            rid != r["report_id"] and decided < received <= min(decided + timedelta(days=365), end_of(as_of))
             for rid, received in later[r["person_id"]]
         )
         yield Unit(r["report__local_authority_id"], _local(decided), again, f"report:{r['report__reference']}",
                    child_id=r["person_id"])  # fmt: skip
 
 
-def escalation_units(since: date, until: date):
-    """Every 'I remain concerned' raised in the period, by how it stands: resolved at which
-    level, or still open."""
-    for c in Challenge.objects.filter(created_at__date__gte=since - timedelta(days=1), created_at__date__lte=until + timedelta(days=1)).values(
-        "public_id", "created_at", "status", "level", "report__local_authority_id", "report__reference"
-    ):  # fmt: skip
-        raised = _local(c["created_at"])
-        if not since <= raised <= until:
-            continue
-        group = f"resolved_{c['level']}" if c["status"] == ChallengeStatus.RESOLVED else "open"
-        yield Unit(c["report__local_authority_id"], raised, True, f"report:{c['report__reference']}", group=group)
+def escalation_units(since: date, until: date, as_of: date):
+    """Every 'I remain concerned' raised in the period, by how it stood on ``as_of``: resolved
+    (the decision stood or was changed) at which level, or still open. Read from its steps, so
+    an answer given after ``as_of`` leaves it open then."""
+    rows = [
+        c for c in Challenge.objects.filter(
+            created_at__date__gte=since - timedelta(days=1), created_at__date__lte=until + timedelta(days=1)
+        ).values("pk", "created_at", "report__local_authority_id", "report__reference")
+        if since <= _local(c["created_at"]) <= until
+    ]  # fmt: skip
+    ended: dict[int, str] = {}
+    for step in ChallengeStep.objects.filter(
+        challenge_id__in=[c["pk"] for c in rows], answered_at__lt=end_of(as_of),
+        result__in=[ChallengeStep.Result.DECISION_STANDS, ChallengeStep.Result.DECISION_CHANGED],
+    ).values("challenge_id", "level"):  # fmt: skip
+        ended[step["challenge_id"]] = f"resolved_{step['level']}"
+    for c in rows:
+        yield Unit(c["report__local_authority_id"], _local(c["created_at"]), True, f"report:{c['report__reference']}",
+                   group=ended.get(c["pk"], "open"))  # fmt: skip
 
 
 MEASURES = [

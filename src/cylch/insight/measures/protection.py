@@ -59,28 +59,29 @@ def _strategy_units(since: date, until: date, *, health: bool):
                        child_id=r["episode__child_id"])  # fmt: skip
 
 
-def strategy_health_units(since, until):
+def strategy_health_units(since, until, as_of):
     return _strategy_units(since, until, health=True)
 
 
-def strategy_education_units(since, until):
+def strategy_education_units(since, until, as_of):
     return _strategy_units(since, until, health=False)
 
 
 def deadline_units(*kinds: str):
-    """Units for a statutory date: every deadline that fell due in the period and was met, or is
-    now past; in the numerator when met by its date. Cancelled deadlines (the process ended) are
-    not counted."""
+    """Units for a statutory date: every deadline that fell due in the period and was met, or
+    was past on ``as_of``; in the numerator when met by its date. A deadline met after ``as_of``
+    was not met then. Cancelled deadlines (the process ended) are not counted. Not grouped by
+    kind: the board compares authorities."""
 
-    def units(since: date, until: date):
-        today = timezone.localdate()
+    def units(since: date, until: date, as_of: date):
         for d in Deadline.objects.filter(kind__in=kinds, due_on__gte=since, due_on__lte=until, cancelled_on__isnull=True).values(
-            "pk", "due_on", "met_on", "kind", "episode__local_authority_id", "episode__child_id", "episode__public_id"
+            "pk", "due_on", "met_on", "episode__local_authority_id", "episode__child_id", "episode__public_id"
         ):  # fmt: skip
-            if d["met_on"] is None and d["due_on"] >= today:
-                continue
-            yield Unit(d["episode__local_authority_id"], d["due_on"], bool(d["met_on"] and d["met_on"] <= d["due_on"]),
-                       f"episode:{d['episode__public_id']}", group=d["kind"], child_id=d["episode__child_id"])  # fmt: skip
+            met = d["met_on"] if d["met_on"] is not None and d["met_on"] <= as_of else None
+            if met is None and d["due_on"] >= as_of:
+                continue  # not yet due: neither on time nor late
+            yield Unit(d["episode__local_authority_id"], d["due_on"], bool(met and met <= d["due_on"]),
+                       f"episode:{d['episode__public_id']}", child_id=d["episode__child_id"])  # fmt: skip
 
     return units
 
@@ -100,17 +101,17 @@ def _conference_units(since: date, until: date, test):
                        child_id=r["episode__child_id"])  # fmt: skip
 
 
-def gp_invited_units(since, until):
+def gp_invited_units(since, until, as_of):
     return _conference_units(since, until, lambda gps, held: any(g["invited_at"] for g in gps))
 
 
-def gp_report_units(since, until):
+def gp_report_units(since, until, as_of):
     return _conference_units(
         since, until, lambda gps, held: any(g["report_received_at"] and g["report_received_at"] <= held for g in gps)
     )
 
 
-def attendance_units(since: date, until: date):
+def attendance_units(since: date, until: date, as_of: date):
     """Every agency invited to a conference or core group held in the period: attended or not,
     grouped by the kind of agency."""
     rows = {
@@ -129,7 +130,7 @@ def attendance_units(since: date, until: date):
                        group=inv["organisation__kind"])  # fmt: skip
 
 
-def seen_alone_units(since: date, until: date):
+def seen_alone_units(since: date, until: date, as_of: date):
     """Statutory visits in which the child was seen: seen alone or not. Read from the spine, so
     visits recorded by any children's services system count, not only those recorded here."""
     qs = Event.objects.filter(
@@ -143,7 +144,7 @@ def seen_alone_units(since: date, until: date):
                        f"event:{e['public_id']}", child_id=e["person_id"])  # fmt: skip
 
 
-def register_units(since: date, until: date):
+def register_units(since: date, until: date, as_of: date):
     """Children on the register at the period's end, by category (a child under two categories
     counts in both; the total counts each child once)."""
     current = Registration.objects.filter(registered_on__lte=until).filter(
@@ -164,7 +165,7 @@ LENGTH_BANDS = [
 ]
 
 
-def length_units(since: date, until: date):
+def length_units(since: date, until: date, as_of: date):
     """Registrations that ended in the period, by how long they lasted (RR 1.2: children kept on
     the register to keep services)."""
     for r in Registration.objects.filter(ended_on__gte=since, ended_on__lte=until).values(
@@ -176,7 +177,7 @@ def length_units(since: date, until: date):
                    child_id=r["child_id"])  # fmt: skip
 
 
-def re_registration_units(since: date, until: date):
+def re_registration_units(since: date, until: date, as_of: date):
     """Registrations that began in the period; in the numerator when the child's previous
     registration ended within the 12 months before. A transfer between authorities is not a
     re-registration."""
@@ -196,9 +197,6 @@ def re_registration_units(since: date, until: date):
         yield Unit(
             s["local_authority_id"], s["registered_on"], again, f"registration:{s['public_id']}", child_id=s["child_id"]
         )
-
-
-DEADLINE_LABELS = dict(DueKind.choices)
 
 
 def _agency_kinds() -> dict[str, str]:

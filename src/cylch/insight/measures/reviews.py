@@ -12,10 +12,10 @@ from cylch.insight.measures.base import COUNT, Measure, Unit
 from cylch.reviews.models import Recommendation
 
 
-def overdue_units(since: date, until: date):
+def overdue_units(since: date, until: date, as_of: date):
     """Recommendations open at the period's end whose due date had passed, by type. A
     recommendation belongs to its board (a review is a board's), so it counts for the board and
-    Wales, not for one authority."""
+    Wales, not for one authority. (A snapshot: ``until`` is already no later than ``as_of``.)"""
     open_then = Recommendation.objects.filter(created_at__date__lte=until, due_on__lt=until).filter(
         Q(closed_on__isnull=True) | Q(closed_on__gt=until)
     )
