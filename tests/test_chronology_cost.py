@@ -73,8 +73,9 @@ ENTRY_TEMPLATE = """{% load i18n cylch_tags voice_tags %}{% comment %}One group 
 # five other members, together (8, through ``relationships_to_persons``: 23 when asked one
 # by one); the chronology (4: events by person and by home, organisations, marks); the events shown (1: none
 # of the first 50 groups is withheld from this viewer); the audit entry (5, in a savepoint under
-# the tests); unread notifications (1); the session's new expiry (3).
-PAGE_QUERIES = 36
+# the tests); unread notifications (1). The session is not saved: its idle expiry moves on once
+# a minute (access.middleware.SessionLimitsMiddleware), three more queries when it does.
+PAGE_QUERIES = 33
 # The API: the token (1); the child (5, no break-glass for a system); the family (5) and the
 # standing to its members (8); the chronology (4); the events of the page (2: readable, and
 # withheld without their content); the audit entry (5).
