@@ -84,7 +84,8 @@ class Figure:
 def units_by_period(measure: Measure, periods: list[Period], *, as_of: date | None = None) -> dict[str, list[Unit]]:
     """Read the measure's units once for the whole span (a snapshot measure once per period),
     as things stood at the end of ``as_of`` (default today): a period after it is empty, and
-    the one holding it is counted up to it."""
+    the one holding it is counted up to it (with, for a measure placed by due date, what was
+    done early; its units leave out what was not yet due)."""
     as_of = as_of or timezone.localdate()
     out: dict[str, list[Unit]] = {p.key: [] for p in periods}
     if measure.snapshot:
@@ -95,7 +96,9 @@ def units_by_period(measure: Measure, periods: list[Period], *, as_of: date | No
     ordered = sorted(p for p in periods if p.start <= as_of)
     if not ordered:
         return out
-    for unit in measure.units(ordered[0].start, min(ordered[-1].end, as_of), as_of):
+    for unit in measure.units(ordered[0].start, ordered[-1].end, as_of):
+        if unit.when > as_of and not measure.by_due_date:
+            continue  # had not happened yet
         for p in ordered:
             if p.start <= unit.when <= p.end:
                 out[p.key].append(unit)

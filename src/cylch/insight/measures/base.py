@@ -56,6 +56,9 @@ class Measure:
     units: Callable[[date, date, date], Iterable[Unit]]  # (since, until, as_of)
     kind: str = RATE
     snapshot: bool = False  # counted as at the period's end, not over it
+    # Placed by a due date, which may be after the as-of day for something already done early
+    # (a conference held before its date); other units are placed by when they happened.
+    by_due_date: bool = False
     groups: dict[str, str] | Callable[[], dict[str, str]] = field(default_factory=dict)  # key -> lazy label
     higher_is_better: bool = True
     section: str = ""

@@ -238,6 +238,7 @@ MEASURES = [
             "continuing risk) is not counted."
         ),
         source="RR KLOE 2; Wales Safeguarding Procedures",
+        by_due_date=True,
         units=deadline_units(DueKind.ICPC),
     ),
     Measure(
@@ -248,6 +249,7 @@ MEASURES = [
         denominator=_("First core groups that fell due in the period (held, or now overdue)"),
         rules=_("By the date due."),
         source="Wales Safeguarding Procedures; RR KLOE 5",
+        by_due_date=True,
         units=deadline_units(DueKind.CORE_GROUP_FIRST),
     ),
     Measure(
@@ -260,6 +262,7 @@ MEASURES = [
         denominator=_("Review conferences that fell due in the period (held, or now overdue)"),
         rules=_("By the date due; first and later reviews together."),
         source="RR 5.1; Wales Safeguarding Procedures",
+        by_due_date=True,
         units=deadline_units(DueKind.RCPC_FIRST, DueKind.RCPC_NEXT),
     ),
     Measure(
@@ -272,6 +275,7 @@ MEASURES = [
         denominator=_("Conferences whose 5 working days fell in the period (sent, or now overdue)"),
         rules=_("By the date due. Cylch sends to every invitee, attended or not, and records each delivery."),
         source="RR 1.4, KLOE 5",
+        by_due_date=True,
         units=deadline_units(DueKind.DECISIONS_SUMMARY),
     ),
     Measure(
@@ -282,6 +286,7 @@ MEASURES = [
         denominator=_("Conferences whose 20 working days fell in the period (sent, or now overdue)"),
         rules=_("By the date due."),
         source="RR KLOE 5 (minutes not distributed)",
+        by_due_date=True,
         units=deadline_units(DueKind.FULL_RECORD),
     ),
     Measure(
