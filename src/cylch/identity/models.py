@@ -87,6 +87,22 @@ class Person(BaseModel):
         return name or str(_("Name not known"))
 
 
+class AgencyRecordQuerySet(models.QuerySet):
+    """Bulk writes keep the stored linkage keys too (``bulk_create`` does not call ``save``)."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj.fill_match_keys()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj.fill_match_keys()
+        return super().bulk_update(objs, [*fields, *(self.model.match_keys_of(fields) - set(fields))], *args, **kwargs)
+
+
 class AgencyRecord(BaseModel):
     """What one organisation holds about one individual, as the organisation sent it."""
 
@@ -104,30 +120,71 @@ class AgencyRecord(BaseModel):
     upn = models.CharField("unique pupil number", max_length=13, blank=True, db_index=True)
     extra = models.JSONField(default=dict, blank=True, help_text="Other identifiers the agency holds.")
     expected_date_of_delivery = models.DateField(null=True, blank=True)
+    # The prepared linkage columns the model's blocking rules read, kept with the record so the
+    # database answers every rule of online matching itself (linkage/online.py). Derived from the
+    # fields beside them whenever the record is saved or bulk-created (MATCH_KEYS).
     surname_key = models.CharField(
         max_length=100, blank=True, help_text="Folded surname, for finding match candidates online."
     )
+    given_canon = models.CharField(
+        max_length=100, blank=True, help_text="Canonical form of the first given name (Dai, David: dafydd)."
+    )
+    postcode_key = models.CharField(max_length=20, blank=True, help_text="Postcode in capitals without spaces.")
+    address_key = models.CharField(max_length=200, blank=True, help_text="Folded street address.")
+
+    objects = AgencyRecordQuerySet.as_manager()
+
+    # Stored key -> (the prepared column it holds, the field it is made from, that field's
+    # name for ``features.prepare``).
+    MATCH_KEYS = {
+        "surname_key": ("surname", "family_name", "surname"),
+        "given_canon": ("given_canon", "given_name", "given_name"),
+        "postcode_key": ("postcode", "postcode", "postcode"),
+        "address_key": ("address", "address_line", "address"),
+    }
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organisation", "local_id"], name="agency_record_org_local_id")]
         indexes = [
-            models.Index(fields=["date_of_birth"]),
-            models.Index(fields=["postcode"]),
+            # Online candidates (linkage/online.py): each blocking rule one index lookup.
+            models.Index(fields=["date_of_birth", "given_canon"], name="agency_record_dob_given"),
+            models.Index(fields=["postcode_key", "given_canon"], name="agency_record_postcode_given"),
+            models.Index(fields=["address_key", "given_canon"], name="agency_record_address_given"),
             models.Index(fields=["surname_key", "date_of_birth"]),
-            # Online candidates by street address (linkage/online.py): lower(address_line) = ...
-            models.Index(models.functions.Lower("address_line"), name="agency_record_address_lower"),
         ]
 
     def save(self, *args, **kwargs):
-        from cylch.identity.linkage.features import surname_key
-
-        self.surname_key = surname_key(self.family_name)
-        if kwargs.get("update_fields") is not None and "family_name" in kwargs["update_fields"]:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "surname_key"}
+        self.fill_match_keys()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, *self.match_keys_of(update_fields)}
         super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"{self.organisation.code}:{self.local_id}"
+
+    def fill_match_keys(self) -> None:
+        """Set the stored linkage keys from the fields they are made from."""
+        for key, value in match_keys(self).items():
+            setattr(self, key, value)
+
+    @classmethod
+    def match_keys_of(cls, fields) -> set[str]:
+        """The stored keys made from any of ``fields`` (to write with them)."""
+        return {key for key, (_column, source, _as) in cls.MATCH_KEYS.items() if source in fields}
+
+
+def match_keys(record) -> dict[str, str]:
+    """The stored linkage keys of a record (an ``AgencyRecord``, historical or not): the columns
+    ``features.prepare`` makes for its blocking rules, cut to their fields' lengths (a lookup
+    cuts its value alike; online matching checks the whole value afterwards)."""
+    from cylch.identity.linkage.features import prepare
+
+    row = prepare("", {name: getattr(record, source) for _column, source, name in AgencyRecord.MATCH_KEYS.values()})
+    return {
+        key: (row[column] or "")[: type(record)._meta.get_field(key).max_length]
+        for key, (column, _source, _name) in AgencyRecord.MATCH_KEYS.items()
+    }
 
 
 class LinkMethod(models.TextChoices):

@@ -263,9 +263,22 @@ def blocking_terms(model: LinkageModel) -> tuple[tuple[tuple[str, str], ...], ..
     return _rule_terms(tuple(r["blocking_rule"] if isinstance(r, dict) else str(r) for r in rules))
 
 
-def _lookup(column: str, value: str, raw: dict[str, Any]) -> tuple[Q, bool] | None:
+# Prepared columns stored on each AgencyRecord (``AgencyRecord.MATCH_KEYS``): a rule on them is
+# asked of the database exactly, through the indexes beside the date of birth, postcode and address.
+# Whether one alone narrows enough to be asked (a given-name form alone does not).
+_STORED = {"surname": ("surname_key", True), "given_canon": ("given_canon", False),
+           "postcode": ("postcode_key", True), "address": ("address_key", True)}  # fmt: skip
+
+
+def _lookup(column: str, value: str) -> tuple[Q, bool] | None:
     """Stored records whose prepared ``column`` may equal ``value``, as an indexed condition, and
     whether it narrows enough alone (a year of birth or a surname initial does not)."""
+    from cylch.identity.models import AgencyRecord
+
+    if column in _STORED:
+        key, strong = _STORED[column]
+        # Cut as the stored key is; the whole value is checked on the rows read.
+        return Q(**{key: value[: AgencyRecord._meta.get_field(key).max_length]}), strong
     if column == "nhs_number":
         return Q(nhs_number=value), True
     if column == "pupil_number":
@@ -278,22 +291,12 @@ def _lookup(column: str, value: str, raw: dict[str, Any]) -> tuple[Q, bool] | No
     if column == "birth_year":
         year = int(value)
         return Q(date_of_birth__gte=date(year, 1, 1), date_of_birth__lte=date(year, 12, 31)), False
-    if column == "surname":
-        return Q(surname_key=value[: features.SURNAME_KEY_LENGTH]), True
     if column == "surname_initial":
         return Q(surname_key__startswith=value), False
-    if column == "postcode":
-        return Q(postcode__in=features.postcode_forms(value)), True
-    if column == "address":
-        # Stored as sent: the folded form and the sender's own spelling, case aside (an index on
-        # lower(address_line), migration 0006). A stored address with other punctuation or
-        # accents than both is found by the other rules only.
-        forms = {value, str(raw.get("address_line") or "").strip().lower()} - {""}
-        return Q(address_lower__in=sorted(forms)), True
-    return None  # given name forms and the rest: checked in Python on the rows read
+    return None  # any other column a model may block on: checked in Python on the rows read
 
 
-def _rule_conditions(terms, row: dict[str, Any], raw: dict[str, Any]) -> list[Q]:
+def _rule_conditions(terms, row: dict[str, Any]) -> list[Q]:
     """Records that may satisfy one rule with the new record on either side of it."""
     out = []
     for new_side in (0, 1):
@@ -302,7 +305,7 @@ def _rule_conditions(terms, row: dict[str, Any], raw: dict[str, Any]) -> list[Q]
             value = row.get(pair[new_side])
             if value is None:
                 break
-            found = _lookup(pair[1 - new_side], value, raw)
+            found = _lookup(pair[1 - new_side], value)
             if found:
                 q &= found[0]
                 strong = strong or found[1]
@@ -322,34 +325,50 @@ def candidates(fields: dict[str, Any], *, exclude_record: int | None = None, mod
     """Agency records a batch run would compare with these (cleaned ``AgencyRecord``) fields.
 
     The model's own blocking rules choose them, as in a batch run: the database is asked for the
-    records each rule could hold for (by indexed columns), and each rule is then checked on the
-    prepared fields, so online and batch compare the same pairs. Newest first, at most
+    records each rule holds for (:func:`candidate_rows`), and each rule is checked again on the
+    prepared fields of the rows read, so online and batch compare the same pairs. Rows are read
+    as values; records are made only of the candidates kept. Newest first, at most
     ``MAX_CANDIDATES``."""
-    from django.db.models.functions import Lower
-
     from cylch.identity.models import AgencyRecord
 
     model = model or active_model()
     row = _row_for_rules(fields)
     rules = blocking_terms(model)
-    conds: list[Q] = []
-    for terms in rules:
-        for q in _rule_conditions(terms, row, fields):
-            if q not in conds:  # a symmetric rule gives the same condition from either side
-                conds.append(q)
-    if not conds:
+    qs = candidate_rows(fields, exclude_record=exclude_record, model=model)
+    if qs is None:
         return []
-    qs = AgencyRecord.objects.annotate(address_lower=Lower("address_line")).filter(reduce(operator.or_, conds))
-    if exclude_record is not None:
-        qs = qs.exclude(pk=exclude_record)
+    # In the model's field order, so the kept rows become records as a query would make them
+    # (the other fields deferred).
+    names = [f.attname for f in AgencyRecord._meta.concrete_fields if f.attname in {"id", *_CANDIDATE_COLUMNS}]
     found = []
-    for record in qs.only(*_CANDIDATE_COLUMNS).order_by("-pk")[:MAX_ROWS_READ]:
-        other = _row_for_rules(record)
-        if any(_holds(terms, row, other) for terms in rules):
-            found.append(record)
+    for values in qs.order_by("-pk").values_list(*names)[:MAX_ROWS_READ]:
+        data = dict(zip(names, values, strict=True))
+        if any(_holds(terms, row, _row_for_rules(data)) for terms in rules):
+            found.append(AgencyRecord.from_db(qs.db, names, values))
             if len(found) == MAX_CANDIDATES:
                 break
     return found
+
+
+def candidate_rows(fields: dict[str, Any], *, exclude_record: int | None = None, model: LinkageModel | None = None):
+    """The records the database finds for the model's blocking rules (None when no rule can be
+    asked). Every rule on the columns stored on ``AgencyRecord`` (``MATCH_KEYS``) and on the
+    identifiers and date of birth is asked exactly through an index, so for Cylch's rules these
+    are the candidates themselves; a column a model blocks on that is not stored, or a key cut
+    to its field's length, is checked by :func:`candidates` on the rows read."""
+    from cylch.identity.models import AgencyRecord
+
+    model = model or active_model()
+    row = _row_for_rules(fields)
+    conds: list[Q] = []
+    for terms in blocking_terms(model):
+        for q in _rule_conditions(terms, row):
+            if q not in conds:  # a symmetric rule gives the same condition from either side
+                conds.append(q)
+    if not conds:
+        return None
+    qs = AgencyRecord.objects.filter(reduce(operator.or_, conds))
+    return qs if exclude_record is None else qs.exclude(pk=exclude_record)
 
 
 def _row_for_rules(record) -> dict[str, Any]:
@@ -421,23 +440,24 @@ def best_match(
         scores = prescored.scores
     else:
         scores = score(model, record_fields(fields), [(str(r.pk), record_fields(r)) for r in found])
-    if not scores:
+    # A candidate held without an active link (stored by a loader, or between a record's
+    # write and its link) has nobody to join: the best candidate that has someone stands in.
+    person_of = dict(
+        PersonLink.objects.filter(agency_record_id__in=[int(s.uid) for s in scores], active=True).values_list(
+            "agency_record_id", "person_id"
+        )
+    )
+    best = next((s for s in scores if int(s.uid) in person_of), None)
+    if best is None:
         return None
-    best = scores[0]
-    link = PersonLink.objects.filter(agency_record_id=int(best.uid), active=True).values("person_id").first()
-    if link is None:
-        return None
-    if best.weight >= model.auto_link_weight or _agrees_with_the_whole_person(
-        model, best, link["person_id"], scores, fields
-    ):
+    person_id = person_of[int(best.uid)]
+    if best.weight >= model.auto_link_weight or _agrees_with_the_whole_person(model, best, person_id, scores, fields):
         decision = "link"
     elif best.weight >= model.review_weight:
         decision = "review"
     else:
         decision = "none"
-    return Match(
-        link["person_id"], int(best.uid), best.weight, best.probability, best.evidence, model.version, decision
-    )
+    return Match(person_id, int(best.uid), best.weight, best.probability, best.evidence, model.version, decision)
 
 
 def _agrees_with_the_whole_person(
