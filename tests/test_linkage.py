@@ -14,7 +14,7 @@ from cylch.demo import hardpop
 from cylch.events.models import Event
 from cylch.identity.linkage import batch, evaluate, features
 from cylch.identity.linkage.model import LinkageModel, blocking_rules_for, settings_for
-from cylch.identity.linkage.online import DEFAULT_MODEL, active_model, best_match
+from cylch.identity.linkage.online import DEFAULT_MODEL, active_model, best_match, forget_active_model
 from cylch.identity.linking import apply_batch, hub_constraints, review_decide
 from cylch.identity.models import FamilyConflict, LinkMethod, MatchReview, Person, PersonLink, ReviewStatus
 from cylch.identity.selectors import person_search
@@ -396,6 +396,29 @@ def test_link_train_stores_an_active_model_that_matching_uses_at_once(prydderch,
     assert active_model().version == stored.version != LinkageModel.load(DEFAULT_MODEL).version
     assert LinkageModel.load(tmp_path / "m.json").version == stored.version
     assert f"model {stored.version} trained" in stdout.getvalue()
+
+
+def test_link_train_keeps_the_active_models_thresholds(prydderch, tmp_path):
+    """Thresholds are chosen by measurement, not by training: a newly trained model keeps the active
+    model's auto-link, review and cluster-level link weights, in the database and in --out."""
+    import dataclasses
+
+    from cylch.identity.models import LinkageModelVersion
+
+    chosen = dataclasses.replace(
+        LinkageModel.load(DEFAULT_MODEL), version="chosen", auto_link_weight=9.5, review_weight=1.0,
+        cluster_link_weight=7.25,
+    )  # fmt: skip
+    LinkageModelVersion.objects.create(version="chosen", model_json=chosen.to_json(), active=True, records=0)
+    forget_active_model()
+    for i, given in enumerate(["Dafydd", "David", "Osian", "Megan", "Cai"]):
+        _record(prydderch.orgs.school, f"S{i}", given_name=given)
+    call_command("link", "train", "--no-progress", "--out", str(tmp_path / "m.json"), stdout=io.StringIO())
+    stored = LinkageModel.from_json(LinkageModelVersion.objects.get(active=True).model_json)
+    written = LinkageModel.load(tmp_path / "m.json")
+    for model in (stored, written, active_model()):
+        assert model.version != "chosen"
+        assert (model.auto_link_weight, model.review_weight, model.cluster_link_weight) == (9.5, 1.0, 7.25)
 
 
 # ---- issue 4: recall with precision kept ---------------------------------------------------------------------------

@@ -71,7 +71,10 @@ class Command(BaseCommand):
         self._say(opts, f"training on {total} records")
         previous = active_model()
         model = train_duckdb(table, fields=set(HUB_FIELDS))
+        # The thresholds were chosen by measurement (docs/linkage.md), not by training: a new model
+        # keeps the active one's, the cluster-level link included (None when it has none).
         model.auto_link_weight, model.review_weight = previous.auto_link_weight, previous.review_weight
+        model.cluster_link_weight = previous.cluster_link_weight
         with transaction.atomic():
             LinkageModelVersion.objects.filter(active=True).update(active=False)
             LinkageModelVersion.objects.create(
