@@ -44,7 +44,7 @@ def test_every_measure_is_documented_in_both_languages_and_unique():
 
     assert len({m.id for m in MEASURES}) == len(MEASURES) >= 20
     for m in MEASURES:
-        assert str(m.title) and str(m.numerator) and str(m.rules) and m.source
+        assert str(m.title) and str(m.numerator) and str(m.rules) and m.source and str(m.why)
         assert (m.denominator is None) == (m.kind == "count"), m.id
         with translation.override("cy"):
             assert str(m.title) != "" and str(m.rules) != ""

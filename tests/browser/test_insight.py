@@ -60,6 +60,15 @@ def test_board_analyst_and_team_manager_read_the_measures(page, hub):
         "Y sawl a wnaeth adroddiadau a gafodd wybod y canlyniad cyn pen 7 diwrnod gwaith"
     )
     assert_accessible(page, "insight-measure-cy")
+    page.goto(f"{url}/insight/")
+    assert_accessible(page, "insight-index-cy")
+    # A measure by kind, on a phone, in Welsh, as things stood on a past day.
+    page.set_viewport_size({"width": 390, "height": 844})
+    as_of = (timezone.localdate() - timedelta(days=40)).isoformat()
+    page.goto(f"{url}/insight/attendance-by-agency/?area=ceredigion&as_of={as_of}")
+    expect(page.locator("svg[role=img]")).to_have_count(2)
+    assert_accessible(page, "insight-measure-kinds-cy-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     sign_in(page, url, fam.staff.team_manager.username)
     quarter = periods.containing(timezone.localdate() - timedelta(days=40))

@@ -26,6 +26,10 @@ class MeasureOut(Schema):
     numerator: str
     denominator: str | None
     rules: str
+    why: str = Field(description="why it matters, in a plain sentence")
+    source: str = Field(
+        description="where the need comes from: RR (rapid review, 2023) and TA (thematic analysis, 2023) sections"
+    )
     kind: str = Field(description="rate (a percentage) or count")
     snapshot: bool = Field(description="counted as at the end of the period rather than over it")
     higher_is_better: bool
@@ -69,7 +73,8 @@ class Message(Schema):
 
 def _measure(m) -> MeasureOut:
     return MeasureOut(id=m.id, title=str(m.title), numerator=str(m.numerator),
-                      denominator=str(m.denominator) if m.denominator else None, rules=str(m.rules), kind=m.kind,
+                      denominator=str(m.denominator) if m.denominator else None, rules=str(m.rules), why=str(m.why),
+                      source=m.source, kind=m.kind,
                       snapshot=m.snapshot, higher_is_better=m.higher_is_better,
                       groups={k: str(v) for k, v in m.group_labels().items()})  # fmt: skip
 

@@ -69,6 +69,14 @@ class Figure:
     def group_label(self) -> str:
         return self.measure.group_label(self.group) if self.group else _("All")
 
+    @property
+    def numerator_text(self) -> str:
+        return f"{self.numerator:,}"
+
+    @property
+    def denominator_text(self) -> str:
+        return "" if self.denominator is None else f"{self.denominator:,}"
+
     def shown(self) -> str:
         """The figure as a reader sees it. Every hidden figure reads the same, whether it is small
         itself or hidden to protect a small one: telling them apart would narrow both down."""

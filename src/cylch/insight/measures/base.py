@@ -52,7 +52,7 @@ class Measure:
     numerator: str  # what is counted (lazy)
     denominator: str | None  # out of what (lazy); None for a count
     rules: str  # inclusion rules and period (lazy)
-    source: str  # where in the reports the need comes from
+    source: str  # where in the reports the need comes from: RR (rapid review) and TA (thematic analysis) sections
     units: Callable[[date, date, date], Iterable[Unit]]  # (since, until, as_of)
     kind: str = RATE
     snapshot: bool = False  # counted as at the period's end, not over it
@@ -62,6 +62,7 @@ class Measure:
     groups: dict[str, str] | Callable[[], dict[str, str]] = field(default_factory=dict)  # key -> lazy label
     higher_is_better: bool = True
     section: str = ""
+    why: str = ""  # why it matters, in a plain sentence (lazy)
 
     @property
     def is_rate(self) -> bool:

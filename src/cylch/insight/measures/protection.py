@@ -215,6 +215,9 @@ MEASURES = [
             "departments, mental health and substance misuse services, health boards."
         ),
         source="RR KLOE 2 (most discussions heard only police and children's services)",
+        why=_(
+            "Most strategy discussions heard only the police and children's services; health often knew the child best."
+        ),
         units=strategy_health_units,
     ),
     Measure(
@@ -225,6 +228,7 @@ MEASURES = [
         denominator=_("Strategy discussions held in the period"),
         rules=_("By the date held."),
         source="RR KLOE 2",
+        why=_("Schools see children every day, but were often not part of the discussion."),
         units=strategy_education_units,
     ),
     Measure(
@@ -238,6 +242,7 @@ MEASURES = [
             "continuing risk) is not counted."
         ),
         source="RR KLOE 2; Wales Safeguarding Procedures",
+        why=_("A child at risk should not wait for the conference that decides on a plan."),
         by_due_date=True,
         units=deadline_units(DueKind.ICPC),
     ),
@@ -249,6 +254,7 @@ MEASURES = [
         denominator=_("First core groups that fell due in the period (held, or now overdue)"),
         rules=_("By the date due."),
         source="Wales Safeguarding Procedures; RR KLOE 5",
+        why=_("The plan starts working only when the core group meets."),
         by_due_date=True,
         units=deadline_units(DueKind.CORE_GROUP_FIRST),
     ),
@@ -262,6 +268,7 @@ MEASURES = [
         denominator=_("Review conferences that fell due in the period (held, or now overdue)"),
         rules=_("By the date due; first and later reviews together."),
         source="RR 5.1; Wales Safeguarding Procedures",
+        why=_("Reviews on time check that the plan is keeping the child safe."),
         by_due_date=True,
         units=deadline_units(DueKind.RCPC_FIRST, DueKind.RCPC_NEXT),
     ),
@@ -275,6 +282,7 @@ MEASURES = [
         denominator=_("Conferences whose 5 working days fell in the period (sent, or now overdue)"),
         rules=_("By the date due. Cylch sends to every invitee, attended or not, and records each delivery."),
         source="RR 1.4, KLOE 5",
+        why=_("Agencies cannot act on decisions they have not been sent."),
         by_due_date=True,
         units=deadline_units(DueKind.DECISIONS_SUMMARY),
     ),
@@ -286,6 +294,7 @@ MEASURES = [
         denominator=_("Conferences whose 20 working days fell in the period (sent, or now overdue)"),
         rules=_("By the date due."),
         source="RR KLOE 5 (minutes not distributed)",
+        why=_("Conference records were often not sent out, so agencies worked from memory."),
         by_due_date=True,
         units=deadline_units(DueKind.FULL_RECORD),
     ),
@@ -297,6 +306,7 @@ MEASURES = [
         denominator=_("Initial, review and transfer conferences held in the period"),
         rules=_("By the date held."),
         source="RR 1.4",
+        why=_("GPs were often not invited to conferences about their patients."),
         units=gp_invited_units,
     ),
     Measure(
@@ -307,6 +317,7 @@ MEASURES = [
         denominator=_("Initial, review and transfer conferences held in the period"),
         rules=_("By the date held."),
         source="RR 1.8",
+        why=_("Without the GP's report, the conference lacks the child's health history."),
         units=gp_report_units,
     ),
     Measure(
@@ -319,6 +330,7 @@ MEASURES = [
             "By the date of the meeting; each agency invited to each meeting counts once; grouped by kind of agency."
         ),
         source="RR 2.2, KLOE 5 (inconsistent attendance)",
+        why=_("Agencies attended conferences and core groups unevenly, so plans missed what they knew."),
         units=attendance_units,
         groups=_agency_kinds,
     ),
@@ -332,6 +344,7 @@ MEASURES = [
             "By the date of the visit; every statutory visit recorded on the spine, by any children's services system."
         ),
         source="RR KLOE 3",
+        why=_("Children's own words were often missing; a child seen alone can say what is happening."),
         units=seen_alone_units,
     ),
     Measure(
@@ -344,7 +357,8 @@ MEASURES = [
             "As at the last day of the period. A child registered under two categories is counted under each; "
             "the total counts each child once."
         ),
-        source="DOMAIN (categories); RR KLOE 1",
+        source="RR KLOE 1",
+        why=_("How many children are on the register, and why, across Wales."),
         units=register_units,
         kind=COUNT,
         snapshot=True,
@@ -358,6 +372,7 @@ MEASURES = [
         denominator=None,
         rules=_("By the date the registration ended."),
         source="RR 1.2 (children kept on the register to keep services)",
+        why=_("Children were sometimes kept on the register to keep services going."),
         units=length_units,
         kind=COUNT,
         groups={key: label for _limit, key, label in LENGTH_BANDS},
@@ -370,6 +385,7 @@ MEASURES = [
         denominator=_("Registrations that began in the period"),
         rules=_("By the date registered. A move between authorities (a transfer) is not a re-registration."),
         source="RR 1.2 (support stopping abruptly at de-registration)",
+        why=_("Support stopping abruptly when a child comes off the register can bring them back onto it."),
         units=re_registration_units,
         higher_is_better=False,
     ),
