@@ -91,7 +91,7 @@ def decisions_on_spine(p, report) -> int:
 
 def measure_refs(units) -> set[str]:
     today = timezone.localdate()
-    return {u.ref for u in units(today - timedelta(days=40), today)}
+    return {u.ref for u in units(today - timedelta(days=40), today, today)}
 
 
 # --- the front door: no further action on a repeat report ------------------------------------
