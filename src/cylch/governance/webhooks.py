@@ -45,7 +45,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record
@@ -513,7 +513,8 @@ def _attempt(delivery: Delivery, now: datetime, result: Round) -> None:
     body = delivery.body.encode()
     started = time.monotonic()
     status, error = None, ""
-    problem = url_problem(sub.url, resolve=True) if sub.active else None
+    with translation.override("en"):  # kept in English, shown in the reader's language (webhook.html)
+        problem = url_problem(sub.url, resolve=True) if sub.active else None
     if not sub.active:
         error = "subscription switched off"
     elif problem:
