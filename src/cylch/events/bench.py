@@ -329,6 +329,8 @@ def profile_batch(sender: Sender) -> dict:
         record_event_batch(organisation=org, items=items)
         profiler.disable()
         wall = time.perf_counter() - t0
+    if os.environ.get("CYLCH_BENCH_INTAKE_PSTATS"):  # the whole profile, for `python -m pstats`
+        profiler.dump_stats(os.environ["CYLCH_BENCH_INTAKE_PSTATS"])
     stats = pstats.Stats(profiler)
     by_function = {
         f"{func[0].rsplit('/src/', 1)[-1]}:{func[2]}": (cc, nc, tt, ct)

@@ -41,14 +41,19 @@ def notify_user(
     )
     if recipient.email:
         full_url = f"{settings_base_url()}{url}" if url else ""
-        OutboxMessage.objects.get_or_create(
-            dedupe_key=dedupe_key or f"notification:{notification.public_id}",
-            defaults={
-                "to": recipient.email,
-                "subject": subject_text[:200],
-                "body": body_text + (f"\n\n{full_url}" if full_url else ""),
-                "next_attempt_at": timezone.now(),
-            },
+        # One statement (INSERT ... ON CONFLICT DO NOTHING on the dedupe key) rather than
+        # get_or_create's read, savepoint, insert and release: a batch's rules send many.
+        OutboxMessage.objects.bulk_create(
+            [
+                OutboxMessage(
+                    dedupe_key=dedupe_key or f"notification:{notification.public_id}",
+                    to=recipient.email,
+                    subject=subject_text[:200],
+                    body=body_text + (f"\n\n{full_url}" if full_url else ""),
+                    next_attempt_at=timezone.now(),
+                )
+            ],
+            ignore_conflicts=True,
         )
     return notification
 

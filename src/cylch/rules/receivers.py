@@ -20,6 +20,7 @@ from cylch.events.batch import batch_recorded
 from cylch.events.models import Event
 from cylch.events.signals import event_recorded
 from cylch.identity.models import Person
+from cylch.rules import routing
 from cylch.rules.coordinator import lead_coordinator_check, needing_a_check
 from cylch.rules.engine import STATUS_CODES, Child
 from cylch.rules.register import tell_social_worker
@@ -57,11 +58,13 @@ def on_batch(sender, events, **kwargs) -> None:
     # neither would raise it (docs/rules.md, "Two senders at once"). Every recording audits, so
     # it holds this lock until it commits anyway: taking it here only takes it earlier.
     hold_chain()
-    evaluate_events(events)
-    for event in register_candidates(events):
-        tell_social_worker(event)
-    for person in coordinator_candidates(events):
-        lead_coordinator_check(person)
+    # Routing's reads (allocations, front doors, staff) once for the batch, not per alert.
+    with routing.remembering({e.person_id for e in events if e.person_id is not None}):
+        evaluate_events(events)
+        for event in register_candidates(events):
+            tell_social_worker(event)
+        for person in coordinator_candidates(events):
+            lead_coordinator_check(person)
 
 
 def _chunks(ids):

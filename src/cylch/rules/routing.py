@@ -9,7 +9,10 @@ has someone accountable for it: the first target is the owner.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
@@ -40,11 +43,71 @@ class Target:
     part: str  # the part that was actually used: a lead coordinator may fall back to the front door
 
 
+@dataclass
+class Memo:
+    """What routing has read during one batch's rules, so that each is read once for the batch
+    rather than once per alert, proposal and notice (docs/bench.md, intake). It is only kept
+    while the batch's rules run under the audit chain's lock (``rules.receivers.on_batch``):
+    every change to allocations, front doors and staff is recorded with an audit entry, so none
+    can land in the meantime, and the rules themselves change none of them."""
+
+    today: date
+    allocations: dict[int, dict[str, Allocation]] = field(default_factory=dict)
+    front_doors: dict[int | None, Organisation] = field(default_factory=dict)
+    staff: dict[int, list[User]] = field(default_factory=dict)
+    agencies: dict[tuple[int, str], list[Target]] = field(default_factory=dict)
+
+    def load_allocations(self, person_ids: Iterable[int]) -> None:
+        """The current allocation of each kind for each person, as ``current_allocation``
+        chooses it (latest start, then latest made), in one query a thousand people."""
+        wanted = sorted(set(person_ids) - self.allocations.keys())
+        for i in range(0, len(wanted), 1000):
+            chunk = wanted[i : i + 1000]
+            for pk in chunk:
+                self.allocations[pk] = {}
+            for alloc in (
+                _current(Allocation.objects.filter(person_id__in=chunk), self.today)
+                .select_related("organisation", "practitioner")
+                .order_by("person_id", "kind", "-from_date", "-id")
+            ):
+                self.allocations[alloc.person_id].setdefault(alloc.kind, alloc)
+
+
+_memo: ContextVar[Memo | None] = ContextVar("cylch_routing_memo", default=None)
+
+
+@contextmanager
+def remembering(person_ids: Iterable[int] = ()) -> Iterator[Memo]:
+    """Within this block, routing reads each person's allocations, each front door and each
+    organisation's staff once (``Memo``); ``person_ids``' allocations are read at once."""
+    memo = Memo(timezone.localdate())
+    memo.load_allocations(person_ids)
+    token = _memo.set(memo)
+    try:
+        yield memo
+    finally:
+        _memo.reset(token)
+
+
+def expect(person_ids: Iterable[int]) -> None:
+    """Inside ``remembering``: read these people's allocations now, together (else nothing)."""
+    memo = _memo.get()
+    if memo is not None:
+        memo.load_allocations(person_ids)
+
+
+def _current(allocations, today: date):
+    return allocations.filter(from_date__lte=today).filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
+
+
 def current_allocation(person: Person, kind: str) -> Allocation | None:
     today = timezone.localdate()
+    memo = _memo.get()
+    if memo is not None and memo.today == today:
+        memo.load_allocations([person.pk])
+        return memo.allocations[person.pk].get(kind)
     return (
-        Allocation.objects.filter(person=person, kind=kind, from_date__lte=today)
-        .filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
+        _current(Allocation.objects.filter(person=person, kind=kind), today)
         .select_related("organisation", "practitioner")
         .order_by("-from_date", "-id")
         .first()
@@ -54,7 +117,13 @@ def current_allocation(person: Person, kind: str) -> Allocation | None:
 def front_door(local_authority: LocalAuthority | None) -> Organisation:
     from cylch.reports.services import front_door_for
 
-    return front_door_for(local_authority)
+    memo = _memo.get()
+    if memo is None:
+        return front_door_for(local_authority)
+    key = local_authority.pk if local_authority is not None else None
+    if key not in memo.front_doors:
+        memo.front_doors[key] = front_door_for(local_authority)
+    return memo.front_doors[key]
 
 
 def _coordinator(child: Person, la: LocalAuthority | None, prefer: tuple[str, ...]) -> Target:
@@ -66,6 +135,15 @@ def _coordinator(child: Person, la: LocalAuthority | None, prefer: tuple[str, ..
 
 
 def _agencies(child: Person, kind: str) -> list[Target]:
+    memo = _memo.get()
+    if memo is None:
+        return _agencies_read(child, kind)
+    if (child.pk, kind) not in memo.agencies:
+        memo.agencies[child.pk, kind] = _agencies_read(child, kind)
+    return memo.agencies[child.pk, kind]
+
+
+def _agencies_read(child: Person, kind: str) -> list[Target]:
     orgs = (
         Organisation.objects.filter(kind=kind, agency_records__links__person=child, agency_records__links__active=True)
         .distinct()
@@ -119,8 +197,17 @@ def people_to_tell(target: Target) -> list[User]:
     children's services)."""
     if target.user is not None:
         return [target.user] if target.user.is_active else []
-    staff = User.objects.filter(organisation=target.organisation, is_active=True)
-    if target.organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES:
+    memo = _memo.get()
+    if memo is None:
+        return _leads(target.organisation)
+    if target.organisation.pk not in memo.staff:
+        memo.staff[target.organisation.pk] = _leads(target.organisation)
+    return list(memo.staff[target.organisation.pk])
+
+
+def _leads(organisation: Organisation) -> list[User]:
+    staff = User.objects.filter(organisation=organisation, is_active=True)
+    if organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES:
         return list(staff.filter(role__in=FRONT_DOOR_ROLES - {Role.SOCIAL_WORKER}).order_by("pk"))
     return list(staff.filter(is_safeguarding_lead=True).order_by("pk"))
 

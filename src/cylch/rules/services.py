@@ -261,6 +261,7 @@ def evaluate_events(events: list[Event], *, now: datetime | None = None) -> RunS
         if finding is not None:
             found.append((pack, rule, scope, finding))
     held = _open_evidence({(rule.id, scope.key) for _p, rule, scope, _f in found})
+    routing.expect({c for _p, _r, _s, finding in found for c in finding.children})
     for pack, rule, scope, finding in found:
         have = held.get((rule.id, scope.key))
         if have is not None and finding.evidence <= have:

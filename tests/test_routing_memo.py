@@ -1,0 +1,57 @@
+"""Routing's reads during one batch's rules (``routing.remembering``): the same answers as
+reading each time, each read once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cylch.identity.models import Allocation, AllocationKind
+from cylch.identity.services import allocation_create
+from cylch.rules import routing
+
+
+def _answers(fam):
+    la = fam.home.local_authority
+    parts = ("lead_coordinator", "social_worker", "gp", "school", "health_visitor", "front_door")
+    return (
+        [routing.current_allocation(c, k) for c in fam.children for k in AllocationKind.values],
+        routing.targets(parts, fam.children, la),
+        [routing.people_to_tell(t) for t in routing.targets(parts, fam.children, la)],
+        routing.front_door(la),
+    )
+
+
+def test_remembered_answers_are_those_read_each_time_and_each_is_read_once(prydderch):
+    fam = prydderch
+    today = timezone.localdate()
+    # Alys: an allocation that ended, one not yet started and the current one (the latest start wins).
+    ended = allocation_create(person=fam.alys, organisation=fam.orgs.childrens_services,
+                              practitioner=fam.staff.team_manager, kind=AllocationKind.ALLOCATED_SOCIAL_WORKER,
+                              from_date=today - timedelta(days=90))  # fmt: skip
+    Allocation.objects.filter(pk=ended.pk).update(to_date=today - timedelta(days=30))
+    allocation_create(person=fam.alys, organisation=fam.orgs.childrens_services, practitioner=fam.staff.social_worker,
+                      kind=AllocationKind.ALLOCATED_SOCIAL_WORKER, from_date=today - timedelta(days=10))  # fmt: skip
+    allocation_create(person=fam.alys, organisation=fam.orgs.childrens_services, practitioner=fam.staff.team_manager,
+                      kind=AllocationKind.ALLOCATED_SOCIAL_WORKER, from_date=today + timedelta(days=5))  # fmt: skip
+    read_each_time = _answers(fam)
+    assert read_each_time[0][AllocationKind.values.index(AllocationKind.ALLOCATED_SOCIAL_WORKER)].practitioner == (
+        fam.staff.social_worker
+    )
+
+    with routing.remembering([c.pk for c in fam.children]):
+        with CaptureQueriesContext(connection) as first:  # the children's allocations: read as the block began
+            [routing.current_allocation(c, k) for c in fam.children for k in AllocationKind.values]
+        remembered = _answers(fam)
+        with CaptureQueriesContext(connection) as again:
+            assert _answers(fam) == remembered
+    assert remembered == read_each_time
+    assert len(first) == 0 and len(again) == 0, [q["sql"] for q in again]  # everything asked again was kept
+
+    # Outside the block nothing is kept: a change shows at once.
+    allocation_create(person=fam.twm, organisation=fam.orgs.childrens_services, practitioner=fam.staff.social_worker,
+                      kind=AllocationKind.LEAD_COORDINATOR)  # fmt: skip
+    assert routing.current_allocation(fam.twm, AllocationKind.LEAD_COORDINATOR).practitioner == fam.staff.social_worker
