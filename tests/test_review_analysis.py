@@ -159,6 +159,32 @@ def test_filters_select_by_board_type_year_and_leave_excluded_out(areas):
     assert refs(year_to=2021, year_basis="published") == ["A"]
 
 
+def test_a_selection_by_a_recorded_code_and_by_age_band(areas, client, panel, demo_hub):
+    """Any selection: the reviews recording an indicator, or of children in one age band of
+    either set (the age in months decides; a stored band only when the age is not known)."""
+    mww, gwent = areas
+    coded(mww, "A", ["parent.mental_health"], child_age_months=2)
+    coded(mww, "B", ["parent.mental_health", "age.0_3m"], child_age_months=None)
+    coded(gwent, "C", ["age.0_3m"], child_age_months=40)  # the stored band is outweighed by the age
+    coded(gwent, "D", [], child_age_months=170)
+
+    def refs(**kw):
+        return sorted(r.reference for r in analysis.select(Filters(**kw)))
+
+    assert refs(code="parent.mental_health") == ["A", "B"]
+    assert refs(age_band="age.0_3m") == ["A", "B"]
+    assert refs(age_band="age_panel.under_1") == ["A"]  # B's stored band is of the Welsh set only
+    assert refs(age_band="age.13_17y") == ["D"]
+    assert refs(code="parent.mental_health", age_band="age.0_3m", boards=("mid-west-wales",)) == ["A", "B"]
+    client.force_login(panel)
+    page = client.get(reverse("reviews:analysis"), {"code": "parent.mental_health", "age_band": "age.0_3m"})
+    text = page.content.decode()
+    assert "2 reviews selected" in text and '<option value="parent.mental_health" selected>' in text
+    assert "<optgroup" in text
+    bad = client.get(reverse("reviews:analysis"), {"code": "parent.nonsense"}).content.decode()
+    assert "4 reviews selected" in bad and "govuk-error-message" in bad  # the bad choice is said and left out
+
+
 # --- phi, Bonferroni, the map ----------------------------------------------------------------
 
 
@@ -502,3 +528,24 @@ def test_no_page_has_a_style_attribute(client, panel, linked, demo_hub):
     assert "style=" not in client.get(reverse("reviews:repository-entry", args=[public.public_id])).content.decode()
     client.force_login(panel)
     assert "style=" not in client.get(reverse("reviews:analysis")).content.decode()
+
+
+def test_figure_8_counts_every_finding_and_reads_as_learning(areas):
+    """TA figure 8: the five findings its recommendations name, most frequent first, read as the
+    reviews' lessons rather than as what agencies knew."""
+    mww = areas[0]
+    coded(mww, "F1", ["finding.whole_family", "finding.child_voice", "parent.mental_health", "theme.fathers"])
+    coded(mww, "F2", ["finding.whole_family", "finding.health_information_sharing"])
+    coded(mww, "F3", [])
+    result = analysis.analyse(analysis.select(Filters()))
+    tables = {t.key: t for t in result.indicators}
+    figure = tables["finding"]
+    assert figure.source == "TA figure 8"
+    assert [(r.key, r.count) for r in figure.rows] == [
+        ("finding.whole_family", 2), ("finding.child_voice", 1), ("finding.health_information_sharing", 1),
+        ("finding.missed_health_appointments", 0), ("finding.professional_curiosity", 0),
+    ]  # fmt: skip
+    assert len(figure.rows) == 5 and figure.reviews == 3
+    assert "lessons the reviews drew" in " ".join(figure.reading)
+    assert "things agencies knew" in " ".join(tables["parent"].reading)
+    assert "lessons the reviews drew" in " ".join(tables["theme"].reading)

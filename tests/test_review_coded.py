@@ -287,10 +287,10 @@ def test_one_age_band_of_each_set(review, panel):
 
 
 def test_agreement_on_a_hand_checked_case(review, panel):
-    """7 suggested, 6 kept, 1 rejected, 1 added by the reviewer, over the 77 codes of the code
-    book: a=6, b=1, c=1, d=69. Precision 6/7, recall 6/7, po = 75/77, pe = (7*7 + 70*70)/77^2,
-    kappa = (po - pe)/(1 - pe) = 826/980 = 59/70."""
-    assert len(sg.load_codebook().ids) == 77
+    """7 suggested, 6 kept, 1 rejected, 1 added by the reviewer, over the 81 codes of the code
+    book: a=6, b=1, c=1, d=73. Precision 6/7, recall 6/7, po = 79/81, pe = (7*7 + 74*74)/81^2,
+    kappa = (po - pe)/(1 - pe) = (79*81 - 5525)/(6561 - 5525) = 874/1036 = 437/518."""
+    assert len(sg.load_codebook().ids) == 81
     upload(review, panel)
     for s in review.suggestions.all():
         assert not coded.agreement_report(review).complete
@@ -299,10 +299,10 @@ def test_agreement_on_a_hand_checked_case(review, panel):
     report = coded.agreement_report(review)
     assert report.complete and report.suggested == 7 and report.pending == 0
     f = report.figures
-    assert (f["both"], f["suggested_only"], f["final_only"], f["neither"], f["n"]) == (6, 1, 1, 69, 77)
+    assert (f["both"], f["suggested_only"], f["final_only"], f["neither"], f["n"]) == (6, 1, 1, 73, 81)
     assert f["precision"] == pytest.approx(6 / 7) and f["recall"] == pytest.approx(6 / 7)
-    assert f["observed_agreement"] == pytest.approx(75 / 77)
-    assert f["kappa"] == pytest.approx(59 / 70)
+    assert f["observed_agreement"] == pytest.approx(79 / 81)
+    assert f["kappa"] == pytest.approx(437 / 518)
     assert report.missed == ["child.neglect"] and report.rejected == ["agency.health_visiting"]
 
 
@@ -417,7 +417,7 @@ def test_upload_suggest_accept_and_agreement_on_the_pages(client, panel, review,
     page = client.get(here).content.decode()
     assert "6 of the 7 codes Cylch suggested are in your coding (precision 0.86)" in page
     assert "Cylch suggested 6 of the 7 codes in your coding (recall 0.86)" in page
-    assert "0.84 over all 77 codes" in page
+    assert "0.84 over all 81 codes" in page
     assert review.codes.get(code="agency.police").source == "assistant"
 
 

@@ -305,3 +305,32 @@ def test_agreement_edge_cases():
     assert empty["precision"] is None and empty["recall"] == 0.0
     # By default the universe is the whole code book.
     assert sg.agreement({"child.neglect"}, {"child.neglect"})["n"] == len(sg.load_codebook().ids)
+
+
+# ---- findings of the recommendations (TA figure 8) -----------------------------------------
+
+
+def test_the_figure_8_findings_are_codes_read_from_the_recommendations_section():
+    """The TA's figure 8 codes the recommendations' own wording: its findings are suggested from
+    a review's Recommendations section, not from the same words elsewhere in it."""
+    book = sg.load_codebook()
+    findings = [c for c in book.codes if c.group == "finding"]
+    assert {c.id for c in findings} == {
+        "finding.missed_health_appointments", "finding.whole_family", "finding.professional_curiosity",
+        "finding.child_voice", "finding.health_information_sharing",
+    }  # fmt: skip
+    named = {names[0] for names in ex.SECTION_HEADINGS}
+    for code in findings:
+        assert set(code.sections) <= named, code.id
+    result = sg.suggest(SAMPLE_REVIEW, use_embeddings=False)
+    sharing = result.get("finding.health_information_sharing")
+    assert sharing is not None and {s.section for s in sharing.sentences} == {"Recommendations"}
+    assert "information about missed appointments is shared between the GP" in sharing.sentences[0].sentence
+    # "A lack of professional curiosity" is learning in the sample, not a recommendation.
+    assert "theme.professional_curiosity" in result.codes and "finding.professional_curiosity" not in result.codes
+    assert "finding.child_voice" not in result.codes  # "wishes and feelings" is only in the learning
+
+
+def test_a_review_without_recognised_headings_is_read_whole_for_the_findings():
+    text = "The GP surgery and the health visiting service kept separate record systems."
+    assert "finding.health_information_sharing" in sg.suggest(text, use_embeddings=False).codes

@@ -22,7 +22,7 @@ from datetime import date
 
 import numpy as np
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
@@ -58,6 +58,8 @@ INDICATOR_GROUPS = (
     ("theme", ("table", 6)),
 )
 ASSOCIATION_GROUPS = ("parent", "child")
+# Groups that are what the reviews learnt rather than what agencies knew (the page's reading).
+LEARNING_GROUPS = ("finding", "theme")
 
 
 def _lang() -> str:
@@ -86,6 +88,11 @@ class Filters:
     year_to: int | None = None
     year_basis: str = "incident"
     include_excluded: bool = False
+    # Only reviews recorded with this code (an indicator, harm, agency, finding or theme), and
+    # only children of this age band (either set): the TA's own comparisons, such as the babies
+    # under one or the reviews where parental mental health was known, are selections like these.
+    code: str = ""
+    age_band: str = ""
 
     def __post_init__(self) -> None:
         if self.year_basis not in YEAR_BASES:
@@ -109,7 +116,27 @@ def select(filters: Filters = Filters()) -> QuerySet[CodedReview]:
         qs = qs.filter(**{f"{field_name}__gte": date(filters.year_from, 1, 1)})
     if filters.year_to is not None:
         qs = qs.filter(**{f"{field_name}__lte": date(filters.year_to, 12, 31)})
+    if filters.code:
+        qs = qs.filter(pk__in=ReviewCode.objects.filter(code=filters.code).values("coded_review"))
+    if filters.age_band:
+        band = _band(filters.age_band)
+        low, high = band["months"] if band else (0, 0)
+        # The age in months decides; a stored band counts only when the age is not known (as
+        # ``with_age_bands``).
+        qs = qs.filter(
+            Q(child_age_months__gte=low, child_age_months__lt=high)
+            | Q(child_age_months__isnull=True,
+                pk__in=ReviewCode.objects.filter(code=filters.age_band).values("coded_review"))
+        )  # fmt: skip
     return qs.order_by("board_area__name_en", "reference")
+
+
+def _band(band_id: str) -> dict | None:
+    for bands in load_codebook().age_bands.values():
+        for band in bands:
+            if band["id"] == band_id:
+                return band
+    return None
 
 
 def may_list(review: CodedReview, viewer_area: BoardArea | None) -> bool:
@@ -264,12 +291,20 @@ def _read_indicators(table: Table) -> list[str]:
     absent = [r.label for r in table.rows if r.key != "not_known" and not r.count]
     if absent:
         out.append(_("Not recorded in any selected review: %(labels)s.") % {"labels": ", ".join(absent)})
-    out.append(
-        _(
-            "A review that does not record something leaves it not known, not absent: these are the "
-            "things agencies knew, as the reviews tell it."
+    if table.key in LEARNING_GROUPS:
+        out.append(
+            _(
+                "A review that does not name a lesson leaves it not known, not absent: these are the "
+                "lessons the reviews drew, in their own words."
+            )
         )
-    )
+    else:
+        out.append(
+            _(
+                "A review that does not record something leaves it not known, not absent: these are the "
+                "things agencies knew, as the reviews tell it."
+            )
+        )
     return out
 
 

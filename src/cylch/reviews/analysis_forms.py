@@ -14,6 +14,33 @@ def _board_choices() -> list[tuple[str, str]]:
     return [(b.code, board_name(b)) for b in BoardArea.objects.all()]
 
 
+SELECTABLE_GROUPS = ("harm", "parent", "child", "agency", "finding", "theme")
+
+
+def code_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every code a selection may require, grouped under the code book's (the TA's) headings."""
+    from cylch.reviews.analysis import code_label, group_label
+    from cylch.reviews.coding.suggest import load_codebook
+
+    book = load_codebook()
+    return [
+        (group_label(g, book), [(c.id, code_label(c.id, book)) for c in book.codes if c.group == g])
+        for g in SELECTABLE_GROUPS
+    ]
+
+
+def band_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The age bands of both sets (TA tables 2 and 3), grouped by set."""
+    from cylch.reviews.analysis import code_label, group_label
+    from cylch.reviews.coding.suggest import load_codebook
+
+    book = load_codebook()
+    return [
+        (group_label(scheme, book), [(b["id"], code_label(b["id"], book)) for b in bands])
+        for scheme, bands in book.age_bands.items()
+    ]
+
+
 class AnalysisFilterForm(forms.Form):
     boards = forms.MultipleChoiceField(label=_("Board areas"), required=False, widget=forms.CheckboxSelectMultiple)
     types = forms.MultipleChoiceField(label=_("Type of review"), required=False, widget=forms.CheckboxSelectMultiple)
@@ -26,6 +53,8 @@ class AnalysisFilterForm(forms.Form):
                                  error_messages={"invalid": _("Enter a year as four digits, like 2023"),
                                                  "min_value": _("Enter a year from 1990"),
                                                  "max_value": _("Enter a year before 2100")})  # fmt: skip
+    code = forms.ChoiceField(label=_("Only reviews that record"), required=False)
+    age_band = forms.ChoiceField(label=_("Only children aged"), required=False)
     include_excluded = forms.BooleanField(label=_("Include reviews marked as left out of analysis"), required=False)
     adjustment = forms.ChoiceField(label=_("Bonferroni adjustment"), required=False, widget=forms.RadioSelect,
                                    choices=[("pairs", _("By the number of pairs tested (stricter)")),
@@ -42,6 +71,8 @@ class AnalysisFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["boards"].choices = _board_choices()
         self.fields["types"].choices = [(key, type_label(key)) for key in config()["types"]]
+        self.fields["code"].choices = [("", _("Any")), *code_choices()]
+        self.fields["age_band"].choices = [("", _("Any age")), *band_choices()]
         self.fields["year_basis"].choices = list(
             zip(YEAR_BASES, [_("The year of the incident"), _("The year of publication")], strict=True)
         )
@@ -69,6 +100,8 @@ class AnalysisFilterForm(forms.Form):
             year_to=d.get("year_to"),
             year_basis=d.get("year_basis") or "incident",
             include_excluded=bool(d.get("include_excluded")),
+            code=d.get("code") or "",
+            age_band=d.get("age_band") or "",
         )
 
 

@@ -46,6 +46,7 @@ def _bars(table: analysis.Table):
 def page(request):
     area = _viewer(request)
     form, reviews, result = _selection(request)
+    chosen = form.filters()
     listed = [(r, analysis.board_name(r.board_area)) for r in reviews if analysis.may_list(r, area)]
     tables = {t.key: t for t in result.indicators}
     # The TA's order: section 1 (risk factors), its associations, then section 2 (response).
@@ -66,6 +67,8 @@ def page(request):
         "associations": [(a, maps.get(a.key)) for a in result.associations],
         "listed": listed, "unlisted": len(reviews) - len(listed), "query": request.GET.urlencode(),
         "min_reviews": analysis.MIN_REVIEWS_FOR_ASSOCIATIONS, "form_errors": form_errors(form),
+        "only_code": analysis.code_label(chosen.code) if chosen.code else "",
+        "only_age": analysis.code_label(chosen.age_band) if chosen.age_band else "",
     })  # fmt: skip
 
 

@@ -62,6 +62,10 @@ class Code:
     lexicon: tuple[str, ...]
     anchors: tuple[str, ...]
     patterns: tuple[tuple[str, re.Pattern], ...] = field(repr=False, default=())
+    # Sections (extract.SECTION_HEADINGS' first names) whose sentences alone are read for the
+    # code, when the review has any of them: a finding the TA coded from the recommendations'
+    # wording is not suggested by the same words in the circumstances. Empty: every section.
+    sections: tuple[str, ...] = ()
 
 
 def _compile(term: str) -> re.Pattern:
@@ -118,6 +122,7 @@ def load_codebook(path: Path = CODEBOOK_PATH) -> Codebook:
                 lexicon=lexicon,
                 anchors=tuple(raw.get("anchors") or ()),
                 patterns=tuple((term, _compile(term)) for term in lexicon),
+                sections=tuple(raw.get("sections") or ()),
             )
         )
     return Codebook(version=data["version"], groups=data["groups"], codes=tuple(codes), age_bands=data["age_bands"])
@@ -370,11 +375,17 @@ def suggest(text: str | Document, *, use_embeddings: bool = True, codebook: Code
             similarity[better, j] = cosine[better, row]
             nearest_anchor[better, j] = row
 
+    present_sections = {s.section for s in sentences}
     suggestions = []
     for j, code in enumerate(codebook.codes):
         supports: list[Support] = []
         strengths: list[float] = []
+        # A review whose headings were not recognised has none of the code's sections: all of
+        # it is read then, rather than never suggesting the code.
+        only = set(code.sections) & present_sections
         for i, sentence in enumerate(sentences):
+            if only and sentence.section not in only:
+                continue
             terms = lexicon_matches(code, sentence.text)
             cos = float(similarity[i, j]) if similarity is not None and code.anchors else None
             reasons = []
