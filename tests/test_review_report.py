@@ -287,7 +287,10 @@ def test_pages_for_the_board_read_only_for_the_national_board_and_nothing_for_ot
     client.force_login(other)
     for url in urls[1:-1]:  # not the board page or the tracker, which show their own board
         assert client.get(url).status_code == 404, url
-    assert review.referral.board_area.name_en not in client.get(reverse("reviews:tracker")).content.decode()
+    # Its own list has none of the other board's; the counts across Wales name every board.
+    tracker_page = client.get(reverse("reviews:tracker")).content.decode()
+    assert review.referral.board_area.name_en not in tracker_page.split("Across Wales")[0]
+    assert rec.text not in tracker_page
 
 
 def test_editing_a_row_section_through_the_page(world, client, demo_hub):
@@ -343,3 +346,206 @@ def test_a_protected_report_export_shows_the_password_once_and_is_audited_as_enc
     assert response.status_code == 200 and "Your protected file is ready" in response.content.decode()
     entry = AuditEntry.objects.get(action="export", detail__what="review.report.exported")
     assert entry.detail["encrypted"] is True
+
+
+# --- the bilingual report ---------------------------------------------------------------------
+
+
+def test_each_section_has_an_english_and_a_welsh_version_and_the_report_says_which_wait(world):
+    """A section is saved one language at a time and keeps the other; a Welsh report shows the
+    Welsh where written and says where the English stands in for it."""
+    from django.utils import translation
+
+    review, panel = world["review"], world["panel"]
+    report.section_save(review, user=panel, key="child", text="Girl, aged 7.")
+    report.section_save(review, user=panel, key="child", text="Merch, 7 oed.", language="cy")
+    report.section_save(review, user=panel, key="outline", text="Concise review; period 10 months.")
+    assert report.report_of(review).section("child") == {
+        "text": "Girl, aged 7.",
+        "text_cy": "Merch, 7 oed.",
+        "omitted": "",
+    }
+    with translation.override("cy"):
+        doc = report.document(review)
+    sections = {s.key: s for s in doc.sections}
+    assert (sections["child"].text, sections["child"].borrowed, sections["child"].bilingual) == (
+        "Merch, 7 oed.",
+        False,
+        True,
+    )
+    assert (sections["outline"].text, sections["outline"].borrowed) == ("Concise review; period 10 months.", True)
+    assert [s.key for s in doc.untranslated] == ["outline"]
+    with translation.override("en"):
+        assert {s.key: s.text for s in report.document(review).sections}["child"] == "Girl, aged 7."
+    # A table written in Welsh only counts for the checklist (the panel may write Welsh first).
+    report.section_save(review, user=panel, key="panel", language="cy",
+                        rows=[["Cadeirydd", "A. Cadeirydd", "Bwrdd", "Strategol"], ["Aelod", "B. Aelod", "Heddlu", "Gweithredol"]])  # fmt: skip
+    assert {i.id: i.status for i in quality.assess(review).items}["panel"] == quality.MET
+    # Emptying the English version of a section written in Welsh leaves it written.
+    report.section_save(review, user=panel, key="child", text="")
+    assert report.is_filled(report.report_of(review).section("child"))
+    with pytest.raises(ValidationError):
+        report.section_save(review, user=panel, key="child", text="x", language="fr")
+
+
+def test_the_chronology_is_drafted_in_english_and_welsh_at_once(world):
+    p, review, panel = world["p"], world["review"], world["panel"]
+    _event(p, "health.appointment.was_not_brought", INCIDENT - timedelta(days=30), org=p.orgs.gp, significant=True)
+    assert report.chronology_generate(review, user=panel) == 1
+    content = report.report_of(review).section("chronology")
+    english, welsh = content["rows"][0], content["rows_cy"][0]
+    assert english[0] == welsh[0] and english[1] != welsh[1]
+    assert welsh[1].startswith((p.orgs.gp.name_cy or p.orgs.gp.name_en) + ": ")
+
+
+def test_a_recommendation_has_its_welsh_wording_until_sign_off(world):
+    from django.utils import translation
+
+    review, panel = world["review"], world["panel"]
+    rec = tracker.recommendation_add(review, user=panel, text="Schools tell the MASH of every PPN they receive.",
+                                     success_measure="Dip sample of 20 PPNs.", owner_agency="Education", kind="strategic",
+                                     level="regional", urgency="planning", due_on=TODAY + timedelta(days=30),
+                                     text_cy="Mae ysgolion yn rhoi gwybod i'r MASH am bob PPN a gânt.")  # fmt: skip
+    assert rec.wording("cy") == (
+        "Mae ysgolion yn rhoi gwybod i'r MASH am bob PPN a gânt.",
+        "Dip sample of 20 PPNs.",
+        True,
+    )
+    with pytest.raises(ValidationError) as err:
+        tracker.recommendation_wording(rec, user=panel, text_cy="", success_measure_cy="Sampl o 20.")
+    assert "text_cy" in err.value.message_dict
+    tracker.recommendation_wording(rec, user=panel, text_cy=rec.text_cy, success_measure_cy="Sampl o 20 PPN.")
+    rec.refresh_from_db()
+    assert rec.wording("cy")[2] is False and rec.wording("en")[0] == rec.text
+    with translation.override("cy"):
+        shown = report.document(review).recommendations[0]
+    assert (shown.shown_text, shown.shown_measure, shown.borrowed) == (rec.text_cy, "Sampl o 20 PPN.", False)
+    _complete(review, panel)
+    services.record_milestone(review.milestones.get(step="sign_off"), user=panel, done_on=TODAY,
+                              delay_reason="reviewer_availability")  # fmt: skip
+    with pytest.raises(ValidationError):
+        tracker.recommendation_wording(rec, user=panel, text_cy="Newid", success_measure_cy="")
+
+
+def test_the_welsh_export_says_which_sections_are_still_in_english(world, client, demo_hub):
+    from docx import Document as Docx
+    from pypdf import PdfReader
+
+    review, panel = world["review"], world["panel"]
+    _complete(review, panel)
+    report.section_save(review, user=panel, key="child", text="Merch, 7 oed.", language="cy")
+    client.force_login(panel)
+    url = reverse("reviews:report-export", args=[review.public_id])
+    pdf = client.get(url, {"format": "pdf", "lang": "both"})
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Merch, 7 oed." in text and "Girl, aged 7." in text
+    assert "Not yet written in Welsh" in text or "Heb ei ysgrifennu yn Gymraeg" in text
+    doc = Docx(io.BytesIO(client.get(url, {"format": "docx", "lang": "cy"}).content))
+    paragraphs = [p.text for p in doc.paragraphs]
+    assert "Merch, 7 oed." in paragraphs and "Girl, aged 7." not in paragraphs
+    assert "An anonymised account." in paragraphs  # the circumstances: English only, borrowed
+
+
+def test_the_section_page_edits_the_welsh_version_beside_the_english(world, client, demo_hub):
+    review, panel = world["review"], world["panel"]
+    report.section_save(review, user=panel, key="outline", text="Concise review; period 10 months.")
+    report.section_save(review, user=panel, key="family_perspectives", rows=[["Mother", "Interview", "Unheard."]])
+    client.force_login(panel)
+    url = reverse("reviews:report-section", args=[review.public_id, "outline"])
+    page = client.get(url, {"version": "cy"}).content.decode()
+    assert "Concise review; period 10 months." in page and 'name="version" value="cy"' in page
+    assert client.post(url, {"version": "cy", "text": "Adolygiad cryno; cyfnod o 10 mis."}).status_code == 302
+    assert report.report_of(review).section("outline") == {
+        "text": "Concise review; period 10 months.",
+        "text_cy": "Adolygiad cryno; cyfnod o 10 mis.",
+        "omitted": "",
+    }
+    rows_url = reverse("reviews:report-section", args=[review.public_id, "family_perspectives"])
+    page = client.get(rows_url, {"version": "cy"}).content.decode()
+    assert "copied in for you to translate" in page and ">Mother</textarea>" in page
+    assert "rows_cy" not in report.report_of(review).section("family_perspectives")  # nothing saved by looking
+    assert client.get(url, {"version": "de"}).status_code == 404
+    overview = client.get(reverse("reviews:report", args=[review.public_id])).content.decode()
+    assert "In English and Welsh" in overview and "1 section is written in one language only" in overview
+
+
+# --- the board's view and the steps after sign-off --------------------------------------------
+
+
+def test_publication_waits_for_the_sign_off_and_is_warned_of_after_it(world):
+    review, panel = world["review"], world["panel"]
+    published = review.milestones.get(step="publication")
+    type(published).objects.filter(pk=published.pk).update(due_on=TODAY - timedelta(days=1))
+    published.refresh_from_db()
+    with pytest.raises(ValidationError) as err:
+        services.record_milestone(published, user=panel, done_on=TODAY, delay_reason="other")
+    assert "sign-off first" in str(err.value)
+    with pytest.raises(ValidationError) as err:  # before the referral
+        services.record_milestone(review.milestones.get(step="panel"), user=panel, done_on=INCIDENT)
+    assert "before the referral" in str(err.value)
+    steps = {(w.milestone.step if w.milestone else None) for w in services.warnings()}
+    assert "sign_off" in steps and "publication" not in steps and "wg_notified" not in steps  # they wait for it
+    _complete(review, panel)
+    services.record_milestone(review.milestones.get(step="sign_off"), user=panel, done_on=TODAY - timedelta(days=3),
+                              delay_reason="parallel_investigation")  # fmt: skip
+    with pytest.raises(ValidationError) as err:
+        services.record_milestone(published, user=panel, done_on=TODAY - timedelta(days=4), delay_reason="other")
+    assert "comes after the sign-off" in str(err.value)
+    found = {(w.milestone.step, w.kind) for w in services.warnings() if w.milestone}
+    assert ("wg_notified", "overdue") in found and ("publication", "overdue") in found  # signed off: now due
+    assert not any(w.kind == "completion_overdue" for w in services.warnings())
+    services.record_milestone(published, user=panel, done_on=TODAY, delay_reason="parallel_investigation")
+    assert "publication" not in {w.milestone.step for w in services.warnings() if w.milestone}
+
+
+def test_a_step_due_within_14_days_is_due_soon(world):
+    review = world["review"]
+    step = review.milestones.get(step="first_draft")
+    type(step).objects.filter(pk=step.pk).update(due_on=TODAY + timedelta(days=14))
+    assert ("first_draft", "due_soon") in {(w.milestone.step, w.kind) for w in services.warnings() if w.milestone}
+    type(step).objects.filter(pk=step.pk).update(due_on=TODAY + timedelta(days=15))
+    assert "first_draft" not in {w.milestone.step for w in services.warnings() if w.milestone}
+
+
+def test_the_board_page_shows_each_reviews_next_step_and_checklist_and_those_signed_off(world, client, demo_hub):
+    review, panel = world["review"], world["panel"]
+    client.force_login(panel)
+    page = client.get(reverse("reviews:board")).content.decode()
+    check = quality.assess(review)
+    assert f"{check.score}% met" in page and f"{len(check.to_fix)} standards to fix" in page
+    assert "Next step" in page and "Signed off in the last two years" in page
+    timeline = client.get(reverse("reviews:review", args=[review.public_id])).content.decode()
+    assert "Before sign-off" in timeline and "Sign-off waits until each of these" in timeline
+    _complete(review, panel)
+    services.record_milestone(review.milestones.get(step="sign_off"), user=panel, done_on=TODAY,
+                              delay_reason="parallel_investigation")  # fmt: skip
+    page = client.get(reverse("reviews:board")).content.decode()
+    signed = page.split("Signed off in the last two years")[-1]
+    after = quality.assess(review)  # signed off: the publication date is now due, and missing
+    assert [i.id for i in after.to_fix] == ["publication_date"]
+    assert f"{after.score}% met" in signed and "1 standard to fix" in signed and "Not yet" in signed
+    assert "Before sign-off" not in client.get(reverse("reviews:review", args=[review.public_id])).content.decode()
+
+
+def test_every_board_sees_common_themes_and_overdue_counts_across_wales(world, client, demo_hub):
+    p, review, panel = world["p"], world["review"], world["panel"]
+    north = BoardArea.objects.create(code="north-wales-test", name_en="North Wales", name_cy="Gogledd Cymru")
+    other = factories.demo_practitioner(
+        username="other.board", role=Role.REVIEW_PANEL, organisation=_board(p, "nw", north)
+    )
+    referral = services.refer(board_area=north, child=None, incident=Incident.DIED, incident_on=INCIDENT, user=other,
+                              referred_on=INCIDENT + timedelta(days=5))  # fmt: skip
+    theirs = services.decide(referral, user=other, review_type="cpr_concise", reasons="Criteria met.",
+                             scope_from=INCIDENT - timedelta(days=300))  # fmt: skip
+    for rev, user, due in ((review, panel, TODAY - timedelta(days=1)), (theirs, other, TODAY + timedelta(days=9))):
+        tracker.recommendation_add(rev, user=user, text="Agencies hold one shared chronology for the family.",
+                                   success_measure="Audit", owner_agency="Board", kind="strategic", level="regional",
+                                   urgency="planning", due_on=due, themes=["theme.coordination"])  # fmt: skip
+    counts = {c.board: (c.recommendations, c.open, c.overdue) for c in tracker.by_board(tracker.tracked())}
+    assert counts == {review.referral.board_area.name_en: (1, 1, 1), "North Wales": (1, 1, 0)}
+    client.force_login(other)
+    page = client.get(reverse("reviews:tracker")).content.decode()
+    themes = page.split("Common themes across the boards")[1]
+    assert "Pathway and coordination" in themes and ">2<" in themes  # two boards
+    assert review.referral.board_area.name_en in page.split("Overdue actions by board")[1]
+    assert "Agencies hold one shared chronology" in page.split("Across Wales")[0]  # its own, listed

@@ -134,13 +134,16 @@ def test_the_review_pages_from_referral_to_a_recorded_date(client, prydderch, pa
     client.cookies["cylch_language"] = "en"
     assert client.get(reverse("reviews:board")).status_code == 200
     response = client.post(reverse("reviews:refer"), {"child": str(p.alys.public_id), "incident": Incident.LIFE_THREATENING,
-                                                       "incident_on": "15/09/2026", "referred_on": "20/09/2026"})  # fmt: skip
+                                                       "incident_on": "15/09/2026", "referred_on": "20/09/2026",
+                                                       "abuse_or_neglect": "yes"})  # fmt: skip
     referral = Referral.objects.get()
+    assert referral.abuse_or_neglect == "yes"
     assert response.url == reverse("reviews:referral", args=[referral.public_id])
     page = client.get(response.url).content.decode()
     assert (
         "Extended Child Practice Review" in page
         and "On the child protection register at some time in the 6 months before (15/03/2026 to 15/09/2026)" in page
+        and "Yes: abuse or neglect is known or suspected" in page
     )
     decided = client.post(
         response.url, {"review_type": "cpr_extended", "reasons": "On the register", "scope_from": "15/09/2025"}
@@ -161,3 +164,31 @@ def test_the_review_pages_from_referral_to_a_recorded_date(client, prydderch, pa
     # A practitioner is not a member of the review sub-group.
     client.force_login(p.staff.social_worker)
     assert client.get(reverse("reviews:board")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("abuse_or_neglect", "proposed", "asks"),
+    [
+        ("no", "mapf", False),  # the criteria are not met: a professional forum
+        ("yes", "cpr_concise", False),
+        ("", "cpr_concise", True),  # not yet known: the proposal says it is needed
+    ],
+)
+def test_a_professional_forum_when_abuse_or_neglect_is_neither_known_nor_suspected(
+    prydderch, abuse_or_neglect, proposed, asks
+):
+    got = services.propose(child=prydderch.alys, incident=Incident.DIED, incident_on=INCIDENT,
+                           abuse_or_neglect=abuse_or_neglect)  # fmt: skip
+    assert got.type == proposed
+    assert any("criteria for a Child Practice Review are not met" in r for r in got.reasons) == (proposed == "mapf")
+    assert any("is not recorded yet" in r for r in got.reasons) == asks
+
+
+def test_the_forum_proposal_is_kept_with_the_referral(prydderch, panel):
+    referral = services.refer(board_area=prydderch.places.mid_and_west_wales, child=prydderch.alys, incident=Incident.DIED,
+                              incident_on=INCIDENT, user=panel, referred_on=date(2026, 9, 20), abuse_or_neglect="no")  # fmt: skip
+    assert (referral.proposed_type, referral.abuse_or_neglect) == ("mapf", "no")
+    with pytest.raises(ValidationError) as err:
+        services.refer(board_area=prydderch.places.mid_and_west_wales, child=None, incident=Incident.DIED,
+                       incident_on=INCIDENT, user=panel, abuse_or_neglect="perhaps")  # fmt: skip
+    assert "abuse_or_neglect" in err.value.message_dict

@@ -112,3 +112,53 @@ def test_report_checklist_and_recommendations_in_english_and_welsh(page, hub):
         page.goto(f"{url}/{path}")
         expect(page.locator("html")).to_have_attribute("lang", "cy")
         assert_accessible(page, name)
+
+
+def test_the_welsh_version_of_a_section_and_the_boards_view_of_progress(page, hub):
+    """A panel member writes a section in English, then its Welsh version from the link on the
+    page; the overview shows it bilingual; the board page gives each review's next step and
+    checklist score, and the timeline what to fix before sign-off; axe-clean in both languages."""
+    from cylch.reviews import recommendations as tracker
+    from cylch.reviews import services
+    from cylch.reviews.models import Incident
+
+    url, fam, chair = hub
+    referral = services.refer(board_area=fam.places.mid_and_west_wales, child=fam.alys, incident=Incident.DIED,
+                              incident_on=date(2026, 9, 15), user=chair, referred_on=date(2026, 9, 20))  # fmt: skip
+    review = services.decide(referral, user=chair, review_type="cpr_concise", reasons="Concise, as proposed.",
+                             scope_from=date(2025, 9, 15))  # fmt: skip
+    rec = tracker.recommendation_add(review, user=chair, text="Health visitors tell the GP of a second missed contact.",
+                                     success_measure="Audit of 20 files.", owner_agency="Health board",
+                                     kind="operational", level="regional", urgency="immediate", due_on=date(2027, 3, 31))  # fmt: skip
+    sign_in(page, url, chair.username)
+    page.goto(f"{url}/reviews/{review.public_id}/report/child/")
+    page.locator("textarea[name=text]").fill("Girl, aged 7.")
+    page.get_by_role("button", name="Save section").click()
+    expect(page.locator("main")).to_contain_text("In English only: the Welsh version is still to write")
+    page.goto(f"{url}/reviews/{review.public_id}/report/child/")
+    page.get_by_role("link", name="Write the Welsh version").click()
+    expect(page.locator(".govuk-caption-l")).to_contain_text("Welsh version")
+    page.get_by_text("The English version, to translate").click()
+    expect(page.locator("main")).to_contain_text("Girl, aged 7.")
+    page.locator("textarea[name=text]").fill("Merch, 7 oed.")
+    assert_accessible(page, "review-section-welsh")
+    page.get_by_role("button", name="Save section").click()
+    expect(page.locator("main")).to_contain_text("In English and Welsh")
+    page.goto(f"{url}/reviews/recommendations/{rec.public_id}/")
+    page.locator("[name=text_cy]").fill("Mae ymwelwyr iechyd yn rhoi gwybod i'r meddyg teulu am ail gyswllt a gollwyd.")
+    assert_accessible(page, "review-recommendation-welsh")
+    page.get_by_role("button", name="Save the Welsh wording").click()
+    expect(page.locator("main")).to_contain_text("Mae ymwelwyr iechyd")
+    page.goto(f"{url}/reviews/")
+    expect(page.locator("main table").first).to_contain_text("standards to fix")
+    expect(page.locator("main table").first).to_contain_text("Next step")
+    assert_accessible(page, "reviews-board-progress")
+    page.goto(f"{url}/reviews/{review.public_id}/")
+    expect(page.locator("#before-sign-off")).to_contain_text("Sign-off waits until each of these")
+    assert_accessible(page, "reviews-timeline-before-sign-off")
+    sign_in(page, url, chair.username, "cy")
+    for path, name in (("reviews/", "reviews-board-progress-cy"), (f"reviews/{review.public_id}/", "reviews-timeline-cy"),
+                       (f"reviews/{review.public_id}/report/child/", "review-section-cy")):  # fmt: skip
+        page.goto(f"{url}/{path}")
+        expect(page.locator("html")).to_have_attribute("lang", "cy")
+        assert_accessible(page, name)

@@ -71,6 +71,13 @@ THEMES = {
     "theme.health_complexity": 0.5, "theme.workforce": 0.35, "theme.covid": 0.15, "theme.good_practice": 0.4,
     "finding.missed_health_appointments": 0.5,
 }  # fmt: skip
+# The other findings of the recommendations (TA figure 8: of 33 reviews, whole family 20,
+# professional curiosity 18, child's voice 18, health information sharing 17). Drawn from their
+# own random stream, so adding them left every other code of the demo as it was.
+FINDINGS = {
+    "finding.whole_family": 0.6, "finding.professional_curiosity": 0.55, "finding.child_voice": 0.55,
+    "finding.health_information_sharing": 0.5,
+}  # fmt: skip
 HISTORY = [
     (PreviousHistory.BELOW_THRESHOLD, 18),
     (PreviousHistory.LOOKED_AFTER, 7),
@@ -131,7 +138,7 @@ def _summary(letter: str, months: int | None, gender: str, codes: set[str], inci
     )
 
 
-def _coded(rng: random.Random, board: BoardArea, n: int, as_of: date) -> list[CodedReview]:
+def _coded(rng: random.Random, board: BoardArea, n: int, as_of: date, findings: random.Random) -> list[CodedReview]:
     out = []
     kinds, weights = zip(*HISTORY, strict=True)
     for i in range(n):
@@ -148,6 +155,7 @@ def _coded(rng: random.Random, board: BoardArea, n: int, as_of: date) -> list[Co
         months = None if rng.random() < 0.15 else rng.randrange(low, high)
         history = rng.choices(kinds, weights)[0]
         codes = _codes(rng, months, history)
+        codes |= {f for f, p in FINDINGS.items() if findings.random() < p}
         gender = rng.choice(["female", "male", "female", "male", ""])
         died = rng.random() < 0.55
         what = Incident.DIED.label if died else Incident.LIFE_THREATENING.label
@@ -194,6 +202,17 @@ FULL_REPORT = {
     "scrutiny": "The draft was debated at two panel meetings and challenged by the board's quality sub-group.",
     "actioned_changes": "The health board now flags a second missed contact to the GP and the MASH.",
 }
+# Part of the report in Welsh as well (the report is published in both): the signed-off and
+# late reviews show a report partly bilingual, the page saying which sections wait for Welsh.
+FULL_REPORT_CY = {
+    "circumstances": "Aethpwyd â Phlentyn Q, bachgen bach, i'r ysbyty ag anaf i'w ben yn 14 wythnos oed. Roedd tri "
+    "gwasanaeth wedi gweld rhan o anawsterau'r teulu yn ystod y misoedd cynt.",
+    "child": "Bachgen, 14 wythnos oed adeg y digwyddiad. Gwyn Cymreig.",
+    "family_dynamic": "Y fam (22) a'i phartner (27), nad ef yw tad y babi; hanner chwaer 4 oed a oedd yn byw gyda "
+    "nhw ar benwythnosau.",
+    "core_child_focused": "Gwnaed penderfyniadau am y fam, nid am yr aelwyd: ni chafodd y partner ei asesu erioed.",
+    "actioned_changes": "Mae'r bwrdd iechyd bellach yn rhoi gwybod i'r meddyg teulu a'r MASH am ail gyswllt a gollwyd.",
+}
 FULL_ROWS = {
     "family_tree": [["Mother", "Mother", "22", "yes"], ["Partner", "Mother's partner", "27", "yes"],
                     ["Half-sister", "Sibling", "4", "weekends"]],
@@ -214,16 +233,29 @@ FULL_ROWS = {
 RECOMMENDATIONS = [
     ("Health visiting tells the GP and the MASH of a second missed contact within five working days.",
      "Quarterly audit of 20 cases shows the notice sent in time.", "Health board", "operational", "regional",
-     "immediate", ["finding.missed_health_appointments", "theme.health_complexity"]),
+     "immediate", ["finding.missed_health_appointments", "finding.health_information_sharing",
+                                "theme.health_complexity"]),
     ("Every assessment names and assesses each adult living in the household, including partners.",
      "Case file audit: partners named and assessed in 9 of 10 files.", "Children's services", "operational", "local",
-     "immediate", ["theme.fathers", "theme.accumulation_of_risk"]),
+     "immediate", ["finding.whole_family", "theme.fathers", "theme.accumulation_of_risk"]),
     ("The board agrees a shared chronology for families known to more than two agencies.",
      "A shared chronology in use for every such family by the date due.", "Safeguarding board", "strategic",
      "regional", "planning", ["theme.coordination", "theme.accumulation_of_risk"]),
     ("Police copy every domestic abuse notice about a household with a baby to the health visitor.",
      "Notices reach health visiting within a day in a dip sample.", "Police", "operational", "regional", "immediate",
      ["theme.coordination"]),
+]  # fmt: skip
+
+
+RECOMMENDATIONS_CY = [
+    ("Mae'r gwasanaeth ymwelwyr iechyd yn rhoi gwybod i'r meddyg teulu a'r MASH am ail gyswllt a gollwyd o fewn "
+     "pum diwrnod gwaith.", "Mae archwiliad chwarterol o 20 achos yn dangos bod yr hysbysiad wedi'i anfon mewn pryd."),
+    ("Mae pob asesiad yn enwi ac yn asesu pob oedolyn sy'n byw ar yr aelwyd, gan gynnwys partneriaid.",
+     "Archwiliad o ffeiliau achos: partneriaid wedi'u henwi a'u hasesu mewn 9 o bob 10 ffeil."),
+    ("Mae'r bwrdd yn cytuno ar gronoleg a rennir ar gyfer teuluoedd sy'n hysbys i fwy na dwy asiantaeth.",
+     "Cronoleg a rennir yn cael ei defnyddio ar gyfer pob teulu o'r fath erbyn y dyddiad dyledus."),
+    ("Mae'r heddlu'n anfon copi o bob hysbysiad cam-drin domestig am aelwyd â babi at yr ymwelydd iechyd.",
+     "Mae hysbysiadau'n cyrraedd y gwasanaeth ymwelwyr iechyd o fewn diwrnod mewn sampl."),
 ]  # fmt: skip
 
 
@@ -238,8 +270,9 @@ def _panel_user(board: BoardArea) -> User:
 
 
 def _milestones(review, user, until: date, rng: random.Random) -> None:
+    later = services.after_sign_off(review) | {"sign_off"}  # these wait for the sign-off
     for m in review.milestones.order_by("position"):
-        if m.done_on or m.due_on > until or m.step == "sign_off":
+        if m.done_on or m.due_on > until or m.step in later:
             continue
         done = min(m.due_on + timedelta(days=rng.choice([-5, 0, 10, 40])), until)
         reason = "reviewer_availability" if done > m.due_on else ""
@@ -262,6 +295,8 @@ def _tracked(rng: random.Random, board: BoardArea, as_of: date, *, stage: str, c
     filled = {"early": 2, "middle": 6, "late": 12, "done": len(FULL_REPORT)}[stage]
     for key in list(FULL_REPORT)[:filled]:
         report.section_save(review, user=user, key=key, text=FULL_REPORT[key])
+        if stage in ("late", "done") and key in FULL_REPORT_CY:
+            report.section_save(review, user=user, key=key, text=FULL_REPORT_CY[key], language="cy")
     if stage in ("late", "done"):
         for key, rows in FULL_ROWS.items():
             if key == "chronology":  # the template's day/month, in the year before this incident
@@ -272,12 +307,14 @@ def _tracked(rng: random.Random, board: BoardArea, as_of: date, *, stage: str, c
             report.section_save(review, user=user, key=key, rows=rows)
     if stage in ("middle", "late", "done"):
         for i, (text, measure, owner, kind, level, urgency, themes) in enumerate(RECOMMENDATIONS):
-            # Signed-off and late reviews have recommendations past their due date (the board
-            # measure and the tracker have something to show); newer ones are due later.
-            past = {"done": add_months(referred, 6 + i), "late": add_months(referred, 4 + i)}
+            # Signed-off reviews have recommendations past their due date, a late one three of its
+            # four (the board measure and the tracker have something to show); newer ones later.
+            past = {"done": add_months(referred, 6 + i), "late": add_months(referred, 4 + 2 * i)}
             due = past.get(stage, add_months(as_of, 3 + i))
+            text_cy, measure_cy = RECOMMENDATIONS_CY[i] if stage == "done" else ("", "")
             rec = tracker.recommendation_add(review, user=user, text=text, success_measure=measure, owner_agency=owner,
-                                             kind=kind, level=level, urgency=urgency, due_on=due, themes=themes)  # fmt: skip
+                                             kind=kind, level=level, urgency=urgency, due_on=due, themes=themes,
+                                             text_cy=text_cy, success_measure_cy=measure_cy)  # fmt: skip
             if stage in ("done", "late"):
                 made = timezone.now() - timedelta(days=months_ago * 30)
                 Recommendation.objects.filter(pk=rec.pk).update(created_at=made)
@@ -311,10 +348,11 @@ def _tracked(rng: random.Random, board: BoardArea, as_of: date, *, stage: str, c
 def build(*, as_of: date, seed: int = 2026) -> dict[str, int]:
     """The repository and the tracked reviews. Returns counts for the build summary."""
     rng = random.Random(seed + 9)
+    findings = random.Random(seed + 10)
     boards = list(BoardArea.objects.order_by("code"))
     coded = 0
     for board, n in zip(boards, CODED_PER_BOARD, strict=False):
-        coded += len(_coded(rng, board, n, as_of))
+        coded += len(_coded(rng, board, n, as_of, findings))
     stages = ["done", "late", "middle", "early", "done", "middle"]
     for board, stage in zip(boards, stages, strict=False):
         _tracked(rng, board, as_of, stage=stage)

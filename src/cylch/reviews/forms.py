@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cylch.protection.forms import date_field, text
-from cylch.reviews.models import DelayReason, Incident, Recommendation
+from cylch.reviews.models import AbuseOrNeglect, DelayReason, Incident, Recommendation
 
 
 class ReferralForm(forms.Form):
@@ -14,6 +14,9 @@ class ReferralForm(forms.Form):
                             error_messages={"invalid": _("Enter the reference as it appears on the child's record")})  # fmt: skip
     incident = forms.ChoiceField(label=_("What happened"), choices=Incident.choices, widget=forms.RadioSelect,
                                  error_messages={"required": _("Choose what happened to the child")})  # fmt: skip
+    abuse_or_neglect = forms.ChoiceField(label=_("Is abuse or neglect of the child known or suspected?"),
+                                         choices=[*AbuseOrNeglect.choices, ("", _("Not known yet"))],
+                                         widget=forms.RadioSelect, required=False)  # fmt: skip
     incident_on = date_field(_("Date of the incident"))
     impairment_identified_on = date_field(_("Date the impairment was identified"), required=False)
     referred_on = date_field(_("Date referred to the review sub-group"))
@@ -71,6 +74,8 @@ class RecommendationForm(forms.Form):
     text = _textarea(_("Recommendation"), message=_("Say what is to be done"))
     success_measure = _textarea(_("How will the board know it is done and has worked?"),
                            message=_("Say how the board will know it has been done and has worked"))  # fmt: skip
+    text_cy = _textarea(_("The recommendation in Welsh"), required=False)
+    success_measure_cy = _textarea(_("The measure of success in Welsh"), required=False)
     owner_agency = forms.CharField(label=_("Agency accountable"), max_length=200,
                                    error_messages={"required": _("Name the agency accountable for it")})  # fmt: skip
     kind = forms.ChoiceField(label=_("Strategic or operational"), choices=Recommendation.Kind.choices, widget=forms.RadioSelect,
@@ -96,3 +101,10 @@ class UpdateForm(forms.Form):
     )
     evidence = _textarea(_("Evidence of completion"), required=False)
     annual_review = forms.BooleanField(label=_("This is the annual review of the recommendation"), required=False)
+
+
+class WordingForm(forms.Form):
+    """The Welsh wording of a recommendation written after it was added."""
+
+    text_cy = _textarea(_("The recommendation in Welsh"), required=False)
+    success_measure_cy = _textarea(_("The measure of success in Welsh"), required=False)

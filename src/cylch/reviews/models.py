@@ -22,6 +22,14 @@ class Incident(models.TextChoices):
     IMPAIRMENT = "serious_permanent_impairment", _("Serious and permanent impairment of health or development")
 
 
+class AbuseOrNeglect(models.TextChoices):
+    """The first criterion of a Child Practice Review (Working Together vol. 2, ch. 6 and 7; TA
+    Introduction): abuse or neglect of the child known or suspected. Blank: not yet recorded."""
+
+    YES = "yes", _("Yes: abuse or neglect is known or suspected")
+    NO = "no", _("No: neither known nor suspected")
+
+
 class Referral(BaseModel):
     board_area = models.ForeignKey("access.BoardArea", on_delete=models.PROTECT, related_name="review_referrals")
     child = models.ForeignKey(
@@ -32,6 +40,10 @@ class Referral(BaseModel):
     impairment_identified_on = models.DateField(
         null=True, blank=True, help_text="For serious and permanent impairment: when it was identified."
     )
+    abuse_or_neglect = models.CharField(
+        max_length=3, choices=AbuseOrNeglect.choices, blank=True,
+        help_text="Whether abuse or neglect is known or suspected; blank while not yet known.",
+    )  # fmt: skip
     referred_on = models.DateField()
     referred_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     summary = models.TextField(blank=True)
@@ -102,6 +114,12 @@ class Milestone(models.Model):
         names = steps.get(self.step, {})
         return names.get("cy" if (get_language() or "en").startswith("cy") else "en", self.step)
 
+    @property
+    def delay_reason_label(self) -> str:
+        """The reason for a delay in words (the field keeps the code; its choices live in
+        ``DelayReason``, declared below, so the field carries none)."""
+        return str(DelayReason(self.delay_reason).label) if self.delay_reason in DelayReason.values else ""
+
 
 class DelayReason(models.TextChoices):
     PARALLEL = "parallel_investigation", _("Parallel investigation (police, coroner, other)")
@@ -160,6 +178,8 @@ class Recommendation(BaseModel):
     number = models.PositiveSmallIntegerField()
     text = models.TextField(help_text="What is to be done: specific, one action.")
     success_measure = models.TextField(help_text="How the board will know it is done and has worked (measurable).")
+    text_cy = models.TextField(blank=True, help_text="The recommendation in Welsh, for the bilingual report.")
+    success_measure_cy = models.TextField(blank=True, help_text="The measure of success in Welsh.")
     owner_agency = models.CharField(max_length=200, help_text="The agency accountable for it.")
     owner_organisation = models.ForeignKey(
         "access.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="review_recommendations"
@@ -184,6 +204,13 @@ class Recommendation(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.OPEN, self.Status.IN_PROGRESS)
+
+    def wording(self, language: str) -> tuple[str, str, bool]:
+        """(text, measure, borrowed) in ``language``: the Welsh wording when asked for and
+        written, otherwise the English, ``borrowed`` saying the Welsh is still to come."""
+        if language == "cy" and self.text_cy.strip():
+            return self.text_cy, self.success_measure_cy or self.success_measure, not self.success_measure_cy.strip()
+        return self.text, self.success_measure, language == "cy"
 
 
 class RecommendationUpdate(models.Model):

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from cylch.access.audit import audit_record
 from cylch.access.models import User
 from cylch.reviews.models import Review, ReviewReport
-from cylch.reviews.report import is_filled, report_of
+from cylch.reviews.report import is_filled, report_of, rows_of
 
 CHECKLIST_FILE = Path(__file__).with_name("quality.yaml")
 NORMAL_SCOPE_MONTHS = 12
@@ -38,7 +38,7 @@ def checklist() -> dict:
 
 
 def _rows(report: ReviewReport, key: str) -> list[list[str]]:
-    return report.section(key).get("rows") or []
+    return rows_of(report.section(key))
 
 
 def _panel(review: Review, report: ReviewReport) -> bool:

@@ -15,12 +15,13 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_record
-from cylch.access.models import User
+from cylch.access.models import BoardArea, User
+from cylch.core.templatetags.cylch_tags import local_name
 from cylch.protection.timescales import add_months
 from cylch.reviews.models import Recommendation, RecommendationUpdate, Review
 
@@ -63,7 +64,9 @@ def _validate(*, text: str, success_measure: str, owner_agency: str, kind: str, 
 @transaction.atomic
 def recommendation_add(review: Review, *, user: User, text: str, success_measure: str, owner_agency: str, kind: str,
                        level: str, urgency: str, due_on: date | None, themes: list[str] | None = None,
-                       owner_organisation=None) -> Recommendation:  # fmt: skip
+                       owner_organisation=None, text_cy: str = "", success_measure_cy: str = "") -> Recommendation:  # fmt: skip
+    """A recommendation, numbered next; the Welsh wording may come now or later
+    (``recommendation_wording``)."""
     themes = list(dict.fromkeys(themes or []))
     errors = _validate(text=text, success_measure=success_measure, owner_agency=owner_agency, kind=kind, level=level,
                        urgency=urgency, due_on=due_on, themes=themes)  # fmt: skip
@@ -74,10 +77,30 @@ def recommendation_add(review: Review, *, user: User, text: str, success_measure
     rec = Recommendation.objects.create(
         review=review, number=number, text=text.strip(), success_measure=success_measure.strip(),
         owner_agency=owner_agency.strip(), owner_organisation=owner_organisation, kind=kind, level=level,
-        urgency=urgency, due_on=due_on, themes=themes, created_by=user,
+        urgency=urgency, due_on=due_on, themes=themes, created_by=user, text_cy=text_cy.strip(),
+        success_measure_cy=success_measure_cy.strip(),
     )  # fmt: skip
     audit_record(action="write", actor=user, object_type="recommendation",
                  object_id=rec.public_id, detail={"what": "review.recommendation.added", "review": str(review.public_id), "number": number})  # fmt: skip
+    return rec
+
+
+@transaction.atomic
+def recommendation_wording(rec: Recommendation, *, user: User, text_cy: str, success_measure_cy: str) -> Recommendation:
+    """The Welsh wording of a recommendation, for the bilingual report. Like the report, it is
+    fixed once the review is signed off."""
+    rec = Recommendation.objects.select_for_update().select_related("review").get(pk=rec.pk)
+    if rec.review.completed_on:
+        raise ValidationError(_("The review is signed off: its report can no longer be changed."))
+    errors: dict[str, list[str]] = {}
+    if success_measure_cy.strip() and not text_cy.strip():
+        errors["text_cy"] = [_("Give the recommendation in Welsh as well as its measure.")]
+    if errors:
+        raise ValidationError(errors)
+    rec.text_cy, rec.success_measure_cy = text_cy.strip(), success_measure_cy.strip()
+    rec.save(update_fields=["text_cy", "success_measure_cy", "modified_at"])
+    audit_record(action="write", actor=user, object_type="recommendation", object_id=rec.public_id,
+                 detail={"what": "review.recommendation.welsh", "filled": bool(rec.text_cy)})  # fmt: skip
     return rec
 
 
@@ -184,3 +207,39 @@ def common_themes(qs: QuerySet[Recommendation], today: date | None = None) -> li
         (ThemeCount(t, labels.get(t, t), n, len(boards[t]), opened[t], late[t]) for t, n in count.items()),
         key=lambda c: (-c.recommendations, c.label),
     )
+
+
+@dataclass(frozen=True)
+class BoardCount:
+    board_area_id: int
+    board: str
+    recommendations: int
+    open: int
+    overdue: int
+    annual_review_due: int
+
+
+def by_board(qs: QuerySet[Recommendation], today: date | None = None) -> list[BoardCount]:
+    """Each board's recommendations, open and overdue, and those due their annual review: the
+    cross-board view of overdue actions (TA rec. 2.3). Counts only, in one query."""
+    today = today or timezone.localdate()
+    cutoff = add_months(today, -ANNUAL_REVIEW_MONTHS)
+    is_open = Q(status__in=(Status.OPEN, Status.IN_PROGRESS))
+    rows = (
+        qs.values("review__referral__board_area")
+        .annotate(
+            n=Count("pk"),
+            open_n=Count("pk", filter=is_open),
+            late=Count("pk", filter=is_open & Q(due_on__lt=today)),
+            annual=Count("pk", filter=is_open & (Q(last_reviewed_on__lte=cutoff)
+                                                 | Q(last_reviewed_on__isnull=True, created_at__date__lte=cutoff))),
+        )
+        .order_by()
+    )  # fmt: skip
+    areas = {a.pk: a for a in BoardArea.objects.all()}
+    out = [
+        BoardCount(r["review__referral__board_area"], local_name(areas[r["review__referral__board_area"]]), r["n"],
+                   r["open_n"], r["late"], r["annual"])
+        for r in rows
+    ]  # fmt: skip
+    return sorted(out, key=lambda c: c.board)

@@ -59,10 +59,33 @@ def report_of(review: Review) -> ReviewReport:
     return report
 
 
-def is_filled(content: dict) -> bool:
-    return bool((content.get("text") or "").strip()) or any(
-        any(c.strip() for c in row) for row in content.get("rows") or []
+# Where each language's version of a section is kept: English under the original keys (so
+# reports written before the Welsh version existed read as English), Welsh beside it.
+TEXT_KEY = {"en": "text", "cy": "text_cy"}
+ROWS_KEY = {"en": "rows", "cy": "rows_cy"}
+LANGUAGES = ("en", "cy")
+
+
+def _has(content: dict, language: str) -> bool:
+    return bool((content.get(TEXT_KEY[language]) or "").strip()) or any(
+        any(c.strip() for c in row) for row in content.get(ROWS_KEY[language]) or []
     )
+
+
+def is_filled(content: dict) -> bool:
+    """Written, in either language."""
+    return any(_has(content, language) for language in LANGUAGES)
+
+
+def written_in(content: dict) -> list[str]:
+    """The languages a section is written in ("en", "cy"), for the page's bilingual check."""
+    return [language for language in LANGUAGES if _has(content, language)]
+
+
+def rows_of(content: dict) -> list[list[str]]:
+    """A table section's rows for the quality checks: the English version, or the Welsh when
+    that is the only one (a panel may write in Welsh first)."""
+    return content.get("rows") or content.get("rows_cy") or []
 
 
 def _parse_date(value: str) -> date | None:
@@ -99,29 +122,37 @@ def _clean_rows(key: str, spec: dict, rows: list[list[str]]) -> list[list[str]]:
 
 @transaction.atomic
 def section_save(review: Review, *, user: User, key: str, text: str = "", rows: list[list[str]] | None = None,
-                 omitted: str = "") -> ReviewReport:  # fmt: skip
-    """Save one section. Filled in, any reason for leaving it out goes; empty, it keeps one."""
+                 omitted: str = "", language: str = "en") -> ReviewReport:  # fmt: skip
+    """Save one language's version of one section (the report is published in English and
+    Welsh; the other version is kept). Filled in, any reason for leaving it out goes; empty in
+    both languages, it keeps one."""
     spec = section_spec(key)
+    if language not in LANGUAGES:
+        raise ValidationError({"language": [_("Choose English or Welsh.")]})
     if review.completed_on:
         raise ValidationError(_("The review is signed off: its report can no longer be changed."))
-    content: dict = (
-        {"text": (text or "").strip()} if spec["kind"] == "text" else {"rows": _clean_rows(key, spec, rows or [])}
-    )
-    content["omitted"] = "" if is_filled(content) else (omitted or "").strip()
     report = ReviewReport.objects.select_for_update().get(pk=report_of(review).pk)
+    content = dict(report.section(key))
+    if spec["kind"] == "text":
+        content[TEXT_KEY[language]] = (text or "").strip()
+    else:
+        content[ROWS_KEY[language]] = _clean_rows(key, spec, rows or [])
+    content["omitted"] = "" if is_filled(content) else (omitted or "").strip()
     report.sections = {**report.sections, key: content}
     report.save(update_fields=["sections", "modified_at"])
     audit_record(action="write", actor=user, object_type="review", object_id=review.public_id,
-                 detail={"what": "review.report.section", "section": key, "filled": is_filled(content)})  # fmt: skip
+                 detail={"what": "review.report.section", "section": key, "language": language,
+                         "filled": is_filled(content)})  # fmt: skip
     return report
 
 
 # --- the merged chronology, drafted from the records -------------------------------------------
 
 
-def chronology_draft(review: Review) -> list[list[str]]:
+def chronology_draft(review: Review, language: str | None = None) -> list[list[str]]:
     """Rows (date, "agency: what happened", "") for the child's significant entries and statutory
-    steps inside the review period, oldest first. Nothing if the review is not linked to a child."""
+    steps inside the review period, oldest first, in ``language`` (the page's by default).
+    Nothing if the review is not linked to a child."""
     child = review.referral.child
     if child is None:
         return []
@@ -141,7 +172,7 @@ def chronology_draft(review: Review) -> list[list[str]]:
         .distinct()
         .order_by("occurred_at", "pk")[:CHRONOLOGY_LIMIT]
     )
-    language = _lang()
+    language = language or _lang()
     rows = []
     for event in events:
         code = taxonomy.get(event.code)
@@ -161,14 +192,18 @@ def chronology_generate(review: Review, *, user: User, replace: bool = False) ->
         raise ValidationError(
             _("The chronology already has entries. Choose to replace them if you want a fresh draft.")
         )
-    rows = chronology_draft(review)
+    drafts = {language: chronology_draft(review, language) for language in LANGUAGES}
+    rows = drafts["en"]
     if not rows:
         raise ValidationError(
             _("Cylch holds no significant entries or statutory steps for the child in the review period.")
             if review.referral.child
             else _("The review is not linked to a child's record, so there is nothing to draft from.")
         )
-    section_save(review, user=user, key="chronology", rows=rows)
+    # Both versions at once: the event codes and agencies have Welsh names, so the machine-made
+    # draft is bilingual from the start and the panel translates only what it adds.
+    for language, drafted in drafts.items():
+        section_save(review, user=user, key="chronology", rows=drafted, language=language)
     audit_record(action="read", actor=user, object_type="person",
                  object_id=review.referral.child.public_id, purpose="Child practice review",
                  detail={"what": "review.chronology.drafted", "review": str(review.public_id), "rows": len(rows)})  # fmt: skip
@@ -189,10 +224,18 @@ class Section:
     rows: list[list[str]] = field(default_factory=list)
     omitted: str = ""
     core_task: int | None = None
+    # The languages the section is written in; ``borrowed`` when the page's language has no
+    # version and the other language's is shown in its place (and said so).
+    languages: list[str] = field(default_factory=list)
+    borrowed: bool = False
 
     @property
     def filled(self) -> bool:
         return bool(self.text.strip()) or bool(self.rows)
+
+    @property
+    def bilingual(self) -> bool:
+        return len(self.languages) == len(LANGUAGES)
 
 
 @dataclass
@@ -204,6 +247,22 @@ class Document:
     dates: list[tuple[str, str]]
     sections: list[Section]
     recommendations: list[Recommendation]
+    language: str = "en"
+
+    @property
+    def untranslated(self) -> list[Section]:
+        """Sections written in one language only: the report is not yet bilingual."""
+        return [s for s in self.sections if s.languages and not s.bilingual]
+
+
+def _version(content: dict, language: str) -> tuple[str, list[list[str]], bool]:
+    """(text, rows, borrowed): the section in ``language``, or the other language's version
+    when that is all there is."""
+    order = [language] + [other for other in LANGUAGES if other != language]
+    for i, lang in enumerate(order):
+        if _has(content, lang):
+            return content.get(TEXT_KEY[lang], "") or "", content.get(ROWS_KEY[lang]) or [], i > 0
+    return "", [], False
 
 
 def document(review: Review) -> Document:
@@ -215,10 +274,12 @@ def document(review: Review) -> Document:
     sections = []
     for spec in template()["sections"]:
         content = report.section(spec["id"])
+        text, rows, borrowed = _version(content, language)
         sections.append(Section(
             key=spec["id"], title=spec["label"][language], guidance=spec["guidance"][language], kind=spec["kind"],
-            text=content.get("text", ""), rows=content.get("rows", []), omitted=content.get("omitted", ""),
+            text=text, rows=rows, omitted=content.get("omitted", ""), borrowed=borrowed,
             headers=[c["label"][language] for c in spec.get("columns", [])], core_task=spec.get("core_task"),
+            languages=written_in(content),
         ))  # fmt: skip
     referral = review.referral
     board = referral.board_area.name_cy if language == "cy" else referral.board_area.name_en
@@ -233,8 +294,11 @@ def document(review: Review) -> Document:
     for milestone in review.milestones.all():
         if milestone.done_on:
             dates.append((milestone.label, milestone.done_on.strftime(fmt)))
+    recommendations = list(review.recommendations.all())
+    for rec in recommendations:  # the wording in this language, for the page and the exports
+        rec.shown_text, rec.shown_measure, rec.borrowed = rec.wording(language)
     return Document(
         review=review, title=_("%(type)s report") % {"type": type_label(review.type)}, board=board,
         type_name=type_label(review.type), dates=dates, sections=sections,
-        recommendations=list(review.recommendations.all()),
+        recommendations=recommendations, language=language,
     )  # fmt: skip

@@ -67,6 +67,12 @@ def report_docx(review: Review, *, user: User, language: str) -> bytes:
                 cells[0].text, cells[1].text = str(label), value
             for section in doc.sections:
                 out.add_heading(section.title, level=1)
+                if section.borrowed:
+                    out.add_paragraph(
+                        _("Not yet written in Welsh: the English version follows.")
+                        if lang == "cy"
+                        else _("Not yet written in English: the Welsh version follows.")
+                    )
                 if section.kind == "text" and section.text:
                     for paragraph in section.text.split("\n\n"):
                         out.add_paragraph(paragraph.strip())
@@ -93,7 +99,9 @@ def report_docx(review: Review, *, user: User, language: str) -> bytes:
                     cell.text = header
                 for rec in doc.recommendations:
                     cells = grid.add_row().cells
-                    cells[0].text = f"{rec.number}. {rec.text}\n{_('Measure')}: {rec.success_measure}"
+                    cells[0].text = f"{rec.number}. {rec.shown_text}\n{_('Measure')}: {rec.shown_measure}" + (
+                        f"\n{_('Not yet written in Welsh.')}" if rec.borrowed else ""
+                    )
                     cells[1].text = rec.owner_agency
                     cells[2].text = str(rec.get_kind_display())
                     cells[3].text = f"{rec.get_level_display()}; {rec.get_urgency_display()}"

@@ -38,30 +38,42 @@ def section(request, review_id, key):
         spec = report.section_spec(key)
     except ValidationError:
         raise Http404 from None
+    language = "cy" if request.LANGUAGE_CODE.startswith("cy") else "en"
+    # Which version is edited: the page's language unless asked (the report is bilingual).
+    version = request.POST.get("version") or request.GET.get("version") or language
+    if version not in report.LANGUAGES:
+        raise Http404
+    other = next(lang for lang in report.LANGUAGES if lang != version)
     content = report.report_of(rev).section(key)
     form = SectionForm(
-        request.POST or None, initial={"text": content.get("text", ""), "omitted": content.get("omitted", "")}
+        request.POST or None,
+        initial={"text": content.get(report.TEXT_KEY[version], ""), "omitted": content.get("omitted", "")},
     )
-    rows = content.get("rows", [])
+    rows = content.get(report.ROWS_KEY[version]) or []
+    # A table not yet written in this language starts as a copy of the other version's rows, to
+    # translate: dates and ages stay as they are, and nothing is saved until the panel saves.
+    copied = not rows and bool(content.get(report.ROWS_KEY[other]))
+    rows = rows or content.get(report.ROWS_KEY[other]) or []
     errors: list = []
     if request.method == "POST" and form.is_valid():
         rows = posted_rows(request.POST, len(spec.get("columns", [])))
+        copied = False
         try:
             report.section_save(rev, user=request.user, key=key, text=form.cleaned_data["text"], rows=rows,
-                                omitted=form.cleaned_data["omitted"])  # fmt: skip
+                                omitted=form.cleaned_data["omitted"], language=version)  # fmt: skip
         except ValidationError as exc:
             apply_errors(form, exc)
             errors = exc.message_dict.get("rows", []) if hasattr(exc, "error_dict") else exc.messages
         else:
             messages.success(request, _("Section saved."))
             return redirect("reviews:report", review_id=rev.public_id)
-    language = "cy" if request.LANGUAGE_CODE.startswith("cy") else "en"
     columns = [c["label"][language] for c in spec.get("columns", [])]
     cells = [list(r) + [""] * (len(columns) - len(r)) for r in rows] + [[""] * len(columns) for _i in range(SPARE_ROWS)]
     grid = [list(zip(columns, row, strict=False)) for row in cells]
     return render(request, "reviews/report/section.html", {
         **_nav(request, rev, "report"), "spec": spec, "title": spec["label"][language], "guidance": spec["guidance"][language],
         "form": form, "form_errors": form_errors(form), "row_errors": errors, "columns": columns, "grid": grid,
+        "version": version, "other": other, "copied": copied, "other_text": content.get(report.TEXT_KEY[other], ""),
     })  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from cylch.access.models import User
 from cylch.access.roles import Role
 from cylch.events.models import Event
 from cylch.protection.timescales import add_months
-from cylch.reviews.models import DelayReason, Incident, Milestone, Referral, Review
+from cylch.reviews.models import AbuseOrNeglect, DelayReason, Incident, Milestone, Referral, Review
 from cylch.rules.engine import LAC_OFF, LAC_ON, REGISTER_OFF, REGISTER_ON
 
 TYPES_FILE = Path(__file__).with_name("types.yaml")
@@ -87,11 +87,30 @@ def _statuses_in_window(child, start: date, end: date) -> set[str]:
     return found
 
 
-def propose(*, child, incident: str, incident_on: date, impairment_identified_on: date | None = None) -> Proposal:
-    """Extended or concise, with the reasons in words. Without a linked child Cylch cannot look,
-    and says so: the proposal is concise until the chair knows more."""
+def propose(*, child, incident: str, incident_on: date, impairment_identified_on: date | None = None,
+            abuse_or_neglect: str = "") -> Proposal:  # fmt: skip
+    """Extended or concise, with the reasons in words; a multi-agency professional forum when
+    the criteria of a Child Practice Review are not met (abuse or neglect neither known nor
+    suspected). Without a linked child Cylch cannot look, and says so: the proposal is concise
+    until the chair knows more."""
     anchor = impairment_identified_on if incident == Incident.IMPAIRMENT and impairment_identified_on else incident_on
     start = add_months(anchor, -LOOKBACK_MONTHS)
+    if abuse_or_neglect == AbuseOrNeglect.NO:
+        return Proposal("mapf", [_(
+            "The criteria for a Child Practice Review are not met: abuse or neglect of the child is neither known nor "
+            "suspected. A multi-agency professional forum can still draw out the learning."
+        )], (start, anchor))  # fmt: skip
+    proposal = _propose_review(child, start, anchor)
+    if abuse_or_neglect != AbuseOrNeglect.YES:
+        proposal.reasons.append(_(
+            "Whether abuse or neglect is known or suspected is not recorded yet. A Child Practice Review needs it; "
+            "if it is neither, a multi-agency professional forum is the review to hold."
+        ))  # fmt: skip
+    return proposal
+
+
+def _propose_review(child, start: date, anchor: date) -> Proposal:
+    """The type of Child Practice Review from the records: extended or concise."""
     if child is None:
         return Proposal("cpr_concise", [_("The child is not linked to a record in Cylch, so their history could not be checked.")],
                         (start, anchor))  # fmt: skip
@@ -123,7 +142,7 @@ def propose(*, child, incident: str, incident_on: date, impairment_identified_on
 
 
 def refer(*, board_area, child, incident: str, incident_on: date, user: User, referred_on: date | None = None,
-          impairment_identified_on: date | None = None, summary: str = "") -> Referral:  # fmt: skip
+          impairment_identified_on: date | None = None, summary: str = "", abuse_or_neglect: str = "") -> Referral:  # fmt: skip
     errors: dict[str, list[str]] = {}
     referred_on = referred_on or timezone.localdate()
     if incident not in Incident.values:
@@ -134,12 +153,14 @@ def refer(*, board_area, child, incident: str, incident_on: date, user: User, re
         errors["referred_on"] = [_("A referral cannot come before the incident.")]
     if incident == Incident.IMPAIRMENT and impairment_identified_on is None:
         errors["impairment_identified_on"] = [_("Give the date the impairment was identified.")]
+    if abuse_or_neglect not in ("", *AbuseOrNeglect.values):
+        errors["abuse_or_neglect"] = [_("Say whether abuse or neglect is known or suspected.")]
     if errors:
         raise ValidationError(errors)
     proposal = propose(child=child, incident=incident, incident_on=incident_on,
-                       impairment_identified_on=impairment_identified_on)  # fmt: skip
+                       impairment_identified_on=impairment_identified_on, abuse_or_neglect=abuse_or_neglect)  # fmt: skip
     return Referral.objects.create(
-        board_area=board_area, child=child, incident=incident, incident_on=incident_on,
+        board_area=board_area, child=child, incident=incident, incident_on=incident_on, abuse_or_neglect=abuse_or_neglect,
         impairment_identified_on=impairment_identified_on, referred_on=referred_on, referred_by=user, summary=summary,
         proposed_type=proposal.type, proposal_reasons=proposal.reasons, created_by=user,
     )  # fmt: skip
@@ -204,6 +225,33 @@ def decide(referral: Referral, *, user: User, review_type: str, reasons: str, sc
     return review
 
 
+def after_sign_off(review: Review) -> set[str]:
+    """The steps that follow the sign-off in the review type's configuration (publication, the
+    repository, and for a Child Practice Review the notice to Welsh Government)."""
+    steps = [s["key"] for s in config()["types"][review.type]["steps"]]
+    return set(steps[steps.index("sign_off") + 1 :]) if "sign_off" in steps else set()
+
+
+def _order_errors(milestone: Milestone, done_on: date) -> dict[str, list[str]]:
+    """A date before the referral, or a step that follows the sign-off recorded before it: a
+    review cannot be published before the board has signed it off."""
+    review = milestone.review
+    if done_on < review.referral.referred_on:
+        return {"done_on": [_("This is before the referral (%(day)s).") % {"day": _day(review.referral.referred_on)}]}
+    if milestone.step not in after_sign_off(review):
+        return {}
+    signed = review.milestones.filter(step="sign_off").values_list("done_on", flat=True).first()
+    if signed is None:
+        return {"done_on": [_("Record the sign-off first: this step comes after it.")]}
+    if done_on < signed:
+        return {"done_on": [_("This step comes after the sign-off on %(day)s.") % {"day": _day(signed)}]}
+    return {}
+
+
+def _day(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
 def record_milestone(
     milestone: Milestone, *, user: User, done_on: date, delay_reason: str = "", delay_note: str = ""
 ) -> Milestone:
@@ -218,6 +266,9 @@ def record_milestone(
     if errors:
         raise ValidationError(errors)
     review = milestone.review
+    errors.update(_order_errors(milestone, done_on))
+    if errors:
+        raise ValidationError(errors)
     if milestone.step == "sign_off" and config()["types"][review.type].get("report"):
         from cylch.reviews.quality import check_sign_off
 
@@ -247,18 +298,24 @@ class TimelineWarning:
 
 def warnings(*, today: date | None = None, board_area=None) -> list[TimelineWarning]:
     """Every milestone due within 14 days or past due and not done, and every review past its
-    completion date: the board-level view of reviews in progress."""
+    completion date: the board-level view of reviews in progress. Publication and the steps
+    after the sign-off are warned of once the review is signed off."""
     today = today or timezone.localdate()
-    reviews = Review.objects.filter(completed_on__isnull=True).select_related("referral")
+    every = Review.objects.select_related("referral")
     if board_area is not None:
-        reviews = reviews.filter(referral__board_area=board_area)
+        every = every.filter(referral__board_area=board_area)
+    reviews = every.filter(completed_on__isnull=True)
     out: list[TimelineWarning] = []
+    # A step after the sign-off waits for it (whose own warning says so) until the review is
+    # signed off; then publication and the notice still fall due and are warned of.
     for m in (
-        Milestone.objects.filter(review__in=reviews, done_on__isnull=True)
+        Milestone.objects.filter(review__in=every, done_on__isnull=True)
         .filter(Q(due_on__lte=today + timedelta(days=WARN_DAYS)))
         .select_related("review__referral")
         .order_by("due_on", "pk")
     ):
+        if (m.review.completed_on is None) == (m.step in after_sign_off(m.review)):
+            continue
         out.append(TimelineWarning(m.review, m, "overdue" if m.due_on < today else "due_soon", m.due_on))
     for r in reviews.filter(completion_due_on__lt=today):
         out.append(TimelineWarning(r, None, "completion_overdue", r.completion_due_on))

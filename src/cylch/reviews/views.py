@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from cylch.core.forms import apply_errors as _apply
 from cylch.core.forms import form_errors
 from cylch.identity.models import Person
-from cylch.reviews import services
+from cylch.reviews import selectors, services
 from cylch.reviews.forms import DecisionForm, MilestoneForm, ReferralForm
-from cylch.reviews.models import Milestone, Referral, Review
+from cylch.reviews.models import Milestone, Referral
 from cylch.reviews.quality import assess
 from cylch.reviews.recommendations import overdue, tracked
 from cylch.reviews.scoping import board_scope, review_for
@@ -32,13 +32,12 @@ def board(request):
     """The board's reviews in progress; the national board sees every board's, to read."""
     area = board_scope(request.user)
     referrals = Referral.objects.select_related("board_area")
-    reviews = Review.objects.filter(completed_on__isnull=True).select_related("referral__board_area")
     if area is not None:
-        referrals, reviews = referrals.filter(board_area=area), reviews.filter(referral__board_area=area)
+        referrals = referrals.filter(board_area=area)
     return render(request, "reviews/board.html", {
-        "area": area, "waiting": referrals.filter(decided_type=""), "reviews": reviews,
-        "warnings": services.warnings(board_area=area),
-        "overdue_recommendations": overdue(tracked(board_area=area)).count(),
+        "area": area, "waiting": referrals.filter(decided_type=""), "reviews": selectors.in_progress(area),
+        "signed_off": selectors.signed_off(area), "warnings": services.warnings(board_area=area),
+        "overdue_recommendations": overdue(tracked(board_area=area)).count(), "today": timezone.localdate(),
     })  # fmt: skip
 
 
@@ -62,7 +61,8 @@ def refer(request):
             try:
                 referral = services.refer(board_area=area, child=child, incident=d["incident"], incident_on=d["incident_on"],
                                           impairment_identified_on=d["impairment_identified_on"], referred_on=d["referred_on"],
-                                          user=request.user, summary=d["summary"])  # fmt: skip
+                                          user=request.user, summary=d["summary"],
+                                          abuse_or_neglect=d["abuse_or_neglect"])  # fmt: skip
             except ValidationError as exc:
                 _apply(form, exc)
             else:
@@ -114,5 +114,6 @@ def review(request, review_id):
     return render(request, "reviews/review.html", {
         "rev": rev, "steps": steps, "form": form, "form_errors": form_errors(form), "today": timezone.localdate(),
         "label": services.type_label(rev.type), "active": "timeline", "check": assess(rev),
+        "has_report": bool(services.config()["types"][rev.type].get("report")),
         "writable": board_scope(request.user) is not None,
     })  # fmt: skip
