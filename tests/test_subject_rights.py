@@ -218,6 +218,7 @@ def test_the_rights_page_offers_the_export_to_the_manager_and_corrections_to_the
     client.force_login(p.staff.gp)
     page = client.get(url).content.decode()
     assert "Make the subject access file" not in page
+    assert "made by a team manager of the children's services" in page  # whom to pass a request to
     assert reverse("governance:rectify", args=[p.alys.public_id, world.soft.public_id]) in page
     assert reverse("governance:rectify", args=[p.alys.public_id, world.school.public_id]) not in page  # the school's
     assert AuditEntry.objects.filter(purpose="people's rights page viewed", actor=p.staff.gp).count() == 4
