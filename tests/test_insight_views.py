@@ -136,3 +136,15 @@ def test_the_measures_api_without_a_token_is_a_declared_401(client):
         response = client.get(url)
         assert response.status_code == 401
         assert_declared(document, "get", path, response)
+
+
+def test_a_board_analyst_starts_on_their_own_board_area(client, prydderch, analyst):
+    """Without an area chosen, the measure page shows Wales and the analyst's board area."""
+    board = analyst.organisation
+    board.board_area = prydderch.places.mid_and_west_wales
+    board.save()
+    client.force_login(analyst)
+    client.cookies["cylch_language"] = "en"
+    body = client.get(reverse("insight:measure", args=["icpc-in-time"])).content.decode()
+    assert f'<option value="{prydderch.places.mid_and_west_wales.code}" selected>' in body
+    assert "Why it matters" in body and "A child at risk should not wait" in body

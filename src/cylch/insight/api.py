@@ -74,7 +74,7 @@ class Message(Schema):
 def _measure(m) -> MeasureOut:
     return MeasureOut(id=m.id, title=str(m.title), numerator=str(m.numerator),
                       denominator=str(m.denominator) if m.denominator else None, rules=str(m.rules), why=str(m.why),
-                      source=m.source, kind=m.kind,
+                      source=str(m.source), kind=m.kind,
                       snapshot=m.snapshot, higher_is_better=m.higher_is_better,
                       groups={k: str(v) for k, v in m.group_labels().items()})  # fmt: skip
 

@@ -20,8 +20,13 @@ from cylch.insight.measures import BY_ID, MEASURES, SECTIONS
 
 
 def _default_area(user):
-    la = getattr(getattr(user, "organisation", None), "local_authority", None)
-    return area_mod.find(la.code) if la else None
+    """The reader's own authority, or a board's own area (a board analyst starts there)."""
+    org = getattr(user, "organisation", None)
+    la = getattr(org, "local_authority", None)
+    if la is not None:
+        return area_mod.find(la.code)
+    board = getattr(org, "board_area", None)
+    return area_mod.find(board.code) if board is not None else None
 
 
 def _as_of(request) -> tuple[date, bool]:

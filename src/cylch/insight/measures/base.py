@@ -52,7 +52,7 @@ class Measure:
     numerator: str  # what is counted (lazy)
     denominator: str | None  # out of what (lazy); None for a count
     rules: str  # inclusion rules and period (lazy)
-    source: str  # where in the reports the need comes from: RR (rapid review) and TA (thematic analysis) sections
+    source: str  # where the need comes from: RR (rapid review), TA (thematic analysis) sections (lazy)
     units: Callable[[date, date, date], Iterable[Unit]]  # (since, until, as_of)
     kind: str = RATE
     snapshot: bool = False  # counted as at the period's end, not over it

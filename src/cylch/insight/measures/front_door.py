@@ -93,7 +93,7 @@ MEASURES = [
             "By the date the report was received. Working days leave out weekends and bank holidays in Wales. "
             "A report still within its 7 days and without an outcome is not counted yet."
         ),
-        source="RR 1.1; TA 2.1",
+        source=_("RR 1.1; TA 2.1"),
         why=_("People who report a worry are often not told what happened, and stop reporting."),
         units=feedback_units,
     ),
@@ -107,7 +107,7 @@ MEASURES = [
             "By the date of the no-further-action decision; each child in a report counts once. A decision less "
             "than 12 months ago can still become a re-report, so recent periods rise over time."
         ),
-        source="TA s2 (54.5% referred and judged below threshold)",
+        source=_("TA s2 (54.5% referred and judged below threshold)"),
         why=_(
             "Most children in the reviews had been reported before and judged below the threshold; a child reported again soon after no further action may have been missed."
         ),
@@ -121,7 +121,7 @@ MEASURES = [
         numerator=_("Escalations raised in the period"),
         denominator=None,
         rules=_("By the date raised; grouped by the level at which each was resolved, or open."),
-        source="RR 5.2; TA 2.1",
+        source=_("RR 5.2; TA 2.1"),
         why=_(
             "Professionals who disagree with a decision rarely take it further; a recorded way to do so, and how it ends, shows whether they can."
         ),

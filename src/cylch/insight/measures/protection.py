@@ -214,7 +214,7 @@ MEASURES = [
             "By the date held. Health: GP, midwifery, health visiting, school nursing, hospital and emergency "
             "departments, mental health and substance misuse services, health boards."
         ),
-        source="RR KLOE 2 (most discussions heard only police and children's services)",
+        source=_("RR KLOE 2 (most discussions heard only police and children's services)"),
         why=_(
             "Most strategy discussions heard only the police and children's services; health often knew the child best."
         ),
@@ -227,7 +227,7 @@ MEASURES = [
         numerator=_("Strategy discussions in which a school took part"),
         denominator=_("Strategy discussions held in the period"),
         rules=_("By the date held."),
-        source="RR KLOE 2",
+        source=_("RR KLOE 2"),
         why=_("Schools see children every day, but were often not part of the discussion."),
         units=strategy_education_units,
     ),
@@ -241,7 +241,7 @@ MEASURES = [
             "By the date the conference was due. A conference not needed in the end (the enquiry found no "
             "continuing risk) is not counted."
         ),
-        source="RR KLOE 2; Wales Safeguarding Procedures",
+        source=_("RR KLOE 2; Wales Safeguarding Procedures"),
         why=_("A child at risk should not wait for the conference that decides on a plan."),
         by_due_date=True,
         units=deadline_units(DueKind.ICPC),
@@ -253,7 +253,7 @@ MEASURES = [
         numerator=_("First core groups held within 10 working days of the conference that registered the child"),
         denominator=_("First core groups that fell due in the period (held, or now overdue)"),
         rules=_("By the date due."),
-        source="Wales Safeguarding Procedures; RR KLOE 5",
+        source=_("Wales Safeguarding Procedures; RR KLOE 5"),
         why=_("The plan starts working only when the core group meets."),
         by_due_date=True,
         units=deadline_units(DueKind.CORE_GROUP_FIRST),
@@ -267,7 +267,7 @@ MEASURES = [
         ),
         denominator=_("Review conferences that fell due in the period (held, or now overdue)"),
         rules=_("By the date due; first and later reviews together."),
-        source="RR 5.1; Wales Safeguarding Procedures",
+        source=_("RR 5.1; Wales Safeguarding Procedures"),
         why=_("Reviews on time check that the plan is keeping the child safe."),
         by_due_date=True,
         units=deadline_units(DueKind.RCPC_FIRST, DueKind.RCPC_NEXT),
@@ -281,7 +281,7 @@ MEASURES = [
         ),
         denominator=_("Conferences whose 5 working days fell in the period (sent, or now overdue)"),
         rules=_("By the date due. Cylch sends to every invitee, attended or not, and records each delivery."),
-        source="RR 1.4, KLOE 5",
+        source=_("RR 1.4, KLOE 5"),
         why=_("Agencies cannot act on decisions they have not been sent."),
         by_due_date=True,
         units=deadline_units(DueKind.DECISIONS_SUMMARY),
@@ -293,7 +293,7 @@ MEASURES = [
         numerator=_("Conferences whose full record went to every invitee within 20 working days"),
         denominator=_("Conferences whose 20 working days fell in the period (sent, or now overdue)"),
         rules=_("By the date due."),
-        source="RR KLOE 5 (minutes not distributed)",
+        source=_("RR KLOE 5 (minutes not distributed)"),
         why=_("Conference records were often not sent out, so agencies worked from memory."),
         by_due_date=True,
         units=deadline_units(DueKind.FULL_RECORD),
@@ -305,7 +305,7 @@ MEASURES = [
         numerator=_("Conferences to which the child's GP practice was invited"),
         denominator=_("Initial, review and transfer conferences held in the period"),
         rules=_("By the date held."),
-        source="RR 1.4",
+        source=_("RR 1.4"),
         why=_("GPs were often not invited to conferences about their patients."),
         units=gp_invited_units,
     ),
@@ -316,7 +316,7 @@ MEASURES = [
         numerator=_("Conferences for which the GP practice's written report arrived before the conference"),
         denominator=_("Initial, review and transfer conferences held in the period"),
         rules=_("By the date held."),
-        source="RR 1.8",
+        source=_("RR 1.8"),
         why=_("Without the GP's report, the conference lacks the child's health history."),
         units=gp_report_units,
     ),
@@ -329,7 +329,7 @@ MEASURES = [
         rules=_(
             "By the date of the meeting; each agency invited to each meeting counts once; grouped by kind of agency."
         ),
-        source="RR 2.2, KLOE 5 (inconsistent attendance)",
+        source=_("RR 2.2, KLOE 5 (inconsistent attendance)"),
         why=_("Agencies attended conferences and core groups unevenly, so plans missed what they knew."),
         units=attendance_units,
         groups=_agency_kinds,
@@ -343,7 +343,7 @@ MEASURES = [
         rules=_(
             "By the date of the visit; every statutory visit recorded on the spine, by any children's services system."
         ),
-        source="RR KLOE 3",
+        source=_("RR KLOE 3"),
         why=_("Children's own words were often missing; a child seen alone can say what is happening."),
         units=seen_alone_units,
     ),
@@ -357,7 +357,7 @@ MEASURES = [
             "As at the last day of the period. A child registered under two categories is counted under each; "
             "the total counts each child once."
         ),
-        source="RR KLOE 1",
+        source=_("RR KLOE 1"),
         why=_("How many children are on the register, and why, across Wales."),
         units=register_units,
         kind=COUNT,
@@ -371,7 +371,7 @@ MEASURES = [
         numerator=_("Registrations that ended in the period, by length"),
         denominator=None,
         rules=_("By the date the registration ended."),
-        source="RR 1.2 (children kept on the register to keep services)",
+        source=_("RR 1.2 (children kept on the register to keep services)"),
         why=_("Children were sometimes kept on the register to keep services going."),
         units=length_units,
         kind=COUNT,
@@ -384,7 +384,7 @@ MEASURES = [
         numerator=_("Registrations of a child whose previous registration ended in the 12 months before"),
         denominator=_("Registrations that began in the period"),
         rules=_("By the date registered. A move between authorities (a transfer) is not a re-registration."),
-        source="RR 1.2 (support stopping abruptly at de-registration)",
+        source=_("RR 1.2 (support stopping abruptly at de-registration)"),
         why=_("Support stopping abruptly when a child comes off the register can bring them back onto it."),
         units=re_registration_units,
         higher_is_better=False,

@@ -35,7 +35,7 @@ MEASURES = [
             "As at the last day of the period: made by then, due before then, and not completed or closed by then. "
             "Counted for the board whose review made it, and for Wales; grouped by strategic or operational."
         ),
-        source="TA 2.3 and rec. 2.3 (recommendations without owners; evidence that they are met)",
+        source=_("TA 2.3 and rec. 2.3 (recommendations without owners; evidence that they are met)"),
         why=_("Review recommendations often had no owner, and no one could show they had been met."),
         units=overdue_units,
         kind=COUNT,
