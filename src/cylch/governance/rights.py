@@ -44,6 +44,7 @@ from cylch.events.services import event_correct
 from cylch.governance import rights_document
 from cylch.governance.exports import ExportFile, csv_bytes, export_file
 from cylch.governance.models import Rectification, RequesterRelationship
+from cylch.governance.rights_labels import field_label, kind_label, readable
 
 FORMATS = ("pdf", "csv")
 MIN_REASON = 10
@@ -120,7 +121,9 @@ def _pdf(document: rights_document.Document, attachments: list) -> bytes:
     from weasyprint import Attachment as Embedded
 
     data = json.dumps(document.as_dict(), ensure_ascii=False, indent=2)
-    sections = [(k, title, [(i, [(n, _text(v)) for n, v in i.fields.items()]) for i in items])
+    # The reader's document: labels and dates in their language (the JSON keeps keys and ISO dates).
+    sections = [(k, title, [(i, kind_label(i.kind), readable(i.date),
+                             [(field_label(n), _text(readable(v))) for n, v in i.fields.items()]) for i in items])
                 for k, title, items in document.sections()]  # fmt: skip
     html = render_to_string(
         "governance/rights/subject_access_pdf.html",
