@@ -20,7 +20,7 @@ class ReturnForm(forms.Form):
         error_messages={"required": _("Choose at least one kind of area")},
     )  # fmt: skip
     as_of = forms.DateField(
-        label=_("Figures as they stood at the end of (optional)"), required=False, input_formats=["%Y-%m-%d"],
+        label=_("Figures as they stood at the end of this day (optional)"), required=False, input_formats=["%Y-%m-%d"],
         help_text=_("A date such as 2026-10-31; empty for today. The same period and date always give the same figures."),
         error_messages={"invalid": _("Give the date as year-month-day, for example 2026-10-31")},
     )  # fmt: skip
