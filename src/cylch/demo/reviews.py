@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
@@ -28,6 +28,7 @@ from cylch.reviews.models import (
     Incident,
     PreviousHistory,
     Recommendation,
+    RecommendationUpdate,
     ReviewCode,
 )
 
@@ -259,6 +260,12 @@ RECOMMENDATIONS_CY = [
 ]  # fmt: skip
 
 
+def _dated(update: RecommendationUpdate, on: date) -> None:
+    """A demo update written as of the day it records (the service stamps it now)."""
+    at = timezone.make_aware(datetime.combine(on, time(10, 0)))
+    RecommendationUpdate.objects.filter(pk=update.pk).update(at=at)
+
+
 def _panel_user(board: BoardArea) -> User:
     org = Organisation.objects.filter(board_area=board, kind="safeguarding_board").first()
     user, _created = User.objects.get_or_create(
@@ -320,12 +327,14 @@ def _tracked(rng: random.Random, board: BoardArea, as_of: date, *, stage: str, c
                 Recommendation.objects.filter(pk=rec.pk).update(created_at=made)
             if stage == "done":
                 if i == 0:
-                    tracker.recommendation_update(rec, user=user, status="completed", note="Audit done.",
-                                                  evidence="Q2 audit: 19 of 20 notices sent in time.",
-                                                  on=add_months(referred, 8))  # fmt: skip
+                    update = tracker.recommendation_update(rec, user=user, status="completed", note="Audit done.",
+                                                           evidence="Q2 audit: 19 of 20 notices sent in time.",
+                                                           on=add_months(referred, 8))  # fmt: skip
+                    _dated(update, add_months(referred, 8))
                 elif i == 1:
-                    tracker.recommendation_update(rec, user=user, status="in_progress", note="Training delivered.",
-                                                  on=add_months(referred, 9))  # fmt: skip
+                    update = tracker.recommendation_update(rec, user=user, status="in_progress",
+                                                           note="Training delivered.", on=add_months(referred, 9))  # fmt: skip
+                    _dated(update, add_months(referred, 9))
     if stage == "done":
         sign_off = review.milestones.get(step="sign_off")
         assert not quality.assess(review).to_fix, quality.assess(review).to_fix

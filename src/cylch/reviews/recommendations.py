@@ -236,10 +236,24 @@ def by_board(qs: QuerySet[Recommendation], today: date | None = None) -> list[Bo
         )
         .order_by()
     )  # fmt: skip
-    areas = {a.pk: a for a in BoardArea.objects.all()}
+    counted = {r["review__referral__board_area"]: r for r in rows}
+    # Every board, a board with none showing 0: "none overdue" is an answer too.
     out = [
-        BoardCount(r["review__referral__board_area"], local_name(areas[r["review__referral__board_area"]]), r["n"],
-                   r["open_n"], r["late"], r["annual"])
-        for r in rows
+        BoardCount(a.pk, local_name(a), *(
+            (r["n"], r["open_n"], r["late"], r["annual"]) if (r := counted.get(a.pk)) else (0, 0, 0, 0)
+        ))
+        for a in BoardArea.objects.filter(pk__in=set(counted) | set(_board_ids()))
     ]  # fmt: skip
     return sorted(out, key=lambda c: c.board)
+
+
+def _board_ids() -> list[int]:
+    """The regional boards' areas (an area some organisation is a safeguarding board of)."""
+    from cylch.access.models import Organisation
+    from cylch.access.roles import OrganisationKind
+
+    return list(
+        Organisation.objects.filter(kind=OrganisationKind.SAFEGUARDING_BOARD, board_area__isnull=False).values_list(
+            "board_area_id", flat=True
+        )
+    )

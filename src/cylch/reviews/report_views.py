@@ -74,6 +74,8 @@ def section(request, review_id, key):
         **_nav(request, rev, "report"), "spec": spec, "title": spec["label"][language], "guidance": spec["guidance"][language],
         "form": form, "form_errors": form_errors(form), "row_errors": errors, "columns": columns, "grid": grid,
         "version": version, "other": other, "copied": copied, "other_text": content.get(report.TEXT_KEY[other], ""),
+        # Written in the other language, the section is not empty: no reason for leaving it out.
+        "other_written": other in report.written_in(content),
     })  # fmt: skip
 
 

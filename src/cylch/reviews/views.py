@@ -115,5 +115,6 @@ def review(request, review_id):
         "rev": rev, "steps": steps, "form": form, "form_errors": form_errors(form), "today": timezone.localdate(),
         "label": services.type_label(rev.type), "active": "timeline", "check": assess(rev),
         "has_report": bool(services.config()["types"][rev.type].get("report")),
+        "waiting": set() if rev.completed_on else services.after_sign_off(rev),
         "writable": board_scope(request.user) is not None,
     })  # fmt: skip
