@@ -265,3 +265,28 @@ def test_every_measure_has_a_hand_built_test_with_a_known_answer():
     asked = set(re.findall(r"""(?:whole|pair|by_group|rate|_with_units)\(\s*["']([a-z0-9-]+)["']""", source))
     asked |= set(re.findall(r"""BY_ID\[["']([a-z0-9-]+)["']\]""", source))
     assert {m.id for m in MEASURES} - asked == set()
+
+
+def test_alerts_that_led_to_something_being_done_by_rule(prydderch):
+    """Closed alerts of two rules: was-not-brought, a report and early help against no action
+    needed (2 of 3); repeat domestic abuse, a meeting against already in hand (1 of 2). One
+    closed after the as-of day is not yet closed then."""
+    from cylch.rules.models import Alert
+
+    p = prydderch
+    now = timezone.now()
+    common = {"pack": "wales@test", "severity": "high", "local_authority": p.places.ceredigion,
+              "owner_organisation": p.orgs.childrens_services, "evidence_updated_at": now,
+              "raised_at": now - timedelta(days=10), "acknowledge_by": now - timedelta(days=9)}  # fmt: skip
+    closed = now - timedelta(days=2)
+    for i, (rule, outcome) in enumerate([("was-not-brought", "report_made"), ("was-not-brought", "early_help"),
+                                         ("was-not-brought", "no_action"), ("repeat-domestic-abuse", "multi_agency_meeting"),
+                                         ("repeat-domestic-abuse", "already_in_hand")]):  # fmt: skip
+        Alert.objects.create(rule_id=rule, scope_key=f"s{i}", outcome=outcome, closed_at=closed, **common)
+    span = periods.Period(timezone.localdate() - timedelta(days=30), timezone.localdate(), "span")
+    by_rule = {
+        f.group: (f.numerator, f.denominator) for f in figures(BY_ID["alerts-acted-on"], [span], [areas.wales()])
+    }
+    assert by_rule == {"": (3, 5), "was-not-brought": (2, 3), "repeat-domestic-abuse": (1, 2)}
+    before = timezone.localdate() - timedelta(days=3)
+    assert pair("alerts-acted-on", span, as_of=before) == (0, 0)

@@ -52,6 +52,30 @@ def outcome_units(since: date, until: date, as_of: date):
             yield Unit(a["local_authority_id"], day, True, f"alert:{a['public_id']}", group=a["outcome"])
 
 
+ACTED = {
+    AlertOutcome.REPORT_MADE,
+    AlertOutcome.MULTI_AGENCY_MEETING,
+    AlertOutcome.EARLY_HELP,
+    AlertOutcome.PLAN_CHANGED,
+}
+
+
+def acted_units(since: date, until: date, as_of: date):
+    """Alerts closed in the period, by the rule that raised them: in the numerator when
+    something was done (a report, a meeting, early help, a changed plan), not when the work was
+    already in hand or nothing was needed. The outcomes of each rule, as one figure."""
+    for a in (
+        _alerts(since, until, "closed_at")
+        .exclude(outcome="")
+        .values("public_id", "rule_id", "outcome", "closed_at", "local_authority_id")
+    ):
+        day = timezone.localtime(a["closed_at"]).date()
+        if since <= day <= until:
+            yield Unit(
+                a["local_authority_id"], day, a["outcome"] in ACTED, f"alert:{a['public_id']}", group=a["rule_id"]
+            )
+
+
 def rule_titles() -> dict[str, str]:
     """Each rule's title in the reader's language, from every pack in use."""
     from django.utils.translation import get_language
@@ -102,5 +126,22 @@ MEASURES = [
         units=outcome_units,
         kind=COUNT,
         groups=dict(AlertOutcome.choices),
+    ),
+    Measure(
+        id="alerts-acted-on",
+        section="alerts",
+        title=_("Alerts that led to something being done, by rule"),
+        numerator=_(
+            "Alerts closed with a report to children's services, a multi-agency meeting, early help or a changed plan"
+        ),
+        denominator=_("Alerts closed in the period"),
+        rules=_(
+            "By the date the alert was closed; grouped by the rule that raised it. “Already known and in hand” and "
+            "“no action needed” are not counted as something done."
+        ),
+        source=_("TA missed-appointments deep dive (what happens next); TA 1.2"),
+        why=_("A rule earns its place when the patterns it finds lead somewhere; this shows which rules do."),
+        units=acted_units,
+        groups=rule_titles,
     ),
 ]
