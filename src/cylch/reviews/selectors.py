@@ -14,7 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from cylch.protection.timescales import add_months
-from cylch.reviews import quality
+from cylch.reviews import quality, services
 from cylch.reviews.models import Milestone, Recommendation, Review
 
 # Signed-off reviews stay on the board's page this long: publication and the recommendations
@@ -49,7 +49,8 @@ def _reviews(board_area):
 
 def _row(review: Review, today: date) -> BoardRow:
     steps = list(review.milestones.all())
-    waiting = [m for m in steps if m.done_on is None]
+    later = set() if review.completed_on else services.after_sign_off(review)  # they wait for the sign-off
+    waiting = [m for m in steps if m.done_on is None and m.step not in later]
     next_step = min(waiting, key=lambda m: (m.due_on, m.position)) if waiting else None
     published = next((m.done_on for m in steps if m.step in ("publication", "repository") and m.done_on), None)
     late = sum(1 for r in review.recommendations.all() if r.is_open and r.due_on < today)
