@@ -1,11 +1,12 @@
 """Online matching: score one new agency record against the records already held, at once.
 
 Candidates are the records the saved model's own blocking rules pair with the new one, as in
-a batch run: each rule is asked of the main database through indexed columns (identifiers,
-date of birth as given or with day and month swapped, surname, postcode, street address) and
-then checked on the prepared fields. They are scored by Splink's own comparison SQL for the
-saved model on an in-process DuckDB, so online and batch compare the same pairs and give them
-the same numbers.
+a batch run: each rule is asked of the main database exactly, through the identifiers, the date
+of birth (as given or with day and month swapped) and the prepared keys stored on every record
+(``AgencyRecord.MATCH_KEYS``: surname, given-name form, postcode, street address), indexed
+together, and checked again on the prepared fields of the rows read. They are scored by
+Splink's own comparison SQL for the saved model on an in-process DuckDB, so online and batch
+compare the same pairs and give them the same numbers.
 """
 
 from __future__ import annotations

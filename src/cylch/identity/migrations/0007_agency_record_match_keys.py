@@ -2,8 +2,10 @@
 form, the postcode without spaces and the folded street address are stored on each agency record,
 filled here for the records already held, and indexed with the date of birth, postcode and address.
 
-The fill reads and writes 5,000 records at a time (one UPDATE ... FROM VALUES each, PostgreSQL and SQLite alike), so a hub of a
-million records is never held in memory; it takes about a minute per million records (docs/linkage.md)."""
+The fill reads and writes 5,000 records at a time (one UPDATE ... FROM VALUES each, PostgreSQL and
+SQLite alike), so a hub of a million records is never held in memory: on PostgreSQL the whole
+migration took 8 minutes for a million records (68 s for 100,000) with peak memory 180 MB, on a
+two-core machine at load average 11; VACUUM ANALYZE the table afterwards (every row was rewritten)."""
 
 from django.db import migrations, models
 
@@ -24,17 +26,19 @@ def fill_match_keys(apps, schema_editor):
             batch = list(qs.filter(pk__gt=last)[:BATCH])
             if not batch:
                 return
-            last = batch[-1].pk
+            first, last = batch[0].pk, batch[-1].pk
             rows = []
             for record in batch:
                 keys = match_keys(record)
                 rows.append((record.pk, *(keys[k] for k in KEYS)))
             values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+            # The id range keeps each UPDATE to its batch's rows: joined to VALUES alone,
+            # PostgreSQL scans the whole table once per batch.
             cursor.execute(
-                f"WITH v(i, g, p, a) AS (VALUES {values}) "  # noqa: S608 (the table's own name)
+                f"WITH v(i, g, p, a) AS (VALUES {values}) "  # the table name is the model's own
                 f'UPDATE "{table}" SET given_canon = v.g, postcode_key = v.p, address_key = v.a '
-                f'FROM v WHERE "{table}".id = v.i',
-                [x for row in rows for x in row],
+                f'FROM v WHERE "{table}".id = v.i AND "{table}".id BETWEEN %s AND %s',
+                [*(x for row in rows for x in row), first, last],
             )
 
 
@@ -43,7 +47,12 @@ class Migration(migrations.Migration):
         ("identity", "0006_agency_record_address_lower"),
     ]
 
+    # The indexes only online matching used go first and the new ones come after the fill: each
+    # index on the table is another write for every record the fill updates.
     operations = [
+        migrations.RemoveIndex(model_name="agencyrecord", name="identity_ag_date_of_3a1252_idx"),
+        migrations.RemoveIndex(model_name="agencyrecord", name="identity_ag_postcod_627e51_idx"),
+        migrations.RemoveIndex(model_name="agencyrecord", name="agency_record_address_lower"),
         migrations.AddField(
             model_name="agencyrecord",
             name="given_canon",
@@ -62,9 +71,6 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, help_text="Folded street address.", max_length=200),
         ),
         migrations.RunPython(fill_match_keys, migrations.RunPython.noop, elidable=True),
-        migrations.RemoveIndex(model_name="agencyrecord", name="identity_ag_date_of_3a1252_idx"),
-        migrations.RemoveIndex(model_name="agencyrecord", name="identity_ag_postcod_627e51_idx"),
-        migrations.RemoveIndex(model_name="agencyrecord", name="agency_record_address_lower"),
         migrations.AddIndex(
             model_name="agencyrecord",
             index=models.Index(fields=["date_of_birth", "given_canon"], name="agency_record_dob_given"),
