@@ -349,6 +349,27 @@ def test_children_at_different_addresses_get_different_households(prydderch):
     assert current_household(nel) == current_household(lili)  # the same address written differently
 
 
+def test_a_child_reported_at_a_home_cylch_holds_joins_that_household(prydderch):
+    """A new child named at the family's address, written the reporter's way, joins the home the
+    agencies already place the family in (not a household of the report's own, which would
+    split the family's chronology); another flat at the same postcode is another home."""
+    from cylch.identity.selectors import current_household
+
+    fam = prydderch
+    report = submit(fam, children=[
+        SubjectIn(given_name="Gwion", family_name="Prydderch", address_line="4 maes-y-felin", postcode="SY23 3ZZ"),
+    ])  # fmt: skip
+    gwion = report.subjects.get().person
+    assert gwion.pk not in {fam.alys.pk, fam.twm.pk, fam.ceri.pk}
+    held = fam.home
+    assert current_household(gwion) == held
+
+    report = submit(fam, children=[
+        SubjectIn(given_name="Mali", family_name="Jones", address_line="5 Maes y Felin", postcode="SY23 3ZZ"),
+    ])  # fmt: skip
+    assert current_household(report.subjects.get().person) not in (None, held)
+
+
 def test_an_outcome_nobody_could_be_sent_stays_due_until_someone_phones(prydderch):
     from cylch.reports.selectors import feedback_due
     from cylch.reports.services import report_feedback_by_telephone

@@ -114,8 +114,8 @@ class _Finder:
                 .values_list("household_id", flat=True)
                 .distinct()
             )
-        # Where an address is held twice (a report makes its own household), the one somebody
-        # lives in now, then the oldest.
+        # Where an address is held twice (reports made their own households before
+        # ``household_at``), the one somebody lives in now, then the oldest.
         ranked = sorted(found.values(), key=lambda h: (h.pk not in lived_in, h.pk))
         self.households = [(address_of_household(h), h) for h in ranked]
 
@@ -138,6 +138,25 @@ class _Finder:
             household.save(update_fields=["uprn", "modified_at"])
         self.households.append((address_of_household(household), household))
         return household, True
+
+
+def household_at(
+    *, address_line: str, town: str, postcode: str, local_authority, actor: User | None
+) -> tuple[Household, bool]:
+    """The household already held at this address, as intake finds it (the one somebody lives in
+    now, then the oldest), or a new one; and whether it is new.
+
+    A report names a child's address the way the reporter writes it. Making a household for
+    each report split one home into several, each with part of the family's chronology; found
+    like this, the reported child joins the family the agencies already place there."""
+    address = normalise(address_line=address_line, postcode=postcode)
+    found = _Finder([address]).find(address) if address.line and address.postcode else None
+    if found is not None:
+        return found, False
+    household = household_create(
+        address_line=address_line, town=town, postcode=postcode, local_authority=local_authority, actor=actor
+    )
+    return household, True
 
 
 def place(person_ids: Iterable[int], *, actor: User | None = None) -> dict[int, int]:

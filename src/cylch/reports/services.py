@@ -25,10 +25,11 @@ from cylch.events.models import Source
 from cylch.events.services import record_event
 from cylch.governance.approvals import hold
 from cylch.governance.models import ApprovalKind, ApprovalRequest
+from cylch.identity.households import household_at
 from cylch.identity.models import Household, Person
 from cylch.identity.names import fold
 from cylch.identity.selectors import current_household, unique_exact_match
-from cylch.identity.services import agency_record_upsert, household_add_member, household_create
+from cylch.identity.services import agency_record_upsert, household_add_member
 from cylch.notify.services import notify_address, notify_user
 from cylch.reports import reference as refs
 from cylch.reports.models import BodyMapMark, Channel, Outcome, Report, ReportSubject, Status, SubjectRole
@@ -283,7 +284,7 @@ def _submit(
             if subject.address_line and current_household(person) is None:
                 where = (fold(subject.address_line), "".join(subject.postcode.upper().split()))
                 if where not in households:
-                    households[where] = household_create(
+                    households[where], _new = household_at(
                         address_line=subject.address_line,
                         town=subject.town,
                         postcode=subject.postcode,
