@@ -162,6 +162,20 @@ def test_subject_access_lists_every_record_about_alys_and_marks_third_party_item
     assert "Alys" not in json.dumps(entry.detail) and "Alys" not in made.filename
 
 
+def test_the_readable_file_names_fields_and_dates_in_the_readers_language(world):
+    """The PDF a person reads says "Dyddiad geni" and "9 Ebrill 2019" in Welsh ("Date of birth",
+    "9 April 2019" in English), never the key or the ISO date; the JSON inside keeps both."""
+    from django.utils import translation
+
+    for language, label, born in (("cy", "Dyddiad geni", "9 Ebrill 2019"), ("en", "Date of birth", "9 April 2019")):
+        with translation.override(language):
+            made = rights.subject_access_export(world.p.alys, user=world.p.staff.team_manager, fmt="pdf")
+        document, _files, text = pdf_parts(made.body)
+        assert label in text and born in text, language
+        assert "date_of_birth" not in text and "2019-04-09" not in text
+        assert items_of(document)[str(world.p.alys.public_id)]["fields"]["date_of_birth"] == "2019-04-09"
+
+
 def test_the_csv_has_a_row_per_field_with_the_third_party_mark(world):
     made = rights.subject_access_export(world.p.alys, user=world.p.staff.team_manager, fmt="csv")
     rows = list(csv.reader(io.StringIO(made.body.decode("utf-8-sig"))))
