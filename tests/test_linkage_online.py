@@ -46,6 +46,11 @@ def test_a_saved_record_keeps_the_keys_its_blocking_rules_read(prydderch):
     record.save(update_fields=["given_name"])
     record.refresh_from_db()
     assert record.given_canon == "sian" and record.address_key == "12 heol y bryn"
+    AgencyRecord.objects.filter(pk=record.pk).update(surname_key="")  # as stored before the key existed
+    record.refresh_from_db()
+    record.save(update_fields=["surname_key"])  # what intake writes when it finds a key missing
+    record.refresh_from_db()
+    assert record.surname_key == "hopkins"
 
 
 def test_bulk_writes_keep_the_keys_too(prydderch):

@@ -154,10 +154,14 @@ class AgencyRecord(BaseModel):
         ]
 
     def save(self, *args, **kwargs):
-        self.fill_match_keys()
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, *self.match_keys_of(update_fields)}
+        if update_fields is None:
+            self.fill_match_keys()
+        elif keys := self.match_keys_of(update_fields):
+            # Only when a field they come from is written: a save of other fields leaves them be
+            # (and reads no deferred field to make them).
+            self.fill_match_keys()
+            kwargs["update_fields"] = {*update_fields, *keys}
         super().save(*args, **kwargs)
 
     def __str__(self) -> str:
@@ -170,8 +174,8 @@ class AgencyRecord(BaseModel):
 
     @classmethod
     def match_keys_of(cls, fields) -> set[str]:
-        """The stored keys made from any of ``fields`` (to write with them)."""
-        return {key for key, (_column, source, _as) in cls.MATCH_KEYS.items() if source in fields}
+        """The stored keys made from any of ``fields``, or named in them (to write with them)."""
+        return {key for key, (_column, source, _as) in cls.MATCH_KEYS.items() if source in fields or key in fields}
 
 
 def match_keys(record) -> dict[str, str]:
