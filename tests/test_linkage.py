@@ -481,3 +481,19 @@ def test_thresholds_in_the_docs_are_the_ones_in_the_code():
     assert f"**auto-link at ≥ {auto:g}**" in doc and f"**review at ≥ {review:g}**" in doc
     shipped = LinkageModel.load(DEFAULT_MODEL)
     assert (shipped.auto_link_weight, shipped.review_weight) == (auto, review)
+
+
+def test_every_level_of_the_shipped_model_has_words_for_the_review_page():
+    """The review page shows each field's agreement level through labels.LEVEL_LABELS (so a Welsh
+    reader reads Welsh): the shipped model has no level without an entry there."""
+    from cylch.identity.linkage.labels import LEVEL_LABELS
+
+    model = LinkageModel.load(DEFAULT_MODEL)
+    levels = {
+        level["label_for_charts"]
+        for comparison in model.splink["comparisons"]
+        for level in comparison["comparison_levels"]
+        if not level.get("is_null_level")
+    }
+    assert "Welsh/English form misspelt (Rese/Rhys)" in levels
+    assert levels - set(LEVEL_LABELS) == set()

@@ -178,7 +178,7 @@ def case_thresholds(n: int = 100_000) -> dict[str, Any]:
         if any(ids.values()):
             trusted[r["id"]] = {k: v for k, v in ids.items() if v}
     clustered_rows = []
-    for auto, link in [(14, 6.0), (10, 6.0), (9, 6.0), (8, 6.0), (7, 6.0), (6, 6.0), (8, None), (8, 7.0), (8, 5.0), (8, 4.0), (6, None)]:  # fmt: skip
+    for auto, link in [(14, 5.0), (10, 5.0), (9, 5.0), (8, 5.0), (7, 5.0), (6, 5.0), (8, None), (8, 6.0), (8, 5.5), (8, 4.5), (8, 4.0), (6, None)]:  # fmt: skip
         m = dataclasses.replace(model, auto_link_weight=auto, cluster_link_weight=link)
         cluster_of, _decisions, review, _auto = batch.cluster(list(truth), edges, model=m, trusted=trusted)
         pairs = evaluate.pair_scores(cluster_of, truth)

@@ -21,6 +21,9 @@ FIELD_LABELS = {
 LEVEL_LABELS = {
     "All other comparisons": _("Different"),
     "Day and month swapped": _("Day and month swapped"),
+    "Different given name, same date of birth and surname (twins?)": _(
+        "Different given name, same date of birth and surname (twins?)"
+    ),
     "Elsewhere (moved, or another household)": _("Elsewhere (moved, or another household)"),
     "Given name is the other's surname (swapped)": _("Given name is the other's surname (swapped)"),
     "Nearly the same (Jaro-Winkler ≥ 0.92)": _("Nearly the same spelling"),
@@ -42,6 +45,7 @@ LEVEL_LABELS = {
     "Similar (Jaro-Winkler ≥ 0.8)": _("Similar spelling"),
     "Similar town": _("Similar town"),
     "Surname is the other's given name (swapped)": _("Surname is the other's given name (swapped)"),
+    "Welsh/English form misspelt (Rese/Rhys)": _("Welsh or English form, misspelt (Rese, Rhys)"),
     "Welsh/English form or short name (Dafydd/David/Dai)": _(
         "Welsh or English form, or a short name (Dafydd, David, Dai)"
     ),

@@ -23,11 +23,14 @@ MODEL_FORMAT = 1
 # the demo's hard population; see docs/linkage.md for the table that chose them.
 DEFAULT_AUTO_LINK_WEIGHT = 8.0
 DEFAULT_REVIEW_WEIGHT = 0.0
-# Two clusters joined only by review-band pairs are one person, without review, when the best of
-# those pairs scores at least this and every pair of records across them scored in the band or
-# above (``batch.cluster``). A model saved before this existed (no key in its JSON) has none.
-DEFAULT_CLUSTER_LINK_WEIGHT = 6.0
+# Two clusters joined only by review-band pairs are one person, without review, when their
+# cluster-level score (the mean weight of the pairs across them that scored in the band or above,
+# ``batch.cluster_score``) is at least this. A model saved before this existed (no key in its
+# JSON) has none.
+DEFAULT_CLUSTER_LINK_WEIGHT = 5.5
 TWIN_LEVEL = "Different given name, same date of birth and surname (twins?)"
+VARIANT_TYPO_LEVEL = "Welsh/English form misspelt (Rese/Rhys)"
+VARIANT_TYPO_SIMILARITY = 0.92
 # Term frequencies kept in the saved model for online matching: names seen at least this often.
 TF_MIN_COUNT = 2
 
@@ -43,6 +46,13 @@ def _exact(col: str, label: str, tf: bool = False):
 
 def _custom(sql: str, label: str):
     return cll.CustomLevel(sql, label_for_charts=label)
+
+
+def _best_form_similarity(forms: str, name: str) -> str:
+    """SQL: the highest Jaro-Winkler similarity of one side's given name to any form of the other's."""
+    return (
+        f'list_max(list_transform("given_variants_{forms}", lambda v: jaro_winkler_similarity(v, "given_name_{name}")))'
+    )
 
 
 def _null(*cols: str):
@@ -80,6 +90,13 @@ def comparisons_for(fields: set[str]) -> list:
             ),
             cll.JaroWinklerLevel("given_name", 0.92).configure(
                 label_for_charts="Nearly the same (Jaro-Winkler ≥ 0.92)"
+            ),
+            # A Welsh/English form misspelt ("Rese"/"Rhys", "Dfydd"/"David"): the best Jaro-Winkler
+            # of one name against every known form of the other. Both forms are in the list.
+            _custom(
+                f"{_best_form_similarity('l', 'r')} >= {VARIANT_TYPO_SIMILARITY} "
+                f"OR {_best_form_similarity('r', 'l')} >= {VARIANT_TYPO_SIMILARITY}",
+                VARIANT_TYPO_LEVEL,
             ),
         ]
         if "surname" in fields:

@@ -15,7 +15,9 @@ the same on Spark and are translated, not copied:
   literal, so ``"dob_l" = "dob_r"`` would silently compare two constants. sqlglot rewrites
   the identifiers with backticks. This is also why the Welsh/English name-form level
   (``array_contains("given_variants_l", "given_name_r")``) cannot run on Spark as written:
-  ``array_contains`` itself is the same function on both (list first, value second).
+  ``array_contains`` itself is the same function on both (list first, value second), and so
+  are the misspelt-form level's ``list_max(list_transform(list, lambda v: ...))``, which
+  becomes ``array_max(transform(list, v -> ...))``.
 * **Jaro-Winkler.** Splink's Spark jar has a ``jaro_winkler`` function, but it is not
   DuckDB's: it counts half-transpositions without rounding down (``annwen``/``anwen`` is
   0.876 there, 0.902 on DuckDB), which moves pairs across the 0.8, 0.9 and 0.92 levels. So
@@ -40,6 +42,7 @@ Training stays on DuckDB (``cylch link train``): the model is one JSON file eith
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -114,8 +117,27 @@ CASE
 END
 """.replace("{B}", "(greatest(length(s1), length(s2)) div 2 - 1)").replace("{name}", JARO_WINKLER)
 
+# Spark refuses a SQL function inside a lambda ("Lambda function with SQL UDF in a higher order
+# function"), as in the misspelt-form level's transform over a list: there the same body is written
+# out in place, with the two arguments put for s1 and s2 (its own lambdas name no ``v``, the only
+# variable a model's lambda uses, so nothing is captured).
+_JARO_WINKLER_BODY = _JARO_WINKLER_SQL.split("RETURNS DOUBLE RETURN", 1)[1].strip()
+_INLINE = "CYLCH_JARO_WINKLER_INLINE"
+_INLINE_CALL = re.compile(_INLINE + r"\((\w+|`\w+`), (\w+|`\w+`)\)")
+
+
+def _inline_jaro_winkler(sql: str) -> str:
+    def body(m: re.Match) -> str:
+        args = {"s1": m.group(1), "s2": m.group(2)}
+        return "(" + re.sub(r"\bs[12]\b", lambda a: args[a.group(0)], _JARO_WINKLER_BODY) + ")"
+
+    return _INLINE_CALL.sub(body, sql)
+
+
 # Functions a model's SQL may use, by what they become on Spark.
-_SAME_ON_SPARK = (exp.ArrayContains,)
+# DuckDB's list_contains, list_transform (with a lambda) and list_max are Spark's array_contains,
+# transform and array_max: list first, the same nulls (the max of an empty or null list is null).
+_SAME_ON_SPARK = (exp.ArrayContains, exp.Transform, exp.ArrayMax)
 _JAR_FUNCTIONS = {"damerau_levenshtein"}
 
 
@@ -149,10 +171,11 @@ def to_spark_sql(sql: str) -> str:
 
     def rename(node):
         if isinstance(node, exp.JarowinklerSimilarity):
-            return exp.Anonymous(this=JARO_WINKLER, expressions=[node.this, node.expression])
+            name = _INLINE if node.find_ancestor(exp.Lambda) else JARO_WINKLER
+            return exp.Anonymous(this=name, expressions=[node.this, node.expression])
         return node
 
-    return tree.transform(rename).sql(dialect="spark")
+    return _inline_jaro_winkler(tree.transform(rename).sql(dialect="spark"))
 
 
 def spark_settings(splink_settings: dict[str, Any]) -> dict[str, Any]:
