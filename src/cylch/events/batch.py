@@ -23,7 +23,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -42,15 +41,10 @@ from cylch.events.services import (
     recorder_of,
     validate_details,
 )
-from cylch.events.signals import event_recorded
+from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.households import place
 from cylch.identity.models import AgencyRecord
 from cylch.identity.services import CHUNK, RecordResult, agency_records_upsert, clean_record_fields
-
-# Sent once per stored batch, after ``event_recorded`` (with ``batch=True``) for each of its new
-# events, inside the same transaction. kwargs: ``events``, the new events in the batch's order.
-# A listener that would do per event what is cheaper done per batch (the rules) waits for this.
-batch_recorded = Signal()
 
 # A concurrent batch can store one of our external ids between our look and our insert; each
 # retry settles at least one such id, so a few are plenty.

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +24,7 @@ from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
 from cylch.events.models import Event, Source
-from cylch.events.signals import event_recorded
+from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.models import AgencyRecord, HouseholdMembership, Person
 
 
@@ -105,6 +108,30 @@ def recorder_of(user, name: str, role: str, contact: str) -> tuple[str, str, str
             role = role or str(user.get_role_display())
         contact = contact or user.email or user.phone
     return name[:120], role[:120], contact[:200]
+
+
+_together: ContextVar[list[Event] | None] = ContextVar("cylch_recording_together", default=None)
+
+
+@contextmanager
+def recording_together() -> Iterator[list[Event]]:
+    """Hand the events recorded in this block to the listeners together when it ends
+    (``batch_recorded``), as an agency batch's are: the rules then run once over every scope
+    the events touched rather than once per event. Use inside the transaction that records
+    them; if the block raises, nothing is sent (the transaction rolls back). A block inside
+    another adds to the outer one."""
+    outer = _together.get()
+    if outer is not None:
+        yield outer
+        return
+    events: list[Event] = []
+    token = _together.set(events)
+    try:
+        yield events
+    finally:
+        _together.reset(token)
+    if events:
+        batch_recorded.send(sender=Event, events=events)
 
 
 def record_event(
@@ -198,7 +225,10 @@ def record_event(
                     purpose="event recorded" if not supersedes else "event corrected",
                     detail={"code": code, "person": subject_key, "external_id": external_id or ""},
                 )
-            event_recorded.send(sender=Event, event=event)
+            together = _together.get()
+            event_recorded.send(sender=Event, event=event, batch=together is not None)
+            if together is not None:
+                together.append(event)
     except IntegrityError:
         # Another request stored the same external id between our check and our insert.
         existing = (

@@ -22,7 +22,7 @@ from cylch.access.roles import FRONT_DOOR_ROLES, OrganisationKind, Role
 from cylch.core import taxonomy
 from cylch.core.calendar import add_working_days, is_out_of_hours
 from cylch.events.models import Source
-from cylch.events.services import record_event
+from cylch.events.services import record_event, recording_together
 from cylch.governance.approvals import hold
 from cylch.governance.models import ApprovalKind, ApprovalRequest
 from cylch.identity.households import household_at
@@ -171,7 +171,9 @@ def report_submit(
     received_at = received_at or timezone.now()
     received_on = timezone.localtime(received_at).date()
     try:
-        with transaction.atomic():
+        # The report's entries reach the rules together, once it is all stored (one evaluation
+        # over the scopes they touch, as for an agency's batch), not one by one.
+        with transaction.atomic(), recording_together():
             return _submit(
                 channel=channel, children=children, concern_codes=concern_codes, what_happened=what_happened,
                 language=language, adults=adults, maker=maker, maker_organisation=maker_organisation,

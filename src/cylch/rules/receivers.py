@@ -16,9 +16,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from cylch.access.audit import hold_chain
-from cylch.events.batch import batch_recorded
 from cylch.events.models import Event
-from cylch.events.signals import event_recorded
+from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.models import Person
 from cylch.rules import routing
 from cylch.rules.coordinator import lead_coordinator_check, needing_a_check
@@ -63,6 +62,9 @@ def on_batch(sender, events, **kwargs) -> None:
         evaluate_events(events)
         for event in register_candidates(events):
             tell_social_worker(event)
+        for event in events:  # a household's entry reaches the social workers of its children
+            if event.person_id is None and event.household_id is not None:
+                tell_social_worker(event)
         for person in coordinator_candidates(events):
             lead_coordinator_check(person)
 
