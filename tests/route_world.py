@@ -243,6 +243,7 @@ def _review(world: World, side: str, *, area: BoardArea, child, user: User, word
     world.put(side, "referral", referral.public_id, words)
     world.put(side, "review", review.public_id, words)
     world.put(side, "milestone", review.milestones.exclude(step="decision").order_by("pk").first().public_id, words)
+    world.put(side, "milestone_day", days_ago(1).strftime("%d/%m/%Y"))  # after the referral, never in the future
 
 
 def _mover(world: World, gp: Organisation, user: User, la: LocalAuthority) -> None:
