@@ -107,7 +107,7 @@ MEASURES = [
             "By the date of the no-further-action decision; each child in a report counts once. A decision less "
             "than 12 months ago can still become a re-report, so recent periods rise over time."
         ),
-        source=_("TA s2 (54.5% referred and judged below threshold)"),
+        source=_("TA s2 (54.5 per cent referred and judged below threshold)"),
         why=_(
             "Most children in the reviews had been reported before and judged below the threshold; a child reported again soon after no further action may have been missed."
         ),
