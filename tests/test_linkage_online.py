@@ -133,3 +133,59 @@ def _stored(org, r) -> AgencyRecord:
         postcode=" ".join(r["postcode"].upper().split()), address_line=r["address"], town=r["town"],
         nhs_number=r["nhs_number"], upn=r["pupil_number"],
     )  # fmt: skip
+
+
+def _person_of_two(prydderch):
+    """A person known by two records (school and health visiting), for the cluster-level rule."""
+    from cylch.identity.models import LinkMethod, PersonLink
+
+    first = agency_record_upsert(organisation=prydderch.orgs.school, local_id="S1", data=OSIAN)
+    second = AgencyRecord.objects.create(organisation=prydderch.orgs.health_visiting, local_id="HV1", **OSIAN)
+    PersonLink.objects.create(agency_record=second, person=first.person, method=LinkMethod.CLERICAL)
+    return first.person, first.record, second
+
+
+def _scores(model, weights: dict[int, float]):
+    from cylch.identity.linkage.online import Score
+
+    ranked = sorted(weights.items(), key=lambda kv: -kv[1])
+    return [Score(str(pk), w, 0.5, {}, model) for pk, w in ranked]
+
+
+def test_online_cluster_level_link_is_the_batch_mean_of_the_persons_records(prydderch):
+    """A review-band best candidate links the new record to its person when the mean weight of the
+    person's records that were candidates scoring at least the review weight reaches the
+    cluster-link weight (``batch.cluster_score``, as a batch run decides), not otherwise."""
+    import dataclasses
+
+    from cylch.identity.linkage.online import _agrees_with_the_whole_person
+
+    model = dataclasses.replace(LinkageModel.load(DEFAULT_MODEL), cluster_link_weight=5.5, review_weight=0.0,
+                                auto_link_weight=8.0)  # fmt: skip
+    person, a, b = _person_of_two(prydderch)
+
+    def links(weights):
+        scores = _scores(model, weights)
+        return _agrees_with_the_whole_person(model, scores[0], person.pk, scores, OSIAN)
+
+    assert links({a.pk: 7.0, b.pk: 4.5})  # mean 5.75
+    assert not links({a.pk: 6.0, b.pk: 1.0})  # mean 3.5: the other record says otherwise
+    assert links({a.pk: 6.0})  # the other record never compared: says nothing, as in a batch run
+    assert links({a.pk: 6.0, b.pk: -3.0})  # scored below the review weight: not a kept pair
+    assert not links({a.pk: 5.0})  # below the cluster-link weight
+    assert links({a.pk: 6.0, b.pk: 6.0})
+
+
+def test_online_cluster_level_link_refuses_a_person_holding_another_nhs_number(prydderch):
+    """The batch's guard: a person whose records hold an NHS number more than a slip from the new
+    record's is not joined on a cluster-level score."""
+    import dataclasses
+
+    from cylch.identity.linkage.online import _agrees_with_the_whole_person
+
+    model = dataclasses.replace(LinkageModel.load(DEFAULT_MODEL), cluster_link_weight=5.5)
+    person, a, b = _person_of_two(prydderch)
+    AgencyRecord.objects.filter(pk=b.pk).update(nhs_number="9434765919")
+    scores = _scores(model, {a.pk: 7.0, b.pk: 7.0})
+    assert not _agrees_with_the_whole_person(model, scores[0], person.pk, scores, {**OSIAN, "nhs_number": "4010232137"})
+    assert _agrees_with_the_whole_person(model, scores[0], person.pk, scores, OSIAN)

@@ -464,22 +464,26 @@ def best_match(
 def _agrees_with_the_whole_person(
     model: LinkageModel, best: Score, person_id: int, scores: list[Score], fields: dict[str, Any]
 ) -> bool:
-    """The batch's cluster-level link (``batch._agree_throughout``) for one new record: the best
-    score is in the review band at or above the model's cluster-link weight, every record of the
-    person it points to was a candidate scoring at least the review weight, and none of them
-    holds an NHS or pupil number more than a slip from the new record's (the batch's guard)."""
+    """The batch's cluster-level link for one new record (a cluster of one): the best score is in
+    the review band, the cluster-level score (``batch.cluster_score``: the mean weight of the
+    person's records that were candidates scoring at least the review weight, the pairs a batch
+    run keeps) reaches the model's cluster-link weight, the person has no more records than a
+    batch run would weigh (``MAX_CROSS_PAIRS``), and none of them holds an NHS or pupil number
+    more than a slip from the new record's (the batch's guard)."""
     from rapidfuzz.distance import DamerauLevenshtein
 
-    from cylch.identity.linkage.batch import MAX_CROSS_PAIRS
+    from cylch.identity.linkage.batch import MAX_CROSS_PAIRS, cluster_score
     from cylch.identity.models import PersonLink
 
-    if model.cluster_link_weight is None or not model.cluster_link_weight <= best.weight < model.auto_link_weight:
+    if model.cluster_link_weight is None or not model.review_weight <= best.weight < model.auto_link_weight:
         return False
     theirs = PersonLink.objects.filter(person_id=person_id, active=True).values_list(
         "agency_record_id", "agency_record__nhs_number", "agency_record__upn"
     )[: MAX_CROSS_PAIRS + 1]
-    agreeing = {s.uid for s in scores if s.weight >= model.review_weight}
-    if len(theirs) > MAX_CROSS_PAIRS or not {str(pk) for pk, *_ in theirs} <= agreeing:
+    if len(theirs) > MAX_CROSS_PAIRS:
+        return False
+    kept = {s.uid: s.weight for s in scores if s.weight >= model.review_weight}
+    if cluster_score(kept[str(pk)] for pk, *_ in theirs if str(pk) in kept) < model.cluster_link_weight:
         return False
     row = record_fields(fields)
     for i, kind in enumerate(("nhs_number", "pupil_number"), start=1):
