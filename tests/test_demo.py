@@ -230,7 +230,7 @@ def test_the_review_repository_and_the_reviews_in_progress(demo):
     from cylch.insight.measures import BY_ID
 
     quarter = periods.containing(AS_OF, "quarter")
-    shown = [f for f in figures(BY_ID["review-recommendations-overdue"], [quarter], areas.all_areas())
+    shown = [f for f in figures(BY_ID["review-recommendations-overdue"], [quarter], areas.all_areas(), as_of=AS_OF)
              if f.group == "" and not f.suppressed and f.numerator]  # fmt: skip
     assert {f.area.kind for f in shown} >= {"wales", "board"}
 
@@ -322,7 +322,7 @@ def test_every_board_measure_has_history_to_show():
     wales = [areas.wales()]
     thin = {}
     for measure in MEASURES:
-        read = units_by_period(measure, shown)
+        read = units_by_period(measure, shown, as_of=AS_OF)
         figs = figures(measure, shown, wales, by_group=False, read=read)
         with_value = [f for f in figs if not f.suppressed and (f.numerator or f.denominator)]
         # Reviews are few (one or two a board a year): the overdue-recommendations measure shows

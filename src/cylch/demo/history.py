@@ -433,8 +433,8 @@ class History:
                 child = rng.choice(pool)
                 if not any(abs((day - d).days) < 365 for d in child.reported):
                     break
-            else:
-                return  # a small demo has run out of children to report
+            # A small demo runs out of children not reported in the year: the last one drawn is
+            # reported anyway (else its front doors fall quiet after the first year).
         received = self.moment(day, 8, 19)
         if received > self.end_moment:
             return

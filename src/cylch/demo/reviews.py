@@ -323,7 +323,7 @@ def _tracked(rng: random.Random, board: BoardArea, as_of: date, *, stage: str, c
                                              kind=kind, level=level, urgency=urgency, due_on=due, themes=themes,
                                              text_cy=text_cy, success_measure_cy=measure_cy)  # fmt: skip
             if stage in ("done", "late"):
-                made = timezone.now() - timedelta(days=months_ago * 30)
+                made = timezone.make_aware(datetime.combine(as_of - timedelta(days=months_ago * 30), time(12)))
                 Recommendation.objects.filter(pk=rec.pk).update(created_at=made)
             if stage == "done":
                 if i == 0:

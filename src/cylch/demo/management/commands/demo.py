@@ -73,6 +73,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Rules: {rules.raised:,} alerts raised over {rules.scopes:,} scopes in {rules.seconds:.1f}s."
             )
+        if opts["as_of"] is not None and opts["as_of"] < date.today():
+            # The board pages count as of today unless told otherwise (docs/insight.md, "As of").
+            self.stdout.write(
+                f"Board measures as they stood on the demo's day: /insight/?as_of={opts['as_of'].isoformat()}"
+            )
         self.stdout.write("")
         self.stdout.write(f"Demo sign-in accounts (password for all: {DEMO_PASSWORD}):")
         for role, org_code, name, _lead in DEMO_USERS:
