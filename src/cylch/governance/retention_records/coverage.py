@@ -33,10 +33,7 @@ class NotYet:
     why: str
 
 
-PERSON_INDEX = NotYet(
-    "the person index: removing a person means removing or re-pointing every protecting reference "
-    "to them, a class of its own (docs/governance.md, Retention, 'Not yet')"
-)
+PERSON_INDEX = Covered("person_index")  # a person's entry goes once nothing else refers to them
 
 PROTECTION = (
     "Episode", "Meeting", "Postponement", "Invitee", "Challenge", "Enquiry", "Assessment", "Contribution", "Plan",
@@ -108,10 +105,9 @@ COVERAGE: dict[str, Covered | Kept | NotYet] = {
     "reviews.Assessment": Kept("a board's or authority's self-assessment; no personal data"),
     "reviews.AssessmentAnswer": Kept("an answer of a self-assessment; no personal data"),
     # --- governance itself -----------------------------------------------------------------------
-    "governance.LegalHold": NotYet(
-        "a released hold is kept, with its reason, to explain why records outlived their period; it "
-        "names a person of the person index and goes when that does"
-    ),
+    # A released hold is kept, with its reason, to explain why records outlived their period; one
+    # on a person goes with the person's entry. One on a single record is small and names no one.
+    "governance.LegalHold": PERSON_INDEX,
     "governance.RetentionRun": Kept("the proof of a run: counts and the schedule's digest, no content"),
     "governance.Removal": Kept("the proof of a removal: class, id, rule, counts and digest, no content"),
     "governance.Subscription": Kept("an organisation's webhook settings; no personal data"),

@@ -1,0 +1,257 @@
+"""The person index as a record class: a person's entry (name, date of birth, identifiers) with
+everything the index holds only because of them: the agency records linked to them and to no one
+else, the links, household memberships, relationships, allocations, matching tasks on their
+records and family conflicts; the people merged into them (pointers left by a merge); their
+released legal holds; and a household once no one is a member and nothing refers to it.
+
+An entry is the last thing of a person Cylch removes. It is due by the rules of the last record
+about them (a child then: the children's rules; an adult: 8 years from it), and it is never
+removed while **anything else Cylch keeps refers to them**: a spine entry, a report subject, an
+alert, a protection process, a referral, a story, a proposal, a break-glass grant, a
+rectification, or a table added later. That test is generic, read from Django's own list of the
+relations pointing at a person or an agency record (so a new table that points at a person keeps
+people until the coverage gives it a class), and made again inside the batch before the removal.
+Nor while they are related to someone whose records are kept: a child's kept record must still say
+who her parents are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any
+
+from django.db.models import Model, Q
+from django.utils.translation import gettext_lazy as _
+
+from cylch.governance.retention_records.base import (
+    CHILD_TRIGGERS,
+    Candidate,
+    RecordClass,
+    RemovalContext,
+    Removed,
+    chunks,
+    count_rows,
+    digest,
+    local_day,
+    serialised,
+    valid_uuid,
+)
+
+# The tables this class removes: a reference from one of them never keeps a person.
+INDEX_MODELS = frozenset({
+    "identity.Person", "identity.AgencyRecord", "identity.PersonLink", "identity.Household",
+    "identity.HouseholdMembership", "identity.Relationship", "identity.Allocation", "identity.MatchReview",
+    "identity.FamilyConflict", "governance.LegalHold",
+})  # fmt: skip
+RELATED = "relative"  # a relative whose records are kept: "needed by relative <public id>"
+
+
+def _merged() -> dict[int, int]:
+    from cylch.identity.models import Person
+
+    return dict(Person.objects.filter(merged_into__isnull=False).values_list("pk", "merged_into_id"))
+
+
+def _groups(merged: dict[int, int]) -> dict[int, set[int]]:
+    """Each live person's group: them and everyone merged into them, at any depth."""
+
+    def live(pk: int) -> int:
+        seen = set()
+        while pk in merged and pk not in seen:
+            seen.add(pk)
+            pk = merged[pk]
+        return pk
+
+    out: dict[int, set[int]] = {}
+    for pk in merged:
+        out.setdefault(live(pk), set()).add(pk)
+    return out
+
+
+def group_of(person_id: int) -> set[int]:
+    """The person and every pointer that leads to them (read afresh: merges happen at any time)."""
+    return {person_id, *_groups(_merged()).get(person_id, set())}
+
+
+def references(model: type[Model], ids: Iterable[int]) -> tuple[str, str] | None:
+    """The first row outside the person index that refers to one of ``ids`` of ``model``, as
+    (table, its public id or primary key); None when nothing does. Every reverse relation
+    counts, whatever its ``on_delete``: a CASCADE would take a kept record with the person."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return None
+    for rel in model._meta.get_fields(include_hidden=True):
+        if not (rel.is_relation and rel.auto_created and not rel.concrete):
+            continue
+        other = rel.related_model
+        if other._meta.auto_created or other._meta.label in INDEX_MODELS:
+            continue  # a many-to-many's own table is checked through the relation itself
+        ident = "public_id" if any(f.name == "public_id" for f in other._meta.concrete_fields) else "pk"
+        for batch in chunks(wanted):
+            row = other._base_manager.filter(**{f"{rel.field.name}__in": batch}).values_list(ident, flat=True)[:1]
+            for value in row:
+                return other._meta.label, str(value)
+    return None
+
+
+def _own_records(group: set[int]) -> tuple[list[int], set[int]]:
+    """The agency records linked to the group: those linked to no one else (they go) and all."""
+    from cylch.identity.models import PersonLink
+
+    linked = set(PersonLink.objects.filter(person_id__in=group).values_list("agency_record_id", flat=True))
+    shared = set(
+        PersonLink.objects.filter(agency_record_id__in=linked)
+        .exclude(person_id__in=group)
+        .values_list("agency_record_id", flat=True)
+    )
+    return sorted(linked - shared), linked
+
+
+def _last_dates(groups: dict[int, set[int]]) -> dict[int, date]:
+    """The day of the last record about each person in the index itself: their entry, their
+    agency records, links, memberships and allocations (an agency updates its record whenever it
+    records something about them)."""
+    from cylch.identity.models import AgencyRecord, Allocation, HouseholdMembership, Person, PersonLink
+
+    owner = {pk: live for live, group in groups.items() for pk in group}
+    last: dict[int, date] = {}
+
+    def seen(pk: int, *moments: Any) -> None:
+        for moment in moments:
+            day = local_day(moment)
+            if day is not None and owner.get(pk) is not None:
+                live = owner[pk]
+                last[live] = max(last.get(live, day), day)
+
+    for ids in chunks(sorted(owner)):
+        for pk, created, modified in Person.objects.filter(pk__in=ids).values_list("pk", "created_at", "modified_at"):
+            seen(pk, created, modified)
+        records: dict[int, int] = {}
+        for pk, record, *moments in PersonLink.objects.filter(person_id__in=ids).values_list(
+            "person_id", "agency_record_id", "created_at", "confirmed_at", "undone_at"
+        ):
+            records[record] = pk
+            seen(pk, *moments)
+        for record_ids in chunks(sorted(records)):
+            for record, modified in AgencyRecord.objects.filter(pk__in=record_ids).values_list("pk", "modified_at"):
+                seen(records[record], modified)
+        for pk, *days in HouseholdMembership.objects.filter(person_id__in=ids).values_list(
+            "person_id", "from_date", "to_date"
+        ):
+            seen(pk, *days)
+        for pk, *moments in Allocation.objects.filter(person_id__in=ids).values_list(
+            "person_id", "modified_at", "from_date", "to_date"
+        ):
+            seen(pk, *moments)
+    return last
+
+
+class PersonIndexClass(RecordClass):
+    """A person's entry in the index with the rows that exist only because of them (module
+    docstring). A record of this class is a live person, by their public id; a pointer left by
+    a merge goes with the person it points to."""
+
+    key = "person_index"
+    label = _("The person index: a person's entry, agency records, links and family")
+    action = "delete"
+    triggers = CHILD_TRIGGERS | {"recorded"}
+
+    def candidates(self, removed: set[str]) -> Iterator[Candidate]:
+        from cylch.identity.models import Person
+
+        merged = _merged()
+        pointers = _groups(merged)
+        rows = Person.objects.filter(merged_into__isnull=True).order_by("pk").values_list("pk", "public_id")
+        for batch in chunks(rows.iterator(chunk_size=2000), 2000):
+            groups = {pk: {pk, *pointers.get(pk, set())} for pk, _public_id in batch}
+            last = _last_dates(groups)
+            for pk, public_id in batch:
+                key = str(public_id)
+                if key in removed:
+                    continue
+                day = last.get(pk)
+                yield Candidate(key=key, pk=pk, on=day, recorded=day, persons=frozenset(groups[pk]),
+                                age_persons=(pk,), extra={"group": sorted(groups[pk])})  # fmt: skip
+
+    def exists(self, record_id: str) -> bool:
+        from cylch.identity.models import Person
+
+        return valid_uuid(record_id) and Person.objects.filter(public_id=record_id, merged_into__isnull=True).exists()
+
+    def needed_by(self, candidate: Candidate) -> tuple[str, str] | None:
+        """What still refers to the person (or a pointer to them, or an agency record that would
+        go with them), as (its table, its id): ``cylch retention list`` says "kept: needed by
+        events.Event <id>"; or a relative whose records are kept, as ("relative", their public id)."""
+        from cylch.identity.models import AgencyRecord, Person, Relationship
+
+        group = group_of(candidate.pk)
+        found = references(Person, group) or references(AgencyRecord, _own_records(group)[0])
+        if found is not None:
+            return found
+        relatives = set()
+        for person, relative in Relationship.objects.filter(
+            Q(person_id__in=group) | Q(relative_id__in=group)
+        ).values_list("person_id", "relative_id"):
+            relatives.update({person, relative} - group)
+        merged = _merged()
+        for relative in sorted(relatives):
+            live = relative
+            while live in merged:
+                live = merged[live]
+            if references(Person, group_of(live)) is not None:
+                public_id = Person.objects.filter(pk=live).values_list("public_id", flat=True).first()
+                return RELATED, str(public_id)
+        return None
+
+    def remove(self, candidate: Candidate, context: RemovalContext) -> Removed | None:
+        from cylch.governance.models import LegalHold
+        from cylch.identity.models import (
+            AgencyRecord,
+            Allocation,
+            FamilyConflict,
+            Household,
+            HouseholdMembership,
+            MatchReview,
+            Person,
+            PersonLink,
+            Relationship,
+        )
+
+        person = Person.objects.select_for_update().filter(pk=candidate.pk, merged_into__isnull=True).first()
+        if person is None:  # gone, or merged into someone since the list was made
+            return None
+        group = group_of(person.pk)
+        if LegalHold.objects.filter(person_id__in=group, released_at__isnull=True).exists():
+            return None  # the run checks holds first; this only guards the lock's window
+        records, _linked = _own_records(group)
+        households = set(HouseholdMembership.objects.filter(person_id__in=group).values_list("household_id", flat=True))
+        parts = [
+            MatchReview.objects.filter(Q(record_a_id__in=records) | Q(record_b_id__in=records)),
+            PersonLink.objects.filter(Q(person_id__in=group) | Q(agency_record_id__in=records)),
+            HouseholdMembership.objects.filter(person_id__in=group),
+            Relationship.objects.filter(Q(person_id__in=group) | Q(relative_id__in=group)),
+            Allocation.objects.filter(person_id__in=group),
+            FamilyConflict.objects.filter(person_id__in=group),
+            LegalHold.objects.filter(person_id__in=group),  # released holds only (checked above)
+            AgencyRecord.objects.filter(pk__in=records),
+        ]
+        rows = [row for query in parts for row in serialised(query.order_by("pk"))]
+        rows += serialised(Person.objects.filter(pk__in=group).order_by("pk"))
+        for query in parts:
+            query.delete()
+        # A pointer protects the person it points to: cut the pointers, then every person goes
+        # at once (a reference nobody foresaw raises here and rolls the batch back).
+        Person.objects.filter(pk__in=group, merged_into__isnull=False).update(merged_into=None)
+        Person.objects.filter(pk__in=group).delete()
+        emptied = []
+        for household in sorted(households):
+            if HouseholdMembership.objects.filter(household_id=household).exists():
+                continue  # someone still lives (or lived) there: the household is theirs too
+            if references(Household, [household]) is None:
+                emptied.append(household)
+        if emptied:
+            gone = Household.objects.filter(pk__in=emptied).order_by("pk")
+            rows += serialised(gone)
+            gone.delete()
+        return Removed(count_rows(rows), digest(rows), detail={"merged": len(group) - 1, "households": len(emptied)})
