@@ -142,6 +142,7 @@ def test_a_child_goes_on_her_25th_birthday_with_every_index_row_and_a_receipt_wi
     removal = Removal.objects.get(record_class=KEY, record_id=str(person.public_id))
     assert removal.sha256 == expected and removal.audit_seq == receipt.seq
     assert audit_verify().ok
+    call_command("audit", "verify")  # raises CommandError if the chain or an erasure does not check
     again = retention.retention_run(today=TWENTY_FIFTH, classes=[KEY])
     assert again.removed.get(KEY, 0) == 0
 
