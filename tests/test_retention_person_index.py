@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from cylch.access.audit import audit_verify
 from cylch.access.models import AuditEntry
+from cylch.events.services import record_event
 from cylch.governance import retention
 from cylch.governance.models import LegalHold, Removal, RunStatus
 from cylch.governance.retention_records import add_years
@@ -272,3 +273,37 @@ def test_a_batch_that_fails_part_way_leaves_no_one_half_removed(gwen, prydderch)
     again = retention.retention_run(today=TWENTY_FIFTH, classes=[KEY])
     assert again.status == RunStatus.COMPLETED, again.error
     assert not Person.objects.filter(pk__in=[gwen.person.pk, second.pk]).exists() and audit_verify().ok
+
+
+def test_a_household_an_entry_refers_to_outlives_its_last_member_and_goes_after_the_entry(prydderch):
+    """A police notice at a man's flat refers to the household: when his entry goes, the
+    household stays ("needed by events.Event"), and goes by the households class once the
+    notice has gone (both 8 years on: no child lives there)."""
+    iolo = entry(prydderch, "AD-2", "Iolo", "Bevan", date(1970, 1, 1)).person
+    flat = household_create(address_line="Fflat 2, 7 Stryd y Felin", town="Aberaeron")
+    household_add_member(household=flat, person=iolo)
+    notice = record_event(organisation=prydderch.orgs.police, code="police.ppn.domestic_abuse",
+                          occurred_at=timezone.now(), household=flat, details={"risk_level": "standard"}).event  # fmt: skip
+    later = add_years(timezone.localdate(), 8)
+    run = retention.retention_run(today=later, classes=[KEY])
+    assert run.status == RunStatus.COMPLETED, run.error
+    assert not Person.objects.filter(pk=iolo.pk).exists() and Household.objects.filter(pk=flat.pk).exists()
+    listing = retention.due_list(today=later, classes=["households"])
+    [item] = [d for d in listing.items if d.record_id == str(flat.public_id)]
+    assert item.status == retention.NEEDED and item.reason == f"events.Event {notice.public_id}"
+    run = retention.retention_run(today=later, classes=["soft_concerns", "households"])
+    assert run.status == RunStatus.COMPLETED, run.error
+    assert not Household.objects.filter(pk=flat.pk).exists()
+    receipt = AuditEntry.objects.get(object_type="retention", object_id=str(flat.public_id))
+    assert receipt.detail["class"] == "households" and receipt.detail["counts"] == {"identity.household": 1}
+    assert "Felin" not in json.dumps(receipt.detail) and audit_verify().ok
+
+
+def test_a_household_no_one_ever_joined_goes_8_years_after_it_was_recorded(prydderch):
+    """An address recorded for no one is due 8 years on, not a day before."""
+    empty = household_create(address_line="1 Stryd y Bont", town="Llanbed")
+    made = timezone.localdate()
+    assert str(empty.public_id) not in due_ids(retention.due_list(today=add_years(made, 8) - DAY,
+                                                                  classes=["households"]), "households")  # fmt: skip
+    assert str(empty.public_id) in due_ids(retention.due_list(today=add_years(made, 8), classes=["households"]),
+                                           "households")  # fmt: skip

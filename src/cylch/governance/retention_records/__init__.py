@@ -34,7 +34,7 @@ from cylch.governance.retention_records.operational import (
     NotificationsClass,
     WebhookDeliveriesClass,
 )
-from cylch.governance.retention_records.person_index import PersonIndexClass
+from cylch.governance.retention_records.person_index import HouseholdsClass, PersonIndexClass
 from cylch.governance.retention_records.records import (
     AlertsClass,
     AuditLogClass,
@@ -46,7 +46,7 @@ from cylch.governance.retention_records.spine import Chains, ReportsClass, Spine
 
 __all__ = [
     "CHILD_TRIGGERS", "CLASSES", "AlertsClass", "AuditLogClass", "BreakGlassClass", "Candidate", "Chains",
-    "EmailsClass", "ImportRunsClass", "LeadProposalsClass", "LinkageModelsClass", "NotificationsClass", "PersonFacts", "PersonIndexClass",
+    "EmailsClass", "HouseholdsClass", "ImportRunsClass", "LeadProposalsClass", "LinkageModelsClass", "NotificationsClass", "PersonFacts", "PersonIndexClass",
     "ProtectionClass", "RecordClass", "RemovalContext", "Removed", "ReportsClass", "ReviewsClass", "SignInAttemptsClass",
     "SpineClass", "StoriesClass",
     "WebhookDeliveriesClass", "add_years", "chunks", "digest", "person_facts", "seq_ranges",
@@ -56,7 +56,8 @@ __all__ = [
 # so what it pointed at is free by the time its own class comes. The operational records refer
 # to nothing the others keep, and nothing keeps them: they come after the records of children, as
 # do the hub's own working records (sign-in attempts, retired linkage models' name tables). The
-# person index comes last before the audit log: a person goes only once nothing else refers to them.
+# person index comes last before the audit log: a person goes only once nothing else refers to them;
+# then the households no one is left in.
 CLASSES: dict[str, RecordClass] = {
     c.key: c
     for c in (
@@ -76,6 +77,7 @@ CLASSES: dict[str, RecordClass] = {
         SignInAttemptsClass(),
         LinkageModelsClass(),
         PersonIndexClass(),
+        HouseholdsClass(),
         AuditLogClass(),
     )
 }

@@ -60,7 +60,7 @@ COVERAGE: dict[str, Covered | Kept | NotYet] = {
     "identity.Person": PERSON_INDEX,
     "identity.AgencyRecord": PERSON_INDEX,
     "identity.PersonLink": PERSON_INDEX,
-    "identity.Household": PERSON_INDEX,
+    "identity.Household": Covered("households"),  # and with its last member, by person_index
     "identity.HouseholdMembership": PERSON_INDEX,
     "identity.Relationship": PERSON_INDEX,
     "identity.Allocation": PERSON_INDEX,

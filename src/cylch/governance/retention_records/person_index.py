@@ -255,3 +255,46 @@ class PersonIndexClass(RecordClass):
             rows += serialised(gone)
             gone.delete()
         return Removed(count_rows(rows), digest(rows), detail={"merged": len(group) - 1, "households": len(emptied)})
+
+
+class HouseholdsClass(RecordClass):
+    """A household no one is a member of: an address the index keeps for no one. One goes with
+    its last member (above) unless an entry or an alert still refers to it; this class takes it
+    once nothing does, and one that never had a member. A household with a member, past or
+    present, is the members' and is never a record of this class."""
+
+    key = "households"
+    label = _("Households no one is left in")
+    action = "delete"
+    triggers = frozenset({"recorded"})
+
+    def candidates(self, removed: set[str]) -> Iterator[Candidate]:
+        from cylch.identity.models import Household
+
+        rows = Household.objects.filter(memberships__isnull=True).order_by("pk").values_list("pk", "public_id",
+                                                                                             "modified_at")  # fmt: skip
+        for pk, public_id, modified_at in rows.iterator(chunk_size=2000):
+            if str(public_id) in removed:
+                continue
+            day = local_day(modified_at)
+            yield Candidate(key=str(public_id), pk=pk, on=day, recorded=day, persons=frozenset(), age_persons=())
+
+    def exists(self, record_id: str) -> bool:
+        from cylch.identity.models import Household
+
+        return valid_uuid(record_id) and Household.objects.filter(public_id=record_id).exists()
+
+    def needed_by(self, candidate: Candidate) -> tuple[str, str] | None:
+        from cylch.identity.models import Household
+
+        return references(Household, [candidate.pk])
+
+    def remove(self, candidate: Candidate, context: RemovalContext) -> Removed | None:
+        from cylch.identity.models import Household, HouseholdMembership
+
+        household = Household.objects.select_for_update().filter(pk=candidate.pk).first()
+        if household is None or HouseholdMembership.objects.filter(household=household).exists():
+            return None  # gone, or someone has moved in since the list was made
+        rows = serialised([household])
+        household.delete()
+        return Removed(count_rows(rows), digest(rows))
