@@ -187,9 +187,12 @@ def test_best_match_decision_follows_the_model_thresholds(prydderch):
 
 
 def test_review_band_match_links_when_it_agrees_with_every_record_of_the_person(prydderch):
-    """Online, as in a batch run: a score between the cluster-link and auto-link weights links when
-    every record of the person scored at least the review weight; one record of the person that
-    was not among the candidates sends it to review."""
+    """Online, as in a batch run: a best score in the review band links when the person's
+    cluster-level score (the mean weight of the person's records that were candidates scoring at
+    least the review weight) reaches the cluster-link weight. A record of the person that was not
+    a candidate says nothing; one that was, scoring lower, pulls the score down to review."""
+    from cylch.identity.linkage.online import record_fields, score
+
     first = _record(prydderch.orgs.school, "S1", given_name="Dafydd", nhs_number="4010232137")
     fields = {"given_name": "David", "family_name": "Hopkins", "date_of_birth": date(2016, 5, 9), "sex": "male",
               "postcode": "SA48 7AB", "address_line": "12 Heol y Bryn"}  # fmt: skip
@@ -210,6 +213,14 @@ def test_review_band_match_links_when_it_agrees_with_every_record_of_the_person(
     other = _record(prydderch.orgs.gp, "G1", given_name="Dewi", family_name="Morgan", date_of_birth="2011-02-03",
                     postcode="LL55 1AA", address_line="3 Stryd Fawr", nhs_number="4010232137")  # fmt: skip
     assert other.person.pk == first.person.pk
+    assert best_match(fields, model=band).decision == "link"
+    # The person's housing record from an old address: a candidate (same birthday and surname)
+    # scoring in the band but under the best, so the mean falls below the cluster-link weight.
+    old = _record(prydderch.orgs.housing, "H1", given_name="Dafydd", sex="", postcode="LL55 1AA",
+                  address_line="3 Stryd Fawr", nhs_number="4010232137")  # fmt: skip
+    assert old.person.pk == first.person.pk
+    old_weight = score(model, record_fields(fields), [("h", record_fields(old.record))])[0].weight
+    assert model.review_weight <= old_weight < weight
     assert best_match(fields, model=band).decision == "review"
 
 
