@@ -70,8 +70,28 @@ def _groups(merged: dict[int, int]) -> dict[int, set[int]]:
 
 
 def group_of(person_id: int) -> set[int]:
-    """The person and every pointer that leads to them (read afresh: merges happen at any time)."""
-    return {person_id, *_groups(_merged()).get(person_id, set())}
+    """The person and every pointer that leads to them, read afresh (merges happen at any time):
+    one query per level of merging."""
+    from cylch.identity.models import Person
+
+    group, frontier = {person_id}, {person_id}
+    while frontier:
+        frontier = set(Person.objects.filter(merged_into_id__in=frontier).values_list("pk", flat=True)) - group
+        group |= frontier
+    return group
+
+
+def live_of(person_id: int) -> int:
+    """The person a pointer leads to (the person themselves if not merged)."""
+    from cylch.identity.models import Person
+
+    seen = {person_id}
+    while (after := Person.objects.filter(pk=person_id).values_list("merged_into_id", flat=True).first()) is not None:
+        if after in seen:
+            break
+        seen.add(after)
+        person_id = after
+    return person_id
 
 
 def references(model: type[Model], ids: Iterable[int]) -> tuple[str, str] | None:
@@ -194,11 +214,8 @@ class PersonIndexClass(RecordClass):
             Q(person_id__in=group) | Q(relative_id__in=group)
         ).values_list("person_id", "relative_id"):
             relatives.update({person, relative} - group)
-        merged = _merged()
         for relative in sorted(relatives):
-            live = relative
-            while live in merged:
-                live = merged[live]
+            live = live_of(relative)
             if references(Person, group_of(live)) is not None:
                 public_id = Person.objects.filter(pk=live).values_list("public_id", flat=True).first()
                 return RELATED, str(public_id)
@@ -225,6 +242,8 @@ class PersonIndexClass(RecordClass):
         if LegalHold.objects.filter(person_id__in=group, released_at__isnull=True).exists():
             return None  # the run checks holds first; this only guards the lock's window
         records, _linked = _own_records(group)
+        if references(Person, group) or references(AgencyRecord, records):
+            return None  # written since the run checked, before the lock: kept (the next run says why)
         households = set(HouseholdMembership.objects.filter(person_id__in=group).values_list("household_id", flat=True))
         parts = [
             MatchReview.objects.filter(Q(record_a_id__in=records) | Q(record_b_id__in=records)),
