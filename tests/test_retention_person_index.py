@@ -19,7 +19,8 @@ from cylch.access.models import AuditEntry
 from cylch.events.services import record_event
 from cylch.governance import retention
 from cylch.governance.models import LegalHold, Removal, RunStatus
-from cylch.governance.retention_records import add_years
+from cylch.governance.retention_records import CLASSES, add_years
+from cylch.governance.retention_records.person_index import group_of
 from cylch.identity.linking import person_merge, review_raise
 from cylch.identity.models import (
     AgencyRecord,
@@ -47,6 +48,7 @@ pytestmark = pytest.mark.django_db
 BORN = date(2010, 3, 15)  # Gwenllian Rhydderch, 16 when her entry is made (December 2026)
 TWENTY_FIFTH = date(2035, 3, 15)
 KEY = "person_index"
+PERSON_INDEX = CLASSES[KEY]
 
 
 @dataclass
@@ -159,6 +161,7 @@ def test_someone_an_entry_still_refers_to_is_kept_and_the_list_says_by_what(gwen
     listing = retention.due_list(today=TWENTY_FIFTH, classes=[KEY])
     [item] = [d for d in listing.items if d.record_id == str(person.public_id)]
     assert item.status == retention.NEEDED and item.reason == f"events.Event {event.public_id}"
+    assert PERSON_INDEX.need(group_of(person.pk)) == ("events.Event", str(event.public_id))  # read one by one too
     call_command("retention", "list", "--class", KEY, "--on", TWENTY_FIFTH.isoformat())
     out = capsys.readouterr().out
     assert str(person.public_id) in out and f"needed by events.Event {event.public_id}" in out
@@ -179,6 +182,7 @@ def test_a_relative_whose_records_are_kept_keeps_the_person(gwen, prydderch):
     listing = retention.due_list(today=TWENTY_FIFTH, classes=[KEY])
     [item] = [d for d in listing.items if d.record_id == str(gwen.person.public_id)]
     assert item.status == retention.NEEDED and item.reason == f"relative {cousin.public_id}"
+    assert PERSON_INDEX.need(group_of(gwen.person.pk)) == ("relative", str(cousin.public_id))
 
 
 def test_an_adult_goes_8_years_after_the_last_record_about_them(prydderch):

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
-from django.db.models import Model, Q
+from django.db.models import Min, Model, Q
 from django.utils.translation import gettext_lazy as _
 
 from cylch.governance.retention_records.base import (
@@ -101,18 +101,46 @@ def references(model: type[Model], ids: Iterable[int]) -> tuple[str, str] | None
     wanted = sorted(set(ids))
     if not wanted:
         return None
-    for rel in model._meta.get_fields(include_hidden=True):
-        if not (rel.is_relation and rel.auto_created and not rel.concrete):
-            continue
+    for rel in _outside(model):
         other = rel.related_model
-        if other._meta.auto_created or other._meta.label in INDEX_MODELS:
-            continue  # a many-to-many's own table is checked through the relation itself
         ident = "public_id" if any(f.name == "public_id" for f in other._meta.concrete_fields) else "pk"
         for batch in chunks(wanted):
             row = other._base_manager.filter(**{f"{rel.field.name}__in": batch}).values_list(ident, flat=True)[:1]
             for value in row:
                 return other._meta.label, str(value)
     return None
+
+
+def _outside(model: type[Model]) -> Iterator[Any]:
+    """The relations pointing at ``model`` from outside the person index (a many-to-many's own
+    table is reached through the relation itself)."""
+    for rel in model._meta.get_fields(include_hidden=True):
+        if rel.is_relation and rel.auto_created and not rel.concrete:
+            other = rel.related_model
+            if not other._meta.auto_created and other._meta.label not in INDEX_MODELS:
+                yield rel
+
+
+def referencing(model: type[Model], ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """``references`` for many at once: for each of ``ids`` something outside the index refers
+    to, one such row (table, id). Two queries per relation per ``CHUNK`` ids, for the list."""
+    out: dict[int, tuple[str, str]] = {}
+    wanted = sorted(set(ids))
+    for rel in _outside(model):
+        other, name = rel.related_model, rel.field.name
+        firsts: dict[int, Any] = {}
+        for batch in chunks([i for i in wanted if i not in out]):
+            rows = other._base_manager.filter(**{f"{name}__in": batch}).order_by().values(name)
+            firsts.update(rows.annotate(first=Min("pk")).values_list(name, "first"))
+        if not firsts:
+            continue
+        ident = "public_id" if any(f.name == "public_id" for f in other._meta.concrete_fields) else "pk"
+        shown: dict[Any, Any] = {}
+        for batch in chunks(sorted(set(firsts.values()))):
+            shown.update(other._base_manager.filter(pk__in=batch).values_list("pk", ident))
+        for target, first in firsts.items():
+            out.setdefault(target, (other._meta.label, str(shown.get(first, first))))
+    return out
 
 
 def _own_records(group: set[int]) -> tuple[list[int], set[int]]:
@@ -167,6 +195,63 @@ def _last_dates(groups: dict[int, set[int]]) -> dict[int, date]:
     return last
 
 
+def _needs(groups: dict[int, set[int]], merged: dict[int, int], pointers: dict[int, set[int]]) -> dict[int, Any]:
+    """``needed_by`` for a chunk of live people at once (their groups given): a fixed number of
+    queries per relation, not per person."""
+    from cylch.identity.models import AgencyRecord, Person, PersonLink, Relationship
+
+    owner = {pk: live for live, group in groups.items() for pk in group}
+    members = sorted(owner)
+    by_person = referencing(Person, members)
+    linked: dict[int, set[int]] = {}  # agency record -> everyone linked to it, ever
+    for ids in chunks(members):
+        records = set(PersonLink.objects.filter(person_id__in=ids).values_list("agency_record_id", flat=True))
+        for record_ids in chunks(sorted(records)):
+            for record, person in PersonLink.objects.filter(agency_record_id__in=record_ids).values_list(
+                "agency_record_id", "person_id"
+            ):
+                linked.setdefault(record, set()).add(person)
+    own: dict[int, list[int]] = {}
+    for record, people in linked.items():
+        lives = {owner.get(p) for p in people}
+        if len(lives) == 1 and None not in lives:
+            own.setdefault(lives.pop(), []).append(record)
+    by_record = referencing(AgencyRecord, [r for records in own.values() for r in records])
+
+    def live(pk: int) -> int:
+        seen = set()
+        while pk in merged and pk not in seen:
+            seen.add(pk)
+            pk = merged[pk]
+        return pk
+
+    relatives: dict[int, set[int]] = {}
+    for ids in chunks(members):
+        for person, relative in Relationship.objects.filter(Q(person_id__in=ids) | Q(relative_id__in=ids)).values_list(
+            "person_id", "relative_id"
+        ):
+            for me, other in ((person, relative), (relative, person)):
+                if me in owner and owner.get(other) != owner[me]:
+                    relatives.setdefault(owner[me], set()).add(live(other))
+    wanted = {r for rs in relatives.values() for r in rs}
+    family = {r: {r, *pointers.get(r, set())} for r in wanted}
+    by_relative = referencing(Person, {p for g in family.values() for p in g} - set(by_person))
+    by_relative.update(by_person)
+    kept_relatives = sorted(r for r, g in family.items() if any(p in by_relative for p in g))
+    public: dict[int, str] = {}
+    for ids in chunks(kept_relatives):
+        public.update((pk, str(pid)) for pk, pid in Person.objects.filter(pk__in=ids).values_list("pk", "public_id"))
+    out: dict[int, Any] = {}
+    for pk, group in groups.items():
+        found = next((by_person[p] for p in sorted(group) if p in by_person), None)
+        found = found or next((by_record[r] for r in sorted(own.get(pk, [])) if r in by_record), None)
+        if found is None:
+            related = [r for r in sorted(relatives.get(pk, set())) if r in public]
+            found = (RELATED, public[related[0]]) if related else None
+        out[pk] = found
+    return out
+
+
 class PersonIndexClass(RecordClass):
     """A person's entry in the index with the rows that exist only because of them (module
     docstring). A record of this class is a live person, by their public id; a pointer left by
@@ -186,13 +271,14 @@ class PersonIndexClass(RecordClass):
         for batch in chunks(rows.iterator(chunk_size=2000), 2000):
             groups = {pk: {pk, *pointers.get(pk, set())} for pk, _public_id in batch}
             last = _last_dates(groups)
+            needs = _needs(groups, merged, pointers)
             for pk, public_id in batch:
                 key = str(public_id)
                 if key in removed:
                     continue
                 day = last.get(pk)
                 yield Candidate(key=key, pk=pk, on=day, recorded=day, persons=frozenset(groups[pk]),
-                                age_persons=(pk,), extra={"group": sorted(groups[pk])})  # fmt: skip
+                                age_persons=(pk,), extra={"group": sorted(groups[pk]), "needed": needs.get(pk)})  # fmt: skip
 
     def exists(self, record_id: str) -> bool:
         from cylch.identity.models import Person
@@ -202,10 +288,17 @@ class PersonIndexClass(RecordClass):
     def needed_by(self, candidate: Candidate) -> tuple[str, str] | None:
         """What still refers to the person (or a pointer to them, or an agency record that would
         go with them), as (its table, its id): ``cylch retention list`` says "kept: needed by
-        events.Event <id>"; or a relative whose records are kept, as ("relative", their public id)."""
+        events.Event <id>"; or a relative whose records are kept, as ("relative", their public id).
+        Read for a whole chunk when the class is listed (at its turn in a run, after the classes
+        before it have removed theirs); ``remove`` checks again, exactly, under the person's lock."""
+        if "needed" in candidate.extra:
+            return candidate.extra["needed"]
+        return self.need(group_of(candidate.pk))
+
+    def need(self, group: set[int]) -> tuple[str, str] | None:
+        """``needed_by`` for one person's group, read now."""
         from cylch.identity.models import AgencyRecord, Person, Relationship
 
-        group = group_of(candidate.pk)
         found = references(Person, group) or references(AgencyRecord, _own_records(group)[0])
         if found is not None:
             return found
@@ -242,8 +335,8 @@ class PersonIndexClass(RecordClass):
         if LegalHold.objects.filter(person_id__in=group, released_at__isnull=True).exists():
             return None  # the run checks holds first; this only guards the lock's window
         records, _linked = _own_records(group)
-        if references(Person, group) or references(AgencyRecord, records):
-            return None  # written since the run checked, before the lock: kept (the next run says why)
+        if self.need(group) is not None:
+            return None  # written since the class was listed, before the lock: kept (the next run says why)
         households = set(HouseholdMembership.objects.filter(person_id__in=group).values_list("household_id", flat=True))
         parts = [
             MatchReview.objects.filter(Q(record_a_id__in=records) | Q(record_b_id__in=records)),
