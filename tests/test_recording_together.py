@@ -54,8 +54,7 @@ def test_events_in_the_block_reach_the_batch_listeners_once_together(prydderch, 
 
 def test_a_block_that_fails_sends_nothing_and_stores_nothing(prydderch, heard):
     before = Event.objects.count()
-    with pytest.raises(RuntimeError):
-        with transaction.atomic(), recording_together():
-            _record(prydderch, 1)
-            raise RuntimeError("the report could not be stored")
+    with pytest.raises(RuntimeError), transaction.atomic(), recording_together():
+        _record(prydderch, 1)
+        raise RuntimeError("the report could not be stored")
     assert heard["batches"] == [] and Event.objects.count() == before
