@@ -261,7 +261,10 @@ def test_the_calendar_knows_the_bank_holidays_of_the_years_ahead():
 
 # A placeholder Django or Python fills in: %(name)s, %s, {name}.
 PLACEHOLDER = re.compile(r"%\([^)]+\)[sdfr]|%[sdfr]|\{[a-z_][a-z0-9_]*\}")
-NEGATIVE_EN = re.compile(r"\b(not|never|no|nobody|nothing|none|cannot|without|neither|nor)\b|n't\b", re.IGNORECASE)
+# "No." before a number or a placeholder is "number" ("No. 3 of the 5"), not a negative.
+NEGATIVE_EN = re.compile(
+    r"\b(not|never|no(?!\.\s*(?:%\(|\d))|nobody|nothing|none|cannot|without|neither|nor)\b|n't\b", re.IGNORECASE
+)
 # Welsh negatives: particles (ni, nid, na, nad, nac, nag), dim/ddim, heb and its personal forms,
 # byth, neb, (p)eidio; and words negated by the prefix an-/ang- that stand for "not ...".
 NEGATIVE_CY = re.compile(

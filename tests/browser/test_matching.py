@@ -26,9 +26,11 @@ def hub_with_a_pair(live_server):
     base = {"given_name": "Osian", "family_name": "Hopkins", "date_of_birth": "2016-05-09", "sex": "male"}
     agency_record_upsert(organisation=school, local_id="S-1", data={**base, "postcode": "SA48 7AB",
                                                                     "address_line": "12 Heol y Bryn"})  # fmt: skip
-    # The police hold the day and month the other way round and an address after a move: the
-    # model (default-2) puts that in the review band, where a same-birthday move alone now links.
-    agency_record_upsert(organisation=police, local_id="P-1", data={**base, "date_of_birth": "2016-09-05",
+    # The police hold the day and month the other way round, an address after a move and the
+    # surname misspelt: the review band (with default-4 the swap and the move alone link at the
+    # cluster-level score; a same-birthday move alone links outright).
+    agency_record_upsert(organisation=police, local_id="P-1", data={**base, "family_name": "Hopkin",
+                                                                    "date_of_birth": "2016-09-05",
                                                                     "postcode": "LL55 1AA", "address_line": "3 Stryd Fawr"})  # fmt: skip
     assert MatchReview.objects.filter(status=ReviewStatus.OPEN).exists()
     return live_server.url
