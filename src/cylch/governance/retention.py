@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from cylch.governance.retention_records import (
     chunks,
     person_facts,
 )
+from cylch.governance.retention_records.base import live_person
 from cylch.governance.retention_schedule import (
     DEFAULT_FILE,
     ClassRules,
@@ -102,12 +104,7 @@ def active_holds() -> Holds:
     holds = list(LegalHold.objects.filter(released_at__isnull=True).select_related("person"))
     merged = dict(Person.objects.filter(merged_into__isnull=False).values_list("pk", "merged_into_id"))
 
-    def live(pk: int) -> int:
-        seen = set()
-        while pk in merged and pk not in seen:
-            seen.add(pk)
-            pk = merged[pk]
-        return pk
+    live = partial(live_person, merged=merged)
 
     persons: dict[int, LegalHold] = {}
     ids: set[str] = set()

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,16 @@ def chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def live_person(pk: int, merged: dict[int, int]) -> int:
+    """The person a merged pointer leads to, at any depth (``merged``: pointer id -> the id it
+    was merged into); a person not merged is their own. A cycle stops where it repeats."""
+    seen = set()
+    while pk in merged and pk not in seen:
+        seen.add(pk)
+        pk = merged[pk]
+    return pk
 
 
 def local_day(moment) -> date | None:
@@ -85,12 +96,7 @@ def person_facts(person_ids: Iterable[int]) -> dict[int, PersonFacts]:
         return {}
     merged = dict(Person.objects.filter(merged_into__isnull=False).values_list("pk", "merged_into_id"))
 
-    def live(pk: int) -> int:
-        seen = set()
-        while pk in merged and pk not in seen:
-            seen.add(pk)
-            pk = merged[pk]
-        return pk
+    live = partial(live_person, merged=merged)
 
     live_of = {pk: live(pk) for pk in wanted}
     group = {pk: live(pk) for pk in merged if live(pk) in set(live_of.values())}

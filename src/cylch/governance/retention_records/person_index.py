@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date
+from functools import partial
 from typing import Any
 
 from django.db.models import Min, Model, Q
@@ -33,6 +34,7 @@ from cylch.governance.retention_records.base import (
     chunks,
     count_rows,
     digest,
+    live_person,
     local_day,
     serialised,
     valid_uuid,
@@ -56,12 +58,7 @@ def _merged() -> dict[int, int]:
 def _groups(merged: dict[int, int]) -> dict[int, set[int]]:
     """Each live person's group: them and everyone merged into them, at any depth."""
 
-    def live(pk: int) -> int:
-        seen = set()
-        while pk in merged and pk not in seen:
-            seen.add(pk)
-            pk = merged[pk]
-        return pk
+    live = partial(live_person, merged=merged)
 
     out: dict[int, set[int]] = {}
     for pk in merged:
@@ -218,12 +215,7 @@ def _needs(groups: dict[int, set[int]], merged: dict[int, int], pointers: dict[i
             own.setdefault(lives.pop(), []).append(record)
     by_record = referencing(AgencyRecord, [r for records in own.values() for r in records])
 
-    def live(pk: int) -> int:
-        seen = set()
-        while pk in merged and pk not in seen:
-            seen.add(pk)
-            pk = merged[pk]
-        return pk
+    live = partial(live_person, merged=merged)
 
     relatives: dict[int, set[int]] = {}
     for ids in chunks(members):
