@@ -24,6 +24,7 @@ from cylch.identity.models import (
     PersonLink,
     Relationship,
     Sex,
+    match_keys,
 )
 from cylch.identity.names import search_key
 from cylch.identity.signals import link_undone
@@ -514,3 +515,47 @@ def allocation_create(
         detail={"person": str(person.public_id), "organisation": organisation.code, "kind": kind},
     )
     return allocation
+
+
+REKEY_BATCH = 5000
+
+
+def agency_record_keys_remake(*, batch: int = REKEY_BATCH, progress=None, actor_label: str = "cylch link rekey") -> int:
+    """Make every agency record's stored linkage keys (``AgencyRecord.MATCH_KEYS``) again from
+    the fields they come from; returns how many records changed.
+
+    The keys are written when a record is saved, so a change to how they are made
+    (``identity/names.py``, ``linkage/features.py``) leaves the records already held with the old
+    keys, and online matching then misses candidates. Reads ``batch`` records at a time in id
+    order (a hub of a million is never held in memory) and writes only those whose keys differ,
+    each batch in its own transaction: a second run changes nothing. ``progress(n)`` is called
+    with the records read in each batch.
+    """
+    keys = list(AgencyRecord.MATCH_KEYS)
+    sources = [source for _column, source, _name in AgencyRecord.MATCH_KEYS.values()]
+    qs = AgencyRecord.objects.order_by("pk").only("pk", *sources, *keys)
+    last, changed = 0, 0
+    while rows := list(qs.filter(pk__gt=last)[:batch]):
+        last = rows[-1].pk
+        stale = []
+        for record in rows:
+            fresh = match_keys(record)
+            if any(getattr(record, key) != fresh[key] for key in keys):
+                for key in keys:
+                    setattr(record, key, fresh[key])
+                stale.append(record)
+        if stale:
+            with transaction.atomic():
+                AgencyRecord.objects.bulk_update(stale, keys)
+        changed += len(stale)
+        if progress is not None:
+            progress(len(rows))
+    audit_record(
+        action="write",
+        actor_label=actor_label,
+        object_type="agency_record",
+        object_id=changed,
+        purpose="linkage keys remade",
+        detail={"changed": changed, "keys": keys},
+    )
+    return changed

@@ -1,4 +1,5 @@
-"""`cylch link train|run|csv`: train the linkage model, re-link the hub, or deduplicate any CSV."""
+"""`cylch link train|run|csv|rekey`: train the linkage model, re-link the hub, deduplicate any CSV, or
+remake the linkage keys stored on agency records."""
 
 from __future__ import annotations
 
@@ -38,7 +39,12 @@ class Command(BaseCommand):
         dd.add_argument("--id", required=True, dest="id_column", help="the column holding each row's id")
         dd.add_argument("--map", required=True, help="FIELD=COLUMN,... with FIELD one of " + ", ".join(features.FIELDS))
         dd.add_argument("--out", required=True, type=Path)
-        for p in (train, run, dd):
+        rekey = sub.add_parser(
+            "rekey",
+            help="remake the linkage keys stored on every agency record (after a change to how names, "
+            "postcodes or addresses are prepared); reports how many changed",
+        )
+        for p in (train, run, dd, rekey):
             p.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **opts):
@@ -132,6 +138,15 @@ class Command(BaseCommand):
         except (spark.SparkUnavailable, spark.UnsupportedSQL) as exc:
             raise CommandError(str(exc)) from None
         return result
+
+    def _rekey(self, opts):
+        from cylch.identity.models import AgencyRecord
+        from cylch.identity.services import agency_record_keys_remake
+
+        total = AgencyRecord.objects.count()
+        with tqdm(total=total, unit="record", desc="remaking keys", disable=opts["no_progress"]) as bar:
+            changed = agency_record_keys_remake(progress=bar.update)
+        self.stdout.write(f"{total} agency records read: linkage keys remade on {changed}")
 
     def _csv(self, opts):
         from cylch.identity.linkage.batch import run_duckdb
