@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -55,34 +58,77 @@ def audit_record(
     ip_address: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to the chain and return it."""
+    """Append one entry to the chain and return it.
+
+    Inside :func:`gathering` the entry is only queued (its ``at`` taken now) and is appended, with
+    its sequence number and hashes, when the block ends."""
     if actor is not None:
         actor_label = actor_label or f"{actor.username} ({actor.role})"
         if not organisation_code and actor.organisation_id:
             organisation_code = actor.organisation.code
+    entry = AuditEntry(
+        actor=actor,
+        actor_label=actor_label or "system",
+        organisation_code=organisation_code,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        purpose=purpose[:200],
+        ip_address=ip_address or "",
+        detail=json.loads(json.dumps(detail or {}, default=str)),
+    )
+    gathered = _gathered.get()
+    if gathered is not None:
+        entry.at = timezone.now()
+        gathered.append(entry)
+    else:
+        _append([entry])
+    return entry
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    """Chain ``entries`` onto the head, in order, under its lock: one insert for them all.
+
+    An entry's ``at`` is taken under the lock unless it was taken when it was queued (under
+    :func:`gathering`, whose transaction already holds the chain: see ``hold_chain``)."""
+    if not entries:
+        return
     with transaction.atomic():
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
-        entry = AuditEntry(
-            seq=head.last_seq + 1,
-            at=timezone.now(),
-            actor=actor,
-            actor_label=actor_label or "system",
-            organisation_code=organisation_code,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            purpose=purpose[:200],
-            ip_address=ip_address or "",
-            detail=json.loads(json.dumps(detail or {}, default=str)),
-            prev_hash=head.last_hash,
-        )
-        entry.payload_digest = _digest(entry)
-        entry.entry_hash = _chain(entry.prev_hash, entry.seq, entry.payload_digest)
-        entry.save()
-        head.last_seq = entry.seq
-        head.last_hash = entry.entry_hash
+        seq, last_hash = head.last_seq, head.last_hash
+        for entry in entries:
+            seq += 1
+            entry.seq, entry.prev_hash = seq, last_hash
+            entry.at = entry.at or timezone.now()
+            entry.payload_digest = _digest(entry)
+            entry.entry_hash = last_hash = _chain(entry.prev_hash, entry.seq, entry.payload_digest)
+        AuditEntry.objects.bulk_create(entries)
+        head.last_seq, head.last_hash = seq, last_hash
         head.save(update_fields=["last_seq", "last_hash"])
-    return entry
+
+
+_gathered: ContextVar[list[AuditEntry] | None] = ContextVar("cylch_audit_gathered", default=None)
+
+
+@contextmanager
+def gathering() -> Iterator[None]:
+    """Within this block ``audit_record`` queues its entries; they are appended together, in the
+    order they were recorded, as the block ends (one lock, one insert and one head update for
+    a batch's alerts rather than each). Nothing is appended if the block raises: its
+    transaction is rolled back anyway. A nested block joins the outer one.
+
+    Use it only where the transaction holds the chain already (``hold_chain``), so no other
+    transaction's entry can fall between an entry's moment and its place in the chain."""
+    if _gathered.get() is not None:
+        yield
+        return
+    entries: list[AuditEntry] = []
+    token = _gathered.set(entries)
+    try:
+        yield
+    finally:
+        _gathered.reset(token)
+    _append(entries)
 
 
 def hold_chain() -> None:

@@ -7,6 +7,10 @@ in-app notice and the email commit (or roll back) together with the change.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,39 +34,52 @@ def notify_user(
     """Tell one user something, in their language, in the app and by email.
 
     ``subject`` and ``body`` are lazy translatable strings (``gettext_lazy``) with
-    ``%(name)s`` placeholders filled from ``context`` once the language is chosen.
+    ``%(name)s`` placeholders filled from ``context`` once the language is chosen. Inside
+    :func:`gathering` the notice and its email are written when the block ends.
     """
     context = context or {}
     with translation.override(recipient.language or "en"):
         subject_text = str(subject) % context
         body_text = str(body) % context
-    notification = Notification.objects.create(
-        recipient=recipient, kind=kind, subject=subject_text[:200], body=body_text, url=url
-    )
+    notification = Notification(recipient=recipient, kind=kind, subject=subject_text[:200], body=body_text, url=url)
+    emails = []
     if recipient.email:
         full_url = f"{settings_base_url()}{url}" if url else ""
-        # One statement (INSERT ... ON CONFLICT DO NOTHING on the dedupe key) rather than
-        # get_or_create's read, savepoint, insert and release: a batch's rules send many.
-        OutboxMessage.objects.bulk_create(
-            [
-                OutboxMessage(
-                    dedupe_key=dedupe_key or f"notification:{notification.public_id}",
-                    to=recipient.email,
-                    subject=subject_text[:200],
-                    body=body_text + (f"\n\n{full_url}" if full_url else ""),
-                    next_attempt_at=timezone.now(),
-                )
-            ],
-            ignore_conflicts=True,
+        emails.append(
+            OutboxMessage(
+                dedupe_key=dedupe_key or f"notification:{notification.public_id}",
+                to=recipient.email,
+                subject=subject_text[:200],
+                body=body_text + (f"\n\n{full_url}" if full_url else ""),
+                next_attempt_at=timezone.now(),
+            )
         )
+    gathered = _gathered.get()
+    if gathered is not None:
+        gathered.notices.append(notification)
+        gathered.emails.extend(emails)
+    else:
+        notification.save()
+        _queue_emails(emails)
     return notification
+
+
+def _queue_emails(messages: list[OutboxMessage]) -> None:
+    """One statement (INSERT ... ON CONFLICT DO NOTHING on the dedupe key) rather than
+    get_or_create's read, savepoint, insert and release: a message whose key is queued already
+    (by an earlier call, or earlier in the list) is left as it was."""
+    if messages:
+        OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
 
 
 def notify_address(
     *, to: str, subject, body, url: str = "", dedupe_key: str, context: dict | None = None, language: str | None = None
 ) -> OutboxMessage:
     """Email an address that is not a Cylch user: in ``language`` when the person chose one (a
-    member of the public who reported in Welsh), otherwise Welsh first, then English (a team mailbox)."""
+    member of the public who reported in Welsh), otherwise Welsh first, then English (a team mailbox).
+
+    Inside :func:`gathering` the message is queued when the block ends, and what is returned
+    is the message as built (not one already queued under its key)."""
     context = context or {}
     parts = {}
     for lang in (language,) if language else ("cy", "en"):
@@ -71,16 +88,49 @@ def notify_address(
     full_url = f"{settings_base_url()}{url}" if url else ""
     subject_text = " / ".join(p[0] for p in parts.values())
     body_text = "\n\n---\n\n".join(p[1] for p in parts.values())
-    message, _created = OutboxMessage.objects.get_or_create(
-        dedupe_key=dedupe_key,
-        defaults={
-            "to": to,
-            "subject": subject_text[:200],
-            "body": body_text + (f"\n\n{full_url}" if full_url else ""),
-            "next_attempt_at": timezone.now(),
-        },
-    )
+    fields = {
+        "to": to,
+        "subject": subject_text[:200],
+        "body": body_text + (f"\n\n{full_url}" if full_url else ""),
+        "next_attempt_at": timezone.now(),
+    }
+    gathered = _gathered.get()
+    if gathered is not None:
+        message = OutboxMessage(dedupe_key=dedupe_key, **fields)
+        gathered.emails.append(message)
+        return message
+    message, _created = OutboxMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=fields)
     return message
+
+
+@dataclass
+class _Gathered:
+    notices: list[Notification] = field(default_factory=list)
+    emails: list[OutboxMessage] = field(default_factory=list)
+
+
+_gathered: ContextVar[_Gathered | None] = ContextVar("cylch_notify_gathered", default=None)
+
+
+@contextmanager
+def gathering() -> Iterator[None]:
+    """Within this block ``notify_user`` and ``notify_address`` queue what they would write; as
+    it ends, the notices go in with one insert and the emails with another (a batch's alerts,
+    proposals and register notices together, rather than two statements each). Nothing is
+    written if the block raises. A nested block joins the outer one. Inside it, nothing may
+    read the notices or emails it has queued."""
+    if _gathered.get() is not None:
+        yield
+        return
+    gathered = _Gathered()
+    token = _gathered.set(gathered)
+    try:
+        yield
+    finally:
+        _gathered.reset(token)
+    if gathered.notices:
+        Notification.objects.bulk_create(gathered.notices)
+    _queue_emails(gathered.emails)
 
 
 def settings_base_url() -> str:

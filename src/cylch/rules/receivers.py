@@ -15,10 +15,12 @@ from django.conf import settings
 from django.dispatch import receiver
 from django.utils import timezone
 
+from cylch.access.audit import gathering as audit_gathering
 from cylch.access.audit import hold_chain
 from cylch.events.models import Event
 from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.models import Person
+from cylch.notify.services import gathering as notify_gathering
 from cylch.rules import routing
 from cylch.rules.coordinator import lead_coordinator_check, needing_a_check
 from cylch.rules.engine import STATUS_CODES, Child
@@ -57,8 +59,10 @@ def on_batch(sender, events, **kwargs) -> None:
     # neither would raise it (docs/rules.md, "Two senders at once"). Every recording audits, so
     # it holds this lock until it commits anyway: taking it here only takes it earlier.
     hold_chain()
-    # Routing's reads (allocations, front doors, staff) once for the batch, not per alert.
-    with routing.remembering({e.person_id for e in events if e.person_id is not None}):
+    # Routing's reads (allocations, front doors, staff) once for the batch, not per alert; the
+    # notices, emails and audit entries it sets off written together as it ends.
+    people = {e.person_id for e in events if e.person_id is not None}
+    with routing.remembering(people), audit_gathering(), notify_gathering():
         evaluate_events(events)
         for event in register_candidates(events):
             tell_social_worker(event)

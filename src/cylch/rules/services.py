@@ -19,12 +19,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import LocalAuthority, User
 from cylch.access.roles import Role
 from cylch.events.models import Event
 from cylch.governance.approvals import hold
 from cylch.governance.models import ApprovalKind, ApprovalRequest
-from cylch.identity.models import Person
+from cylch.identity.models import Household, Person
+from cylch.notify.services import gathering as notify_gathering
 from cylch.notify.services import notify_address, notify_user
 from cylch.rules import routing
 from cylch.rules.engine import Finding, evaluate
@@ -51,13 +53,97 @@ def _la_for(scope: Scope) -> LocalAuthority | None:
     return LocalAuthority.objects.filter(households__pk=scope.household_id).first()
 
 
-def _notify_raised(alert: Alert, rule: Rule, targets: list[routing.Target], now: datetime) -> None:
-    url = reverse("rules:alert", args=[alert.public_id])
-    for target in targets:
-        recipient = AlertRecipient.objects.create(
-            alert=alert, organisation=target.organisation, user=target.user, part=target.part, notified_at=now
+@dataclass
+class Raised:
+    """A new alert, built but not yet stored, with what its raising writes after it."""
+
+    alert: Alert
+    rule: Rule
+    pack: Pack
+    scope: Scope
+    finding: Finding
+    children: list[Person]
+    targets: list[routing.Target]
+
+
+def _build(rule: Rule, pack: Pack, scope: Scope, finding: Finding, now: datetime, children: list[Person], la) -> Raised:
+    """The alert ``finding`` raises, routed (owner first), unsaved."""
+    targets = routing.targets(rule.route_to, children, la)
+    owner = targets[0]
+    alert = Alert(
+        rule_id=rule.id,
+        pack=pack.label,
+        scope_key=scope.key,
+        household_id=scope.household_id,
+        local_authority=la,
+        severity=rule.severity,
+        counts=finding.counts,
+        raised_at=now,
+        evidence_updated_at=now,
+        acknowledge_by=routing.acknowledge_by(rule.acknowledge, now, local_authority=la, targets=targets),
+        owner_organisation=owner.organisation,
+        owner=owner.user,
+        last_notified_at=now,
+    )
+    return Raised(alert, rule, pack, scope, finding, children, targets)
+
+
+def _store_raised(raised: list[Raised], now: datetime) -> None:
+    """Everything raising these stored alerts writes besides the alert: children, evidence, the
+    "raised" step, the recipients (and their webhook deliveries), the notifications and the audit
+    entries, each kind in one insert for them all, in the alerts' order."""
+    from cylch.governance.webhooks import on_alert_sent
+
+    Alert.children.through.objects.bulk_create(
+        [Alert.children.through(alert_id=r.alert.pk, person_id=c.pk) for r in raised for c in r.children]
+    )
+    AlertEvidence.objects.bulk_create(
+        [AlertEvidence(alert=r.alert, event_id=pk, added_at=now) for r in raised for pk in sorted(r.finding.evidence)]
+    )
+    AlertStep.objects.bulk_create(
+        [
+            AlertStep(alert=r.alert, at=timezone.now(), action="raised",
+                      detail={"evidence": len(r.finding.evidence), "owner": r.targets[0].organisation.code,
+                              "part": r.targets[0].part})
+            for r in raised
+        ]
+    )  # fmt: skip
+    told = {id(t): routing.people_to_tell(t) for r in raised for t in r.targets}
+    recipients = [
+        AlertRecipient(
+            alert=r.alert, organisation=t.organisation, user=t.user, part=t.part,
+            notified_at=now if told[id(t)] or t.organisation.safeguarding_email else None,
         )
-        people = routing.people_to_tell(target)
+        for r in raised
+        for t in r.targets
+    ]  # fmt: skip
+    AlertRecipient.objects.bulk_create(recipients)
+    for recipient in recipients:  # what post_save would have done for each (bulk_create sends none)
+        on_alert_sent(recipient.alert, recipient.organisation)
+    with audit_gathering(), notify_gathering():
+        for r in raised:
+            _notify_raised(r, told, now)
+            audit_record(
+                action="write",
+                actor=None,
+                actor_label="Cylch rules",
+                object_type="alert",
+                object_id=r.alert.public_id,
+                purpose="alert raised",
+                detail={
+                    "rule": r.rule.id,
+                    "pack": r.pack.label,
+                    "scope": r.scope.key,
+                    "evidence": len(r.finding.evidence),
+                },
+            )
+
+
+def _notify_raised(r: Raised, told: dict[int, list[User]], now: datetime) -> None:
+    alert, rule = r.alert, r.rule
+    url = reverse("rules:alert", args=[alert.public_id])
+    for target in r.targets:
+        people = told[id(target)]
         for user in people:
             notify_user(
                 recipient=user,
@@ -82,9 +168,6 @@ def _notify_raised(alert: Alert, rule: Rule, targets: list[routing.Target], now:
                 url=url,
                 dedupe_key=f"alert:{alert.public_id}:raised:org:{target.organisation.pk}",
             )
-        if not people and not target.organisation.safeguarding_email:
-            recipient.notified_at = None
-            recipient.save(update_fields=["notified_at"])
 
 
 def _step(alert: Alert, action: str, *, actor: User | None = None, note: str = "", **detail) -> None:
@@ -106,48 +189,18 @@ def apply_finding(rule: Rule, pack: Pack, scope: Scope, finding: Finding, now: d
     )
     if finding.evidence <= already:
         return None, "seen"  # closed before, and nothing new since
-    children = list(Person.objects.filter(pk__in=sorted(finding.children)))
-    la = _la_for(scope)
-    targets = routing.targets(rule.route_to, children, la)
-    owner = targets[0]
+    children = list(Person.objects.filter(pk__in=sorted(finding.children)).order_by("pk"))
+    raised = _build(rule, pack, scope, finding, now, children, _la_for(scope))
     try:
         with transaction.atomic():
-            alert = Alert.objects.create(
-                rule_id=rule.id,
-                pack=pack.label,
-                scope_key=scope.key,
-                household_id=scope.household_id,
-                local_authority=la,
-                severity=rule.severity,
-                counts=finding.counts,
-                raised_at=now,
-                evidence_updated_at=now,
-                acknowledge_by=routing.acknowledge_by(rule.acknowledge, now, local_authority=la, targets=targets),
-                owner_organisation=owner.organisation,
-                owner=owner.user,
-                last_notified_at=now,
-            )
+            raised.alert.save(force_insert=True)
     except IntegrityError:  # raised by a concurrent event a moment ago: join it instead
         open_alert = Alert.objects.select_for_update().get(
             rule_id=rule.id, scope_key=scope.key, status__in=OPEN_STATUSES
         )
         return open_alert, _add_evidence(open_alert, rule, finding, now)
-    alert.children.set(children)
-    AlertEvidence.objects.bulk_create(
-        [AlertEvidence(alert=alert, event_id=pk, added_at=now) for pk in sorted(finding.evidence)]
-    )
-    _step(alert, "raised", evidence=len(finding.evidence), owner=owner.organisation.code, part=owner.part)
-    _notify_raised(alert, rule, targets, now)
-    audit_record(
-        action="write",
-        actor=None,
-        actor_label="Cylch rules",
-        object_type="alert",
-        object_id=alert.public_id,
-        purpose="alert raised",
-        detail={"rule": rule.id, "pack": pack.label, "scope": scope.key, "evidence": len(finding.evidence)},
-    )
-    return alert, "raised"
+    _store_raised([raised], now)
+    return raised.alert, "raised"
 
 
 def _add_evidence(alert: Alert, rule: Rule, finding: Finding, now: datetime) -> str:
@@ -260,14 +313,65 @@ def evaluate_events(events: list[Event], *, now: datetime | None = None) -> RunS
         finding = evaluate(rule, scoped, [world.child(c) for c in scope.children], now)
         if finding is not None:
             found.append((pack, rule, scope, finding))
+    if found:
+        _apply_findings(found, now, stats)
+    return stats
+
+
+def _apply_findings(found: list[tuple[Pack, Rule, Scope, Finding]], now: datetime, stats: RunStats) -> None:
+    """``apply_finding`` for each finding of a batch, with the reads and writes of the alerts it
+    raises done once for them all: which (rule, scope) has an open or a closed alert, the
+    children, the households' authorities, then one insert for the new alerts and one for each
+    kind of row they bring (``_store_raised``). An open alert with new evidence is updated on
+    its own, under its lock. Under the chain's lock (``hold_chain``) throughout, as every
+    raise and every change of an alert's status is, so what is read stays true until commit."""
+    hold_chain()
     held = _open_evidence({(rule.id, scope.key) for _p, rule, scope, _f in found})
     routing.expect({c for _p, _r, _s, finding in found for c in finding.children})
+    fresh = [(p, r, s, f) for p, r, s, f in found if (r.id, s.key) not in held]
+    seen = _closed_evidence({(r.id, s.key) for _p, r, s, _f in fresh})
+    people = Person.objects.in_bulk({c for _p, _r, _s, f in fresh for c in f.children})
+    homes = {
+        h.pk: h.local_authority
+        for h in Household.objects.filter(
+            pk__in={s.household_id for _p, _r, s, _f in fresh if s.household_id}
+        ).select_related("local_authority")
+    }
+    raised: list[Raised] = []
     for pack, rule, scope, finding in found:
         have = held.get((rule.id, scope.key))
-        if have is not None and finding.evidence <= have:
-            continue  # apply_finding would find nothing new: no lock, no write
-        stats.count(rule.id, apply_finding(rule, pack, scope, finding, now)[1])
-    return stats
+        if have is not None:
+            if not finding.evidence <= have:  # else apply_finding would find nothing new: no lock, no write
+                stats.count(rule.id, apply_finding(rule, pack, scope, finding, now)[1])
+        elif not finding.evidence <= seen.get((rule.id, scope.key), set()):  # else closed, nothing new since
+            children = [people[c] for c in sorted(finding.children) if c in people]
+            raised.append(_build(rule, pack, scope, finding, now, children, homes.get(scope.household_id or 0)))
+    if not raised:
+        return
+    try:
+        with transaction.atomic():
+            Alert.objects.bulk_create([r.alert for r in raised])
+    except IntegrityError:  # one was raised meanwhile outside the chain's lock: each on its own, to join it
+        for r in raised:
+            r.alert.pk = None
+            stats.count(r.rule.id, apply_finding(r.rule, r.pack, r.scope, r.finding, now)[1])
+        return
+    _store_raised(raised, now)
+    for r in raised:
+        stats.count(r.rule.id, "raised")
+
+
+def _closed_evidence(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
+    """The evidence of every alert of each (rule, scope key), for pairs with no open alert."""
+    seen: dict[tuple[str, str], set[int]] = {}
+    if not pairs:
+        return seen
+    for rule_id, key, event_id in AlertEvidence.objects.filter(
+        alert__rule_id__in={r for r, _k in pairs}, alert__scope_key__in={k for _r, k in pairs}
+    ).values_list("alert__rule_id", "alert__scope_key", "event_id"):
+        if (rule_id, key) in pairs:
+            seen.setdefault((rule_id, key), set()).add(event_id)
+    return seen
 
 
 def _scope_pools(
