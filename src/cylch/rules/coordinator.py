@@ -23,16 +23,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record
-from cylch.access.models import Organisation, User
+from cylch.access.models import LocalAuthority, Organisation, User
 from cylch.access.roles import OrganisationKind, Role
 from cylch.events.models import Event, Source
 from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
-from cylch.identity.selectors import age_on, current_household
+from cylch.identity.selectors import age_on
 from cylch.notify.services import notify_user
 from cylch.rules import routing
 from cylch.rules.models import OPEN_STATUSES, Alert, AlertRecipient, AlertStep, LeadCoordinatorProposal, ProposalStatus
 
 INVOLVED_WITHIN = timedelta(days=365)
+CHUNK = 500  # people read together
 # Organisations whose entries show involvement. Children's services are excluded: when they are
 # involved the child has (or is about to have) a social worker, who coordinates.
 NOT_COUNTED = {OrganisationKind.LA_CHILDRENS_SERVICES, OrganisationKind.SAFEGUARDING_BOARD, OrganisationKind.NATIONAL_BOARD}  # fmt: skip
@@ -40,22 +41,23 @@ NOT_COUNTED = {OrganisationKind.LA_CHILDRENS_SERVICES, OrganisationKind.SAFEGUAR
 
 def involved(person: Person, now: datetime) -> list[dict]:
     """Organisations with entries about the child in the last year, most entries first."""
+    return _involved([person.pk], now).get(person.pk, [])
+
+
+def _involved(person_ids: list[int], now: datetime) -> dict[int, list[dict]]:
+    """``involved`` for each of these people, in one query."""
+    out: dict[int, list[dict]] = {}
     rows = (
-        Event.objects.filter(person=person, occurred_at__gte=now - INVOLVED_WITHIN)
+        Event.objects.filter(person_id__in=person_ids, occurred_at__gte=now - INVOLVED_WITHIN)
         .exclude(source=Source.SYSTEM)
         .exclude(organisation__kind__in=NOT_COUNTED)
-        .values("organisation_id", "organisation__kind")
+        .values("person_id", "organisation_id", "organisation__kind")
         .annotate(n=Count("id"), last=Max("occurred_at"))
-        .order_by("-n", "-last", "organisation_id")
+        .order_by("person_id", "-n", "-last", "organisation_id")
     )
-    return list(rows)
-
-
-def _has_coordinator(person: Person) -> bool:
-    return any(
-        routing.current_allocation(person, kind) is not None
-        for kind in (AllocationKind.LEAD_COORDINATOR, AllocationKind.ALLOCATED_SOCIAL_WORKER)
-    )
+    for row in rows:
+        out.setdefault(row.pop("person_id"), []).append(row)
+    return out
 
 
 def choose(person: Person, orgs: list[dict], today) -> tuple[int, str]:
@@ -84,41 +86,131 @@ def choose(person: Person, orgs: list[dict], today) -> tuple[int, str]:
 
 def lead_coordinator_check(person: Person, *, now: datetime | None = None) -> LeadCoordinatorProposal | None:
     """Propose a lead coordinator if the child needs one and has no proposal waiting."""
+    return lead_coordinator_checks([person], now=now).get(person.pk)
+
+
+def lead_coordinator_checks(people: list[Person], *, now: datetime | None = None) -> dict[int, LeadCoordinatorProposal]:
+    """``lead_coordinator_check`` for each of these people (a batch's children), with what it
+    reads read for them all at once: proposals waiting and declined, organisations involved,
+    allocations, current homes, recorders, authorities. Returns the proposals made, by person id.
+
+    Nobody is proposed for who is merged or 18 or over; has a proposal waiting; has fewer than two
+    organisations involved within the year; has a lead coordinator or social worker allocated;
+    or had a proposal declined, in the authority they live in now, for these same organisations."""
     now = now or timezone.now()
-    if person.merged_into_id or (person.date_of_birth and age_on(person.date_of_birth, now.date()) >= 18):
-        return None
-    if LeadCoordinatorProposal.objects.filter(person=person, status=ProposalStatus.PROPOSED).exists():
-        return None
-    orgs = involved(person, now)
-    if len(orgs) < 2 or _has_coordinator(person):
-        return None
-    ids = sorted(o["organisation_id"] for o in orgs)
-    home = current_household(person)
-    here = home.local_authority_id if home else None
-    # A manager here said no: ask again only when another organisation joins. Another
-    # authority's "no" (the family has moved since) does not speak for this one.
-    declined = LeadCoordinatorProposal.objects.filter(person=person, status=ProposalStatus.DECLINED, local_authority_id=here).order_by("-decided_at").first()  # fmt: skip
-    if declined and set(ids) <= set(declined.organisations_involved):
-        return None
-    org_id, reason = choose(person, orgs, now.date())
-    recorder = (
-        Event.objects.filter(
-            person=person, organisation_id=org_id, recorded_by__isnull=False, recorded_by__is_active=True
+    made: dict[int, LeadCoordinatorProposal] = {}
+    unique = list({p.pk: p for p in people}.values())
+    for i in range(0, len(unique), CHUNK):
+        made.update(_check_chunk(unique[i : i + CHUNK], now))
+    return made
+
+
+def _check_chunk(people: list[Person], now: datetime) -> dict[int, LeadCoordinatorProposal]:
+    people = [
+        p
+        for p in people
+        if not p.merged_into_id and not (p.date_of_birth and age_on(p.date_of_birth, now.date()) >= 18)
+    ]
+    ids = [p.pk for p in people]
+    if not ids:
+        return {}
+    today = timezone.localdate()
+    waiting = set(
+        LeadCoordinatorProposal.objects.filter(person_id__in=ids, status=ProposalStatus.PROPOSED).values_list(
+            "person_id", flat=True
         )
-        .order_by("-occurred_at")
-        .values_list("recorded_by", flat=True)
-        .first()
     )
+    allocated = set(
+        Allocation.objects.filter(
+            person_id__in=ids,
+            kind__in=(AllocationKind.LEAD_COORDINATOR, AllocationKind.ALLOCATED_SOCIAL_WORKER),
+            from_date__lte=today,
+        )
+        .filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
+        .values_list("person_id", flat=True)
+    )
+    orgs_of = _involved(ids, now)
+    here: dict[int, int | None] = {}  # the authority of each one's current household, as current_household
+    for person_id, la in (
+        HouseholdMembership.objects.filter(person_id__in=ids, to_date__isnull=True)
+        .order_by("person_id", "-from_date", "-id")
+        .values_list("person_id", "household__local_authority_id")
+    ):
+        here.setdefault(person_id, la)
+    declined: dict[int, list[int]] = {}
+    for person_id, orgs, la in (
+        LeadCoordinatorProposal.objects.filter(person_id__in=ids, status=ProposalStatus.DECLINED)
+        .order_by("person_id", "-decided_at")
+        .values_list("person_id", "organisations_involved", "local_authority_id")
+    ):
+        if la == here.get(person_id) and person_id not in declined:
+            declined[person_id] = orgs
+    chosen: dict[int, tuple[int, str, list[int]]] = {}
+    for person in people:
+        orgs = orgs_of.get(person.pk, [])
+        if person.pk in waiting or len(orgs) < 2 or person.pk in allocated:
+            continue
+        involved_ids = sorted(o["organisation_id"] for o in orgs)
+        # A manager here said no: ask again only when another organisation joins. Another
+        # authority's "no" (the family has moved since) does not speak for this one.
+        if person.pk in declined and set(involved_ids) <= set(declined[person.pk]):
+            continue
+        org_id, reason = choose(person, orgs, now.date())
+        chosen[person.pk] = (org_id, reason, involved_ids)
+    if not chosen:
+        return {}
+    recorders: dict[tuple[int, int], int] = {}
+    for person_id, org_id, user_id in (
+        Event.objects.filter(
+            person_id__in=list(chosen),
+            organisation_id__in={org for org, _r, _i in chosen.values()},
+            recorded_by__isnull=False,
+            recorded_by__is_active=True,
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("person_id", "organisation_id", "recorded_by")
+    ):
+        recorders.setdefault((person_id, org_id), user_id)
+    authorities = LocalAuthority.objects.in_bulk({la for pk in chosen if (la := here.get(pk)) is not None})
+    proposals = [
+        LeadCoordinatorProposal(
+            person=person, organisation_id=org_id, practitioner_id=recorders.get((person.pk, org_id)), reason=reason,
+            organisations_involved=involved_ids, created_at=now, local_authority=authorities.get(here.get(person.pk)),
+        )
+        for person in people
+        if person.pk in chosen
+        for org_id, reason, involved_ids in [chosen[person.pk]]
+    ]  # fmt: skip
+    proposals = _insert(proposals)
+    for proposal in proposals:
+        _tell_front_door(proposal)
+    return {p.person_id: p for p in proposals}
+
+
+def _insert(proposals: list[LeadCoordinatorProposal]) -> list[LeadCoordinatorProposal]:
+    """Insert the proposals together; if one clashes with a proposal made meanwhile (one waiting
+    per child), each on its own, leaving out those that clash. Returns those stored."""
     try:
         with transaction.atomic():
-            proposal = LeadCoordinatorProposal.objects.create(
-                person=person, organisation_id=org_id, practitioner_id=recorder, reason=reason,
-                organisations_involved=ids, created_at=now, local_authority=home.local_authority if home else None,
-            )  # fmt: skip
+            return LeadCoordinatorProposal.objects.bulk_create(proposals)
     except IntegrityError:
-        return None
+        pass
+    stored = []
+    for proposal in proposals:
+        proposal.pk = None
+        try:
+            with transaction.atomic():
+                proposal.save(force_insert=True)
+        except IntegrityError:
+            continue
+        stored.append(proposal)
+    return stored
+
+
+def _tell_front_door(proposal: LeadCoordinatorProposal) -> None:
+    """The team managers of the child's front door, asked to confirm."""
     door = routing.front_door(proposal.local_authority)
-    for manager in User.objects.filter(organisation=door, role=Role.TEAM_MANAGER, is_active=True):
+    for manager in routing.team_managers(door):
         notify_user(
             recipient=manager,
             kind="lead_coordinator_proposed",
@@ -128,67 +220,8 @@ def lead_coordinator_check(person: Person, *, now: datetime | None = None) -> Le
             body=_(
                 "%(count)s organisations are involved with a child who has no social worker. Cylch proposes a lead coordinator for you to confirm."
             ),
-            context={"count": len(ids)},
+            context={"count": len(proposal.organisations_involved)},
         )
-    return proposal
-
-
-def needing_a_check(people: dict[int, Person], now: datetime) -> list[Person]:
-    """Of these people (by id), those ``lead_coordinator_check`` could propose for, read in bulk.
-
-    Left out only where its own checks would stop: merged or 18 or over; a proposal already
-    waiting; fewer than two organisations involved within the year; a lead coordinator or
-    social worker allocated; or a proposal declined, in the authority they live in now, for
-    these same organisations. The organisations are counted from a moment a little before its
-    own, so never fewer than it would count. Everyone else gets the full check."""
-    today = timezone.localdate()
-    people = {
-        pk: person
-        for pk, person in people.items()
-        if not person.merged_into_id and not (person.date_of_birth and age_on(person.date_of_birth, now.date()) >= 18)
-    }
-    keep = set(people)
-    for chunk in _chunks(keep):
-        waiting = LeadCoordinatorProposal.objects.filter(person_id__in=chunk, status=ProposalStatus.PROPOSED)
-        allocated = Allocation.objects.filter(
-            person_id__in=chunk,
-            kind__in=(AllocationKind.LEAD_COORDINATOR, AllocationKind.ALLOCATED_SOCIAL_WORKER),
-            from_date__lte=today,
-        ).filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
-        keep -= set(waiting.values_list("person_id", flat=True)) | set(allocated.values_list("person_id", flat=True))
-        involved: dict[int, set[int]] = {pk: set() for pk in chunk}
-        for person_id, org_id in (
-            Event.objects.filter(person_id__in=chunk, occurred_at__gte=now - INVOLVED_WITHIN)
-            .exclude(source=Source.SYSTEM)
-            .exclude(organisation__kind__in=NOT_COUNTED)
-            .values_list("person_id", "organisation_id")
-            .distinct()
-        ):
-            involved[person_id].add(org_id)
-        keep -= {pk for pk, orgs in involved.items() if len(orgs) < 2}
-        here: dict[int, int | None] = {}  # the authority of each one's current household, as current_household
-        for person_id, la in (
-            HouseholdMembership.objects.filter(person_id__in=chunk, to_date__isnull=True)
-            .order_by("person_id", "-from_date", "-id")
-            .values_list("person_id", "household__local_authority_id")
-        ):
-            here.setdefault(person_id, la)
-        declined: dict[int, list[int]] = {}
-        for person_id, orgs, la in (
-            LeadCoordinatorProposal.objects.filter(person_id__in=chunk, status=ProposalStatus.DECLINED)
-            .order_by("person_id", "-decided_at")
-            .values_list("person_id", "organisations_involved", "local_authority_id")
-        ):
-            if la == here.get(person_id):
-                declined.setdefault(person_id, orgs)
-        keep -= {pk for pk, orgs in declined.items() if involved[pk] <= set(orgs)}
-    return [person for pk, person in people.items() if pk in keep]
-
-
-def _chunks(ids, size: int = 500):
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), size):
-        yield ordered[i : i + size]
 
 
 def propose_all(*, now: datetime | None = None) -> int:
@@ -201,11 +234,7 @@ def propose_all(*, now: datetime | None = None) -> int:
         .values_list("person_id", flat=True)
         .distinct()
     )
-    people = {p.pk: p for p in Person.objects.filter(pk__in=ids).order_by("pk")}
-    made = 0
-    for person in needing_a_check(people, now):
-        made += lead_coordinator_check(person, now=now) is not None
-    return made
+    return len(lead_coordinator_checks(list(Person.objects.filter(pk__in=ids).order_by("pk")), now=now))
 
 
 def _check_manager(user: User, proposal: LeadCoordinatorProposal) -> None:

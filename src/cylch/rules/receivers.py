@@ -22,7 +22,7 @@ from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.models import Person
 from cylch.notify.services import gathering as notify_gathering
 from cylch.rules import routing
-from cylch.rules.coordinator import lead_coordinator_check, needing_a_check
+from cylch.rules.coordinator import lead_coordinator_check, lead_coordinator_checks
 from cylch.rules.engine import STATUS_CODES, Child
 from cylch.rules.register import tell_social_worker
 from cylch.rules.services import evaluate_event, evaluate_events
@@ -48,9 +48,9 @@ def on_event(sender, event, batch: bool = False, **kwargs) -> None:
 def on_batch(sender, events, **kwargs) -> None:
     """What :func:`on_event` does for each event, with the rules run once for the batch.
 
-    The register notice and the lead-coordinator check run only for the events and children a
-    bulk look finds could need them (``register_candidates``, ``coordinator_candidates``); each
-    then makes its own full check, as for a single event."""
+    The register notice runs only for the events a bulk look finds could need it
+    (``register_candidates``), each then making its own full check, as for a single event; the
+    lead-coordinator check reads once for all the batch's children (``lead_coordinator_checks``)."""
     if not events or not getattr(settings, "CYLCH_RULES_ON_RECORD", True):
         return
     # Wait for any other recording transaction to commit before reading the scopes' entries:
@@ -69,8 +69,7 @@ def on_batch(sender, events, **kwargs) -> None:
         for event in events:  # a household's entry reaches the social workers of its children
             if event.person_id is None and event.household_id is not None:
                 tell_social_worker(event)
-        for person in coordinator_candidates(events):
-            lead_coordinator_check(person)
+        lead_coordinator_checks(coordinator_candidates(events))
 
 
 def _chunks(ids):
@@ -104,11 +103,9 @@ def register_candidates(events: list[Event]) -> list[Event]:
 
 
 def coordinator_candidates(events: list[Event]) -> list[Person]:
-    """The people ``lead_coordinator_check`` could propose for, each once, in the batch's order
-    (``coordinator.needing_a_check``)."""
-    now = timezone.now()
+    """The people ``lead_coordinator_check`` is for, each once, in the batch's order."""
     people: dict[int, Person] = {}
     for e in events:
         if e.person_id is not None and not e.code.startswith("process.lead_coordinator"):
             people.setdefault(e.person_id, e.person)
-    return needing_a_check(people, now)
+    return list(people.values())

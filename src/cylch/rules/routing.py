@@ -55,6 +55,7 @@ class Memo:
     allocations: dict[int, dict[str, Allocation]] = field(default_factory=dict)
     front_doors: dict[int | None, Organisation] = field(default_factory=dict)
     staff: dict[int, list[User]] = field(default_factory=dict)
+    managers: dict[int, list[User]] = field(default_factory=dict)
     agencies: dict[tuple[int, str], list[Target]] = field(default_factory=dict)
 
     def load_allocations(self, person_ids: Iterable[int]) -> None:
@@ -203,6 +204,20 @@ def people_to_tell(target: Target) -> list[User]:
     if target.organisation.pk not in memo.staff:
         memo.staff[target.organisation.pk] = _leads(target.organisation)
     return list(memo.staff[target.organisation.pk])
+
+
+def team_managers(organisation: Organisation) -> list[User]:
+    """The organisation's active team managers (who confirm a lead coordinator at a front door)."""
+    memo = _memo.get()
+    if memo is None:
+        return _managers(organisation)
+    if organisation.pk not in memo.managers:
+        memo.managers[organisation.pk] = _managers(organisation)
+    return list(memo.managers[organisation.pk])
+
+
+def _managers(organisation: Organisation) -> list[User]:
+    return list(User.objects.filter(organisation=organisation, role=Role.TEAM_MANAGER, is_active=True).order_by("pk"))
 
 
 def _leads(organisation: Organisation) -> list[User]:
