@@ -549,3 +549,18 @@ def test_every_board_sees_common_themes_and_overdue_counts_across_wales(world, c
     assert "Pathway and coordination" in themes and ">2<" in themes  # two boards
     assert review.referral.board_area.name_en in page.split("Overdue actions by board")[-1]
     assert "Agencies hold one shared chronology" in page.split("Across Wales")[0]  # its own, listed
+
+
+def test_opening_a_new_reviews_pages_and_checklist_writes_no_report(world, client, demo_hub):
+    """A page or an export is a read: the report row is made by the first edit, not by a look."""
+    from cylch.reviews.models import ReviewReport
+
+    review = world["review"]
+    assert quality.assess(review).to_fix
+    client.force_login(world["panel"])
+    for url in (reverse("reviews:report", args=[review.public_id]), reverse("reviews:review", args=[review.public_id])):
+        assert client.get(url).status_code == 200, url
+    assert client.get(reverse("reviews:report-export", args=[review.public_id]), {"format": "pdf"}).status_code == 200
+    assert not ReviewReport.objects.filter(review=review).exists()
+    report.section_save(review, user=world["panel"], key="outline", text="What happened.", omitted="")
+    assert ReviewReport.objects.get(review=review).section("outline")["text"] == "What happened."

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from cylch.access.audit import audit_record
 from cylch.access.models import User
 from cylch.reviews.models import Review, ReviewReport
-from cylch.reviews.report import is_filled, report_of, rows_of
+from cylch.reviews.report import is_filled, report_of, report_read, rows_of
 
 CHECKLIST_FILE = Path(__file__).with_name("quality.yaml")
 NORMAL_SCOPE_MONTHS = 12
@@ -172,7 +172,7 @@ def _met(spec: dict, review: Review, report: ReviewReport) -> bool | None:
 
 
 def assess(review: Review) -> Result:
-    report = report_of(review)
+    report = report_read(review)
     language = "cy" if (get_language() or "en").startswith("cy") else "en"
     items = []
     for spec in checklist()["items"]:

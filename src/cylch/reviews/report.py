@@ -55,8 +55,15 @@ def section_spec(key: str) -> dict:
 
 
 def report_of(review: Review) -> ReviewReport:
+    """The review's report, made if it has none yet: for writes, inside their transaction."""
     report, _created = ReviewReport.objects.get_or_create(review=review)
     return report
+
+
+def report_read(review: Review) -> ReviewReport:
+    """The review's report for reading: an empty, unsaved one if none is held, so that opening a
+    page or an export never writes."""
+    return ReviewReport.objects.filter(review=review).first() or ReviewReport(review=review)
 
 
 # Where each language's version of a section is kept: English under the original keys (so
@@ -270,7 +277,7 @@ def document(review: Review) -> Document:
     from cylch.reviews.services import type_label
 
     language = _lang()
-    report = report_of(review)
+    report = report_read(review)
     sections = []
     for spec in template()["sections"]:
         content = report.section(spec["id"])

@@ -44,7 +44,7 @@ def section(request, review_id, key):
     if version not in report.LANGUAGES:
         raise Http404
     other = next(lang for lang in report.LANGUAGES if lang != version)
-    content = report.report_of(rev).section(key)
+    content = report.report_read(rev).section(key)
     form = SectionForm(
         request.POST or None,
         initial={"text": content.get(report.TEXT_KEY[version], ""), "omitted": content.get("omitted", "")},
