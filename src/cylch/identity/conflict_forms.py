@@ -61,3 +61,14 @@ class ConflictDecisionForm(forms.Form):
             )
             for i, side in enumerate(sides, start=1)
         ]
+
+
+class HouseholdDecisionForm(forms.Form):
+    """Two households that look like one home: the same home (merge) or not, and why. An undo
+    sends only the reason. What is required beyond the choice is the service's to say."""
+
+    decision = forms.ChoiceField(
+        choices=[("same", gettext_lazy("The same home")), ("different", gettext_lazy("Different homes"))],
+        required=False,
+    )
+    reason = forms.CharField(required=False, max_length=REASON_MAX)

@@ -13,10 +13,19 @@ from jsonschema import Draft202012Validator
 from cylch.core import taxonomy
 
 FAMILY_REVIEWED = "process.family.relationships_reviewed"
+# Two households found to be one home, and that undone (identity/households.py): on the home's
+# chronology, with who decided and why.
+HOUSEHOLD_MERGED = "process.household.merged"
+HOUSEHOLD_SEPARATED = "process.household.merge_undone"
 _NO_DETAILS = {"type": "object", "additionalProperties": False, "properties": {}}
 
 CODES = {
     FAMILY_REVIEWED: ("Family relationships reviewed", "Perthnasoedd teuluol wedi'u hadolygu"),
+    HOUSEHOLD_MERGED: ("Two households recorded as one home", "Dwy aelwyd wedi'u cofnodi fel un cartref"),
+    HOUSEHOLD_SEPARATED: (
+        "Households no longer recorded as one home",
+        "Aelwydydd heb eu cofnodi fel un cartref mwyach",
+    ),
 }
 
 

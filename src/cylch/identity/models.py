@@ -233,8 +233,19 @@ class PersonLink(models.Model):
         return f"{self.agency_record_id} -> {self.person_id} ({self.method}{'' if self.active else ', undone'})"
 
 
+class HouseholdQuerySet(models.QuerySet):
+    def current(self):
+        """Households not merged into another: the ones people are placed in and counted by."""
+        return self.filter(merged_into__isnull=True)
+
+
 class Household(BaseModel):
-    """An address where people live together, within a local authority."""
+    """An address where people live together, within a local authority.
+
+    Two rows found to be one home (``identity/households.py``, ``household_merge``) stay two:
+    entries are append-only and keep the household they were recorded at, so the merged one
+    points to the one kept (``merged_into``) and readers of a home follow the pointer.
+    """
 
     address_line = models.CharField(max_length=200)
     town = models.CharField(max_length=100, blank=True)
@@ -243,9 +254,38 @@ class Household(BaseModel):
     local_authority = models.ForeignKey(
         "access.LocalAuthority", null=True, blank=True, on_delete=models.PROTECT, related_name="households"
     )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_from",
+        help_text="Set when this household was found to be the same home as another, which is never "
+        "itself merged: its entries are read as that home's.",
+    )
+    merged_at = models.DateTimeField(null=True, blank=True, help_text="Set with merged_into.")
+    merge_detail = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Set with merged_into: the memberships the merge moved or joined, as they were, "
+        "so that undoing it puts them back.",
+    )
+    not_same_as = models.ManyToManyField(
+        "self",
+        symmetrical=True,
+        blank=True,
+        help_text="Households a reviewer said are other homes (or whose merge was undone): never "
+        "offered as one home again.",
+    )
+
+    objects = HouseholdQuerySet.as_manager()
 
     def __str__(self) -> str:
         return ", ".join(p for p in [self.address_line, self.town, self.postcode] if p)
+
+    def live(self) -> Household:
+        """This household, or the one it was merged into (which is never merged itself)."""
+        return self.merged_into if self.merged_into_id else self
 
 
 class HouseholdMembership(models.Model):

@@ -13,4 +13,11 @@ urlpatterns = [
     path("matching/<int:pk>/decide/", review_views.decide, name="review-decide"),
     path("matching/family/", conflict_views.queue, name="family-conflicts"),
     path("matching/family/<int:pk>/", conflict_views.conflict, name="family-conflict"),
+    path("matching/households/", conflict_views.households, name="household-duplicates"),
+    path(
+        "matching/households/<uuid:keep>/<uuid:other>/",
+        conflict_views.household_decide,
+        name="household-decide",
+    ),
+    path("matching/households/<uuid:public_id>/undo/", conflict_views.household_undo, name="household-undo"),
 ]
