@@ -224,6 +224,28 @@ def _family_conflict(world: World, side: str, *, org: Organisation, la: LocalAut
     world.put(side, "family_conflict_rels", ",".join(map(str, rels)))
 
 
+def _household_twice(
+    world: World, side: str, *, org: Organisation, la: LocalAuthority, family: str, postcode: str
+) -> None:
+    """Two households at one address, each lived in (a pair to merge), and a third pair already
+    merged (to undo): /matching/households/."""
+    from cylch.identity.households import household_merge
+
+    def lived_in(line: str, n: int):
+        home = household_create(address_line=line, postcode=postcode, local_authority=la)
+        person = agency_record_upsert(organisation=org, local_id=f"HT-{family}-{n}", data={
+            "given_name": "Gwenllian", "family_name": family, "date_of_birth": f"200{n}-01-01"}).person  # fmt: skip
+        household_add_member(household=home, person=person, from_date=date(2020, 1, 1))
+        return home
+
+    keep, other = lived_in(f"2 Heol {family}", 1), lived_in(f"2, heol {family}", 2)
+    kept, merged = lived_in(f"3 Heol {family}", 3), lived_in(f"3 HEOL {family}", 4)
+    household_merge(keep=kept, merged=merged, actor=None, reason="Route matrix world")
+    world.put(side, "household_keep", keep.public_id, family)
+    world.put(side, "household_other", other.public_id, family)
+    world.put(side, "household_merged", merged.public_id, family)
+
+
 def _voice(world: World, side: str, *, child, user: User, words: str) -> None:
     access = access_person(Viewer.for_user(user), child.public_id)
     story_save(access=access, user=user, summary=f"Story: {words}")
@@ -365,6 +387,7 @@ def _build() -> World:
     _import(world, "theirs", t_gp, t_gp_user, "Gwenynfaimport")
     _match_review(world, "theirs", t_gp, "Tegwen", "Gwenynfabach", "Y Bala")
     _family_conflict(world, "theirs", org=t_gp, la=gwynedd, family="Gwenynfateulu")
+    _household_twice(world, "theirs", org=t_gp, la=gwynedd, family="Gwenynfacartref", postcode="LL23 7AB")
     _review(world, "theirs", area=north, child=heledd, user=t_panel, words="Gwenynfa review")
     world.put("theirs", "area", "gwynedd")
 
@@ -408,6 +431,7 @@ def _build() -> World:
     _import(world, "mine", p.orgs.gp, u[Role.GP], "Mefusenimport")
     _match_review(world, "mine", p.orgs.gp, "Elin", "Mefusenfach", "Aberaeron")
     _family_conflict(world, "mine", org=p.orgs.gp, la=ceredigion, family="Mefusenteulu")
+    _household_twice(world, "mine", org=p.orgs.gp, la=ceredigion, family="Mefusencartref", postcode="SY23 9ZZ")
     _review(world, "mine", area=p.places.mid_and_west_wales, child=p.alys, user=u[Role.REVIEW_PANEL],
             words="Mefusen review")  # fmt: skip
     _mover(world, p.orgs.gp, u[Role.GP], ceredigion)
