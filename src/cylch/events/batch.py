@@ -26,7 +26,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cylch.access.audit import audit_record
+from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
 from cylch.core.text import NOT_TEXT_MESSAGE, not_text_paths
@@ -321,37 +322,57 @@ def record_batch(
             raise BatchRejected([e for i in sorted(problems) for e in problems[i]])
         new = [event for _it, event in outcome if event.pk is None]
         new = list({id(e): e for e in new}.values())
-        fresh = {id(e) for e in new}
-        # Someone known only through intake lives nowhere yet: their agencies' address places
-        # them (identity/households.py), before the new events take their household from it.
-        homes = place({e.person_id for e in new}, actor=actor)
-        for event in new:
-            event.household_id = homes.get(event.person_id)
-        resent = _insert(organisation, new, {it.external_id: it.index for it, _e in outcome})
-        for it, event in outcome:
-            if it.external_id in resent:
-                result.unchanged.append(resent[it.external_id])
-            elif id(event) in fresh:
-                fresh.discard(id(event))
-                result.created.append(event)
-            else:
-                result.unchanged.append(event)
-        for event in result.created:
-            event_recorded.send(sender=Event, event=event, batch=True)
-        batch_recorded.send(sender=Event, events=result.created)
-        audit_record(
-            action="write",
-            actor=actor,
-            actor_label="" if actor else f"{organisation.code} system",
-            organisation_code=organisation.code,
-            object_type="event_batch",
-            object_id=len(items),
-            purpose="event batch received",
-            detail={
-                "created": [str(e.public_id) for e in result.created],
-                "unchanged": len(result.unchanged),
-                "records": result.records,
-                "source": source,
-            },
-        )
+        if new:  # the batch audits from here to its commit (see _store); a resend only at the end
+            hold_chain()
+        with audit_gathering():
+            _store(organisation, items, outcome, new, result, source, actor)
     return result
+
+
+def _store(
+    organisation: Organisation,
+    items: list[dict[str, Any]],
+    outcome: list[tuple[Item, Event]],
+    new: list[Event],
+    result: BatchResult,
+    source: str,
+    actor: User | None,
+) -> None:
+    """Place, insert and announce the batch's new events, and audit the batch.
+
+    The audit entries this sets off (a new home for someone, each alert the rules raise, the
+    batch's own) are appended together as it ends (``audit.gathering``): the chain's lock is
+    held from its start, which the first of them would have taken anyway."""
+    fresh = {id(e) for e in new}
+    # Someone known only through intake lives nowhere yet: their agencies' address places
+    # them (identity/households.py), before the new events take their household from it.
+    homes = place({e.person_id for e in new}, actor=actor)
+    for event in new:
+        event.household_id = homes.get(event.person_id)
+    resent = _insert(organisation, new, {it.external_id: it.index for it, _e in outcome})
+    for it, event in outcome:
+        if it.external_id in resent:
+            result.unchanged.append(resent[it.external_id])
+        elif id(event) in fresh:
+            fresh.discard(id(event))
+            result.created.append(event)
+        else:
+            result.unchanged.append(event)
+    for event in result.created:
+        event_recorded.send(sender=Event, event=event, batch=True)
+    batch_recorded.send(sender=Event, events=result.created)
+    audit_record(
+        action="write",
+        actor=actor,
+        actor_label="" if actor else f"{organisation.code} system",
+        organisation_code=organisation.code,
+        object_type="event_batch",
+        object_id=len(items),
+        purpose="event batch received",
+        detail={
+            "created": [str(e.public_id) for e in result.created],
+            "unchanged": len(result.unchanged),
+            "records": result.records,
+            "source": source,
+        },
+    )
