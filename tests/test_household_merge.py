@@ -297,3 +297,29 @@ def test_a_role_that_may_not_merge_is_refused_and_nothing_changes(client, twice)
     assert client.post(reverse("identity:household-undo", args=[legacy.public_id]), {"reason": "x"}).status_code == 403
     legacy.refresh_from_db()
     assert legacy.merged_into == p.home and _memberships() == merged != before
+
+
+def test_finding_duplicates_takes_the_same_queries_however_many_there_are(twice):
+    """More pairs add no query: candidates, use, reviewers' decisions and members are each read once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    p, *_ = twice
+
+    def counted() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            found = duplicate_households()
+        return len(found), len(queries)
+
+    one, queries = counted()
+    for n in range(3):
+        twin = household_create(
+            address_line=f"{n + 7} Stryd y Castell", postcode="SY23 2AA", local_authority=p.places.ceredigion
+        )
+        again = household_create(
+            address_line=f"{n + 7}, stryd y castell", postcode="sy232aa", local_authority=p.places.ceredigion
+        )
+        for home in (twin, again):
+            _household_event(p, home, f"Notice {home.pk}")
+    assert counted() == (one + 3, queries)
+    assert queries == 6  # candidates, members living there, entries, decisions, members, kept before
