@@ -98,3 +98,56 @@ def test_a_model_saved_before_cluster_level_links_keeps_its_behaviour(tmp_path):
     assert old.cluster_link_weight is None
     cluster_of, _decision, review, _auto = batch.cluster(IDS, INSIDE + ACROSS, model=old, trusted={})
     assert cluster_of["a1"] != cluster_of["b1"] and len(review) == 1
+
+
+def _batch_result(ids, edges, model, trusted=None) -> batch.BatchResult:
+    trusted = trusted or {}
+    cluster_of, decision, review, auto = batch.cluster(ids, edges, model=model, trusted=trusted)
+    return batch.BatchResult(cluster_of, decision, review, len(edges), auto, edges=edges, trusted=trusted)
+
+
+def test_after_review_takes_every_review_decision_rightly_and_counts_them():
+    """The bench's "after clerical review" figure: a review pair truly of one person is merged, one
+    of two people is kept apart (and with it every other pair between their clusters, as a
+    reviewer's cannot-link does); the pairs a reviewer saw are counted, and the automatic result
+    is left as it was."""
+    from cylch.identity.linkage import evaluate
+
+    ids = ["a1", "a2", "b1", "c1"]
+    truth = {"a1": 1, "a2": 1, "b1": 1, "c1": 2}
+    # a2-b1 is the same person, a1-c1 and a2-c1 are not: all three in the review band.
+    edges = [("a1", "a2", 30.0), ("a2", "b1", 3.0), ("a1", "c1", 2.0), ("a2", "c1", 1.0)]
+    result = _batch_result(ids, edges, _model())
+    assert evaluate.cluster_scores(result.cluster_of, truth)["f1"] < 1
+    after = evaluate.after_review(result, truth, model=_model())
+    assert after["clusters"]["f1"] == 1.0 and after["pairs"]["fp"] == after["pairs"]["fn"] == 0
+    assert (after["reviewed_pairs"], after["reviewed_truly_same"], after["review_rounds"]) == (2, 1, 1)
+    assert after["reviewed_per_1000_records"] == 500.0 and after["left_in_review"] == 0
+    assert result.cluster_of["b1"] != result.cluster_of["a1"]  # the automatic result is untouched
+
+
+def test_after_review_overrides_the_identifier_guard_only_for_the_same_person():
+    """A pair the identifier guard refused (NHS numbers far apart) is a conflict for
+    review: a reviewer's "same person" joins it, "different people" keeps it apart."""
+    from cylch.identity.linkage import evaluate
+
+    trusted = {"a": {"nhs_number": "9434765919"}, "b": {"nhs_number": "4505577104"}}
+    result = _batch_result(["a", "b"], [("a", "b", 20.0)], _model(), trusted)
+    assert [p.reason for p in result.review] == ["conflict"]
+    same = evaluate.after_review(result, {"a": 1, "b": 1}, model=_model())
+    apart = evaluate.after_review(result, {"a": 1, "b": 2}, model=_model())
+    assert same["clusters"]["f1"] == apart["clusters"]["f1"] == 1.0
+    assert same["reviewed_truly_same"] == 1 and apart["reviewed_truly_same"] == 0
+
+
+def test_the_bench_table_shows_the_after_review_figures_beside_the_automatic_ones():
+    from cylch.identity.linkage import bench
+
+    row = {"case": "hard population 10", "records": 10, "seconds": 1.0, "peak_mb": 1.0, "review_pairs": 2,
+           "pairs": {"precision": 1.0, "recall": 0.5, "f1": 0.667}, "clusters": {"f1": 0.5},
+           "after_review": {"clusters": {"f1": 0.75}, "reviewed_per_1000_records": 200.0}}  # fmt: skip
+    text = bench.table([row, {"case": "febrl4 recordlinkage baseline", "records": 10, "seconds": 1.0,
+                              "peak_mb": 1.0, "pairs": {"precision": 1.0, "recall": 1.0, "f1": 1.0}}])  # fmt: skip
+    assert "clus F1 after review" in text and "reviewed/1,000" in text
+    line = next(ln for ln in text.splitlines() if ln.startswith("hard population 10"))
+    assert line.split()[-2:] == ["0.7500", "200.0"] and " 0.5000 " in line

@@ -38,6 +38,10 @@ class BatchResult:
     pairs_auto: int
     seconds: dict[str, float] = field(default_factory=dict)
     blocking: list[dict[str, Any]] = field(default_factory=list)
+    # What the clustering read (the kept pairs and the records' trusted numbers), so it can be run
+    # again with reviewers' decisions (``evaluate.after_review``) without scoring again.
+    edges: list[tuple[str, str, float]] = field(default_factory=list, repr=False)
+    trusted: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     def decision_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(("linked", "review", "single"), 0)
@@ -300,6 +304,8 @@ def clustered(ids, edges, *, model, trusted, must_link, cannot_link, timings, bl
         pairs_auto=auto,
         seconds=timings,
         blocking=blocking,
+        edges=edges,
+        trusted=trusted,
     )
 
 
