@@ -4,6 +4,8 @@ the number of events. Against the real database, through the real recording serv
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from datetime import datetime, timedelta
@@ -13,17 +15,19 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from cylch.access.audit import audit_verify
 from cylch.access.models import AuditEntry
 from cylch.access.roles import Role
+from cylch.events.bench import _query_kind
 from cylch.events.models import Event
 from cylch.events.services import BatchRejected, record_event, record_event_batch
 from cylch.governance import webhooks
 from cylch.governance.models import Delivery, WebhookKind
 from cylch.identity.models import AgencyRecord, AllocationKind
 from cylch.identity.services import agency_record_upsert, allocation_create
-from cylch.notify.models import Notification
+from cylch.notify.models import Notification, OutboxMessage
 from cylch.rules import services as rule_services
-from cylch.rules.models import Alert, LeadCoordinatorProposal, ProposalStatus
+from cylch.rules.models import Alert, AlertRecipient, LeadCoordinatorProposal, ProposalStatus
 from cylch.rules.services import evaluate_events
 from tests import factories
 
@@ -490,3 +494,143 @@ def test_two_batches_that_complete_a_rule_between_them_raise_it():
     raised = Alert.objects.filter(rule_id="was-not-brought-repeated", children=fam.twm)
     assert raised.count() == 1
     assert set(raised.get().evidence.values_list("event__external_id", flat=True)) == {"GP-A", "HV-B"}
+
+
+# --- what a batch's alerts write, together ------------------------------------------------------
+
+
+def _written(since_seq: int) -> dict:
+    """What raising alerts wrote besides the alerts, as what it is about rather than by row: each
+    alert's id (in urls, dedupe keys, audit entries) and each due time stand for the same thing
+    whichever run wrote them."""
+    names = {str(a.public_id): f"{a.rule_id}|{a.scope_key}" for a in Alert.objects.all()}
+    names.update((str(p.public_id), f"proposal|{p.person_id}") for p in LeadCoordinatorProposal.objects.all())
+    ids = re.compile("|".join(map(re.escape, names)) or "^$")
+
+    def same(text: str) -> str:
+        return re.sub(r"\d\d/\d\d/\d{4} \d\d:\d\d", "<due>", ids.sub(lambda m: names[m.group(0)], str(text)))
+
+    return {
+        "recipients": sorted(
+            (f"{r.alert.rule_id}|{r.alert.scope_key}", r.organisation_id, r.user_id, r.part, r.notified_at is None)
+            for r in AlertRecipient.objects.select_related("alert")
+        ),
+        "notifications": sorted(
+            (n.kind, n.recipient_id, same(n.subject), same(n.body), same(n.url)) for n in Notification.objects.all()
+        ),
+        "emails": sorted(
+            (m.to, same(m.subject), same(m.body), same(m.dedupe_key)) for m in OutboxMessage.objects.all()
+        ),
+        "audit": sorted(
+            (
+                e.action,
+                e.actor_label,
+                e.object_type,
+                same(e.object_id),
+                e.purpose,
+                same(json.dumps(e.detail, sort_keys=True)),
+            )
+            for e in AuditEntry.objects.filter(seq__gt=since_seq).exclude(object_type="event_batch")
+        ),
+        "deliveries": sorted((d.kind, d.subscription_id, same(d.reference)) for d in Delivery.objects.all()),
+        "proposals": sorted(
+            (p.person_id, p.organisation_id, p.practitioner_id, p.reason, tuple(sorted(p.organisations_involved)))
+            for p in LeadCoordinatorProposal.objects.all()
+        ),
+        "chain": audit_verify().ok,
+    }
+
+
+def written_by(send) -> dict:
+    """Run ``send`` in a transaction that is rolled back; return what its alerts wrote."""
+    seen: dict = {}
+    since = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    try:
+        with transaction.atomic():
+            send()
+            seen = _written(since)
+            raise Rollback
+    except Rollback:
+        pass
+    return seen
+
+
+def test_a_batchs_alerts_write_the_same_recipients_notices_emails_and_audit_as_one_by_one(prydderch):
+    """Missed appointments for Alys and Twm from the GP and the health visitor, with a webhook
+    subscription at the GP and an organisation known only by its mailbox: sent one event at a
+    time or as one batch, the alerts go to the same recipients (the same ones marked as told),
+    the same notices and emails go out, the same webhook deliveries are queued, the same
+    proposals are made, and the same audit entries are chained (and the chain verifies). Each
+    scope reaches its rule's threshold with its batch's last event for it: one by one, an alert
+    is raised at the threshold and later events are added to it, while a batch raises it with
+    all its evidence at once, so the audit entry's evidence count would differ by design."""
+    fam = prydderch
+    admin = factories.demo_practitioner(username="gp.admin", role=Role.ADMIN, organisation=fam.orgs.gp)
+    webhooks.subscription_create(
+        user=admin, name="GP system", url="https://gp.example/", kinds=[WebhookKind.ALERT_RAISED]
+    )
+    fam.staff.gp.is_active = False  # the GP's named worker gone: the practice's mailbox is told instead
+    fam.staff.gp.save(update_fields=["is_active"])
+    gp = family_items(4)
+    hv = [wnb("HV-0", "HV-77-TWM", 4, service="health_visiting")]
+
+    def singly():
+        one_by_one(fam.orgs.gp, gp)
+        one_by_one(fam.orgs.health_visiting, hv)
+
+    def batched():
+        record_event_batch(organisation=fam.orgs.gp, items=gp)
+        record_event_batch(organisation=fam.orgs.health_visiting, items=hv)
+
+    one, together = written_by(singly), written_by(batched)
+    assert one["recipients"] and one["notifications"] and one["audit"] and one["deliveries"], one
+    assert together == one
+
+
+def _nhs_numbers():
+    """Valid NHS numbers, one after another (one first nine digits in eleven has none)."""
+    for n in range(1000):
+        try:
+            yield factories.nhs_number(f"943{n:06d}")
+        except ValueError:
+            continue
+
+
+def test_the_queries_of_a_batchs_alerts_do_not_grow_with_how_many_it_raises(prydderch):
+    """Two missed appointments each for two children, or for eight: four alerts more, and not
+    one query more for them in the rules' own work: their rows, recipients, notices, emails
+    and audit entries go in one insert per kind, and what routing and the lead-coordinator check
+    read is read once for the batch. What may grow is the webhook hook's look for subscriptions,
+    once per recipient (``governance.webhooks.on_alert_sent``: not the rules' to batch)."""
+    fam = prydderch
+    numbers = _nhs_numbers()
+    for i in range(8):
+        agency_record_upsert(
+            organisation=fam.orgs.gp, local_id=f"GP-KID-{i}", audit=False,
+            data={"given_name": f"Plentyn{i}", "family_name": ["Hughes", "Jones", "Price", "Rees", "Evans",
+                  "Lloyd", "Owen", "Parry"][i], "date_of_birth": f"2018-0{i + 1}-1{i}",
+                  "nhs_number": next(numbers)},
+        )  # fmt: skip
+
+    def items(n: int, tag: str) -> list[dict]:
+        return [wnb(f"GP-{tag}-{i}-{k}", f"GP-KID-{i}", 5 + 20 * k) for i in range(n) for k in range(2)]
+
+    def counted(n: int, tag: str) -> tuple[int, dict[str, int], int]:
+        kinds: dict[str, int] = {}
+        with transaction.atomic():
+            alerts_before = Alert.objects.count()
+            with CaptureQueriesContext(connection) as captured:
+                record_event_batch(organisation=fam.orgs.gp, items=items(n, tag))
+            raised = Alert.objects.count() - alerts_before
+            transaction.set_rollback(True)
+        for q in captured.captured_queries:
+            kinds[_query_kind(q["sql"])] = kinds.get(_query_kind(q["sql"]), 0) + 1
+        return raised, kinds, len(captured.captured_queries)
+
+    few_raised, few, few_total = counted(2, "F")
+    many_raised, many, many_total = counted(8, "M")
+    assert (few_raised, many_raised) == (2, 8)
+    hook = {"SELECT governance_subscription", "SAVEPOINT", "RELEASE"}
+    grew = {k: many.get(k, 0) - few.get(k, 0) for k in set(few) | set(many) if k not in hook}
+    assert not {k: v for k, v in grew.items() if v}, grew
+    assert many_total - few_total <= 3 * 2 * (many_raised - few_raised), (few_total, many_total)
