@@ -527,9 +527,10 @@ def agency_record_keys_remake(*, batch: int = REKEY_BATCH, progress=None, actor_
     The keys are written when a record is saved, so a change to how they are made
     (``identity/names.py``, ``linkage/features.py``) leaves the records already held with the old
     keys, and online matching then misses candidates. Reads ``batch`` records at a time in id
-    order (a hub of a million is never held in memory) and writes only those whose keys differ,
-    each batch in its own transaction: a second run changes nothing. ``progress(n)`` is called
-    with the records read in each batch.
+    order (a hub of a million is never held in memory) and writes only the keys that differ,
+    each batch in its own transaction: a second run changes nothing. ``modified_at`` is left
+    alone (households read it as when the agency last wrote). ``progress(n)`` is called with
+    the records read in each batch.
     """
     keys = list(AgencyRecord.MATCH_KEYS)
     sources = [source for _column, source, _name in AgencyRecord.MATCH_KEYS.values()]
@@ -537,16 +538,22 @@ def agency_record_keys_remake(*, batch: int = REKEY_BATCH, progress=None, actor_
     last, changed = 0, 0
     while rows := list(qs.filter(pk__gt=last)[:batch]):
         last = rows[-1].pk
-        stale = []
+        # key -> new value -> the records that get it: one UPDATE per value, since a change to
+        # how keys are made gives many records the same new value (every "Dai" is now "dafydd").
+        # bulk_update's CASE per row cost 1.6 ms of CPU a row.
+        writes: dict[str, dict[str, list[int]]] = {key: {} for key in keys}
+        stale: set[int] = set()
         for record in rows:
-            fresh = match_keys(record)
-            if any(getattr(record, key) != fresh[key] for key in keys):
-                for key in keys:
-                    setattr(record, key, fresh[key])
-                stale.append(record)
+            for key, value in match_keys(record).items():
+                if getattr(record, key) != value:
+                    writes[key].setdefault(value, []).append(record.pk)
+                    stale.add(record.pk)
         if stale:
             with transaction.atomic():
-                AgencyRecord.objects.bulk_update(stale, keys)
+                for key, by_value in writes.items():
+                    for value, pks in by_value.items():
+                        for i in range(0, len(pks), CHUNK):
+                            AgencyRecord.objects.filter(pk__in=pks[i : i + CHUNK]).update(**{key: value})
         changed += len(stale)
         if progress is not None:
             progress(len(rows))
