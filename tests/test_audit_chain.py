@@ -187,3 +187,86 @@ def test_a_redaction_mark_cannot_hide_an_edit(chain):
 
     AuditEntry.objects.filter(seq=chain[3].seq).update(redacted_at=timezone.now(), purpose="rewritten")
     verify_names(chain[3].seq, "keeps content")
+
+
+# --- entries gathered and appended together (a batch's) ---------------------------------------
+
+
+def test_gathered_entries_are_appended_together_in_order_and_verify(chain):
+    """Inside ``gathering`` entries are held back (nothing in the table yet), then appended as
+    the block ends, in the order recorded, with no gap after the entries before them; one
+    statement puts them all in, and the chain verifies."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from cylch.access.audit import gathering, hold_chain
+
+    before = AuditEntry.objects.count()
+    with transaction.atomic():
+        hold_chain()
+        with CaptureQueriesContext(connection) as queries, gathering():
+            for i in range(5):
+                audit_record(action="write", actor_label="Cylch rules", purpose="alert raised", detail={"i": i})
+            assert AuditEntry.objects.count() == before  # held back until the block ends
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1, inserts
+    added = list(AuditEntry.objects.filter(seq__gt=chain[-1].seq).order_by("seq"))
+    assert [e.detail["i"] for e in added] == [0, 1, 2, 3, 4]
+    assert [e.seq for e in added] == list(range(chain[-1].seq + 1, chain[-1].seq + 6))
+    assert [e.at for e in added] == sorted(e.at for e in added)
+    assert audit_verify().ok
+
+
+def test_a_gathering_that_fails_appends_nothing(chain):
+    """A block that raises appends none of its entries; the next entry follows the last one."""
+    from django.db import transaction
+
+    from cylch.access.audit import gathering
+
+    with pytest.raises(RuntimeError), transaction.atomic(), gathering():
+        audit_record(action="write", actor_label="system", purpose="will not be kept")
+        raise RuntimeError("the batch was rejected")
+    assert audit_verify().ok
+    assert audit_record(action="write", actor_label="system").seq == chain[-1].seq + 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_gathering_at_once_make_one_chain():
+    """Two threads, each appending gathered batches of entries and single entries at once, as
+    two systems' batches do: the lock on the head orders them, so the chain has every entry
+    once, no gap and no fork, and verifies."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from cylch.access.audit import gathering, hold_chain
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def sender(name: str) -> None:
+        try:
+            start.wait(30)
+            for batch in range(10):
+                with transaction.atomic():
+                    hold_chain()
+                    with gathering():
+                        for i in range(5):
+                            audit_record(action="write", actor_label=name, detail={"batch": batch, "i": i})
+                audit_record(action="write", actor_label=name, detail={"batch": batch, "single": True})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sender, args=(name,)) for name in ("GP system", "school system")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    result = audit_verify()
+    assert result.ok, result
+    for name in ("GP system", "school system"):
+        assert AuditEntry.objects.filter(actor_label=name).count() == 60

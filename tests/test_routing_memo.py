@@ -55,3 +55,23 @@ def test_remembered_answers_are_those_read_each_time_and_each_is_read_once(prydd
     allocation_create(person=fam.twm, organisation=fam.orgs.childrens_services, practitioner=fam.staff.social_worker,
                       kind=AllocationKind.LEAD_COORDINATOR)  # fmt: skip
     assert routing.current_allocation(fam.twm, AllocationKind.LEAD_COORDINATOR).practitioner == fam.staff.social_worker
+
+
+def test_a_batchs_agencies_are_read_at_once_and_are_those_read_each_time(prydderch):
+    """The agencies a rule routes to (GP, health visitor, school, ...) for each child, with the
+    named worker where there is one: read for every child at once when a batch's alerts are
+    about to be routed (``expect``), the same as read child by child, and nothing read after."""
+    fam = prydderch
+    allocation_create(person=fam.twm, organisation=fam.orgs.gp, practitioner=fam.staff.gp,
+                      kind=AllocationKind.NAMED_PRACTITIONER)  # fmt: skip
+    kinds = sorted(set(routing.PART_KINDS.values()))
+    read_each_time = [routing._agencies(c, kind) for c in fam.children for kind in kinds]
+    assert any(t.user == fam.staff.gp for targets in read_each_time for t in targets)
+    with routing.remembering():
+        with CaptureQueriesContext(connection) as at_once:
+            routing.expect([c.pk for c in fam.children])
+        with CaptureQueriesContext(connection) as after:
+            remembered = [routing._agencies(c, kind) for c in fam.children for kind in kinds]
+    assert remembered == read_each_time
+    assert len(after) == 0, [q["sql"] for q in after]
+    assert len(at_once) <= 4  # allocations, agencies, their organisations, named workers

@@ -205,30 +205,52 @@ def apply_finding(rule: Rule, pack: Pack, scope: Scope, finding: Finding, now: d
 
 def _add_evidence(alert: Alert, rule: Rule, finding: Finding, now: datetime) -> str:
     have = set(alert.evidence.values_list("event_id", flat=True))
-    new = sorted(finding.evidence - have)
-    if not new:
-        return "unchanged"
-    AlertEvidence.objects.bulk_create([AlertEvidence(alert=alert, event_id=pk, added_at=now) for pk in new])
-    alert.children.add(*finding.children)
-    alert.counts = finding.counts
-    alert.evidence_updated_at = now
-    fields = ["counts", "evidence_updated_at"]
-    if alert.last_notified_at is None or now - alert.last_notified_at >= RENOTIFY_AFTER:
-        for user in routing.people_to_tell(routing.Target(alert.owner_organisation, alert.owner, "owner")):
-            notify_user(
-                recipient=user,
-                kind="alert_updated",
-                url=reverse("rules:alert", args=[alert.public_id]),
-                dedupe_key=f"alert:{alert.public_id}:updated:{now.isoformat()}:{user.pk}",
-                subject=_("New evidence on an alert: %(title)s"),
-                body=_("More records have been added to an open alert: %(title)s. Open it to see what is new."),
-                context={"title": rule.text("title", user.language)},
-            )
-        alert.last_notified_at = now
-        fields.append("last_notified_at")
-    alert.save(update_fields=fields)
-    _step(alert, "evidence_added", events=len(new))
-    return "updated"
+    return "updated" if _add_evidence_all([(alert, rule, finding, have)], now) else "unchanged"
+
+
+def _add_evidence_all(updates: list[tuple[Alert, Rule, Finding, set[int]]], now: datetime) -> int:
+    """Add each finding's new evidence (beyond ``have``, what its open, locked alert holds) and
+    children to its alert, telling the owner again if it was last told long enough ago; each
+    kind of row in one statement for them all. Returns how many alerts changed."""
+    todo = [(alert, rule, finding, sorted(finding.evidence - have)) for alert, rule, finding, have in updates]
+    todo = [t for t in todo if t[3]]
+    if not todo:
+        return 0
+    AlertEvidence.objects.bulk_create(
+        [AlertEvidence(alert=alert, event_id=pk, added_at=now) for alert, _r, _f, new in todo for pk in new]
+    )
+    Alert.children.through.objects.bulk_create(
+        [
+            Alert.children.through(alert_id=alert.pk, person_id=c)
+            for alert, _r, f, _n in todo
+            for c in sorted(f.children)
+        ],
+        ignore_conflicts=True,  # the children it has already
+    )
+    with notify_gathering():
+        for alert, rule, finding, _new in todo:
+            alert.counts = finding.counts
+            alert.evidence_updated_at = now
+            if alert.last_notified_at is None or now - alert.last_notified_at >= RENOTIFY_AFTER:
+                for user in routing.people_to_tell(routing.Target(alert.owner_organisation, alert.owner, "owner")):
+                    notify_user(
+                        recipient=user,
+                        kind="alert_updated",
+                        url=reverse("rules:alert", args=[alert.public_id]),
+                        dedupe_key=f"alert:{alert.public_id}:updated:{now.isoformat()}:{user.pk}",
+                        subject=_("New evidence on an alert: %(title)s"),
+                        body=_("More records have been added to an open alert: %(title)s. Open it to see what is new."),
+                        context={"title": rule.text("title", user.language)},
+                    )
+                alert.last_notified_at = now
+    Alert.objects.bulk_update([t[0] for t in todo], ["counts", "evidence_updated_at", "last_notified_at"])
+    AlertStep.objects.bulk_create(
+        [
+            AlertStep(alert=alert, at=timezone.now(), action="evidence_added", detail={"events": len(new)})
+            for alert, _r, _f, new in todo
+        ]
+    )
+    return len(todo)
 
 
 # --- evaluation ----------------------------------------------------------------------------
@@ -322,11 +344,11 @@ def _apply_findings(found: list[tuple[Pack, Rule, Scope, Finding]], now: datetim
     """``apply_finding`` for each finding of a batch, with the reads and writes of the alerts it
     raises done once for them all: which (rule, scope) has an open or a closed alert, the
     children, the households' authorities, then one insert for the new alerts and one for each
-    kind of row they bring (``_store_raised``). An open alert with new evidence is updated on
-    its own, under its lock. Under the chain's lock (``hold_chain``) throughout, as every
+    kind of row they bring (``_store_raised``); the open alerts with new evidence locked in one
+    query and updated together (``_add_evidence_all``). Under the chain's lock (``hold_chain``) throughout, as every
     raise and every change of an alert's status is, so what is read stays true until commit."""
     hold_chain()
-    held = _open_evidence({(rule.id, scope.key) for _p, rule, scope, _f in found})
+    held, open_ids = _open_evidence({(rule.id, scope.key) for _p, rule, scope, _f in found})
     routing.expect({c for _p, _r, _s, finding in found for c in finding.children})
     fresh = [(p, r, s, f) for p, r, s, f in found if (r.id, s.key) not in held]
     seen = _closed_evidence({(r.id, s.key) for _p, r, s, _f in fresh})
@@ -338,14 +360,22 @@ def _apply_findings(found: list[tuple[Pack, Rule, Scope, Finding]], now: datetim
         ).select_related("local_authority")
     }
     raised: list[Raised] = []
+    grown: list[tuple[Rule, Scope, Finding]] = []
     for pack, rule, scope, finding in found:
         have = held.get((rule.id, scope.key))
         if have is not None:
-            if not finding.evidence <= have:  # else apply_finding would find nothing new: no lock, no write
-                stats.count(rule.id, apply_finding(rule, pack, scope, finding, now)[1])
+            if not finding.evidence <= have:  # else nothing new: no lock, no write
+                grown.append((rule, scope, finding))
         elif not finding.evidence <= seen.get((rule.id, scope.key), set()):  # else closed, nothing new since
             children = [people[c] for c in sorted(finding.children) if c in people]
             raised.append(_build(rule, pack, scope, finding, now, children, homes.get(scope.household_id or 0)))
+    if grown:
+        locked = Alert.objects.select_for_update(of=("self",)).select_related("owner_organisation", "owner")
+        alerts = locked.in_bulk([open_ids[rule.id, scope.key] for rule, scope, _f in grown])
+        updates = [(alerts[open_ids[r.id, s.key]], r, f, held[r.id, s.key]) for r, s, f in grown]
+        _add_evidence_all(updates, now)
+        for rule, _s, _f in grown:
+            stats.count(rule.id, "updated")
     if not raised:
         return
     try:
@@ -408,10 +438,12 @@ def _events_by(world: World, column: str, wanted: list[tuple[Rule, Scope]], keys
     return pool
 
 
-def _open_evidence(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
-    """The evidence of the open alert of each (rule, scope key) that has one."""
+def _open_evidence(
+    pairs: set[tuple[str, str]],
+) -> tuple[dict[tuple[str, str], set[int]], dict[tuple[str, str], int]]:
+    """The evidence of the open alert of each (rule, scope key) that has one, and its id."""
     if not pairs:
-        return {}
+        return {}, {}
     alerts = {
         pk: (rule_id, key)
         for pk, rule_id, key in Alert.objects.filter(
@@ -424,7 +456,7 @@ def _open_evidence(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], set[int
         "alert_id", "event_id"
     ):
         held[alerts[alert_id]].add(event_id)
-    return held
+    return held, {pair: pk for pk, pair in alerts.items()}
 
 
 def run_batch(*, now: datetime | None = None, progress: Callable[[int], None] | None = None) -> RunStats:
