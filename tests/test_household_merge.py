@@ -323,3 +323,20 @@ def test_finding_duplicates_takes_the_same_queries_however_many_there_are(twice)
             _household_event(p, home, f"Notice {home.pk}")
     assert counted() == (one + 3, queries)
     assert queries == 6  # candidates, members living there, entries, decisions, members, kept before
+
+
+def test_a_person_merged_since_gets_their_membership_back_on_undo(twice):
+    """Twm's record is found to be a second record of another child after the households were
+    merged; undoing the household merge gives his legacy membership to the person he now is."""
+    from cylch.identity.linking import person_merge
+
+    p, legacy, *_ = twice
+    _twm_lived_there_before(p, legacy)
+    household_merge(keep=p.home, merged=legacy, actor=None, reason="One house")
+    twin = agency_record_upsert(
+        organisation=p.orgs.school, local_id="TWM-2", data={"given_name": "Tom", "family_name": "Prydderch"}
+    ).person
+    person_merge(source=p.twm, target=twin, actor=None, reason="the same child")
+    household_unmerge(merged=legacy, actor=None, reason="Two homes")
+    restored = HouseholdMembership.objects.get(household=legacy, from_date=date(2023, 5, 2))
+    assert (restored.person, restored.to_date) == (twin, date(2023, 12, 31))

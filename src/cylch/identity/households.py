@@ -590,8 +590,10 @@ def _part_memberships(keep: Household, merged: Household, moves: list[dict]) -> 
             twin.from_date = _day(joined["from"])
             twin.to_date = _day(joined["to"]) if unchanged else twin.to_date
             twin.save(update_fields=["from_date", "to_date"])
+        # The person may have been merged into someone since: the membership is theirs now.
+        person = Person.objects.get(pk=entry["person"]).live()
         HouseholdMembership.objects.create(
-            pk=entry["id"], household=merged, person_id=entry["person"], from_date=_day(entry["from"]), to_date=to_date
+            pk=entry["id"], household=merged, person=person, from_date=_day(entry["from"]), to_date=to_date
         )
 
 
