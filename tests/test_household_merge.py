@@ -340,3 +340,34 @@ def test_a_person_merged_since_gets_their_membership_back_on_undo(twice):
     household_unmerge(merged=legacy, actor=None, reason="Two homes")
     restored = HouseholdMembership.objects.get(household=legacy, from_date=date(2023, 5, 2))
     assert (restored.person, restored.to_date) == (twin, date(2023, 12, 31))
+
+
+def test_the_page_reads_the_same_queries_however_many_pairs(client, twice):
+    """Three more pairs (and a merge to undo) add no query to the page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    p, *_ = twice
+    client.force_login(p.staff.social_worker)
+    url = reverse("identity:household-duplicates")
+    client.get(url)  # the session's first request writes it
+
+    def counted() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    before = counted()
+    for n in range(4):
+        a = household_create(
+            address_line=f"{n} Stryd y Castell", postcode="SY23 2AA", local_authority=p.places.ceredigion
+        )
+        b = household_create(
+            address_line=f"{n}, stryd y castell", postcode="SY23 2AA", local_authority=p.places.ceredigion
+        )
+        for home in (a, b):
+            _household_event(p, home, f"Notice {home.pk}")
+    household_merge(keep=a, merged=b, actor=None, reason="One house")
+    page = client.get(url).content.decode()
+    assert page.count("Merge: one home") == 4 and "Undo the merge" in page
+    assert counted() == before
