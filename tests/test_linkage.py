@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from datetime import date
 
 import pytest
@@ -13,7 +14,7 @@ from django.core.management import CommandError, call_command
 from cylch.demo import hardpop
 from cylch.events.models import Event
 from cylch.identity.linkage import batch, evaluate, features
-from cylch.identity.linkage.model import LinkageModel, blocking_rules_for, settings_for
+from cylch.identity.linkage.model import TWIN_LEVEL, LinkageModel, blocking_rules_for, settings_for
 from cylch.identity.linkage.online import DEFAULT_MODEL, active_model, best_match, forget_active_model
 from cylch.identity.linking import apply_batch, hub_constraints, review_decide
 from cylch.identity.models import FamilyConflict, LinkMethod, MatchReview, Person, PersonLink, ReviewStatus
@@ -54,6 +55,30 @@ def test_settings_adapt_to_the_fields_given():
     assert {c["output_column_name"] for c in wide["comparisons"]} >= {"dob", "address", "nhs_number", "pupil_number"}
     with pytest.raises(ValueError, match="shoe_size"):
         settings_for({"shoe_size"})
+
+
+def test_blocking_compares_a_slipped_year_after_a_move_and_names_swapped_at_one_postcode():
+    """A year of birth with a slip after a move (no NHS number) is compared through the same names and
+    the day and month of birth; names swapped with no date of birth through the same postcode; a
+    sibling at the same address with the same birthday but another year through the address.
+    No rule before default-5's three compared any of them."""
+    import duckdb
+
+    rows = {
+        "osian": OSIAN,
+        "slipped": {**OSIAN, "date_of_birth": "2015-05-09", "postcode": "LL55 1AA", "address": "3 Stryd Fawr"},
+        "swapped": {**OSIAN, "given_name": "Hopkins", "surname": "Osian", "date_of_birth": ""},
+        "sibling": {**OSIAN, "given_name": "Cai", "date_of_birth": "2018-05-09"},
+    }
+    con = duckdb.connect()
+    con.register("rows", features.to_arrow([features.prepare(k, v) for k, v in rows.items()]))
+    con.execute("create table cylch_input as select * from rows")
+    counts = {c["rule"]: c["marginal"] for c in batch.blocking_counts(con, HUB)}
+    new = ("same street address and day and month of birth", "same names and day and month of birth",
+           "names swapped, same postcode")  # fmt: skip
+    assert {rule: counts[rule] for rule in new} == dict.fromkeys(new, 1)
+    assert sum(counts.values()) == 3
+    assert features.prepare("x", OSIAN)["birth_month_day"] == "05-09"
 
 
 def test_shipped_model_loads_and_round_trips(tmp_path):
@@ -462,12 +487,47 @@ def test_a_twin_is_not_linked_by_a_shared_birthday_and_home():
     assert _shipped_weight(OSIAN, {**OSIAN, "given_name": "Cai"}) < model.auto_link_weight
     twin = next(
         lvl for c in model.splink["comparisons"] if c["output_column_name"] == "given_name"
-        for lvl in c["comparison_levels"] if lvl["label_for_charts"].startswith("Different given name, same date")
+        for lvl in c["comparison_levels"] if lvl["label_for_charts"] == TWIN_LEVEL
     )  # fmt: skip
     dob = next(c for c in model.splink["comparisons"] if c["output_column_name"] == "dob")["comparison_levels"][1]
     other = model.splink["comparisons"][0]["comparison_levels"][-1]
     bf = lambda lvl: lvl["m_probability"] / lvl["u_probability"]  # noqa: E731
     assert bf(twin) * bf(dob) == pytest.approx(bf(other))
+
+
+def test_a_different_given_name_with_a_shared_nhs_number_is_not_read_as_a_twin():
+    """Twins never share an NHS number: a different given name beside the same number, birthday and
+    surname is weighed as a different given name with the birthday counted (default-5's level,
+    added after training), while a twin without the number still loses the birthday's evidence."""
+    model = LinkageModel.load(DEFAULT_MODEL)
+    numbered = {**OSIAN, "nhs_number": "9434765919"}
+    twin = _shipped_weight(numbered, {**OSIAN, "given_name": "Cai", "nhs_number": "4505577104"})
+    replaced = _shipped_weight(numbered, {**numbered, "given_name": "Cai"})
+    levels = {lvl["label_for_charts"]: lvl for lvl in model.splink["comparisons"][0]["comparison_levels"]}
+    same_dob = next(c for c in model.splink["comparisons"] if c["output_column_name"] == "dob")["comparison_levels"][1]
+    bf = lambda lvl: lvl["m_probability"] / lvl["u_probability"]  # noqa: E731
+    not_twins = levels["Different given name, same date of birth, surname and identifier"]
+    assert bf(not_twins) == pytest.approx(bf(levels["All other comparisons"]))
+    assert not_twins["fix_m_probability"] and not_twins["fix_u_probability"]
+    assert replaced - twin > math.log2(bf(same_dob)) > 10  # the NHS numbers' own evidence comes on top
+    assert twin < model.review_weight <= model.auto_link_weight <= replaced
+
+
+def test_training_never_sees_the_not_twins_level():
+    """The level reading an identifier is added after training: the settings EM trains never hold it
+    (in them the given-name comparison would be kept out of the EM session on the NHS number)."""
+    from cylch.identity.linkage.model import NOT_TWINS_LEVEL, _neutralise_twins
+
+    settings = settings_for(HUB)
+    labels = [lvl["label_for_charts"] for lvl in settings["comparisons"][0]["comparison_levels"]]
+    assert NOT_TWINS_LEVEL not in labels
+    for comp in settings["comparisons"]:
+        for lvl in comp["comparison_levels"]:
+            lvl.setdefault("m_probability", 0.5)
+            lvl.setdefault("u_probability", 0.5)
+    once = _neutralise_twins(settings)
+    again = [lvl["label_for_charts"] for lvl in _neutralise_twins(once)["comparisons"][0]["comparison_levels"]]
+    assert again.count(NOT_TWINS_LEVEL) == 1 and again.index(NOT_TWINS_LEVEL) == labels.index(TWIN_LEVEL)
 
 
 def test_review_band_pair_links_when_the_clusters_share_a_number_and_is_dropped_when_they_conflict():

@@ -37,6 +37,7 @@ COLUMNS = (
     "dob",
     "dob_swapped",
     "birth_year",
+    "birth_month_day",
     "sex",
     "postcode",
     "postcode_sector",
@@ -155,6 +156,8 @@ def prepare(unique_id: Any, record: dict[str, Any]) -> dict[str, Any]:
         "dob": dob.isoformat() if dob else None,
         "dob_swapped": swapped.isoformat() if swapped else None,
         "birth_year": str(dob.year) if dob else None,
+        # For blocking a date of birth whose year has a slip (1 of its 8 digits in 2 is the year's).
+        "birth_month_day": dob.isoformat()[5:] if dob else None,
         "sex": sex,
         "postcode": postcode,
         "postcode_sector": sector,

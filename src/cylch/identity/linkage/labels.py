@@ -24,6 +24,9 @@ LEVEL_LABELS = {
     "Different given name, same date of birth and surname (twins?)": _(
         "Different given name, same date of birth and surname (twins?)"
     ),
+    "Different given name, same date of birth, surname and identifier": _(
+        "Different given name, same date of birth, surname and identifying number"
+    ),
     "Elsewhere (moved, or another household)": _("Elsewhere (moved, or another household)"),
     "Given name is the other's surname (swapped)": _("Given name is the other's surname (swapped)"),
     "Nearly the same (Jaro-Winkler ≥ 0.92)": _("Nearly the same spelling"),

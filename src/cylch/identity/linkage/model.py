@@ -29,8 +29,10 @@ DEFAULT_REVIEW_WEIGHT = 0.0
 # JSON) has none.
 DEFAULT_CLUSTER_LINK_WEIGHT = 5.5
 TWIN_LEVEL = "Different given name, same date of birth and surname (twins?)"
+NOT_TWINS_LEVEL = "Different given name, same date of birth, surname and identifier"
 VARIANT_TYPO_LEVEL = "Welsh/English form misspelt (Rese/Rhys)"
 VARIANT_TYPO_SIMILARITY = 0.92
+IDENTIFIERS = ("nhs_number", "pupil_number", "other_id")
 # Term frequencies kept in the saved model for online matching: names seen at least this often.
 TF_MIN_COUNT = 2
 
@@ -286,6 +288,30 @@ def blocking_rules_for(fields: set[str]) -> list[BlockingRule]:
                 'l."address" = r."address" AND l."given_canon" = r."given_canon"',
             )
         )
+    # A year of birth with a slip, after a move or with the date unknown on one side, no rule above
+    # compares: the day and month beside the street address or both names find most of them.
+    if "address" in fields and dob:
+        rules.append(
+            BlockingRule(
+                "same street address and day and month of birth",
+                'l."address" = r."address" AND l."birth_month_day" = r."birth_month_day"',
+            )
+        )
+    if given and surname and dob:
+        rules.append(
+            BlockingRule(
+                "same names and day and month of birth",
+                'l."surname" = r."surname" AND l."given_canon" = r."given_canon" '
+                'AND l."birth_month_day" = r."birth_month_day"',
+            )
+        )
+    if given and surname and "postcode" in fields:
+        rules.append(
+            BlockingRule(
+                "names swapped, same postcode",
+                'l."given_name" = r."surname" AND l."surname" = r."given_name" AND l."postcode" = r."postcode"',
+            )
+        )
     if given and surname and dob:
         rules.append(
             BlockingRule(
@@ -437,7 +463,25 @@ def _neutralise_twins(settings: dict[str, Any]) -> dict[str, Any]:
         return settings  # untrained: keep the placeholder, which counts against a match
     twin["u_probability"] = u_else
     twin["m_probability"] = m_else * u_dob / m_dob
+    _add_not_twins(settings, twin, m_else, u_else)
     return settings
+
+
+def _add_not_twins(settings: dict[str, Any], twin: dict[str, Any], m_else: float, u_else: float) -> None:
+    """Put, before the twins level, one for the same pair sharing an NHS, pupil or other number:
+    twins never do, so it is one person with a given name replaced, weighed as a different given
+    name with the birthday counted. Added after training, so EM trains exactly as before: a
+    level reading an identifier keeps the given-name comparison out of the EM session blocked on
+    that identifier, the only one that estimates it (and as a condition on the twins level it
+    moved the other given-name levels: FEBRL4 lost two pairs)."""
+    cols = {c["output_column_name"] for c in settings["comparisons"]}
+    shared = " OR ".join(f'"{c}_l" = "{c}_r"' for c in IDENTIFIERS if c in cols)
+    if not shared or _level(settings, "given_name", NOT_TWINS_LEVEL):
+        return
+    levels = next(c for c in settings["comparisons"] if c["output_column_name"] == "given_name")["comparison_levels"]
+    level = {**twin, "label_for_charts": NOT_TWINS_LEVEL, "sql_condition": f"({twin['sql_condition']}) AND ({shared})",
+             "m_probability": m_else, "u_probability": u_else}  # fmt: skip
+    levels.insert(levels.index(twin), level)
 
 
 def _term_frequencies(linker: Linker, fields: set[str]) -> dict[str, dict[str, float]]:

@@ -25,6 +25,7 @@ from django.db.models import Q
 
 from cylch.identity.linkage import features
 from cylch.identity.linkage.model import LinkageModel, quiet
+from cylch.identity.names import headword
 
 DEFAULT_MODEL = Path(__file__).with_name("default_model.json")
 MAX_CANDIDATES = 200
@@ -292,6 +293,13 @@ def _lookup(column: str, value: str) -> tuple[Q, bool] | None:
     if column == "birth_year":
         year = int(value)
         return Q(date_of_birth__gte=date(year, 1, 1), date_of_birth__lte=date(year, 12, 31)), False
+    if column == "given_name":
+        # Not stored as such, but its form is: a record with this given name has this form (the
+        # swapped-names rules; a variant spelling sharing the form is read and checked in Python).
+        return _lookup("given_canon", headword(value))
+    if column == "birth_month_day":
+        month, day = (int(x) for x in value.split("-"))
+        return Q(date_of_birth__month=month, date_of_birth__day=day), False
     if column == "surname_initial":
         return Q(surname_key__startswith=value), False
     return None  # any other column a model may block on: checked in Python on the rows read
