@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
@@ -60,8 +60,8 @@ def audit_record(
 ) -> AuditEntry:
     """Append one entry to the chain and return it.
 
-    Inside :func:`gathering` the entry is only queued (its ``at`` taken now) and is appended, with
-    its sequence number and hashes, when the block ends."""
+    Inside :func:`gathering` the entry is only queued, and is appended, with its sequence number
+    and hashes, when the block ends."""
     if actor is not None:
         actor_label = actor_label or f"{actor.username} ({actor.role})"
         if not organisation_code and actor.organisation_id:
@@ -79,18 +79,16 @@ def audit_record(
     )
     gathered = _gathered.get()
     if gathered is not None:
-        entry.at = timezone.now()
-        gathered.append(entry)
+        entry.at = timezone.now() if gathered.held else None  # else when the chain is taken
+        gathered.entries.append(entry)
     else:
         _append([entry])
     return entry
 
 
 def _append(entries: list[AuditEntry]) -> None:
-    """Chain ``entries`` onto the head, in order, under its lock: one insert for them all.
-
-    An entry's ``at`` is taken under the lock unless it was taken when it was queued (under
-    :func:`gathering`, whose transaction already holds the chain: see ``hold_chain``)."""
+    """Chain ``entries`` onto the head, in order, under its lock: one insert for them all. An
+    entry without its moment yet is given this one, under the lock."""
     if not entries:
         return
     with transaction.atomic():
@@ -107,28 +105,42 @@ def _append(entries: list[AuditEntry]) -> None:
         head.save(update_fields=["last_seq", "last_hash"])
 
 
-_gathered: ContextVar[list[AuditEntry] | None] = ContextVar("cylch_audit_gathered", default=None)
+@dataclass
+class _Gathered:
+    entries: list[AuditEntry] = field(default_factory=list)
+    held: bool = False  # this transaction holds the chain (hold_chain was called in the block)
+
+    def hold(self) -> None:
+        """The chain is ours now: what is queued without a moment gets this one."""
+        now = timezone.now()
+        for entry in self.entries:
+            entry.at = entry.at or now
+        self.held = True
+
+
+_gathered: ContextVar[_Gathered | None] = ContextVar("cylch_audit_gathered", default=None)
 
 
 @contextmanager
 def gathering() -> Iterator[None]:
     """Within this block ``audit_record`` queues its entries; they are appended together, in the
     order they were recorded, as the block ends (one lock, one insert and one head update for
-    a batch's alerts rather than each). Nothing is appended if the block raises: its
+    a batch's entries rather than each). Nothing is appended if the block raises: its
     transaction is rolled back anyway. A nested block joins the outer one.
 
-    Use it only where the transaction holds the chain already (``hold_chain``), so no other
-    transaction's entry can fall between an entry's moment and its place in the chain."""
+    The chain's lock is not taken early for this: an entry recorded before the transaction
+    holds the chain gets its moment when it does (``hold_chain``, or the append), so the
+    entries' moments still rise with their place in the chain, whoever else is appending."""
     if _gathered.get() is not None:
         yield
         return
-    entries: list[AuditEntry] = []
-    token = _gathered.set(entries)
+    gathered = _Gathered()
+    token = _gathered.set(gathered)
     try:
         yield
     finally:
         _gathered.reset(token)
-    _append(entries)
+    _append(gathered.entries)
 
 
 def hold_chain() -> None:
@@ -140,6 +152,9 @@ def hold_chain() -> None:
     (docs/bench.md, "The deadlock"). Call inside a transaction, before the row lock.
     """
     AuditHead.objects.select_for_update().get_or_create(id=1)
+    gathered = _gathered.get()
+    if gathered is not None and not gathered.held:
+        gathered.hold()
 
 
 def _is_emptied(entry: AuditEntry) -> bool:

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import audit_record
 from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
@@ -322,8 +322,11 @@ def record_batch(
             raise BatchRejected([e for i in sorted(problems) for e in problems[i]])
         new = [event for _it, event in outcome if event.pk is None]
         new = list({id(e): e for e in new}.values())
-        if new:  # the batch audits from here to its commit (see _store); a resend only at the end
-            hold_chain()
+        # Someone known only through intake lives nowhere yet: their agencies' address places
+        # them (identity/households.py), before the new events take their household from it.
+        homes = place({e.person_id for e in new}, actor=actor)
+        for event in new:
+            event.household_id = homes.get(event.person_id)
         with audit_gathering():
             _store(organisation, items, outcome, new, result, source, actor)
     return result
@@ -338,17 +341,12 @@ def _store(
     source: str,
     actor: User | None,
 ) -> None:
-    """Place, insert and announce the batch's new events, and audit the batch.
+    """Insert and announce the batch's new events, and audit the batch.
 
-    The audit entries this sets off (a new home for someone, each alert the rules raise, the
-    batch's own) are appended together as it ends (``audit.gathering``): the chain's lock is
-    held from its start, which the first of them would have taken anyway."""
+    The audit entries this sets off (each alert the rules raise, the batch's own) are appended
+    together as it ends (``audit.gathering``), in one statement. The chain's lock is taken when
+    it was before: by the rules (``hold_chain``), else by that append, the batch's own entry."""
     fresh = {id(e) for e in new}
-    # Someone known only through intake lives nowhere yet: their agencies' address places
-    # them (identity/households.py), before the new events take their household from it.
-    homes = place({e.person_id for e in new}, actor=actor)
-    for event in new:
-        event.household_id = homes.get(event.person_id)
     resent = _insert(organisation, new, {it.external_id: it.index for it, _e in outcome})
     for it, event in outcome:
         if it.external_id in resent:
