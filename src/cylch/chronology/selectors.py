@@ -30,7 +30,7 @@ from cylch.chronology.grouping import Group, group_entries
 from cylch.chronology.models import Significance
 from cylch.core import taxonomy
 from cylch.events.models import Event
-from cylch.identity.models import Household
+from cylch.identity.households import homes_with_merged
 
 _RANK = {Relationship.NONE: 0, Relationship.INVOLVED: 1, Relationship.ALLOCATED: 2}
 _EXISTENCE, _CONTENT = Level.EXISTENCE, Level.CONTENT  # an enum member read from its class is slow
@@ -305,11 +305,9 @@ def chronology(
         pk: m.person.display_name if accesses[pk].may_see_demographics or m.role == "child" else ""
         for pk, m in by_pk.items()
     }
-    homes = list(family.households if whole_family else family.members[0].households)
-    # A household merged into one of these homes is part of it (identity/households.py): its
-    # entries keep the household they were recorded at, so they are read through the pointer,
-    # in the same query (a subquery, not another round trip).
-    households = Household.objects.filter(Q(pk__in=homes) | Q(merged_into_id__in=homes)).values("pk")
+    # A household merged into one of these homes is part of it: its entries keep the household
+    # they were recorded at, so they are read through the pointer, in the same query.
+    households = homes_with_merged(family.households if whole_family else family.members[0].households)
 
     # Two index-backed reads rather than one OR: SQLite does not use both indexes for an OR
     # and scans the table instead (seconds at ten million events). Only the columns needed to

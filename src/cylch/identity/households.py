@@ -495,6 +495,14 @@ def _members_now(pks: list[int]) -> dict[int, list[Person]]:
     return members
 
 
+def homes_with_merged(household_ids) -> QuerySet[Household]:
+    """These households and those merged into them, as a subquery of primary keys: what a reader
+    of a home's entries filters on (``household_id__in=...``), in the same query as its own read.
+    Entries keep the household they were recorded at, so a merged home's are found this way."""
+    ids = list(household_ids)
+    return Household.objects.filter(Q(pk__in=ids) | Q(merged_into_id__in=ids)).values("pk")
+
+
 def duplicates_for(user) -> list[HomeTwice]:
     """The duplicates a reviewer may decide: the family-conflict reviewers (front door, social
     worker, team manager), for households in their local authority or in none."""
