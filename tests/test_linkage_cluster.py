@@ -151,3 +151,16 @@ def test_the_bench_table_shows_the_after_review_figures_beside_the_automatic_one
     assert "clus F1 after review" in text and "reviewed/1,000" in text
     line = next(ln for ln in text.splitlines() if ln.startswith("hard population 10"))
     assert line.split()[-2:] == ["0.7500", "200.0"] and " 0.5000 " in line
+
+
+def test_review_weights_bench_sets_more_review_beside_what_a_reviewer_would_make_of_it():
+    """`bench review-weights`: a lower review weight sends at least as many pairs to review, and a
+    reviewer deciding them rightly leaves clusters no worse than the machine alone."""
+    from cylch.identity.linkage import bench
+
+    rows = bench.case_review_weights(600, (0, -3))["rows"]
+    assert [r["review_weight"] for r in rows] == [0, -3]
+    assert rows[1]["review_pairs"] >= rows[0]["review_pairs"] > 0
+    for r in rows:
+        assert r["after_review"]["clusters"]["f1"] >= r["cluster_f1"]
+        assert r["after_review"]["reviewed_pairs"] >= r["review_pairs"]

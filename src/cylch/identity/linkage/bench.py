@@ -2,7 +2,8 @@
 
 Each case runs in its own process so its peak memory is its own. Run directly for one case:
 ``python -m cylch.identity.linkage.bench febrl4|hard N|baseline`` prints one JSON line;
-``thresholds`` the tables docs/linkage.md chose the thresholds by.
+``thresholds`` the tables docs/linkage.md chose the thresholds by; ``review-weights [N]`` the
+automatic and after-review figures by review weight.
 
 ``online N DATABASE`` measures online matching: N records of the hard population stored as a
 hub holds them (agency records linked to people) in a database made for the run and dropped
@@ -154,35 +155,20 @@ def case_thresholds(n: int = 100_000) -> dict[str, Any]:
     it was trained on), every blocked pair scored once, then clustered at several weights."""
     import dataclasses
 
-    import duckdb
-    from splink import DuckDBAPI, Linker
-
     from cylch.demo import hardpop
     from cylch.identity.linkage.online import DEFAULT_MODEL
 
     model = LinkageModel.load(DEFAULT_MODEL)
     records = list(hardpop.generate(n))
     truth = {r["id"]: r["truth"] for r in records}
-    con = duckdb.connect()
-    con.register("rows", features.to_arrow([features.prepare(r["id"], r) for r in records]))
-    con.execute("create table cylch_input as select * from rows")
-    linker = Linker(DuckDBAPI(connection=con).register("cylch_input"), model.splink)
-    quiet()
-    scored = linker.inference.predict()
-    edges = con.execute(f"select unique_id_l, unique_id_r, match_weight from {scored.physical_name}").fetchall()
+    edges = _scored_edges(model, records)
     blocked, blocked_true = len(edges), sum(truth[a] == truth[b] for a, b, _ in edges)
     scored_rows = []
     for w in (20, 14, 12, 10, 9, 8, 7, 6, 5, 4, 0):
         kept = [truth[a] == truth[b] for a, b, x in edges if x >= w]
         scored_rows.append({"weight": w, "precision": round(sum(kept) / len(kept), 5), "true_kept": round(sum(kept) / blocked_true, 3)})  # fmt: skip
     edges = [e for e in edges if e[2] >= model.review_weight]
-    trusted = {}
-    for r in records:
-        ids = {
-            k: features.identifier(r[c]) for k, c in (("nhs_number", "nhs_number"), ("pupil_number", "pupil_number"))
-        }
-        if any(ids.values()):
-            trusted[r["id"]] = {k: v for k, v in ids.items() if v}
+    trusted = _trusted(records)
     clustered_rows = []
     for auto, link in [(14, 5.0), (10, 5.0), (9, 5.0), (8, 5.0), (7, 5.0), (6, 5.0), (8, None), (8, 6.0), (8, 5.5), (8, 4.5), (8, 4.0), (6, None)]:  # fmt: skip
         m = dataclasses.replace(model, auto_link_weight=auto, cluster_link_weight=link)
@@ -195,6 +181,58 @@ def case_thresholds(n: int = 100_000) -> dict[str, Any]:
         })  # fmt: skip
     return {"case": f"thresholds {model.version} hard population {n}", "blocked_pairs": blocked,
             "blocked_true_pairs": blocked_true, "scored": scored_rows, "clustered": clustered_rows}  # fmt: skip
+
+
+def case_review_weights(n: int = 100_000, weights: tuple[float, ...] = (0, -1, -2, -3, -4)) -> dict[str, Any]:
+    """The shipped model on the hard population, every blocked pair scored once, then clustered with
+    each review weight: the automatic figures beside the after-review ones and the review workload
+    (docs/linkage.md, "After clerical review")."""
+    import dataclasses
+
+    from cylch.demo import hardpop
+    from cylch.identity.linkage.online import DEFAULT_MODEL
+
+    model = LinkageModel.load(DEFAULT_MODEL)
+    records = list(hardpop.generate(n))
+    truth = {r["id"]: r["truth"] for r in records}
+    edges, trusted = _scored_edges(model, records, min(weights)), _trusted(records)
+    rows = []
+    for w in weights:
+        m = dataclasses.replace(model, review_weight=w)
+        kept = [e for e in edges if e[2] >= w]
+        cluster_of, decisions, review, auto = batch.cluster(list(truth), kept, model=m, trusted=trusted)
+        result = batch.BatchResult(cluster_of, decisions, review, len(kept), auto, edges=kept, trusted=trusted)
+        after = evaluate.after_review(result, truth, model=m)
+        rows.append({"review_weight": w, "pairs": evaluate.pair_scores(cluster_of, truth),
+                     "cluster_f1": evaluate.cluster_scores(cluster_of, truth)["f1"], "review_pairs": len(review),
+                     "after_review": after})  # fmt: skip
+    return {"case": f"review weights {model.version} hard population {n}", "rows": rows}
+
+
+def _trusted(records: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Each record's NHS and pupil numbers, as the clustering's guard reads them."""
+    out = {}
+    for r in records:
+        ids = {k: features.identifier(r[k]) for k in batch.TRUSTED}
+        if any(ids.values()):
+            out[r["id"]] = {k: v for k, v in ids.items() if v}
+    return out
+
+
+def _scored_edges(
+    model: LinkageModel, records: list[dict[str, Any]], at_least: float | None = None
+) -> list[tuple[str, str, float]]:
+    """Every blocked pair of the records scored by the model (those at or above a weight, if given)."""
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    con = duckdb.connect()
+    con.register("rows", features.to_arrow([features.prepare(r["id"], r) for r in records]))
+    con.execute("create table cylch_input as select * from rows")
+    linker = Linker(DuckDBAPI(connection=con).register("cylch_input"), model.splink)
+    quiet()
+    scored = linker.inference.predict(threshold_match_weight=at_least)
+    return con.execute(f"select unique_id_l, unique_id_r, match_weight from {scored.physical_name}").fetchall()
 
 
 ONLINE_HELD_OUT = 300  # records matched one at a time (timed), after WARM_UP untimed ones
@@ -399,6 +437,8 @@ if __name__ == "__main__":
         result = case_online(int(sys.argv[2]))
     elif kind == "thresholds":
         result = case_thresholds()
+    elif kind == "review-weights":
+        result = case_review_weights(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000)
     else:
         result = case_hard(int(sys.argv[2]))
     print(json.dumps(result))
