@@ -353,9 +353,13 @@ def profile_batch(sender: Sender) -> dict:
             "on_batch",
             "evaluate_events",
             "load_around",
+            "_apply_findings",
+            "_store_raised",
+            "on_alert_sent",
             "apply_finding",
             "tell_social_worker",
-            "lead_coordinator_check",
+            "lead_coordinator_checks",
+            "place",
             "audit_record",
         )
     }
