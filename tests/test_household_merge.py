@@ -371,3 +371,53 @@ def test_the_page_reads_the_same_queries_however_many_pairs(client, twice):
     page = client.get(url).content.decode()
     assert page.count("Merge: one home") == 4 and "Undo the merge" in page
     assert counted() == before
+
+
+# --- the rules: a household rule counts both halves of a merged home ------------------------------
+# rules/world.py and rules/services.py read a household's entries by its own id only; the change
+# that makes them follow the pointer (homes_with_merged) is the lead's to apply (the households
+# helper's report). Strict: these fail as soon as the rules follow it, to take the mark off.
+RULES_FOLLOW = pytest.mark.xfail(strict=True, reason="the rules do not follow Household.merged_into yet")
+
+
+def _ppn(p, household, days, ext):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return record_event(
+        organisation=p.orgs.police, household=household, code=PPN, occurred_at=timezone.now() - timedelta(days=days),
+        details={"risk_level": "standard"}, summary="Notice", external_id=ext,
+    ).event  # fmt: skip
+
+
+@RULES_FOLLOW
+def test_merging_adds_up_the_notices_of_both_halves(prydderch):
+    """A notice at the legacy spelling and one at the family's home: two at one address, the
+    repeated-notices rule's threshold, once the two are one home."""
+    from cylch.rules.models import Alert
+
+    p = prydderch
+    legacy = household_create(address_line="4, maes y felin", postcode="SY233ZZ", local_authority=p.places.ceredigion)
+    _ppn(p, legacy, 40, "L1")
+    _ppn(p, p.home, 20, "H1")
+    assert not Alert.objects.exists()
+    household_merge(keep=p.home, merged=legacy, actor=p.staff.team_manager, reason="One house")
+    assert list(Alert.objects.values_list("scope_key", flat=True)) == [f"household:{p.home.pk}"]
+
+
+@RULES_FOLLOW
+def test_the_batch_run_counts_both_halves_too(prydderch, settings):
+    """The nightly run, with nothing raised as the notices and the merge were recorded."""
+    from cylch.rules.models import Alert
+    from cylch.rules.services import run_batch
+
+    settings.CYLCH_RULES_ON_RECORD = False
+    p = prydderch
+    legacy = household_create(address_line="4, maes y felin", postcode="SY233ZZ", local_authority=p.places.ceredigion)
+    _ppn(p, legacy, 40, "L1")
+    _ppn(p, p.home, 20, "H1")
+    household_merge(keep=p.home, merged=legacy, actor=None, reason="One house")
+    assert not Alert.objects.exists()
+    run_batch()
+    assert list(Alert.objects.values_list("scope_key", flat=True)) == [f"household:{p.home.pk}"]
