@@ -311,3 +311,27 @@ def test_a_household_no_one_ever_joined_goes_8_years_after_it_was_recorded(prydd
                                                                   classes=["households"]), "households")  # fmt: skip
     assert str(empty.public_id) in due_ids(retention.due_list(today=add_years(made, 8), classes=["households"]),
                                            "households")  # fmt: skip
+
+
+def test_a_home_held_twice_and_merged_goes_half_by_half_without_stopping_the_run(prydderch):
+    """One flat held twice and merged: when its only resident's entry goes, the kept household
+    stays while the merged one still points to it ("needed by" that household) and the run
+    completes; the merged one goes by the households class, then the kept one."""
+    from cylch.identity.households import household_merge
+
+    iolo = entry(prydderch, "AD-3", "Iolo", "Bevan", date(1970, 1, 1)).person
+    kept = household_create(address_line="Fflat 3, 7 Stryd y Felin", town="Aberaeron", postcode="SA46 0AB")
+    legacy = household_create(address_line="Flat 3 7 Stryd y Felin", town="Aberaeron", postcode="SA46 0AB")
+    household_add_member(household=kept, person=iolo)
+    household_merge(keep=kept, merged=legacy, actor=None, reason="One flat, two spellings")
+    later = add_years(timezone.localdate(), 8)
+    run = retention.retention_run(today=later, classes=[KEY])
+    assert run.status == RunStatus.COMPLETED, run.error
+    assert not Person.objects.filter(pk=iolo.pk).exists() and Household.objects.filter(pk=kept.pk).exists()
+    listing = retention.due_list(today=later, classes=["households"])
+    [item] = [d for d in listing.items if d.record_id == str(kept.public_id)]
+    assert item.status == retention.NEEDED and item.reason == f"identity.Household {legacy.public_id}"
+    for _round in range(3):  # the merge's own chronology entry may keep them a while: run what is due
+        run = retention.retention_run(today=add_years(later, 10), classes=["households", "soft_concerns"])
+        assert run.status == RunStatus.COMPLETED, run.error
+    assert not Household.objects.filter(pk__in=[kept.pk, legacy.pk]).exists()

@@ -108,6 +108,16 @@ def references(model: type[Model], ids: Iterable[int]) -> tuple[str, str] | None
     return None
 
 
+def merged_into_it(household: int) -> tuple[str, str] | None:
+    """A household merged into this one (one home held twice): it is read as this home's, so this
+    one stays until it has gone (``references`` does not look inside the index)."""
+    from cylch.identity.models import Household
+
+    for public_id in Household.objects.filter(merged_into_id=household).values_list("public_id", flat=True)[:1]:
+        return "identity.Household", str(public_id)
+    return None
+
+
 def _outside(model: type[Model]) -> Iterator[Any]:
     """The relations pointing at ``model`` from outside the person index (a many-to-many's own
     table is reached through the relation itself)."""
@@ -352,7 +362,7 @@ class PersonIndexClass(RecordClass):
         for household in sorted(households):
             if HouseholdMembership.objects.filter(household_id=household).exists():
                 continue  # someone still lives (or lived) there: the household is theirs too
-            if references(Household, [household]) is None:
+            if merged_into_it(household) is None and references(Household, [household]) is None:
                 emptied.append(household)
         if emptied:
             gone = Household.objects.filter(pk__in=emptied).order_by("pk")
@@ -391,7 +401,7 @@ class HouseholdsClass(RecordClass):
     def needed_by(self, candidate: Candidate) -> tuple[str, str] | None:
         from cylch.identity.models import Household
 
-        return references(Household, [candidate.pk])
+        return merged_into_it(candidate.pk) or references(Household, [candidate.pk])
 
     def remove(self, candidate: Candidate, context: RemovalContext) -> Removed | None:
         from cylch.identity.models import Household, HouseholdMembership
