@@ -229,7 +229,7 @@ def _household_twice(
 ) -> None:
     """Two households at one address, each lived in (a pair to merge), and a third pair already
     merged (to undo): /matching/households/."""
-    from cylch.identity.households import household_merge
+    from cylch.identity.households.merge import household_merge
 
     def lived_in(line: str, n: int):
         home = household_create(address_line=line, postcode=postcode, local_authority=la)

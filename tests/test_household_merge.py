@@ -1,4 +1,4 @@
-"""One home held as two households (identity/households.py): found, merged so the home's whole
+"""One home held as two households (identity/households/merge.py): found, merged so the home's whole
 chronology is together, the merge undone, the command for legacy data, and the review page."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cylch.chronology.selectors import chronology
 from cylch.events.models import Event
 from cylch.events.services import record_event
 from cylch.identity.events import HOUSEHOLD_MERGED, HOUSEHOLD_SEPARATED
-from cylch.identity.households import duplicate_households, household_merge, household_unmerge
+from cylch.identity.households.merge import duplicate_households, household_merge, household_unmerge
 from cylch.identity.models import Household, HouseholdMembership, Relationship
 from cylch.identity.services import agency_record_upsert, household_add_member, household_create
 from tests import factories

@@ -1,4 +1,4 @@
-"""Households from agency addresses (identity/households.py): who is placed by intake, who is
+"""Households from agency addresses (identity/households/): who is placed by intake, who is
 never moved by it, and the move a person records instead. Against the real database, through
 the CSV importer, the events API and the pages."""
 
@@ -17,7 +17,8 @@ from cylch.access.roles import OrganisationKind, Role
 from cylch.events.csv_intake import import_csv
 from cylch.events.models import Event
 from cylch.events.services import record_event_batch
-from cylch.identity.households import differing_addresses, normalise, place
+from cylch.identity.households import normalise, place
+from cylch.identity.households.moves import differing_addresses
 from cylch.identity.models import AgencyRecord, Household, HouseholdMembership
 from cylch.identity.services import agency_record_upsert, household_add_member, household_create
 from cylch.rules.models import Alert, AlertStatus

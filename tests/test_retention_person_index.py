@@ -317,7 +317,7 @@ def test_a_home_held_twice_and_merged_goes_half_by_half_without_stopping_the_run
     """One flat held twice and merged: when its only resident's entry goes, the kept household
     stays while the merged one still points to it ("needed by" that household) and the run
     completes; the merged one goes by the households class, then the kept one."""
-    from cylch.identity.households import household_merge
+    from cylch.identity.households.merge import household_merge
 
     iolo = entry(prydderch, "AD-3", "Iolo", "Bevan", date(1970, 1, 1)).person
     kept = household_create(address_line="Fflat 3, 7 Stryd y Felin", town="Aberaeron", postcode="SA46 0AB")

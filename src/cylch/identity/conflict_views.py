@@ -3,7 +3,7 @@ and households that look like one home, to merge or not (and a merge to undo).
 
 The same reviewers and scope as the matching queue (``selectors.family_conflicts_for``):
 children's services of the child's (or the household's) local authority. Thin: find through
-the scope, call ``identity/conflicts.py`` or ``identity/households.py``, render, log the read.
+the scope, call ``identity/conflicts.py`` or ``identity/households/merge.py``, render, log the read.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from cylch.access.roles import FRONT_DOOR_ROLES
 from cylch.core.forms import apply_errors, form_errors
 from cylch.identity.conflict_forms import ConflictDecisionForm, HouseholdDecisionForm
 from cylch.identity.conflicts import conflict_decide, conflict_view, decided_conflicts_for, open_conflicts_for
-from cylch.identity.households import (
+from cylch.identity.households.merge import (
     duplicate_for,
     duplicates_for,
     household_merge,

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from cylch.core import taxonomy
 
 FAMILY_REVIEWED = "process.family.relationships_reviewed"
-# Two households found to be one home, and that undone (identity/households.py): on the home's
+# Two households found to be one home, and that undone (identity/households/merge.py): on the home's
 # chronology, with who decided and why.
 HOUSEHOLD_MERGED = "process.household.merged"
 HOUSEHOLD_SEPARATED = "process.household.merge_undone"

@@ -242,7 +242,7 @@ class HouseholdQuerySet(models.QuerySet):
 class Household(BaseModel):
     """An address where people live together, within a local authority.
 
-    Two rows found to be one home (``identity/households.py``, ``household_merge``) stay two:
+    Two rows found to be one home (``identity/households/merge.py``, ``household_merge``) stay two:
     entries are append-only and keep the household they were recorded at, so the merged one
     points to the one kept (``merged_into``) and readers of a home follow the pointer.
     """

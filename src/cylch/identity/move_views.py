@@ -3,7 +3,7 @@
 Cylch never moves someone on an agency's address by itself: the person page shows a newer address
 that differs, and children's services at the front door (front door, social worker, team manager)
 confirm the move here. Thin: open the person, find the address shown, call
-``identity.households.move_to_agency_address``, log the read.
+``identity.households.moves.move_to_agency_address``, log the read.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_from_request
 from cylch.access.roles import FRONT_DOOR_ROLES
-from cylch.identity.households import destination, differing_address, move_to_agency_address
+from cylch.identity.households.moves import destination, differing_address, move_to_agency_address
 from cylch.identity.views import open_person
 
 

@@ -19,7 +19,7 @@ from cylch.access.views import start_url
 from cylch.chronology.voice import voice_of
 from cylch.core.forms import form_errors
 from cylch.identity.forms import BreakGlassForm, PersonSearchForm
-from cylch.identity.households import differing_addresses
+from cylch.identity.households.moves import differing_addresses
 from cylch.identity.selectors import (
     age_on,
     agency_records_of,

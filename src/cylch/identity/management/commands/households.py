@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from cylch.identity.households import duplicate_households, household_merge
+from cylch.identity.households.merge import duplicate_households, household_merge
 
 REASON = "the same address held twice (cylch households duplicates --merge)"
 
