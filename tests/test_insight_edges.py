@@ -257,6 +257,31 @@ def test_return_and_api_take_the_as_of_day_and_say_it(client, prydderch, api_cli
     assert "Q2 2026 so far" in body  # the quarter still running on that day
 
 
+def test_a_day_or_period_outside_the_years_figures_can_stand_at_is_refused_by_name(client, prydderch, api_client):
+    """The API fuzzer's find: ``as_of=0001-01-01`` went back a quarter before the first date
+    Python holds and answered 500. Now: 422 naming as_of or the period, the page reads today,
+    and the return form says what to give."""
+    from cylch.access.roles import Role
+    from tests import factories
+
+    api = api_client(prydderch.orgs.childrens_services)
+    early = api.get("/api/v1/measures/icpc-in-time?area=wales&as_of=0001-01-01")
+    assert early.status_code == 422 and "as_of 0001-01-01" in early.json()["detail"]
+    late = api.get("/api/v1/measures/icpc-in-time?area=wales&period=9999-12")
+    assert late.status_code == 422 and "9999-12" in late.json()["detail"]
+    assert api.get("/api/v1/measures/icpc-in-time?area=wales&as_of=1900-01-01").status_code == 200
+
+    analyst = factories.demo_practitioner(username="board.analyst", role=Role.BOARD_ANALYST, organisation=factories.organisation(
+        code="mww-board", kind="safeguarding_board", name_en="Mid and West Wales Safeguarding Board",
+        name_cy="Bwrdd Diogelu Canolbarth a Gorllewin Cymru", local_authority=None))  # fmt: skip
+    client.force_login(analyst)
+    page = client.get(reverse("insight:measure", args=["icpc-in-time"]), {"area": "wales", "as_of": "0001-01-01"})
+    assert page.status_code == 200 and "Figures as they stood" not in page.content.decode()
+    form = client.get(reverse("insight:return"), {"measures": ["icpc-in-time"], "period": "2026-Q2",
+                                                  "area_kinds": ["la"], "format": "csv", "as_of": "0001-01-01"})  # fmt: skip
+    assert form.status_code == 200 and "Give a date in 1900 or later" in form.content.decode()
+
+
 def test_every_measure_has_a_hand_built_test_with_a_known_answer():
     """Every measure id is asked for by a test that builds its records by hand (here or in
     tests/test_insight_measures.py). A new measure without one fails here."""

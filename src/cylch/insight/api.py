@@ -96,8 +96,8 @@ def get_measure(request, measure_id: str, params: Query[Params]):
     area = area_mod.wales() if params.area == "wales" else area_mod.find(params.area)
     if area is None:
         raise HttpError(404, f"No area “{params.area}”.")
-    as_of = min(params.as_of or timezone.localdate(), timezone.localdate())
     try:
+        as_of = periods.check_as_of(min(params.as_of or timezone.localdate(), timezone.localdate()))
         period = periods.parse(params.period) if params.period else periods.recent("quarter", 2, as_of)[0]
     except ValueError as exc:
         raise HttpError(422, str(exc)) from None

@@ -31,6 +31,12 @@ class ReturnForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["measures"].choices = [(m.id, m.title) for m in MEASURES]
 
+    def clean_as_of(self):
+        day = self.cleaned_data["as_of"]
+        if day is not None and day.year < periods.FIRST_YEAR:
+            raise forms.ValidationError(_("Give a date in %(year)s or later") % {"year": periods.FIRST_YEAR})
+        return day
+
     def clean_period(self):
         try:
             return periods.parse(self.cleaned_data["period"].strip())

@@ -40,12 +40,19 @@ def quarter(year: int, q: int) -> Period:
     return Period(date(year, first, 1), _month_end(year, first + 2), f"{year}-Q{q}")
 
 
+# Years a period or an "as of" day may fall in: wide enough for any record a hub holds, narrow
+# enough that a period and the quarters before it stay inside Python's dates (year 1 to 9999).
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
 def parse(key: str) -> Period:
     """A period from its key; ValueError names the expected shape."""
     m = _KEY.match(key or "")
     if not m:
         raise ValueError(f"“{key}” is not a period: use YYYY-Qn (e.g. 2026-Q3) or YYYY-MM (e.g. 2026-11).")
     year, part = int(m.group(1)), m.group(2)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"“{key}”: the year must be from {FIRST_YEAR} to {LAST_YEAR}.")
     if part.startswith("Q"):
         return quarter(year, int(part[1]))
     if not 1 <= int(part) <= 12:
@@ -63,3 +70,10 @@ def recent(kind: str, count: int, today: date) -> list[Period]:
     while len(out) < count:
         out.append(containing(out[-1].start - timedelta(days=1), kind))
     return list(reversed(out))
+
+
+def check_as_of(day: date) -> date:
+    """``day`` if figures can stand at it; ValueError otherwise (a later day is read as today)."""
+    if day.year < FIRST_YEAR:
+        raise ValueError(f"as_of {day.isoformat()}: give a day in {FIRST_YEAR} or later.")
+    return day

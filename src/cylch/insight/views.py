@@ -34,7 +34,7 @@ def _as_of(request) -> tuple[date, bool]:
     Also whether it was asked for (the page then says so, and its links keep it)."""
     today = timezone.localdate()
     try:
-        asked = date.fromisoformat(request.GET.get("as_of", ""))
+        asked = periods.check_as_of(date.fromisoformat(request.GET.get("as_of", "")))
     except ValueError:
         return today, False
     return min(asked, today), asked < today
