@@ -106,6 +106,7 @@ def lead_coordinator_checks(people: list[Person], *, now: datetime | None = None
 
 
 def _check_chunk(people: list[Person], now: datetime) -> dict[int, LeadCoordinatorProposal]:
+    """The checks for up to ``CHUNK`` people, each kind of fact read once for them all."""
     people = [
         p
         for p in people
@@ -157,6 +158,15 @@ def _check_chunk(people: list[Person], now: datetime) -> dict[int, LeadCoordinat
             continue
         org_id, reason = choose(person, orgs, now.date())
         chosen[person.pk] = (org_id, reason, involved_ids)
+    return _propose(people, chosen, here, now)
+
+
+def _propose(
+    people: list[Person], chosen: dict[int, tuple[int, str, list[int]]], here: dict[int, int | None], now: datetime
+) -> dict[int, LeadCoordinatorProposal]:
+    """Make the proposals ``chosen`` (organisation, reason, organisations involved, by person),
+    naming the last active practitioner at that organisation who recorded about the child, and
+    ask the front door of the authority each lives in (``here``) to confirm."""
     if not chosen:
         return {}
     recorders: dict[tuple[int, int], int] = {}
