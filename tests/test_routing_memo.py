@@ -75,3 +75,21 @@ def test_a_batchs_agencies_are_read_at_once_and_are_those_read_each_time(prydder
     assert remembered == read_each_time
     assert len(after) == 0, [q["sql"] for q in after]
     assert len(at_once) <= 4  # allocations, agencies, their organisations, named workers
+
+
+def test_a_batchs_organisations_leads_are_read_at_once_and_are_those_read_each_time(prydderch):
+    """The people an alert goes to at an organisation with no named worker (its safeguarding
+    leads; children's services: its front-door team but the social workers): read for every
+    organisation of a batch's alerts in one query (``expect_staff``), the same as one by one."""
+    fam = prydderch
+    orgs = [fam.orgs.gp, fam.orgs.school, fam.orgs.health_visiting, fam.orgs.childrens_services, fam.orgs.police]
+    targets = [routing.Target(org, None, "front_door") for org in orgs]
+    read_each_time = [routing.people_to_tell(t) for t in targets]
+    assert any(read_each_time) and fam.staff.social_worker not in read_each_time[3]
+    with routing.remembering():
+        with CaptureQueriesContext(connection) as at_once:
+            routing.expect_staff(orgs)
+        with CaptureQueriesContext(connection) as after:
+            remembered = [routing.people_to_tell(t) for t in targets]
+    assert remembered == read_each_time
+    assert len(at_once) == 1 and len(after) == 0

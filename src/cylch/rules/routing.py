@@ -256,11 +256,40 @@ def _managers(organisation: Organisation) -> list[User]:
     return list(User.objects.filter(organisation=organisation, role=Role.TEAM_MANAGER, is_active=True).order_by("pk"))
 
 
+def expect_staff(organisations: Iterable[Organisation]) -> None:
+    """Inside ``remembering``: read these organisations' leads (``people_to_tell``) now, in one
+    query for them all (else nothing)."""
+    memo = _memo.get()
+    if memo is not None:
+        wanted = [o for o in organisations if o.pk not in memo.staff]
+        if wanted:
+            memo.staff.update(_leads_of(wanted))
+
+
 def _leads(organisation: Organisation) -> list[User]:
-    staff = User.objects.filter(organisation=organisation, is_active=True)
-    if organisation.kind == OrganisationKind.LA_CHILDRENS_SERVICES:
-        return list(staff.filter(role__in=FRONT_DOOR_ROLES - {Role.SOCIAL_WORKER}).order_by("pk"))
-    return list(staff.filter(is_safeguarding_lead=True).order_by("pk"))
+    return _leads_of([organisation])[organisation.pk]
+
+
+_FRONT_DOOR_LEADS = FRONT_DOOR_ROLES - {Role.SOCIAL_WORKER}
+
+
+def _leads_of(organisations: list[Organisation]) -> dict[int, list[User]]:
+    """Each organisation's active safeguarding leads (children's services: its front-door team
+    but the social workers), by organisation id, in one query."""
+    kinds = {o.pk: o.kind for o in organisations}
+    found: dict[int, list[User]] = {pk: [] for pk in kinds}
+    for user in (
+        User.objects.filter(organisation_id__in=list(kinds), is_active=True)
+        .filter(Q(is_safeguarding_lead=True) | Q(role__in=_FRONT_DOOR_LEADS))
+        .order_by("pk")
+    ):
+        if kinds[user.organisation_id] == OrganisationKind.LA_CHILDRENS_SERVICES:
+            lead = user.role in _FRONT_DOOR_LEADS
+        else:
+            lead = user.is_safeguarding_lead
+        if lead:
+            found[user.organisation_id].append(user)
+    return found
 
 
 def school_days_authority(local_authority: LocalAuthority | None, targets=()) -> LocalAuthority | None:

@@ -108,6 +108,9 @@ def _store_raised(raised: list[Raised], now: datetime) -> None:
             for r in raised
         ]
     )  # fmt: skip
+    routing.expect_staff(
+        {t.organisation.pk: t.organisation for r in raised for t in r.targets if t.user is None}.values()
+    )
     told = {id(t): routing.people_to_tell(t) for r in raised for t in r.targets}
     recipients = [
         AlertRecipient(
