@@ -277,7 +277,7 @@ def household_merge(*, keep: Household, merged: Household, actor: User | None, r
     """
     reason = (reason or "").strip()
     with transaction.atomic():
-        locked = Household.objects.select_for_update().filter(pk__in=[keep.pk, merged.pk]).order_by("pk")
+        locked = Household.objects.select_for_update(of=("self",)).filter(pk__in=[keep.pk, merged.pk]).order_by("pk")
         rows = {h.pk: h for h in locked.select_related("local_authority")}
         keep, merged = rows[keep.pk], rows[merged.pk]
         if merged.merged_into_id == keep.pk:
@@ -307,7 +307,7 @@ def household_unmerge(*, merged: Household, actor: User | None, reason: str) -> 
         merged = Household.objects.select_for_update().get(pk=merged.pk)
         if merged.merged_into_id is None:
             raise ValidationError({"__all__": [_("This household is not merged into another.")]})
-        keep = Household.objects.select_for_update().select_related("local_authority").get(pk=merged.merged_into_id)
+        keep = Household.objects.select_for_update(of=("self",)).select_related("local_authority").get(pk=merged.merged_into_id)
         moves = merged.merge_detail.get("memberships", [])
         _part_memberships(keep, merged, moves)
         merged.merged_into, merged.merged_at, merged.merge_detail = None, None, {}
