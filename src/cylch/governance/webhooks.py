@@ -414,6 +414,19 @@ def on_alert_sent(alert, organisation: Organisation) -> None:
         log.exception("webhooks: could not queue deliveries for alert %s", alert.public_id)
 
 
+def on_alerts_sent(sent) -> None:
+    """``on_alert_sent`` for each (alert, organisation) of a batch, in order, with the
+    subscriptions read once: an organisation with none is passed over without a savepoint or a
+    query (the rules write a batch's recipients in one insert, which sends no ``post_save``)."""
+    sent = list(sent)
+    if not sent:
+        return
+    subscribed = _subscribed(WebhookKind.ALERT_RAISED)
+    for alert, organisation in sent:
+        if subscribed.get(organisation):
+            on_alert_sent(alert, organisation)
+
+
 # --- sending --------------------------------------------------------------------------------------
 
 

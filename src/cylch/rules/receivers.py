@@ -19,6 +19,8 @@ from cylch.access.audit import gathering as audit_gathering
 from cylch.access.audit import hold_chain
 from cylch.events.models import Event
 from cylch.events.signals import batch_recorded, event_recorded
+from cylch.identity.events import HOUSEHOLD_MERGED
+from cylch.identity.households import homes_with_merged
 from cylch.identity.models import Person
 from cylch.notify.services import gathering as notify_gathering
 from cylch.rules import routing
@@ -38,6 +40,10 @@ def on_event(sender, event, batch: bool = False, **kwargs) -> None:
         return  # a batch's events: on_batch
     hold_chain()  # as on_batch: after any other recording commits, before the scope's entries are read
     evaluate_event(event)
+    if event.code == HOUSEHOLD_MERGED:  # the merged half's entries now count at the home kept
+        evaluate_events(list(Event.objects.filter(
+            household_id__in=homes_with_merged([event.household_id]), person__isnull=True,
+            superseded_by__isnull=True)))  # fmt: skip
     if event.person_id is not None or event.household_id is not None:
         tell_social_worker(event)  # a household's entry reaches the social workers of its children
     if event.person_id is not None and not event.code.startswith("process.lead_coordinator"):

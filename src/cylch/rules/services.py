@@ -25,6 +25,7 @@ from cylch.access.roles import Role
 from cylch.events.models import Event
 from cylch.governance.approvals import hold
 from cylch.governance.models import ApprovalKind, ApprovalRequest
+from cylch.identity.households import homes_with_merged
 from cylch.identity.models import Household, Person
 from cylch.notify.services import gathering as notify_gathering
 from cylch.notify.services import notify_address, notify_user
@@ -92,7 +93,7 @@ def _store_raised(raised: list[Raised], now: datetime) -> None:
     """Everything raising these stored alerts writes besides the alert: children, evidence, the
     "raised" step, the recipients (and their webhook deliveries), the notifications and the audit
     entries, each kind in one insert for them all, in the alerts' order."""
-    from cylch.governance.webhooks import on_alert_sent
+    from cylch.governance.webhooks import on_alerts_sent
 
     Alert.children.through.objects.bulk_create(
         [Alert.children.through(alert_id=r.alert.pk, person_id=c.pk) for r in raised for c in r.children]
@@ -121,8 +122,7 @@ def _store_raised(raised: list[Raised], now: datetime) -> None:
         for t in r.targets
     ]  # fmt: skip
     AlertRecipient.objects.bulk_create(recipients)
-    for recipient in recipients:  # what post_save would have done for each (bulk_create sends none)
-        on_alert_sent(recipient.alert, recipient.organisation)
+    on_alerts_sent((r.alert, r.organisation) for r in recipients)  # what post_save would have done for each
     with audit_gathering(), notify_gathering():
         for r in raised:
             _notify_raised(r, told, now)
@@ -430,14 +430,16 @@ def _events_by(world: World, column: str, wanted: list[tuple[Rule, Scope]], keys
     since = min(earliest(rule, now) for rule, _s in wanted)
     ordered = sorted(keys)
     for i in range(0, len(ordered), CHUNK):
+        where: dict = {f"{column}__in": ordered[i : i + CHUNK]}
+        fields = (*EVENT_FIELDS, column)
+        if column == "household_id":  # with the households merged into these, filed under them
+            where = {"household_id__in": homes_with_merged(ordered[i : i + CHUNK])}
+            fields = (*fields, "household__merged_into_id")
         rows = Event.objects.filter(
-            code__in=codes,
-            occurred_at__gte=since,
-            superseded_by__isnull=True,
-            **{f"{column}__in": ordered[i : i + CHUNK]},
-        ).values_list(*EVENT_FIELDS, column)
+            code__in=codes, occurred_at__gte=since, superseded_by__isnull=True, **where
+        ).values_list(*fields)
         for row in rows:
-            pool.setdefault(row[6], []).append(world.ev(*row[:6]))
+            pool.setdefault(row[7] or row[6] if column == "household_id" else row[6], []).append(world.ev(*row[:6]))
     return pool
 
 
@@ -484,7 +486,7 @@ def run_batch(*, now: datetime | None = None, progress: Callable[[int], None] | 
         if ev.person_id is not None:
             by_person[ev.person_id].append(ev)
         if row[6] is not None:
-            by_household[row[6]].append(ev)
+            by_household[world.live_household(row[6])].append(ev)
     for pack in packs:
         for rule in pack.rules:
             start = earliest(rule, now)

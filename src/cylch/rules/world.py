@@ -16,6 +16,7 @@ from datetime import date, datetime
 from django.db.models import Q
 
 from cylch.events.models import Event
+from cylch.identity.households import homes_with_merged
 from cylch.identity.models import Household, HouseholdMembership, Person, Relationship
 from cylch.rules.engine import STATUS_CODES, Child, Ev
 from cylch.rules.pack import Rule
@@ -52,6 +53,7 @@ class World:
         self._home: dict[int, int | None] = {}
         self._members: dict[int, list[int]] = {}
         self._board: dict[int | None, str | None] = {}
+        self._live: dict[int, int] = {}  # a household merged into another -> that one (identity/households/merge.py)
         self._statuses: dict[int, list[tuple[datetime, str, bool]]] = {}
         self.loaded_all = False
 
@@ -81,10 +83,12 @@ class World:
                 self._home[person] = household
                 members[household].append(person)
         self._members = dict(members)
-        for pk, board in Household.objects.values_list("pk", "local_authority__board_area__code").iterator(
-            chunk_size=20000
-        ):
+        for pk, board, into in Household.objects.values_list(
+            "pk", "local_authority__board_area__code", "merged_into_id"
+        ).iterator(chunk_size=20000):
             self._board[pk] = board
+            if into is not None:
+                self._live[pk] = into
         for person, code, at in (
             Event.objects.filter(code__in=STATUS_CODES, superseded_by__isnull=True)
             .order_by("occurred_at", "id")
@@ -167,9 +171,12 @@ class World:
             ).values_list("household_id", "person_id"):
                 members[household].append(person)
             self._members.update(members)
-            self._board.update(
-                Household.objects.filter(pk__in=chunk).values_list("pk", "local_authority__board_area__code")
-            )
+            for pk, board, into in Household.objects.filter(pk__in=chunk).values_list(
+                "pk", "local_authority__board_area__code", "merged_into_id"
+            ):
+                self._board[pk] = board
+                if into is not None:
+                    self._live[pk] = into
 
     # -- facts ---------------------------------------------------------------------------
     def person(self, pk: int) -> tuple[date | None, bool, bool]:
@@ -236,12 +243,20 @@ class World:
         if household is None:
             return None
         if household not in self._board and not self.loaded_all:
-            self._board[household] = (
+            row = (
                 Household.objects.filter(pk=household)
-                .values_list("local_authority__board_area__code", flat=True)
+                .values_list("local_authority__board_area__code", "merged_into_id")
                 .first()
             )
+            self._board[household] = row[0] if row else None
+            if row and row[1] is not None:
+                self._live[household] = row[1]
         return self._board.get(household)
+
+    def live_household(self, household: int) -> int:
+        """The household, or the one it was merged into: where its entries count now."""
+        self.board_area(household)  # read with the board area, in the same query
+        return self._live.get(household, household)
 
     def child(self, pk: int) -> Child:
         born, unborn, _alive = self.person(pk)
@@ -260,6 +275,7 @@ class World:
         if rule.scope == "household":
             if household_id is None:
                 return []
+            household_id = self.live_household(household_id)
             kids = tuple(sorted(p for p in self.members(household_id) if self.is_child(p)))
             if rule.alert_for == "each_child":
                 return [
@@ -329,7 +345,7 @@ def scope_events(world: World, scope: Scope, codes: frozenset[str], since: datet
     """The events a rule reads inside a scope, from the database (the incremental path)."""
     qs = Event.objects.filter(code__in=codes, occurred_at__gte=since, superseded_by__isnull=True)
     qs = (
-        qs.filter(household_id=scope.household_id)
+        qs.filter(household_id__in=homes_with_merged([scope.household_id]))
         if scope.kind == "household"
         else qs.filter(person_id__in=scope.person_ids)
     )
