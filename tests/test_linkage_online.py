@@ -189,3 +189,27 @@ def test_online_cluster_level_link_refuses_a_person_holding_another_nhs_number(p
     scores = _scores(model, {a.pk: 7.0, b.pk: 7.0})
     assert not _agrees_with_the_whole_person(model, scores[0], person.pk, scores, {**OSIAN, "nhs_number": "4010232137"})
     assert _agrees_with_the_whole_person(model, scores[0], person.pk, scores, OSIAN)
+
+
+def test_a_model_used_on_more_records_than_it_was_trained_on_scores_every_pair_lower(prydderch):
+    """The shipped model was trained on 100,000 records; among a million, two records picked at
+    random are a tenth as likely to be one person, so each pair's weight falls by log2(10) (the
+    same pair, scored by Splink, both ways), and the SQL of each is cached apart. Among fewer
+    records than it was trained on the model is used as it is (precision first)."""
+    import math
+
+    from cylch.identity.linkage.online import population, record_fields, score
+
+    model = LinkageModel.load(DEFAULT_MODEL)
+    trained = model.training["records"]
+    assert model.for_population(trained // 10) is model and model.for_population(trained) is model
+    wider = model.for_population(trained * 10)
+    assert wider.version == model.version and model.splink is not wider.splink
+    left = record_fields({**OSIAN, "nhs_number": None})
+    right = record_fields({**OSIAN, "nhs_number": None, "postcode": "CF10 1AA", "address_line": "3 Stryd y Castell"})
+    [own] = score(model, left, [("a", right)])
+    [far] = score(wider, left, [("a", right)])
+    drop = own.weight - far.weight
+    assert math.isclose(drop, math.log2(10), abs_tol=0.01), drop
+    agency_record_upsert(organisation=prydderch.orgs.gp, local_id="POP-1", data=dict(OSIAN))
+    assert 1 <= population() <= AgencyRecord.objects.count()

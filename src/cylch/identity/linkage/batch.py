@@ -262,6 +262,7 @@ def run_duckdb(
         trained.cluster_link_weight = model.cluster_link_weight
         model = trained
         timings["train"] = round(time.perf_counter() - started, 2)
+    model = model.for_population(n)
     blocking = []
     if count_blocking:
         blocking = blocking_counts(con, fields)

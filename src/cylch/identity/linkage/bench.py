@@ -186,14 +186,18 @@ def case_thresholds(n: int = 100_000) -> dict[str, Any]:
 def case_review_weights(n: int = 100_000, weights: tuple[float, ...] = (0, -1, -2, -3, -4)) -> dict[str, Any]:
     """The shipped model on the hard population, every blocked pair scored once, then clustered with
     each review weight: the automatic figures beside the after-review ones and the review workload
-    (docs/linkage.md, "After clerical review")."""
+    (docs/linkage.md, "After clerical review"). The model is used as the hub uses it among ``n``
+    records (``for_population``); ``CYLCH_BENCH_LINKAGE_RAW=1`` scores with the JSON as saved."""
     import dataclasses
+    import os
 
     from cylch.demo import hardpop
     from cylch.identity.linkage.online import DEFAULT_MODEL
 
     model = LinkageModel.load(DEFAULT_MODEL)
     records = list(hardpop.generate(n))
+    if os.environ.get("CYLCH_BENCH_LINKAGE_RAW") != "1":
+        model = model.for_population(len(records))
     truth = {r["id"]: r["truth"] for r in records}
     edges, trusted = _scored_edges(model, records, min(weights)), _trusted(records)
     rows = []

@@ -60,9 +60,30 @@ def active_model() -> LinkageModel:
     if _active is not None and now - _active[0] < ACTIVE_MODEL_TTL_SECONDS:
         return _active[1]
     pk = LinkageModelVersion.objects.filter(active=True).order_by("-pk").values_list("pk", flat=True).first()
-    model = _load(pk)
+    model = _load(pk).for_population(population())
     _active = (now, model)
     return model
+
+
+def population() -> int:
+    """About how many agency records a new one is matched among, to two significant figures
+    (``LinkageModel.for_population``; a coarse figure keeps the scoring SQL cached between
+    looks): PostgreSQL's own estimate of the table's rows, else a count."""
+    from django.db import connection
+
+    from cylch.identity.models import AgencyRecord
+
+    n = 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [AgencyRecord._meta.db_table]
+            )
+            n = int((cursor.fetchone() or [0])[0] or 0)
+    if n <= 0:  # never analysed (-1), or SQLite
+        n = AgencyRecord.objects.count()
+    digits = max(len(str(n)) - 2, 0)
+    return n // 10**digits * 10**digits
 
 
 def forget_active_model() -> None:
@@ -157,7 +178,8 @@ def score_many(
     schema = _schema(_columns(model))
     result = compare_records(
         pa.Table.from_pylist(lefts, schema=schema), pa.Table.from_pylist(rights, schema=schema), model.splink, api,
-        sql_cache_key=f"cylch-online-own-{model.version}", join_condition=_OWN_PAIRS,
+        sql_cache_key=f"cylch-online-own-{model.version}-{model.splink['probability_two_random_records_match']!r}",
+        join_condition=_OWN_PAIRS,
     )  # fmt: skip
     rows = result.as_record_list()
     _forget(api, result.physical_name)

@@ -337,6 +337,7 @@ def run_spark(
                 frame = spark.createDataFrame(rows_table)
             frame = frame.repartition(spark.sparkContext.defaultParallelism).localCheckpoint(eager=True)
         timings["load"] = round(time.perf_counter() - started, 2)
+        model = model.for_population(rows_table.num_rows if hasattr(rows_table, "num_rows") else frame.count())
         api = SparkAPI(spark_session=spark, break_lineage_method=break_lineage)
         settings = spark_settings(model.splink)
         blocking = []
