@@ -27,7 +27,7 @@ def hub_with_a_pair(live_server):
     agency_record_upsert(organisation=school, local_id="S-1", data={**base, "postcode": "SA48 7AB",
                                                                     "address_line": "12 Heol y Bryn"})  # fmt: skip
     # The police hold the day and month the other way round, an address after a move and the
-    # surname misspelt: the review band (with default-4 the swap and the move alone link at the
+    # surname misspelt: the review band (since default-4 the swap and the move alone link at the
     # cluster-level score; a same-birthday move alone links outright).
     agency_record_upsert(organisation=police, local_id="P-1", data={**base, "family_name": "Hopkin",
                                                                     "date_of_birth": "2016-09-05",
