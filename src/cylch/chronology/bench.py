@@ -494,7 +494,7 @@ def _background_people(
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S") + writer.tz
     las = [(directory.las[la[0]].pk, la[6], la[7]) for la in places.LOCAL_AUTHORITIES]
     hh_cols = ("id", "public_id", "created_at", "modified_at", "created_by_id", "address_line", "town", "postcode",
-               "uprn", "local_authority_id")  # fmt: skip
+               "uprn", "local_authority_id", "merged_into_id", "merged_at", "merge_detail")  # fmt: skip
     _check_columns(Household, hh_cols)
     bits = rng.getrandbits
     for start in range(0, households, CHUNK):
@@ -503,7 +503,7 @@ def _background_people(
             la, postcodes, towns = las[i % len(las)]
             rows.append((hh_base + i, _uuid4_hex(bits), now, now, None, f"{1 + i % 97} {rng.choice(places.STREETS)}",
                          rng.choice(towns), f"{rng.choice(postcodes)} {rng.randint(1, 9)}{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}",
-                         "", la))  # fmt: skip
+                         "", la, None, None, "{}"))  # fmt: skip
         writer.write(Household._meta.db_table, hh_cols, rows)
     p_cols = ("id", "public_id", "created_at", "modified_at", "created_by_id", "given_name", "family_name",
               "other_names", "date_of_birth", "sex", "nhs_number", "upn", "is_unborn", "expected_date_of_delivery",
