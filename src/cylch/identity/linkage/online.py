@@ -68,20 +68,11 @@ def active_model() -> LinkageModel:
 def population() -> int:
     """About how many agency records a new one is matched among, to two significant figures
     (``LinkageModel.for_population``; a coarse figure keeps the scoring SQL cached between
-    looks): PostgreSQL's own estimate of the table's rows, else a count."""
-    from django.db import connection
-
+    looks). Counted, with the active model, at most every ``ACTIVE_MODEL_TTL_SECONDS``:
+    PostgreSQL's own estimate (``reltuples``) can be far off after a bulk load or deletions."""
     from cylch.identity.models import AgencyRecord
 
-    n = 0
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [AgencyRecord._meta.db_table]
-            )
-            n = int((cursor.fetchone() or [0])[0] or 0)
-    if n <= 0:  # never analysed (-1), or SQLite
-        n = AgencyRecord.objects.count()
+    n = AgencyRecord.objects.count()
     digits = max(len(str(n)) - 2, 0)
     return n // 10**digits * 10**digits
 
