@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cylch.access.models import AuditEntry, AuditHead, User
+from cylch.core.gather import gathering_into
 
 GENESIS = "0" * 64
 
@@ -131,16 +132,10 @@ def gathering() -> Iterator[None]:
     The chain's lock is not taken early for this: an entry recorded before the transaction
     holds the chain gets its moment when it does (``hold_chain``, or the append), so the
     entries' moments still rise with their place in the chain, whoever else is appending."""
-    if _gathered.get() is not None:
+    with gathering_into(_gathered, _Gathered) as gathered:
         yield
-        return
-    gathered = _Gathered()
-    token = _gathered.set(gathered)
-    try:
-        yield
-    finally:
-        _gathered.reset(token)
-    _append(gathered.entries)
+    if gathered is not None:
+        _append(gathered.entries)
 
 
 def hold_chain() -> None:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import User
 from cylch.access.roles import Role
+from cylch.core.gather import gathering_into
 from cylch.notify.models import Notification, OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -119,15 +120,10 @@ def gathering() -> Iterator[None]:
     proposals and register notices together, rather than two statements each). Nothing is
     written if the block raises. A nested block joins the outer one. Inside it, nothing may
     read the notices or emails it has queued."""
-    if _gathered.get() is not None:
+    with gathering_into(_gathered, _Gathered) as gathered:
         yield
+    if gathered is None:
         return
-    gathered = _Gathered()
-    token = _gathered.set(gathered)
-    try:
-        yield
-    finally:
-        _gathered.reset(token)
     if gathered.notices:
         Notification.objects.bulk_create(gathered.notices)
     _queue_emails(gathered.emails)
