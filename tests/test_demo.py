@@ -235,6 +235,43 @@ def test_the_review_repository_and_the_reviews_in_progress(demo):
     assert {f.area.kind for f in shown} >= {"wales", "board"}
 
 
+def test_a_few_homes_are_held_twice_and_cardiffs_front_door_is_shown_cardiffs(demo, client):
+    """Four homes are each two households with the family split across them (one found by its
+    UPRN alone, three by spellings that read alike): ``duplicate_households`` finds exactly
+    those, and the households page shows Cardiff's front door the three in Cardiff, with who
+    lives at each spelling, and not Swansea's."""
+    from django.urls import reverse
+
+    from cylch.identity.households import address_of_household
+    from cylch.identity.households.merge import duplicate_households, duplicates_for
+
+    pairs = duplicate_households()
+    assert len(pairs) == 4
+    assert sorted(d.keep.local_authority.code for d in pairs) == ["cardiff"] * 3 + ["swansea"]
+    for d in pairs:
+        assert d.exact and d.keep_members and d.other_members
+        assert d.keep.address_line != d.other.address_line  # written differently, held twice
+        assert not {p.pk for p in d.keep_members} & {p.pk for p in d.other_members}
+        surnames = {p.family_name for p in d.keep_members}
+        assert surnames & {p.family_name for p in d.other_members}, "one family, split"
+    by_uprn = [d for d in pairs if d.keep.uprn]
+    assert len(by_uprn) == 1
+    [d] = by_uprn
+    assert address_of_household(d.keep).line != address_of_household(d.other).line
+
+    front_door = User.objects.get(username="front-door")
+    shown = duplicates_for(front_door)
+    assert sorted(str(d.other.public_id) for d in shown) == sorted(
+        str(d.other.public_id) for d in pairs if d.keep.local_authority.code == "cardiff"
+    )
+    client.force_login(front_door)
+    page = client.get(reverse("identity:household-duplicates"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Heol y Bont" in page and "HEOL-Y-BONT" in page and "Rhodfa&#x27;r Môr" in page
+    assert "Heol y Nant" not in page and "Heol Y Nant" not in page
+    for d in shown:
+        assert d.other_members[0].given_name in page
+
+
 def test_demo_command_builds_once_and_lists_accounts(capsys, settings, tmp_path):
     """`cylch demo --build-only` builds, prints the accounts, and leaves an existing database alone;
     a CYLCH_VAR_DIR not made yet is made (it was "unable to open database file")."""
