@@ -26,7 +26,7 @@ from cylch.notify.services import gathering as notify_gathering
 from cylch.rules import routing
 from cylch.rules.coordinator import lead_coordinator_check, lead_coordinator_checks
 from cylch.rules.engine import STATUS_CODES, Child
-from cylch.rules.register import tell_social_worker
+from cylch.rules.register import tell_social_worker, tell_social_workers
 from cylch.rules.services import evaluate_event, evaluate_events
 from cylch.rules.world import CHUNK
 
@@ -55,8 +55,8 @@ def on_batch(sender, events, **kwargs) -> None:
     """What :func:`on_event` does for each event, with the rules run once for the batch.
 
     The register notice runs only for the events a bulk look finds could need it
-    (``register_candidates``), each then making its own full check, as for a single event; the
-    lead-coordinator check reads once for all the batch's children (``lead_coordinator_checks``)."""
+    (``register_candidates``), which then make the full check together (``tell_social_workers``,
+    what ``tell_social_worker`` does for each, read once for them all); the lead-coordinator check reads once for all the batch's children (``lead_coordinator_checks``)."""
     if not events or not getattr(settings, "CYLCH_RULES_ON_RECORD", True):
         return
     # Wait for any other recording transaction to commit before reading the scopes' entries:
@@ -70,11 +70,9 @@ def on_batch(sender, events, **kwargs) -> None:
     people = {e.person_id for e in events if e.person_id is not None}
     with routing.remembering(people), audit_gathering(), notify_gathering():
         evaluate_events(events)
-        for event in register_candidates(events):
-            tell_social_worker(event)
-        for event in events:  # a household's entry reaches the social workers of its children
-            if event.person_id is None and event.household_id is not None:
-                tell_social_worker(event)
+        # A household's entry reaches the social workers of its children: after the people's own.
+        households = [e for e in events if e.person_id is None and e.household_id is not None]
+        tell_social_workers(register_candidates(events) + households)
         lead_coordinator_checks(coordinator_candidates(events))
 
 

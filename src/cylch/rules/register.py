@@ -11,13 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext, override
 from django.utils.translation import gettext_lazy as _
 
+from cylch.access.models import User
 from cylch.events.models import Event
-from cylch.identity.models import AllocationKind, Person
+from cylch.identity.models import AllocationKind, HouseholdMembership, Person
 from cylch.identity.selectors import age_on, current_household
 from cylch.notify.services import notify_user
 from cylch.rules import routing
-from cylch.rules.engine import STATUS_CODES
-from cylch.rules.world import World
+from cylch.rules.engine import STATUS_CODES, Child
+from cylch.rules.world import CHUNK, World
 
 
 def statuses_now(person: Person, at=None) -> set[str]:
@@ -127,34 +128,115 @@ def tell_social_worker(event: Event) -> int:
     """Notify the allocated social worker (or, with none, the front door) of a new entry about a
     child on the register or looked after, or about the household such a child lives in (a
     police domestic-abuse notice at the address). Not for the worker's own entries."""
-    if event.code in STATUS_CODES:
+    return tell_social_workers([event])
+
+
+def tell_social_workers(events: list[Event]) -> int:
+    """``tell_social_worker`` for each of these events in turn (a batch's), with what it reads
+    read once for them all: the children living at the households' addresses, everyone's
+    statuses, the child protection processes' social workers and the children's homes. Returns
+    how many people were told."""
+    events = [e for e in events if e.code not in STATUS_CODES]
+    at_home = _children_at_all({e.household_id for e in events if e.person_id is None and e.household_id is not None})
+    about: list[tuple[Event, list[Person]]] = []
+    for event in events:
+        if event.person_id is not None:
+            about.append((event, [event.person]))
+        elif event.household_id is not None:
+            about.append((event, at_home.get(event.household_id, [])))
+    if not about:
         return 0
-    if event.person_id is not None:
-        children = [event.person] if statuses_now(event.person, timezone.now()) else []
-    elif event.household_id is not None:
-        children = [c for c in _children_at(event.household_id) if statuses_now(c, timezone.now())]
-    else:
-        children = []
+    now = timezone.now()
+    on = _with_status({c.pk for _e, children in about for c in children}, now)
+    about = [(event, [c for c in children if c.pk in on]) for event, children in about]
+    responsible = _responsible({c.pk: c for _e, children in about for c in children})
     told = 0
-    for child in children:
-        told += _tell_about(event, child)
+    for event, children in about:
+        for child in children:
+            told += _tell_about(event, child, responsible[child.pk])
     return told
 
 
+def _with_status(person_ids: set[int], at) -> set[int]:
+    """Those of these people on the register or looked after at ``at``, as ``statuses_now``
+    reads it (their status entries only: a status does not depend on age), in one query."""
+    changes: dict[int, list] = {}
+    for chunk in _chunks(person_ids):
+        for person_id, code, moment in (
+            Event.objects.filter(person_id__in=chunk, code__in=list(STATUS_CODES), superseded_by__isnull=True)
+            .order_by("occurred_at", "id")
+            .values_list("person_id", "code", "occurred_at")
+        ):
+            changes.setdefault(person_id, []).append((moment, *STATUS_CODES[code]))
+    return {pk for pk, statuses in changes.items() if Child(pk, None, False, statuses).status_on(at)}
+
+
+def _responsible(children: dict[int, Person]) -> dict[int, tuple[User | None, object | None]]:
+    """(social worker, front door) of each child, as ``social_worker_of`` and ``_front_door_of``
+    find them: the front door only where there is no worker. The processes and homes read in a
+    query each for all the children."""
+    from cylch.protection.models import Episode
+
+    workers: dict[int, User | None] = {}
+    for pk, child in children.items():
+        alloc = routing.current_allocation(child, AllocationKind.ALLOCATED_SOCIAL_WORKER)
+        workers[pk] = alloc.practitioner if alloc is not None and alloc.practitioner is not None else None
+    episodes: dict[int, Episode] = {}
+    for chunk in _chunks({pk for pk, worker in workers.items() if worker is None}):
+        for episode in (
+            Episode.objects.filter(child_id__in=chunk, closed_on__isnull=True, social_worker__isnull=False)
+            .select_related("organisation", "social_worker")
+            .order_by("child_id", "-pk")
+        ):
+            episodes.setdefault(episode.child_id, episode)
+    for pk, episode in episodes.items():
+        if episode.social_worker.is_active:
+            workers[pk] = episode.social_worker
+    homes: dict[int, object] = {}
+    for chunk in _chunks({pk for pk, worker in workers.items() if worker is None}):
+        for membership in (
+            HouseholdMembership.objects.filter(person_id__in=chunk, to_date__isnull=True)
+            .select_related("household__local_authority")
+            .order_by("person_id", "-from_date", "-id")
+        ):
+            homes.setdefault(membership.person_id, membership.household.local_authority)
+    return {
+        pk: (worker, None if worker is not None else routing.front_door(homes.get(pk)))
+        for pk, worker in workers.items()
+    }
+
+
+def _chunks(ids):
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), CHUNK):
+        yield ordered[i : i + CHUNK]
+
+
 def _children_at(household_id: int) -> list[Person]:
+    return _children_at_all({household_id}).get(household_id, [])
+
+
+def _children_at_all(household_ids: set[int]) -> dict[int, list[Person]]:
+    """The people living at each household now, not merged into another, under 18 or of unknown
+    age (the children a household's entry reaches), in one query for them all."""
     today = timezone.localdate()
-    people = Person.objects.filter(
-        memberships__household_id=household_id, memberships__to_date__isnull=True, merged_into__isnull=True
-    ).distinct()
-    return [p for p in people if p.date_of_birth is None or age_on(p.date_of_birth, today) < 18]
+    found: dict[int, dict[int, Person]] = {}
+    for chunk in _chunks(household_ids):
+        for membership in HouseholdMembership.objects.filter(
+            household_id__in=chunk, to_date__isnull=True, person__merged_into__isnull=True
+        ).select_related("person"):
+            found.setdefault(membership.household_id, {}).setdefault(membership.person_id, membership.person)
+    return {
+        household: [
+            p for _pk, p in sorted(people.items()) if p.date_of_birth is None or age_on(p.date_of_birth, today) < 18
+        ]
+        for household, people in found.items()
+    }
 
 
-def _tell_about(event: Event, child: Person) -> int:
-    _org, worker = social_worker_of(child)
-    if worker is not None:
-        people = [worker]
-    else:
-        people = routing.people_to_tell(routing.Target(_front_door_of(child), None, "front_door"))
+def _tell_about(event: Event, child: Person, responsible: tuple[User | None, object | None]) -> int:
+    worker, door = responsible
+    people = [worker] if worker is not None else routing.people_to_tell(routing.Target(door, None, "front_door"))
     told = 0
     for user in people:
         if event.recorded_by_id == user.pk or not user.is_active:

@@ -25,6 +25,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cylch.access.audit import audit_record
+from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import User
 from cylch.identity.linkage.features import postcode_forms
 from cylch.identity.models import AgencyRecord, Household, HouseholdMembership, Person, PersonLink
@@ -220,23 +221,47 @@ def place(person_ids: Iterable[int], *, actor: User | None = None) -> dict[int, 
         finder = AddressFinder(address for _record, address in chosen.values())
         placed = []
         today = timezone.localdate()
-        for person_id in sorted(chosen):
-            record, address = chosen[person_id]
-            household, created = finder.find_or_create(address, record, actor)
-            household_add_member(household=household, person=persons[person_id], from_date=today, actor=actor)
-            homes[person_id] = household.pk
-            placed.append({"person": str(persons[person_id].public_id), "household": str(household.public_id),
-                           "new_household": created, "record": str(record.public_id)})  # fmt: skip
-        audit_record(
-            action="write",
-            actor=actor,
-            actor_label="" if actor else "Cylch households",
-            object_type="household",
-            object_id=len(placed),
-            purpose="households from agency addresses",
-            detail={"placed": placed},
-        )
+        first_homes: list[HouseholdMembership] = []
+        # The audit entries (each new home, each member added, then the placing) queued and
+        # appended together, in the order they were recorded: one lock, insert and head update.
+        with audit_gathering():
+            for person_id in sorted(chosen):
+                record, address = chosen[person_id]
+                household, created = finder.find_or_create(address, record, actor)
+                if person_id in left:  # lived somewhere before: a move, which may hand over (rules/handover.py)
+                    household_add_member(household=household, person=persons[person_id], from_date=today, actor=actor)
+                else:
+                    first_homes.append(_first_home(household, persons[person_id], today, actor))
+                homes[person_id] = household.pk
+                placed.append({"person": str(persons[person_id].public_id), "household": str(household.public_id),
+                               "new_household": created, "record": str(record.public_id)})  # fmt: skip
+            HouseholdMembership.objects.bulk_create(first_homes)
+            audit_record(
+                action="write",
+                actor=actor,
+                actor_label="" if actor else "Cylch households",
+                object_type="household",
+                object_id=len(placed),
+                purpose="households from agency addresses",
+                detail={"placed": placed},
+            )
     return homes
+
+
+def _first_home(household: Household, person: Person, today: date, actor: User | None) -> HouseholdMembership:
+    """``household_add_member`` for someone who has never lived anywhere, unsaved (inserted with
+    the others placed): nothing to close, no membership to find (they are locked and have none),
+    and no move to hand over (the ``post_save`` receiver returns at once for a first home). The
+    same audit entry, queued."""
+    audit_record(
+        action="write",
+        actor=actor,
+        object_type="household",
+        object_id=household.public_id,
+        purpose="household member added",
+        detail={"person": str(person.public_id)},
+    )
+    return HouseholdMembership(household=household, person=person, from_date=today, to_date=None)
 
 
 def homes_with_merged(household_ids) -> QuerySet[Household]:
