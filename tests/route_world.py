@@ -246,6 +246,15 @@ def _household_twice(
     world.put(side, "household_merged", merged.public_id, family)
 
 
+def _rights_request(world: World, side: str, *, person, user: User, words: str) -> None:
+    """A request the person made, logged by the authority's team manager: /rights/requests/."""
+    from cylch.governance.rights_requests import request_record
+
+    made = request_record(user=user, person_id=person.public_id, kind="access", requested_by_name=f"{words} asker",
+                          requester_relationship="self", received_on=days_ago(3), details=f"Request: {words}")  # fmt: skip
+    world.put(side, "rights_request", made.public_id, f"Request: {words}")
+
+
 def _voice(world: World, side: str, *, child, user: User, words: str) -> None:
     access = access_person(Viewer.for_user(user), child.public_id)
     story_save(access=access, user=user, summary=f"Story: {words}")
@@ -389,6 +398,7 @@ def _build() -> World:
     _family_conflict(world, "theirs", org=t_gp, la=gwynedd, family="Gwenynfateulu")
     _household_twice(world, "theirs", org=t_gp, la=gwynedd, family="Gwenynfacartref", postcode="LL23 7AB")
     _review(world, "theirs", area=north, child=heledd, user=t_panel, words="Gwenynfa review")
+    _rights_request(world, "theirs", person=heledd, user=their(Role.TEAM_MANAGER, t_cs), words="Gwenynfa")
     world.put("theirs", "area", "gwynedd")
 
     # --- mine: Alys (everyone's), Cadi (in the process), Twm (an alert) -----------------------------
@@ -434,6 +444,7 @@ def _build() -> World:
     _household_twice(world, "mine", org=p.orgs.gp, la=ceredigion, family="Mefusencartref", postcode="SY23 9ZZ")
     _review(world, "mine", area=p.places.mid_and_west_wales, child=p.alys, user=u[Role.REVIEW_PANEL],
             words="Mefusen review")  # fmt: skip
+    _rights_request(world, "mine", person=p.alys, user=u[Role.TEAM_MANAGER], words="Mefusen")
     _mover(world, p.orgs.gp, u[Role.GP], ceredigion)
     world.put("mine", "area", "ceredigion")
     world.put("mine", "person_name", "Alys Prydderch")

@@ -67,6 +67,7 @@ SECTIONS = {
     "reviews": _("Safeguarding reviews"),
     "approvals": _("Decisions held for a manager's approval"),
     "rectifications": _("Corrections they asked for"),
+    "rights_requests": _("Requests they made about their record"),
     "holds": _("Legal holds"),
     "break_glass": _("Emergency access to their record"),
     "audit": _("Who read, changed or exported their record"),
@@ -207,8 +208,8 @@ class Builder:
 
     def build(self) -> list[Item]:
         for section in (self.identity, self.homes, self.work, self.entries, self.story, self.reports, self.protection,
-                        self.alerts, self.reviews, self.approvals, self.rectifications, self.holds, self.break_glass,
-                        self.audit):  # fmt: skip
+                        self.alerts, self.reviews, self.approvals, self.rectifications, self.rights_requests, self.holds,
+                        self.break_glass, self.audit):  # fmt: skip
             section()
         self.items.sort(key=lambda i: (list(SECTIONS).index(i.section), i.date or "", i.id))
         return self.items
@@ -490,6 +491,16 @@ class Builder:
                 "asked_by": r.requested_by_name, "who_asked": r.get_requester_relationship_display(),
                 "asked_on": r.requested_on, "what_was_wrong": r.reason, "entry": str(r.original.public_id),
                 "correction": str(r.correction.public_id)}, practitioners=[self.who(r.recorded_by)])  # fmt: skip
+
+    def rights_requests(self) -> None:
+        from cylch.governance.models import RightsRequest
+
+        for r in RightsRequest.objects.filter(person_id__in=self.ids).select_related("recorded_by", "answered_by"):
+            self.add("rights_requests", "rights_request", r.public_id, r.received_on, r.get_kind_display(), {
+                "asked_by": r.requested_by_name, "who_asked": r.get_requester_relationship_display(),
+                "received_on": r.received_on, "due_on": r.due_on, "extended_to": r.extended_to,
+                "extension_reason": r.extension_reason, "what_was_asked": r.details, "answered_on": r.answered_on,
+                "answer": r.answer}, practitioners=[self.who(r.recorded_by), self.who(r.answered_by)])  # fmt: skip
 
     def holds(self) -> None:
         from cylch.governance.models import LegalHold

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cylch.core.forms import date_field
-from cylch.governance.models import RequesterRelationship
+from cylch.governance.models import RequesterRelationship, RightsRequestKind
 
 
 class RectificationForm(forms.Form):
@@ -34,4 +34,49 @@ class RectificationForm(forms.Form):
         widget=forms.Textarea,
         max_length=5000,
         error_messages={"required": _("Say what was wrong")},
+    )
+
+
+class RightsRequestForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("What the person asked for"),
+        choices=RightsRequestKind.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose what the person asked for")},
+    )
+    requested_by_name = forms.CharField(
+        label=_("Name of the person who asked"),
+        max_length=200,
+        error_messages={"required": _("Enter the name of the person who asked")},
+    )
+    requester_relationship = forms.ChoiceField(
+        label=_("Who asked"),
+        choices=RequesterRelationship.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose who asked")},
+    )
+    received_on = date_field(_("Date the request was received"))
+    details = forms.CharField(
+        label=_("What was asked (optional)"), widget=forms.Textarea, max_length=5000, required=False
+    )
+
+
+class RightsAnswerForm(forms.Form):
+    answered_on = date_field(_("Date it was answered"))
+    answer = forms.CharField(
+        label=_("How it was answered"),
+        widget=forms.Textarea,
+        max_length=5000,
+        error_messages={
+            "required": _("Say how the request was answered (what was sent, corrected or refused, and why)")
+        },
+    )
+
+
+class RightsExtendForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why it needs longer"),
+        widget=forms.Textarea,
+        max_length=5000,
+        error_messages={"required": _("Say why the request needs longer (the person is told this)")},
     )

@@ -20,10 +20,10 @@ from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.core.forms import apply_errors, form_errors
 from cylch.core.taxonomy import get as code_of
 from cylch.events.models import Event
-from cylch.governance import rights
+from cylch.governance import rights, rights_requests
 from cylch.governance.exports import ExportForm, deliver, safe_export_view
-from cylch.governance.models import Rectification
-from cylch.governance.rights_forms import RectificationForm
+from cylch.governance.models import Rectification, RightsRequest
+from cylch.governance.rights_forms import RectificationForm, RightsAnswerForm, RightsExtendForm, RightsRequestForm
 
 OWN_ENTRIES_SHOWN = 200
 
@@ -75,6 +75,7 @@ def person_rights(request, person_id):
     return render(request, "governance/rights/person.html", {
         "person": person, "own": [(e, _label(e)) for e in own], "made": [(r, _label(r.original)) for r in made],
         "may_export": may_export, "export_form": ExportForm(formats=rights.FORMATS, auto_id="id_sar_%s"),
+        "requests": rights_requests.person_requests(user, person) if may_export else [],
     })  # fmt: skip
 
 
@@ -140,4 +141,81 @@ def versions(request, person_id, event_id):
     return render(request, "governance/rights/versions.html", {
         "person": access.person, "versions": shown, "label": _label(shown[0].event),
         "may_rectify": rights.may_rectify(request.user, shown[0].event),
+    })  # fmt: skip
+
+
+# --- requests and the month to answer them (governance/rights_requests.py) ---------------------
+
+
+def request_new(request, person_id):
+    """Log a request the person made, for the team's list and its clock."""
+    try:
+        access = rights.person_for_rights(request.user, person_id)
+    except PersonNotFound:
+        raise Http404(_("No person with that reference, or you may not open person records.")) from None
+    form = RightsRequestForm(request.POST or None, initial={"received_on": timezone.localdate().strftime("%d/%m/%Y")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            made = rights_requests.request_record(user=request.user, person_id=person_id, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Request logged. It must be answered by %(due)s.") % {"due": made.due_on.strftime("%d/%m/%Y")},
+            )
+            return redirect("governance:rights-request", public_id=made.public_id)
+    return render(request, "governance/rights/request_new.html", {
+        "person": access.person, "form": form, "form_errors": form_errors(form),
+    })  # fmt: skip
+
+
+def requests_list(request):
+    """The team's open requests, the soonest due first, and those answered in the last three months."""
+    if not rights.may_answer_requests(request.user):
+        raise PermissionDenied(_("Requests are logged and answered by a team manager of children's services."))
+    open_, answered = rights_requests.team_requests(request.user)
+    today = timezone.localdate()
+    return render(request, "governance/rights/requests.html", {
+        "open": [(r, left, -left) for r in open_ for left in [rights_requests.days_left(r, today)]], "answered": answered,
+        "answered_days": rights_requests.ANSWERED_SHOWN_DAYS,
+    })  # fmt: skip
+
+
+def request_detail(request, public_id):
+    """One request: its day, and recording the answer or an extension."""
+    try:
+        item = rights_requests.request_for(request.user, public_id)
+    except RightsRequest.DoesNotExist:
+        raise Http404(_("No request with that reference for your team.")) from None
+    action = request.POST.get("action") if request.method == "POST" else None
+    answer_form = RightsAnswerForm(
+        request.POST if action == "answer" else None, initial={"answered_on": timezone.localdate().strftime("%d/%m/%Y")}
+    )
+    extend_form = RightsExtendForm(request.POST if action == "extend" else None)
+    form = {"answer": answer_form, "extend": extend_form}.get(action or "")
+    if form is not None and form.is_valid():
+        try:
+            if action == "answer":
+                rights_requests.request_answer(user=request.user, public_id=public_id, **form.cleaned_data)
+                messages.success(request, _("Answer recorded."))
+            else:
+                done = rights_requests.request_extend(user=request.user, public_id=public_id, **form.cleaned_data)
+                messages.success(
+                    request,
+                    _("Extended: it must now be answered by %(due)s. Tell the person why, today.")
+                    % {"due": done.extended_to.strftime("%d/%m/%Y")},
+                )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            return redirect("governance:rights-request", public_id=public_id)
+    left = rights_requests.days_left(item)
+    audit_from_request(request, action="read", object_type="rights_request", object_id=item.public_id,
+                       purpose="rights request viewed", detail={"person": str(item.person.public_id)})  # fmt: skip
+    return render(request, "governance/rights/request.html", {
+        "item": item, "days_left": left, "overdue_by": -left, "answer_form": answer_form,
+        "extend_form": extend_form, "may_extend": item.is_open and item.extended_to is None
+        and timezone.localdate() <= item.due_on,
+        "form_errors": form_errors(form) if form is not None else [],
     })  # fmt: skip

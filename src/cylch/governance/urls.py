@@ -22,6 +22,9 @@ urlpatterns += [
 urlpatterns += [
     path("people/<uuid:person_id>/rights/", rights_views.person_rights, name="rights"),
     path("people/<uuid:person_id>/rights/access/", rights_views.subject_access, name="subject-access"),
+    path("people/<uuid:person_id>/rights/requests/new/", rights_views.request_new, name="rights-request-new"),
+    path("rights/requests/", rights_views.requests_list, name="rights-requests"),
+    path("rights/requests/<uuid:public_id>/", rights_views.request_detail, name="rights-request"),
     path("people/<uuid:person_id>/entries/<uuid:event_id>/rectify/", rights_views.rectify, name="rectify"),
     path("people/<uuid:person_id>/entries/<uuid:event_id>/versions/", rights_views.versions, name="versions"),
 ]

@@ -108,6 +108,8 @@ COVERAGE: dict[str, Covered | Kept | NotYet] = {
     # A released hold is kept, with its reason, to explain why records outlived their period; one
     # on a person goes with the person's entry. One on a single record is small and names no one.
     "governance.LegalHold": PERSON_INDEX,
+    # A request the person made goes with their entry, once answered; an open one keeps them.
+    "governance.RightsRequest": PERSON_INDEX,
     "governance.RetentionRun": Kept("the proof of a run: counts and the schedule's digest, no content"),
     "governance.Removal": Kept("the proof of a removal: class, id, rule, counts and digest, no content"),
     "governance.Subscription": Kept("an organisation's webhook settings; no personal data"),

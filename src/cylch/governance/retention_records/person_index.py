@@ -44,7 +44,7 @@ from cylch.governance.retention_records.base import (
 INDEX_MODELS = frozenset({
     "identity.Person", "identity.AgencyRecord", "identity.PersonLink", "identity.Household",
     "identity.HouseholdMembership", "identity.Relationship", "identity.Allocation", "identity.MatchReview",
-    "identity.FamilyConflict", "governance.LegalHold",
+    "identity.FamilyConflict", "governance.LegalHold", "governance.RightsRequest",
 })  # fmt: skip
 RELATED = "relative"  # a relative whose records are kept: "needed by relative <public id>"
 
@@ -317,7 +317,7 @@ class PersonIndexClass(RecordClass):
         return None
 
     def remove(self, candidate: Candidate, context: RemovalContext) -> Removed | None:
-        from cylch.governance.models import LegalHold
+        from cylch.governance.models import LegalHold, RightsRequest
         from cylch.identity.models import (
             AgencyRecord,
             Allocation,
@@ -336,6 +336,8 @@ class PersonIndexClass(RecordClass):
         group = group_of(person.pk)
         if LegalHold.objects.filter(person_id__in=group, released_at__isnull=True).exists():
             return None  # the run checks holds first; this only guards the lock's window
+        if RightsRequest.objects.filter(person_id__in=group, answered_on__isnull=True).exists():
+            return None  # a request about them is being answered: what it asks about stays until it is
         records, _linked = _own_records(group)
         if self.need(group) is not None:
             return None  # written since the class was listed, before the lock: kept (the next run says why)
@@ -348,6 +350,7 @@ class PersonIndexClass(RecordClass):
             Allocation.objects.filter(person_id__in=group),
             FamilyConflict.objects.filter(person_id__in=group),
             LegalHold.objects.filter(person_id__in=group),  # released holds only (checked above)
+            RightsRequest.objects.filter(person_id__in=group),  # answered ones only (checked above)
             AgencyRecord.objects.filter(pk__in=records),
         ]
         rows = [row for query in parts for row in serialised(query.order_by("pk"))]

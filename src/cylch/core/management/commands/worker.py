@@ -19,6 +19,7 @@ def sweeps():
     """(name, function) for each periodic job, in the order they run. Each is idempotent: a
     warning or escalation is sent once however often it runs."""
     from cylch.governance.approvals import approvals_sweep
+    from cylch.governance.rights_requests import rights_requests_sweep
     from cylch.governance.webhooks import deliver_due as webhooks_deliver_due
     from cylch.notify.services import deliver_due
     from cylch.protection.monitor import sweep as protection_sweep
@@ -32,6 +33,7 @@ def sweeps():
         ("alerts", alerts_sweep),
         ("protection", protection_sweep),
         ("approvals", approvals_sweep),
+        ("rights requests", rights_requests_sweep),
         # Before the outbox, so a "deliveries failing" notice goes out in the same round.
         ("webhooks", webhooks_deliver_due),
         ("outbox", deliver_due),
