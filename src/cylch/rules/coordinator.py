@@ -60,8 +60,9 @@ def _involved(person_ids: list[int], now: datetime) -> dict[int, list[dict]]:
     return out
 
 
-def choose(person: Person, orgs: list[dict], today) -> tuple[int, str]:
-    """(organisation id, reason) by the documented rule."""
+def choose(person: Person, orgs: list[dict], today, schools: dict[int, int] | None = None) -> tuple[int, str]:
+    """(organisation id, reason) by the documented rule. ``schools``, if given, holds each
+    person's school by its records (``_schools_of``), read beforehand for a batch."""
 
     def first(kind):
         return next((o["organisation_id"] for o in orgs if o["organisation__kind"] == kind), None)
@@ -73,15 +74,28 @@ def choose(person: Person, orgs: list[dict], today) -> tuple[int, str]:
         return first(OrganisationKind.HEALTH_VISITING), "under_five_health_visitor"
     if age is not None and 4 <= age < 19:
         school = first(OrganisationKind.SCHOOL) or (
-            Organisation.objects.filter(
-                kind=OrganisationKind.SCHOOL, agency_records__links__person=person, agency_records__links__active=True
-            )
-            .values_list("pk", flat=True)
-            .first()
+            _schools_of([person.pk]).get(person.pk) if schools is None else schools.get(person.pk)
         )
         if school:
             return school, "pupil_school"
     return orgs[0]["organisation_id"], "most_involved"
+
+
+def _schools_of(person_ids: list[int]) -> dict[int, int]:
+    """The school (the first by id) holding an active record of each of these people, if any,
+    in one query: the school a pupil with no entries from it is proposed to."""
+    found: dict[int, int] = {}
+    for person_id, school in (
+        Organisation.objects.filter(
+            kind=OrganisationKind.SCHOOL,
+            agency_records__links__person_id__in=person_ids,
+            agency_records__links__active=True,
+        )
+        .order_by("pk")
+        .values_list("agency_records__links__person_id", "pk")
+    ):
+        found.setdefault(person_id, school)
+    return found
 
 
 def lead_coordinator_check(person: Person, *, now: datetime | None = None) -> LeadCoordinatorProposal | None:
@@ -147,6 +161,7 @@ def _check_chunk(people: list[Person], now: datetime) -> dict[int, LeadCoordinat
         if la == here.get(person_id) and person_id not in declined:
             declined[person_id] = orgs
     chosen: dict[int, tuple[int, str, list[int]]] = {}
+    due: list[tuple[Person, list[dict], list[int]]] = []
     for person in people:
         orgs = orgs_of.get(person.pk, [])
         if person.pk in waiting or len(orgs) < 2 or person.pk in allocated:
@@ -156,7 +171,10 @@ def _check_chunk(people: list[Person], now: datetime) -> dict[int, LeadCoordinat
         # authority's "no" (the family has moved since) does not speak for this one.
         if person.pk in declined and set(involved_ids) <= set(declined[person.pk]):
             continue
-        org_id, reason = choose(person, orgs, now.date())
+        due.append((person, orgs, involved_ids))
+    schools = _schools_of([p.pk for p, orgs, _i in due if not any(o["organisation__kind"] == OrganisationKind.SCHOOL for o in orgs)]) if due else {}  # fmt: skip
+    for person, orgs, involved_ids in due:
+        org_id, reason = choose(person, orgs, now.date(), schools)
         chosen[person.pk] = (org_id, reason, involved_ids)
     return _propose(people, chosen, here, now)
 
@@ -192,9 +210,23 @@ def _propose(
         for org_id, reason, involved_ids in [chosen[person.pk]]
     ]  # fmt: skip
     proposals = _insert(proposals)
+    doors = {p.pk: routing.front_door(p.local_authority) for p in proposals}
+    managers = _team_managers({door.pk for door in doors.values()})
     for proposal in proposals:
-        _tell_front_door(proposal)
+        _tell_front_door(proposal, managers[doors[proposal.pk].pk])
     return {p.person_id: p for p in proposals}
+
+
+def _team_managers(organisation_ids: set[int]) -> dict[int, list[User]]:
+    """``routing.team_managers`` of each of these organisations (the front doors of a batch's
+    proposals), in one query for them all."""
+    found: dict[int, list[User]] = {pk: [] for pk in organisation_ids}
+    if organisation_ids:
+        for user in User.objects.filter(
+            organisation_id__in=sorted(organisation_ids), role=Role.TEAM_MANAGER, is_active=True
+        ).order_by("pk"):
+            found[user.organisation_id].append(user)
+    return found
 
 
 def _insert(proposals: list[LeadCoordinatorProposal]) -> list[LeadCoordinatorProposal]:
@@ -217,10 +249,9 @@ def _insert(proposals: list[LeadCoordinatorProposal]) -> list[LeadCoordinatorPro
     return stored
 
 
-def _tell_front_door(proposal: LeadCoordinatorProposal) -> None:
-    """The team managers of the child's front door, asked to confirm."""
-    door = routing.front_door(proposal.local_authority)
-    for manager in routing.team_managers(door):
+def _tell_front_door(proposal: LeadCoordinatorProposal, managers: list[User]) -> None:
+    """The team managers of the child's front door (``managers``), asked to confirm."""
+    for manager in managers:
         notify_user(
             recipient=manager,
             kind="lead_coordinator_proposed",

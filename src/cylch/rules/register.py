@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, override
@@ -13,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import User
 from cylch.events.models import Event
-from cylch.identity.models import AllocationKind, HouseholdMembership, Person
+from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
 from cylch.identity.selectors import age_on, current_household
 from cylch.notify.services import notify_user
 from cylch.rules import routing
@@ -173,14 +174,25 @@ def _with_status(person_ids: set[int], at) -> set[int]:
 
 def _responsible(children: dict[int, Person]) -> dict[int, tuple[User | None, object | None]]:
     """(social worker, front door) of each child, as ``social_worker_of`` and ``_front_door_of``
-    find them: the front door only where there is no worker. The processes and homes read in a
-    query each for all the children."""
+    find them: the front door only where there is no worker. The allocations, processes and
+    homes read in a query each for all the children."""
     from cylch.protection.models import Episode
 
-    workers: dict[int, User | None] = {}
-    for pk, child in children.items():
-        alloc = routing.current_allocation(child, AllocationKind.ALLOCATED_SOCIAL_WORKER)
-        workers[pk] = alloc.practitioner if alloc is not None and alloc.practitioner is not None else None
+    today = timezone.localdate()
+    workers: dict[int, User | None] = dict.fromkeys(children)
+    allocated: set[int] = set()  # the current allocation (latest start, then latest made), as current_allocation
+    for chunk in _chunks(children):
+        for alloc in (
+            Allocation.objects.filter(
+                person_id__in=chunk, kind=AllocationKind.ALLOCATED_SOCIAL_WORKER, from_date__lte=today
+            )
+            .filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
+            .select_related("practitioner")
+            .order_by("person_id", "-from_date", "-id")
+        ):
+            if alloc.person_id not in allocated:
+                allocated.add(alloc.person_id)
+                workers[alloc.person_id] = alloc.practitioner
     episodes: dict[int, Episode] = {}
     for chunk in _chunks({pk for pk, worker in workers.items() if worker is None}):
         for episode in (

@@ -316,8 +316,9 @@ def evaluate_events(events: list[Event], *, now: datetime | None = None) -> RunS
     for pack in all_packs():
         for rule in pack.rules:
             scopes: dict[str, Scope] = {}
+            reads = rule.reads  # a property that builds the set each time: once per rule
             for event in events:
-                if event.code not in rule.reads:
+                if event.code not in reads:
                     continue
                 for scope in world.scopes_for(rule, event.person_id, event.household_id):
                     if scope.key not in scopes and pack_for(world.board_area(scope.household_id)) is pack:
@@ -325,16 +326,18 @@ def evaluate_events(events: list[Event], *, now: datetime | None = None) -> RunS
             todo.extend((pack, rule, scope) for scope in scopes.values())
     if not todo:
         return stats
+    world.load_statuses({c for _p, _r, scope in todo for c in scope.children})
     by_person, by_household = _scope_pools(world, todo, now)
     found: list[tuple[Pack, Rule, Scope, Finding]] = []
+    reading = {id(rule): (rule.reads, earliest(rule, now)) for _p, rule, _s in todo}
     for pack, rule, scope in todo:
         stats.scopes += 1
-        start = earliest(rule, now)
+        reads, start = reading[id(rule)]
         if scope.kind == "household":
             pool = by_household.get(scope.household_id or 0, [])
         else:
             pool = [e for p in sorted(scope.person_ids) for e in by_person.get(p, [])]
-        scoped = [e for e in pool if e.code in rule.reads and e.at >= start]
+        scoped = [e for e in pool if e.code in reads and e.at >= start]
         finding = evaluate(rule, scoped, [world.child(c) for c in scope.children], now)
         if finding is not None:
             found.append((pack, rule, scope, finding))
@@ -435,9 +438,12 @@ def _events_by(world: World, column: str, wanted: list[tuple[Rule, Scope]], keys
         if column == "household_id":  # with the households merged into these, filed under them
             where = {"household_id__in": homes_with_merged(ordered[i : i + CHUNK])}
             fields = (*fields, "household__merged_into_id")
-        rows = Event.objects.filter(
-            code__in=codes, occurred_at__gte=since, superseded_by__isnull=True, **where
-        ).values_list(*fields)
+        rows = list(
+            Event.objects.filter(
+                code__in=codes, occurred_at__gte=since, superseded_by__isnull=True, **where
+            ).values_list(*fields)
+        )
+        world.load_people({row[4] for row in rows})  # a home's entries name people scoping did not reach
         for row in rows:
             pool.setdefault(row[7] or row[6] if column == "household_id" else row[6], []).append(world.ev(*row[:6]))
     return pool

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from cylch.events.models import Event
 from cylch.identity.households import homes_with_merged
@@ -105,8 +105,8 @@ class World:
         """Read what scoping asks about these people and households in a few queries.
 
         The people, their relatives out to ``hops`` steps (a sibling through a parent is two,
-        that sibling's own brothers and sisters through another parent three), their homes and
-        statuses; the households' members and board areas. Anything further out is still asked
+        that sibling's own brothers and sisters through another parent three) and their homes;
+        the households' members and board areas (statuses: :meth:`load_statuses`). Anything further out is still asked
         for one at a time, as without this, so the scopes are the same either way.
         """
         todo = set(person_ids)
@@ -126,6 +126,9 @@ class World:
         return self
 
     def _load_people(self, pks: set[int]) -> None:
+        """Each person's facts, relatives and current home: a query for the people with their
+        homes, one for the relationships. Statuses are read later, for the children the scopes
+        are about (:meth:`load_statuses`), not for everyone reached."""
         ordered = sorted(pks)
         for i in range(0, len(ordered), CHUNK):
             chunk = ordered[i : i + CHUNK]
@@ -133,11 +136,19 @@ class World:
                 self._person[pk] = (None, False, False)  # as person() has it for an id not found
                 self._relatives[pk], self._relatives_in[pk] = [], []
                 self._home[pk] = None
-                self._statuses[pk] = []
-            for pk, born, unborn, died in Person.objects.filter(pk__in=chunk).values_list(
-                "pk", "date_of_birth", "is_unborn", "date_of_death"
+            # The current home as home() reads it (latest start, then latest made), alongside.
+            home = (
+                HouseholdMembership.objects.filter(person_id=OuterRef("pk"), to_date__isnull=True)
+                .order_by("-from_date", "-id")
+                .values("household_id")[:1]
+            )
+            for pk, born, unborn, died, household in (
+                Person.objects.filter(pk__in=chunk)
+                .annotate(current_home=Subquery(home))
+                .values_list("pk", "date_of_birth", "is_unborn", "date_of_death", "current_home")
             ):
                 self._person[pk] = (born, unborn, died is None)
+                self._home[pk] = household
             inside = set(chunk)
             for person, kind, relative in Relationship.objects.filter(
                 Q(person_id__in=chunk) | Q(relative_id__in=chunk), recorded_in_error=False
@@ -146,20 +157,33 @@ class World:
                     self._relatives[person].append((kind, relative))
                 if relative in inside:
                     self._relatives_in[relative].append((kind, person))
-            homes: dict[int, int] = {}
-            for person, household in (
-                HouseholdMembership.objects.filter(person_id__in=chunk, to_date__isnull=True)
-                .order_by("person_id", "-from_date", "-id")
-                .values_list("person_id", "household_id")
-            ):
-                homes.setdefault(person, household)
-            self._home.update(homes)
+
+    def load_statuses(self, pks: set[int]) -> None:
+        """The register and looked-after entries of these people (those not read yet), in one
+        query: what :meth:`child` would read for each."""
+        ordered = sorted(pk for pk in pks if pk not in self._statuses)
+        for i in range(0, len(ordered), CHUNK):
+            chunk = ordered[i : i + CHUNK]
+            for pk in chunk:
+                self._statuses[pk] = []
             for person, code, at in (
                 Event.objects.filter(person_id__in=chunk, code__in=STATUS_CODES, superseded_by__isnull=True)
                 .order_by("occurred_at", "id")
                 .values_list("person_id", "code", "occurred_at")
             ):
                 self._statuses[person].append((at, *STATUS_CODES[code]))
+
+    def load_people(self, pks) -> None:
+        """What :meth:`person` reads, for those of these people not read yet, in one query."""
+        ordered = sorted({pk for pk in pks if pk is not None and pk not in self._person})
+        for i in range(0, len(ordered), CHUNK):
+            chunk = ordered[i : i + CHUNK]
+            for pk in chunk:
+                self._person[pk] = (None, False, False)
+            for pk, born, unborn, died in Person.objects.filter(pk__in=chunk).values_list(
+                "pk", "date_of_birth", "is_unborn", "date_of_death"
+            ):
+                self._person[pk] = (born, unborn, died is None)
 
     def _load_households(self, households: set[int]) -> None:
         ordered = sorted(h for h in households if h not in self._members)
