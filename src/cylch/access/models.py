@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.roles import OrganisationKind, Role
@@ -115,9 +116,35 @@ class User(AbstractUser):
     is_demo = models.BooleanField(
         default=False, help_text="Demo accounts may sign in without two-factor authentication."
     )
+    deactivated_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the account was switched off: the retention schedule's departed_users class counts from it.",
+    )  # fmt: skip
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._was_active = user.__dict__.get("is_active")  # to see it switched off on save
+        return user
+
+    def save(self, *args, **kwargs):
+        """Stamp the moment the account is switched off (and clear it if switched on again), however
+        it is saved: the admin, a command, a test."""
+        if self.is_active:
+            stamp = None
+        elif self.deactivated_at is None and getattr(self, "_was_active", True) is not False:
+            stamp = timezone.now()
+        else:
+            stamp = self.deactivated_at
+        if stamp != self.deactivated_at:
+            self.deactivated_at = stamp
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "deactivated_at"}
+        super().save(*args, **kwargs)
+        self._was_active = self.is_active
 
 
 class LoginAttempt(models.Model):

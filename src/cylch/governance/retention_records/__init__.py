@@ -27,7 +27,7 @@ from cylch.governance.retention_records.base import (
     person_facts,
 )
 from cylch.governance.retention_records.children import BreakGlassClass, LeadProposalsClass, StoriesClass
-from cylch.governance.retention_records.hub import LinkageModelsClass, SignInAttemptsClass
+from cylch.governance.retention_records.hub import DepartedUsersClass, LinkageModelsClass, SignInAttemptsClass
 from cylch.governance.retention_records.operational import (
     EmailsClass,
     ImportRunsClass,
@@ -76,6 +76,7 @@ CLASSES: dict[str, RecordClass] = {
         EmailsClass(),
         SignInAttemptsClass(),
         LinkageModelsClass(),
+        DepartedUsersClass(),
         PersonIndexClass(),
         HouseholdsClass(),
         AuditLogClass(),

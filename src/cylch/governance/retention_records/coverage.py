@@ -47,10 +47,9 @@ COVERAGE: dict[str, Covered | Kept | NotYet] = {
     "access.BoardArea": Kept("reference data: the safeguarding board areas"),
     "access.LocalAuthority": Kept("reference data: the local authorities"),
     "access.Organisation": Kept("reference data: the organisations using the hub"),
-    "access.User": NotYet(
-        "practitioners' accounts: switched off, never deleted, because the records and audit entries "
-        "they made name them (PROTECT); a class would have to erase a departed user's name and email"
-    ),
+    # Switched off, never deleted (the records and audit entries they made point at them):
+    # the account's own personal data is erased.
+    "access.User": Covered("departed_users"),
     "access.LoginAttempt": Covered("sign_in_attempts"),
     "access.ApiToken": Kept("an organisation's system credentials (a hash); no personal data"),
     "access.BreakGlass": Covered("break_glass"),

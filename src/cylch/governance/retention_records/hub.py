@@ -157,3 +157,62 @@ class LinkageModelsClass(RecordClass):
         version.model_json = json.dumps(data, indent=1, sort_keys=True)
         version.save(update_fields=["model_json"])
         return Removed({version._meta.label_lower: 1}, digest(rows))
+
+
+USER_PREFIX = "user-"  # an account has no public id: ``user-<pk>``
+DEPARTED = "departed-"  # the username an erased account is left with
+
+
+class DepartedUsersClass(RecordClass):
+    """A practitioner's account switched off (they left, or moved on). The row stays, because the
+    records and audit entries they made point at it (and say, in their own words, who made them);
+    what the account alone holds about the person (their name, email, phone, job title, the
+    password's hash and their two-factor devices) is erased, leaving ``departed-<id>``, the
+    organisation and the role. An account switched on is open and never due; one switched on
+    again starts from nothing."""
+
+    key = "departed_users"
+    label = _("Accounts of people who have left")
+    action = "anonymise"
+    triggers = frozenset({"recorded"})
+
+    def candidates(self, removed: set[str]) -> Iterator[Candidate]:
+        from cylch.access.models import User
+
+        for pk, active, off, username in User.objects.order_by("pk").values_list(
+            "pk", "is_active", "deactivated_at", "username"
+        ):
+            key = f"{USER_PREFIX}{pk}"
+            if key in removed or username.startswith(DEPARTED):
+                continue
+            day = local_day(off)  # None (switched off in bulk, unstamped): no rule applies, kept
+            yield Candidate(key=key, pk=pk, on=day or timezone.localdate(), recorded=day, persons=frozenset(),
+                            age_persons=(), open=bool(active))  # fmt: skip
+
+    def exists(self, record_id: str) -> bool:
+        from cylch.access.models import User
+
+        number = str(record_id).removeprefix(USER_PREFIX)
+        return (
+            str(record_id).startswith(USER_PREFIX) and number.isdigit() and User.objects.filter(pk=int(number)).exists()
+        )
+
+    def remove(self, candidate: Candidate, context: RemovalContext) -> Removed | None:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from cylch.access.models import User
+
+        user = User.objects.select_for_update().filter(pk=candidate.pk).first()
+        if user is None or user.is_active or user.username.startswith(DEPARTED):
+            return None  # gone, switched on again since the list was made, or erased already
+        fields = ("username", "first_name", "last_name", "email", "job_title", "phone", "password")
+        devices = list(TOTPDevice.objects.filter(user=user).order_by("pk"))
+        rows = [{"model": user._meta.label_lower, "pk": user.pk, "fields": {f: getattr(user, f) for f in fields}}]
+        rows += serialised(devices)
+        user.username = f"{DEPARTED}{user.pk}"
+        user.first_name = user.last_name = user.email = user.job_title = user.phone = ""
+        user.is_safeguarding_lead = False
+        user.set_unusable_password()
+        user.save(update_fields=[*fields, "is_safeguarding_lead"])
+        TOTPDevice.objects.filter(pk__in=[d.pk for d in devices]).delete()
+        return Removed(count_rows(rows), digest(rows))
