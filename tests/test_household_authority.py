@@ -135,3 +135,53 @@ def test_households_already_read_give_the_same_answer_without_a_query(teifi, dja
     with django_assert_num_queries(0):
         among = authorities_among(held)
     assert among == authorities_for([EMLYN, ADPAR]) == {"SA389AB": teifi.carmarthenshire, "SA389QZ": teifi.ceredigion}
+
+
+# --- where a new household is made: intake's placing, a report, a move to an agency address ----
+
+
+def test_intake_places_a_ceredigion_gp_s_patient_in_a_carmarthenshire_home(prydderch, teifi):
+    """The Ceredigion GP sends a patient at a new address on a Newcastle Emlyn street that
+    Carmarthenshire's homes are on: ``place`` makes the household in Carmarthenshire. At a
+    postcode the hub does not hold, the GP's Ceredigion, as before."""
+    from cylch.identity.households import place
+    from cylch.identity.services import agency_record_upsert
+
+    homes(EMLYN, teifi.carmarthenshire, 3)
+    gp = prydderch.orgs.gp
+    assert gp.local_authority == teifi.ceredigion
+    there, elsewhere = (
+        agency_record_upsert(
+            organisation=gp,
+            local_id=f"GP-{n}",
+            data={"given_name": "Iolo", "family_name": name, "address_line": "5 Heol y Bont", "postcode": postcode},
+        ).person
+        for n, (name, postcode) in enumerate([("Pugh", "sa38 9ab"), ("Bowen", "SA38 9ZZ")])
+    )
+    placed = place([there.pk, elsewhere.pk])
+    assert Household.objects.get(pk=placed[there.pk]).local_authority == teifi.carmarthenshire
+    assert Household.objects.get(pk=placed[elsewhere.pk]).local_authority == teifi.ceredigion
+
+
+def test_a_report_s_new_household_and_a_move_s_destination_follow_the_postcode(prydderch, teifi):
+    """``destination`` (a move to an agency address, shown before it is confirmed) gives a new
+    home at the Carmarthenshire street Carmarthenshire's authority, whoever sent it; so does
+    ``household_at`` (a report) when the report maker did not know the council area. When they
+    named one, the report is routed there and its new household stays with it."""
+    from cylch.identity.households import household_at
+    from cylch.identity.households.moves import destination
+    from cylch.identity.services import agency_record_upsert
+
+    homes(EMLYN, teifi.carmarthenshire, 2)
+    household, created = household_at(address_line="8 Heol y Bont", town="Castellnewydd Emlyn", postcode=EMLYN,
+                                      local_authority=None, actor=None)  # fmt: skip
+    assert created and household.local_authority == teifi.carmarthenshire
+    household, created = household_at(address_line="9 Heol y Bont", town="Castellnewydd Emlyn", postcode=EMLYN,
+                                      local_authority=teifi.ceredigion, actor=None)  # fmt: skip
+    assert created and household.local_authority == teifi.ceredigion
+    record = agency_record_upsert(organisation=prydderch.orgs.gp, local_id="GP-M", data={"given_name": "Mair",
+        "family_name": "Huws", "address_line": "11 Heol y Bont", "postcode": EMLYN}).record  # fmt: skip
+    assert destination(record) == (None, teifi.carmarthenshire)
+    household, created = household_at(address_line="1 Lôn Goch", town="", postcode="SA38 9ZZ",
+                                      local_authority=teifi.ceredigion, actor=None)  # fmt: skip
+    assert created and household.local_authority == teifi.ceredigion

@@ -27,6 +27,7 @@ from django.utils import timezone
 from cylch.access.audit import audit_record
 from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import User
+from cylch.identity.households.authority import authorities_among
 from cylch.identity.linkage.features import postcode_forms
 from cylch.identity.models import AgencyRecord, Household, HouseholdMembership, Person, PersonLink
 from cylch.identity.names import fold
@@ -107,6 +108,9 @@ class AddressFinder:
                 Q(postcode__in=postcodes[i : i + CHUNK]) | Q(uprn__in=uprns[i : i + CHUNK])
             ).select_related("local_authority", "merged_into__local_authority")
             found.update((h.pk, h) for h in rows)
+        # A household made here is in the authority of those held at its postcode when they
+        # clearly agree (``authority``), else the sender's: read from the rows already here.
+        self.authorities = authorities_among(found.values())
         # A household merged into another is found by its own spelling of the address, and
         # stands for the home it was merged into: nobody is placed in a merged household.
         live = {pk: h.live() for pk, h in found.items()}
@@ -133,7 +137,7 @@ class AddressFinder:
             address_line=record.address_line,
             town=record.town,
             postcode=record.postcode,
-            local_authority=record.organisation.local_authority,
+            local_authority=self.authorities.get(address.postcode, record.organisation.local_authority),
             actor=actor,
         )
         if address.uprn:
@@ -147,15 +151,22 @@ def household_at(
     *, address_line: str, town: str, postcode: str, local_authority, actor: User | None
 ) -> tuple[Household, bool]:
     """The household already held at this address, as intake finds it (the one somebody lives in
-    now, then the oldest), or a new one; and whether it is new.
+    now, then the oldest), or a new one; and whether it is new. A new one is in
+    ``local_authority``, the one the report is routed to; when that is not known ("Not known"),
+    in the authority of the households held at its postcode when they clearly agree
+    (``authority``). The report maker's answer wins: the household and the report's queue stay
+    in one authority, and the front door that receives it moves the family if it is wrong.
 
     A report names a child's address the way the reporter writes it. Making a household for
     each report split one home into several, each with part of the family's chronology; found
     like this, the reported child joins the family the agencies already place there."""
     address = normalise(address_line=address_line, postcode=postcode)
-    found = AddressFinder([address]).find(address) if address.line and address.postcode else None
+    finder = AddressFinder([address]) if address.line and address.postcode else None
+    found = finder.find(address) if finder is not None else None
     if found is not None:
         return found, False
+    if finder is not None and local_authority is None:
+        local_authority = finder.authorities.get(address.postcode)
     household = household_create(
         address_line=address_line, town=town, postcode=postcode, local_authority=local_authority, actor=actor
     )
@@ -167,7 +178,8 @@ def place(person_ids: Iterable[int], *, actor: User | None = None) -> dict[int, 
 
     For each person with no current household: the address of their most recently updated
     active agency record with a first line and a postcode; the household held at that address
-    (``Address.same_as``), or a new one in the sending organisation's local authority; and a
+    (``Address.same_as``), or a new one in the authority of those held at its postcode when they
+    clearly agree, else in the sending organisation's (``authority``); and a
     membership from today (``household_add_member``, so a move across an authority border hands
     over as any other). People at one address share one household. Nobody with a current
     household is moved, nor anyone whose last household ended after the agency last wrote

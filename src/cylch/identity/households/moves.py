@@ -43,10 +43,17 @@ def display_address(record: AgencyRecord) -> str:
 
 def destination(record: AgencyRecord) -> tuple[Household | None, object]:
     """Where a move to the record's address would go: the household held there (None: a new one)
-    and the local authority it is in (the household's, else the sending organisation's)."""
+    and the local authority it is in (the household's; for a new one, as ``find_or_create`` makes
+    it: that of the households held at the postcode when they clearly agree, else the sending
+    organisation's)."""
     address = address_of_record(record)
-    household = AddressFinder([address]).find(address) if address is not None else None
-    return household, household.local_authority if household is not None else record.organisation.local_authority
+    if address is None:
+        return None, record.organisation.local_authority
+    finder = AddressFinder([address])
+    household = finder.find(address)
+    if household is not None:
+        return household, household.local_authority
+    return None, finder.authorities.get(address.postcode, record.organisation.local_authority)
 
 
 def _current_membership(person: Person) -> HouseholdMembership | None:
@@ -104,7 +111,7 @@ def move_to_agency_address(*, person: Person, record: AgencyRecord, shown: str, 
 
     ``shown`` is the address as the person confirming saw it: if the agency has changed it since,
     nothing is done (the decision was about another address). The household held at the address
-    is used, else one is made in the sending organisation's authority; ``household_add_member``
+    is used, else one is made as ``destination`` says; ``household_add_member``
     ends the current membership and begins the new one today, and a move into another authority
     hands over what the old one holds (``rules/handover.py``). Audited with the record it came from.
     """
