@@ -370,3 +370,17 @@ def test_every_board_measure_has_history_to_show():
     assert thin == {}, thin
     assert Registration.objects.filter(ended_on__isnull=False).exists()
     assert Report.objects.filter(local_authority__code="cardiff", feedback_sent_at__isnull=False).exists()
+
+
+def test_the_team_manager_has_requests_to_answer_one_overdue_one_due_soon_one_answered(demo, client):
+    from cylch.governance import rights_requests as rr
+    from cylch.governance.models import RightsRequest
+
+    manager = User.objects.get(username="team-manager")
+    open_, answered = rr.team_requests(manager, today=AS_OF)
+    assert [r.kind for r in answered] == ["objection"]
+    lefts = sorted(rr.days_left(r, AS_OF) for r in open_)
+    assert len(lefts) == 2 and lefts[0] < 0 and 0 < lefts[1] <= rr.WARN_WORKING_DAYS
+    assert {r.person.display_name for r in RightsRequest.objects.all()} == {"Elis Bevan"}
+    client.force_login(manager)
+    assert "Elis Bevan" in client.get("/rights/requests/").content.decode()

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from cylch.access.audit import audit_record
-from cylch.demo import history, homes_twice, protection_scenarios, scenarios
+from cylch.demo import history, homes_twice, protection_scenarios, rights_requests, scenarios
 from cylch.demo import reviews as demo_reviews
 from cylch.demo.fastinsert import insert_events
 from cylch.demo.organisations import build_directory, create_demo_users
@@ -205,6 +205,8 @@ def build(
         # A few homes held as two households, for the households page; after the history, so
         # the population and history drawn before them stay as they were.
         homes_twice.build(pb, writer, events_per_person=events_per_person)
+        # Requests people made about their records, for the team manager's list.
+        stats.history["rights_requests"] = rights_requests.build(as_of=as_of, users=users)
         # The national repository of (fictional) coded reviews, and reviews in progress.
         stats.history |= demo_reviews.build(as_of=as_of, seed=seed)
         stats.seconds = round(clock.monotonic() - started, 1)
