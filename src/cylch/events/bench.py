@@ -358,6 +358,7 @@ def profile_batch(sender: Sender) -> dict:
             "on_alert_sent",
             "apply_finding",
             "tell_social_worker",
+            "tell_social_workers",
             "lead_coordinator_checks",
             "place",
             "audit_record",
