@@ -12,7 +12,7 @@ import calendar
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,7 @@ class Rule:
     def text(self, key: str, language: str) -> str:
         return getattr(self, key)["cy" if language == "cy" else "en"]
 
-    @property
+    @cached_property  # asked about a thousand times a batch; a rule never changes once loaded
     def reads(self) -> frozenset[str]:
         """Every code the rule looks at: an event with another code cannot change its result."""
         codes = set(self.trigger.codes)
