@@ -339,8 +339,8 @@ def _apply_row_fault(draw, rows: list[dict[str, str]], i: int, kind: str, faults
         row["details.rebooked"] = ""  # not a detail of DNA: its error would hide the one about age
     elif kind == "huge_name":
         row["given_name"] = "N" * draw(st.integers(101, 5000))
-    elif kind == "huge_external_id":
-        row["external_id"] = "E" * draw(st.integers(121, 5000))
+    elif kind == "huge_external_id":  # its own id made too long: two such rows must not share one
+        row["external_id"] = row["external_id"] + "E" * draw(st.integers(121, 5000))
 
 
 def _write(header: list[str], rows: list[dict[str, str]], file_fault: str | None) -> tuple[str, list[int]]:
@@ -530,8 +530,8 @@ def _apply_item_fault(draw, item: dict[str, Any], kind: str) -> None:
         item["subject"]["local_id"] = ""
     elif kind == "huge_name":
         item["subject"]["given_name"] = "N" * draw(st.integers(101, 5000))
-    elif kind == "huge_external_id":
-        item["external_id"] = "E" * draw(st.integers(121, 5000))
+    elif kind == "huge_external_id":  # its own id made too long: two such items must not share one
+        item["external_id"] = item["external_id"] + "E" * draw(st.integers(121, 5000))
     elif kind == "nul_in_summary":
         item["summary"] = "Not brought\x00 again"
     elif kind == "nul_in_name":
