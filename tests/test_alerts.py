@@ -161,6 +161,35 @@ def test_the_api_lists_many_alerts_in_as_many_queries_as_one(raised, api_client)
     assert len(five) == len(one), [q["sql"] for q in five.captured_queries]
 
 
+def test_the_api_pages_alerts_and_says_how_many_and_where_the_next_page_is(raised, api_client):
+    """Newest first, ``limit`` at a time: every alert is reached by following ``Link`` (the answer
+    used to stop at 500 without saying so); a bad page is refused by name."""
+    import uuid
+
+    fam, alert = raised
+    for n in range(4):
+        copy = Alert.objects.get(pk=alert.pk)
+        copy.pk, copy.public_id, copy.scope_key = None, uuid.uuid4(), f"{alert.scope_key}:{n}"
+        copy.raised_at = alert.raised_at + timedelta(minutes=n + 1)
+        copy.save()
+    client = api_client(fam.orgs.childrens_services)
+    everything = client.get("/api/v1/alerts")
+    assert everything["X-Total-Count"] == "5" and "Link" not in everything
+    newest_first = [a["id"] for a in everything.json()]
+    seen, url = [], "/api/v1/alerts?limit=2"
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200 and page["X-Total-Count"] == "5" and len(page.json()) <= 2
+        seen += [a["id"] for a in page.json()]
+        link = page.get("Link", "")
+        url = link[1 : link.index(">")] if link else ""
+        assert not link or link.endswith('rel="next"')
+    assert seen == newest_first and newest_first[-1] == str(alert.public_id)
+    for bad in ("limit=0", "limit=501", "offset=-1", "limit=two"):
+        refused = client.get(f"/api/v1/alerts?{bad}")
+        assert refused.status_code == 422 and bad.split("=")[0] in str(refused.json()), refused.json()
+
+
 def test_the_rule_pack_reads_in_welsh(prydderch, client):
     client.force_login(prydderch.staff.team_manager)
     client.cookies["cylch_language"] = "cy"

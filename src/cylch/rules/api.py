@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.db.models import Prefetch, Q
-from ninja import Router, Schema, Status
+from django.http import HttpResponse
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from cylch.core.api_errors import RequestErrorOut, refuse_not_text
@@ -17,6 +19,8 @@ from cylch.rules.models import OPEN_STATUSES, Alert, AlertEvidence
 from cylch.rules.selectors import rule_of
 
 router = Router(tags=["alerts"])
+MAX_LIMIT = 500
+MAX_OFFSET = 10_000_000  # past any hub's alerts; keeps the slice inside what a database takes
 
 
 class EvidenceOut(Schema):
@@ -97,15 +101,31 @@ def _out(alert: Alert, organisation) -> dict:
 @router.get(
     "", response={200: list[AlertOut], 401: Message, 422: RequestErrorOut}, summary="Alerts sent to your organisation"
 )
-def list_alerts(request, status: str = "open"):
+def list_alerts(
+    request,
+    response: HttpResponse,
+    status: str = "open",
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    limit: int = Query(
+        MAX_LIMIT, ge=1, le=MAX_LIMIT, description="At most 500 a page; the Link header names the next."
+    ),
+):
+    """Newest first, a page at a time: ``X-Total-Count`` says how many there are, and a ``Link``
+    header (``rel="next"``) the next page while there is one, so a system with more than a page
+    of open alerts sees them all (the answer used to stop at 500 without saying so)."""
     refuse_not_text({"status": status}, location="query")
     qs = _mine(request.organisation)
     if status == "open":
         qs = qs.filter(status__in=OPEN_STATUSES)
     elif status != "all":
         qs = qs.filter(status=status)
-    qs = _with_evidence(qs.order_by("-raised_at"))[:500]
-    return Status(200, [_out(a, request.organisation) for a in qs])
+    total = qs.count()
+    page = list(_with_evidence(qs.order_by("-raised_at", "-pk"))[offset : offset + limit])
+    response["X-Total-Count"] = str(total)
+    if offset + len(page) < total:
+        query = urlencode({"status": status, "offset": offset + len(page), "limit": limit})
+        response["Link"] = f'<{request.path}?{query}>; rel="next"'
+    return Status(200, [_out(a, request.organisation) for a in page])
 
 
 @router.post(
