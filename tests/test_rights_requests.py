@@ -217,3 +217,18 @@ def test_an_open_request_keeps_the_person_and_an_answered_one_goes_with_them(gwe
     made.save(update_fields=["answered_on", "answer"])
     retention.retention_run(today=TWENTY_FIFTH, classes=[KEY])
     assert not Person.objects.filter(pk=person.pk).exists() and not RightsRequest.objects.filter(pk=made.pk).exists()
+
+
+def test_the_sweep_reads_only_requests_with_something_to_say(prydderch, django_assert_max_num_queries):
+    """A minute's round does not lock each open request: those far from their day, or already
+    told, cost nothing."""
+    p = prydderch
+    today = timezone.localdate()
+    for _ in range(10):
+        log(p, received=today)  # a month away
+    told = log(p, received=today - timedelta(days=40))
+    assert rr.rights_requests_sweep() == 1
+    told.refresh_from_db()
+    assert told.overdue_told_at is not None
+    with django_assert_max_num_queries(1):
+        assert rr.rights_requests_sweep() == 0

@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +32,7 @@ from cylch.governance.rights import may_answer_requests, person_for_rights
 from cylch.notify.services import notify_address, notify_user
 
 WARN_WORKING_DAYS = 5
+WARN_HORIZON_DAYS = 14  # calendar days that surely hold five working days, bank holidays included
 EXTENSION_MONTHS = 2
 MIN_WORDS = 10  # characters of a reason or an answer
 ANSWERED_SHOWN_DAYS = 90
@@ -200,7 +203,14 @@ def rights_requests_sweep(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     today = timezone.localdate(now)
     told = 0
-    for pk in RightsRequest.objects.filter(answered_on__isnull=True).values_list("pk", flat=True):
+    # Only those with something to say: a minute's round must not lock every open request. Five
+    # working days always lie within WARN_HORIZON_DAYS calendar days (Christmas and Easter included).
+    due = RightsRequest.objects.filter(answered_on__isnull=True).annotate(day=Coalesce("extended_to", "due_on"))
+    candidates = due.filter(
+        Q(overdue_told_at__isnull=True, day__lt=today)
+        | Q(warned_at__isnull=True, day__gte=today, day__lte=today + timedelta(days=WARN_HORIZON_DAYS))
+    )
+    for pk in candidates.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
             request = (
                 RightsRequest.objects.select_for_update(of=("self",))
