@@ -429,15 +429,20 @@ def household_add_member(
         membership, _ = HouseholdMembership.objects.get_or_create(
             household=household, person=person, to_date=None, defaults={"from_date": from_date}
         )
-        audit_record(
-            action="write",
-            actor=actor,
-            object_type="household",
-            object_id=household.public_id,
-            purpose="household member added",
-            detail={"person": str(person.public_id)},
-        )
+        audit_member_added(household, person, actor)
     return membership
+
+
+def audit_member_added(household: Household, person: Person, actor: User | None) -> None:
+    """The audit entry of someone joining a household (also for the first homes ``place`` inserts together)."""
+    audit_record(
+        action="write",
+        actor=actor,
+        object_type="household",
+        object_id=household.public_id,
+        purpose="household member added",
+        detail={"person": str(person.public_id)},
+    )
 
 
 SYMMETRIC = {"sibling", "half_sibling", "partner"}

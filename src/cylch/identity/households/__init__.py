@@ -31,7 +31,7 @@ from cylch.identity.households.authority import authorities_among
 from cylch.identity.linkage.features import postcode_forms
 from cylch.identity.models import AgencyRecord, Household, HouseholdMembership, Person, PersonLink
 from cylch.identity.names import fold
-from cylch.identity.services import CHUNK, household_add_member, household_create
+from cylch.identity.services import CHUNK, audit_member_added, household_add_member, household_create
 
 # Dropped before folding, so "St. Mary's" and "St Marys" read alike; other punctuation separates
 # words ("Flat 2,18" is "flat 2 18").
@@ -265,14 +265,7 @@ def _first_home(household: Household, person: Person, today: date, actor: User |
     the others placed): nothing to close, no membership to find (they are locked and have none),
     and no move to hand over (the ``post_save`` receiver returns at once for a first home). The
     same audit entry, queued."""
-    audit_record(
-        action="write",
-        actor=actor,
-        object_type="household",
-        object_id=household.public_id,
-        purpose="household member added",
-        detail={"person": str(person.public_id)},
-    )
+    audit_member_added(household, person, actor)
     return HouseholdMembership(household=household, person=person, from_date=today, to_date=None)
 
 
