@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from cylch.demo.population import Individual, PopulationBuilder
 from cylch.identity.models import Household
+from cylch.identity.postcodes import stored_postcode
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _second_household(pb: PopulationBuilder, home: Home) -> Household:
         public_id=pb.uuid(),
         address_line=home.second.line,
         town=home.town,
-        postcode=home.second.postcode,
+        postcode=stored_postcode(home.second.postcode),
         uprn=home.second.uprn,
         local_authority=pb.d.las[home.la],
     )
@@ -99,7 +100,7 @@ def build(pb: PopulationBuilder, writer, *, events_per_person: float) -> int:
         first.address_line, first.town, first.postcode, first.uprn = (
             home.first.line,
             home.town,
-            home.first.postcode,
+            stored_postcode(home.first.postcode),
             home.first.uprn,
         )
         second = _second_household(pb, home)

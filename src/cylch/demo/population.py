@@ -24,6 +24,7 @@ from cylch.identity.models import (
     Person,
 )
 from cylch.identity.names import search_key
+from cylch.identity.postcodes import stored_postcode
 
 CHUNK = 5000
 LA_WEIGHTS = {
@@ -142,7 +143,11 @@ class PopulationBuilder:
         address = f"{self.rng.randrange(1, 180)} {self.rng.choice(places.STREETS)}"
         postcode = f"{self.rng.choice(postcode_area)} {self.rng.randrange(1, 10)}{self.rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{self.rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
         h = Household(
-            public_id=self.uuid(), address_line=address, town=town, postcode=postcode, local_authority=self.d.las[la]
+            public_id=self.uuid(),
+            address_line=address,
+            town=town,
+            postcode=stored_postcode(postcode),
+            local_authority=self.d.las[la],
         )
         return h, address, postcode, town
 

@@ -27,6 +27,7 @@ from cylch.identity.models import (
     match_keys,
 )
 from cylch.identity.names import search_key
+from cylch.identity.postcodes import stored_postcode
 from cylch.identity.signals import link_undone
 from cylch.identity.validators import validate_nhs_number, validate_upn
 
@@ -403,7 +404,7 @@ def household_create(
     household = Household.objects.create(
         address_line=address_line.strip(),
         town=town.strip(),
-        postcode=" ".join(postcode.upper().split()),
+        postcode=stored_postcode(postcode),
         local_authority=local_authority,
         created_by=actor,
     )
