@@ -199,11 +199,11 @@ def test_gathered_entries_are_appended_together_in_order_and_verify(chain):
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from cylch.access.audit import gathering, hold_chain
+    from cylch.access.audit import gathering, hold_recording
 
     before = AuditEntry.objects.count()
     with transaction.atomic():
-        hold_chain()
+        hold_recording()
         with CaptureQueriesContext(connection) as queries, gathering():
             for i in range(5):
                 audit_record(action="write", actor_label="Cylch rules", purpose="alert raised", detail={"i": i})
@@ -240,7 +240,7 @@ def test_two_senders_gathering_at_once_make_one_chain():
 
     from django.db import connections, transaction
 
-    from cylch.access.audit import gathering, hold_chain
+    from cylch.access.audit import gathering, hold_recording
 
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -250,7 +250,7 @@ def test_two_senders_gathering_at_once_make_one_chain():
             start.wait(30)
             for batch in range(10):
                 with transaction.atomic():
-                    hold_chain()
+                    hold_recording()
                     with gathering():
                         for i in range(5):
                             audit_record(action="write", actor_label=name, detail={"batch": batch, "i": i})
@@ -270,3 +270,89 @@ def test_two_senders_gathering_at_once_make_one_chain():
     assert result.ok, result
     for name in ("GP system", "school system"):
         assert AuditEntry.objects.filter(actor_label=name).count() == 60
+
+
+# --- the recording lock and the head (access/audit.py's module docstring) --------------------
+
+
+def _holding(started, release, *, gathered: bool, errors: list) -> None:
+    """A recording transaction, as an event batch is: the recording lock taken (by its rules, or
+    by an entry appended inside it), then kept until ``release`` is set."""
+    from django.db import connections, transaction
+
+    from cylch.access.audit import gathering, hold_recording
+
+    try:
+        with transaction.atomic():
+            if gathered:
+                hold_recording()
+                with gathering():
+                    audit_record(action="write", actor_label="batch", purpose="alert raised")
+                    started.set()
+                    release.wait(20)
+            else:
+                audit_record(action="write", actor_label="batch", purpose="event recorded")
+                started.set()
+                release.wait(20)
+    except BaseException as exc:  # reported by the test
+        errors.append(exc)
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_reads_entry_does_not_wait_for_a_batch_still_recording():
+    """A batch's rules run under the recording lock, not the chain's head: a read's entry made
+    meanwhile is appended at once (it used to wait for the whole batch to commit), and the
+    batch's entries follow it in the chain when it ends."""
+    import threading
+    import time
+
+    started, release, errors = threading.Event(), threading.Event(), []
+    batch = threading.Thread(target=_holding, args=(started, release), kwargs={"gathered": True, "errors": errors})
+    batch.start()
+    try:
+        assert started.wait(20)
+        began = time.monotonic()
+        read = audit_record(action="read", actor_label="reader", purpose="chronology viewed")
+        waited = time.monotonic() - began
+    finally:
+        release.set()
+        batch.join(30)
+    assert not errors, errors
+    assert waited < 5, f"the read's entry waited {waited:.1f} s for the batch"
+    batch_entry = AuditEntry.objects.get(actor_label="batch")
+    assert read.seq < batch_entry.seq
+    assert read.at <= batch_entry.at  # moments rise with the chain
+    assert audit_verify().ok
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_appended_inside_a_transaction_holds_the_recording_lock_to_its_commit():
+    """A transaction that has appended an entry keeps the head to its commit, so it must be the
+    one recording: another's ``hold_recording`` waits for it (here, gives up after 0.5 s).
+    Otherwise it could hold the head while the batch holding the lock waited for the head."""
+    import threading
+
+    from django.db import OperationalError, connection, transaction
+
+    from cylch.access.audit import hold_recording
+
+    started, release, errors = threading.Event(), threading.Event(), []
+    other = threading.Thread(target=_holding, args=(started, release), kwargs={"gathered": False, "errors": errors})
+    other.start()
+    try:
+        assert started.wait(20)
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '500ms'")
+            hold_recording()
+    finally:
+        release.set()
+        other.join(30)
+    assert not errors, errors
+    with transaction.atomic():
+        hold_recording()  # free again once it committed
+    assert audit_verify().ok

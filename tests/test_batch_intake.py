@@ -203,7 +203,8 @@ def test_the_queries_of_a_batch_do_not_grow_with_its_events(prydderch):
     record_event_batch(organisation=fam.orgs.gp, items=resend)
     with CaptureQueriesContext(connection) as again:
         result = record_event_batch(organisation=fam.orgs.gp, items=resend)
-    assert len(result.unchanged) == 50 and len(again.captured_queries) <= 10
+    # 11 on PostgreSQL: the batch's own audit entry takes the recording lock before the head.
+    assert len(result.unchanged) == 50 and len(again.captured_queries) <= 11
 
 
 def test_a_resent_record_is_not_written_again(prydderch):

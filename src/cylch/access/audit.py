@@ -3,6 +3,21 @@
 Every read of a person's record, every search and every write appends one entry. Appends are
 serialised on the ``AuditHead`` row, so the chain has no forks and ``seq`` has no gaps; an
 entry written inside a business transaction commits or rolls back with it.
+
+Two locks, always taken in this order (docs/bench.md, "The audit head and the recording lock"):
+
+1. the **recording lock** (``hold_recording``): a transaction that records, or that locks an
+   alert, report or conflict row, takes it first and keeps it to its commit, so recording
+   transactions follow one another and the rules of one see the entries of the one before;
+2. those rows;
+3. the **head** (``AuditHead``), last: when the transaction's entries are appended. An append
+   inside a larger transaction takes the recording lock first (that transaction may go on to
+   lock rows); an append that is its own transaction (a read's entry) takes the head alone and
+   lets it go at once.
+
+So no transaction holds the head while it waits for anything, and a read's entry waits only for
+other appends, never for an event batch's rules (it used to wait for the whole batch: the
+head was the recording lock too).
 """
 
 from __future__ import annotations
@@ -23,6 +38,8 @@ from cylch.access.models import AuditEntry, AuditHead, User
 from cylch.core.gather import gathering_into
 
 GENESIS = "0" * 64
+# PostgreSQL advisory lock key of the recording lock ("cylch" in ASCII).
+RECORDING_LOCK = 0x6379_6C63_68
 
 
 def _digest(entry: AuditEntry) -> str:
@@ -80,7 +97,6 @@ def audit_record(
     )
     gathered = _gathered.get()
     if gathered is not None:
-        entry.at = timezone.now() if gathered.held else None  # else when the chain is taken
         gathered.entries.append(entry)
     else:
         _append([entry])
@@ -88,17 +104,23 @@ def audit_record(
 
 
 def _append(entries: list[AuditEntry]) -> None:
-    """Chain ``entries`` onto the head, in order, under its lock: one insert for them all. An
-    entry without its moment yet is given this one, under the lock."""
+    """Chain ``entries`` onto the head, in order, under its lock: one insert for them all. Each
+    entry gets this moment, under the lock, so moments rise with the chain.
+
+    Inside a larger transaction the recording lock is taken first: that transaction keeps the
+    head to its commit and may go on to lock rows, so it must already be the one recording."""
     if not entries:
         return
+    if transaction.get_connection().in_atomic_block:
+        hold_recording()
     with transaction.atomic():
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
         seq, last_hash = head.last_seq, head.last_hash
+        now = timezone.now()
         for entry in entries:
             seq += 1
             entry.seq, entry.prev_hash = seq, last_hash
-            entry.at = entry.at or timezone.now()
+            entry.at = now
             entry.payload_digest = _digest(entry)
             entry.entry_hash = last_hash = _chain(entry.prev_hash, entry.seq, entry.payload_digest)
         AuditEntry.objects.bulk_create(entries)
@@ -109,14 +131,6 @@ def _append(entries: list[AuditEntry]) -> None:
 @dataclass
 class _Gathered:
     entries: list[AuditEntry] = field(default_factory=list)
-    held: bool = False  # this transaction holds the chain (hold_chain was called in the block)
-
-    def hold(self) -> None:
-        """The chain is ours now: what is queued without a moment gets this one."""
-        now = timezone.now()
-        for entry in self.entries:
-            entry.at = entry.at or now
-        self.held = True
 
 
 _gathered: ContextVar[_Gathered | None] = ContextVar("cylch_audit_gathered", default=None)
@@ -129,27 +143,28 @@ def gathering() -> Iterator[None]:
     a batch's entries rather than each). Nothing is appended if the block raises: its
     transaction is rolled back anyway. A nested block joins the outer one.
 
-    The chain's lock is not taken early for this: an entry recorded before the transaction
-    holds the chain gets its moment when it does (``hold_chain``, or the append), so the
-    entries' moments still rise with their place in the chain, whoever else is appending."""
+    The head is taken only for that append, at the end: a batch's rules run without it, so
+    reads' entries are not kept waiting meanwhile."""
     with gathering_into(_gathered, _Gathered) as gathered:
         yield
     if gathered is not None:
         _append(gathered.entries)
 
 
-def hold_chain() -> None:
-    """Take the chain's lock now, for the rest of the transaction.
+def hold_recording() -> None:
+    """Take the recording lock now, for the rest of the transaction (see the module's docstring).
 
-    A transaction holds ``AuditHead`` from its first entry to its commit. One that locks other
-    rows (an alert) and audits afterwards must take the head first: otherwise it can hold the
-    row while another transaction holds the head and waits for that row, a deadlock
-    (docs/bench.md, "The deadlock"). Call inside a transaction, before the row lock.
+    Every transaction that records entries or locks an alert, report or conflict row takes it
+    before any such row: two batches whose events complete a rule only between them then run
+    one after the other, each seeing the other's entries, and no transaction can hold such a
+    row while another holds the lock and waits for the row (docs/bench.md, "The deadlock").
+    Call inside a transaction. On SQLite a writing transaction already holds the whole
+    database (``transaction_mode`` IMMEDIATE), so there is nothing more to take.
     """
-    AuditHead.objects.select_for_update().get_or_create(id=1)
-    gathered = _gathered.get()
-    if gathered is not None and not gathered.held:
-        gathered.hold()
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RECORDING_LOCK])
 
 
 def _is_emptied(entry: AuditEntry) -> bool:

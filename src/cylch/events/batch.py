@@ -344,8 +344,8 @@ def _store(
     """Insert and announce the batch's new events, and audit the batch.
 
     The audit entries this sets off (each alert the rules raise, the batch's own) are appended
-    together as it ends (``audit.gathering``), in one statement. The chain's lock is taken when
-    it was before: by the rules (``hold_chain``), else by that append, the batch's own entry."""
+    together as it ends (``audit.gathering``), in one statement. The recording lock is taken by
+    the rules (``hold_recording``), else by that append; the chain's head only by the append."""
     fresh = {id(e) for e in new}
     resent = _insert(organisation, new, {it.external_id: it.index for it, _e in outcome})
     for it, event in outcome:

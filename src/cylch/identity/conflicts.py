@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import audit_record, hold_recording
 from cylch.access.models import User
 from cylch.identity.models import (
     AgencyRecord,
@@ -171,7 +171,7 @@ def conflict_decide(
     """
     reason = (reason or "").strip()
     with transaction.atomic():
-        hold_chain()  # before the conflict's row: see hold_chain
+        hold_recording()  # before the conflict's row: see hold_recording
         conflict = FamilyConflict.objects.select_for_update().select_related("person").get(pk=conflict.pk)
         if conflict.resolved:
             raise ValidationError({"__all__": [_("This conflict has already been decided.")]})

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import audit_record, hold_recording
 from cylch.access.models import User
 from cylch.access.roles import Role
 from cylch.core.calendar import add_working_days
@@ -61,7 +61,7 @@ def challenge_raise(*, report: Report, user: User, reason: str) -> Challenge:
         raise ValidationError({"reason": [str(_("Say why you remain concerned (at least 20 characters)."))]})
     now = timezone.now()
     with transaction.atomic():
-        hold_chain()  # before the report's row: see cylch.access.audit.hold_chain
+        hold_recording()  # before the report's row: see cylch.access.audit.hold_recording
         Report.objects.select_for_update().filter(
             pk=report.pk
         ).first()  # one challenge at a time, even on a double click
@@ -100,7 +100,7 @@ def challenge_answer(
         raise ValidationError({"result": [str(_("This is the last level: the decision must stand or change."))]})
     now = timezone.now()
     with transaction.atomic():
-        hold_chain()  # before the report's row: see cylch.access.audit.hold_chain
+        hold_recording()  # before the report's row: see cylch.access.audit.hold_recording
         challenge = Challenge.objects.select_for_update().get(pk=challenge.pk)  # a double submit or the sweep
         step = challenge.steps.filter(answered_at__isnull=True).order_by("-started_at").first()
         if challenge.status != ChallengeStatus.OPEN or step is None:

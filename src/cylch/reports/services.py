@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import audit_record, hold_recording
 from cylch.access.models import LocalAuthority, Organisation, User
 from cylch.access.roles import FRONT_DOOR_ROLES, OrganisationKind, Role
 from cylch.core import taxonomy
@@ -436,7 +436,7 @@ def report_decide(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        hold_chain()  # before the report's row: see cylch.access.audit.hold_chain
+        hold_recording()  # before the report's row: see cylch.access.audit.hold_recording
         report = Report.objects.select_for_update().get(pk=report.pk)
         if report.status == Status.DECIDED:
             raise ValidationError({"outcome": [str(_("This report has already been decided."))]})
@@ -503,7 +503,7 @@ def report_feedback_by_telephone(*, report: Report, user: User) -> Report:
     """Record that the front door phoned the report maker with the outcome (no email, no account)."""
     check_may_decide(user=user, report=report)
     with transaction.atomic():
-        hold_chain()  # before the report's row: see cylch.access.audit.hold_chain
+        hold_recording()  # before the report's row: see cylch.access.audit.hold_recording
         report = Report.objects.select_for_update().get(pk=report.pk)
         if report.status != Status.DECIDED:
             raise ValidationError({"outcome": [str(_("Decide the report before telling the report maker."))]})

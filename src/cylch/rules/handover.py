@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import audit_record, hold_recording
 from cylch.access.models import LocalAuthority, Organisation, User
 from cylch.access.roles import OrganisationKind, Role
 from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
@@ -134,7 +134,7 @@ def child_moved(
         # holds, rather than the national front door taking it over on a guess.
         return result
     with transaction.atomic():
-        hold_chain()  # before the alert rows: see hold_chain
+        hold_recording()  # before the alert rows: see hold_recording
         door = routing.front_door(to_la)
         result.ended = _end_lead_coordinators(child, from_la, to_la, door, now)
         result.withdrawn = _withdraw_proposals(child, to_la, door, now)

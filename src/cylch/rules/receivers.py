@@ -16,7 +16,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from cylch.access.audit import gathering as audit_gathering
-from cylch.access.audit import hold_chain
+from cylch.access.audit import hold_recording
 from cylch.events.models import Event
 from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.events import HOUSEHOLD_MERGED
@@ -38,7 +38,7 @@ FUTURE_MARGIN = timedelta(minutes=5)
 def on_event(sender, event, batch: bool = False, **kwargs) -> None:
     if batch or not getattr(settings, "CYLCH_RULES_ON_RECORD", True):
         return  # a batch's events: on_batch
-    hold_chain()  # as on_batch: after any other recording commits, before the scope's entries are read
+    hold_recording()  # as on_batch: after any other recording commits, before the scope's entries are read
     evaluate_event(event)
     if event.code == HOUSEHOLD_MERGED:  # the merged half's entries now count at the home kept
         evaluate_events(list(Event.objects.filter(
@@ -62,9 +62,10 @@ def on_batch(sender, events, **kwargs) -> None:
     # Wait for any other recording transaction to commit before reading the scopes' entries:
     # two batches whose events complete a rule only between them (through different agency
     # records, so no record's lock orders them) would otherwise each see only their own, and
-    # neither would raise it (docs/rules.md, "Two senders at once"). Every recording audits, so
-    # it holds this lock until it commits anyway: taking it here only takes it earlier.
-    hold_chain()
+    # neither would raise it (docs/rules.md, "Two senders at once"). Every recording audits, and an
+    # entry appended inside a transaction takes this lock, so it is held to the commit anyway:
+    # taking it here only takes it earlier.
+    hold_recording()
     # Routing's reads (allocations, front doors, staff) once for the batch, not per alert; the
     # notices, emails and audit entries it sets off written together as it ends.
     people = {e.person_id for e in events if e.person_id is not None}

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import audit_record, hold_recording
 from cylch.access.models import User
 from cylch.events.models import Event
 from cylch.identity.models import Person, PersonLink
@@ -46,7 +46,7 @@ def alerts_review_after_link_undo(
     by_alert: dict[int, int] = {}
     for alert_id in AlertEvidence.objects.filter(event_id__in=moved).values_list("alert_id", flat=True):
         by_alert[alert_id] = by_alert.get(alert_id, 0) + 1
-    hold_chain()  # before the alerts' rows: see hold_chain
+    hold_recording()  # before the alerts' rows: see hold_recording
     flagged = list(
         Alert.objects.select_for_update(of=("self",))  # the alerts only: the owner is an outer join
         .filter(pk__in=sorted(by_alert))

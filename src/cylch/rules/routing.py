@@ -47,7 +47,7 @@ class Target:
 class Memo:
     """What routing has read during one batch's rules, so that each is read once for the batch
     rather than once per alert, proposal and notice (docs/bench.md, intake). It is only kept
-    while the batch's rules run under the audit chain's lock (``rules.receivers.on_batch``):
+    while the batch's rules run under the recording lock (``rules.receivers.on_batch``):
     every change to allocations, front doors and staff is recorded with an audit entry, so none
     can land in the meantime, and the rules themselves change none of them."""
 

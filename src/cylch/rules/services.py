@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cylch.access.audit import audit_record, hold_chain
+from cylch.access.audit import audit_record, hold_recording
 from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import LocalAuthority, User
 from cylch.access.roles import Role
@@ -179,7 +179,7 @@ def _step(alert: Alert, action: str, *, actor: User | None = None, note: str = "
 
 def apply_finding(rule: Rule, pack: Pack, scope: Scope, finding: Finding, now: datetime) -> tuple[Alert | None, str]:
     """Raise an alert, add new evidence to the open one, or do nothing. Returns (alert, what)."""
-    hold_chain()  # before the alert's row: see hold_chain
+    hold_recording()  # before the alert's row: see hold_recording
     open_alert = (
         Alert.objects.select_for_update().filter(rule_id=rule.id, scope_key=scope.key, status__in=OPEN_STATUSES).first()
     )
@@ -351,9 +351,9 @@ def _apply_findings(found: list[tuple[Pack, Rule, Scope, Finding]], now: datetim
     raises done once for them all: which (rule, scope) has an open or a closed alert, the
     children, the households' authorities, then one insert for the new alerts and one for each
     kind of row they bring (``_store_raised``); the open alerts with new evidence locked in one
-    query and updated together (``_add_evidence_all``). Under the chain's lock (``hold_chain``) throughout, as every
+    query and updated together (``_add_evidence_all``). Under the recording lock (``hold_recording``) throughout, as every
     raise and every change of an alert's status is, so what is read stays true until commit."""
-    hold_chain()
+    hold_recording()
     held, open_ids = _open_evidence({(rule.id, scope.key) for _p, rule, scope, _f in found})
     routing.expect({c for _p, _r, _s, finding in found for c in finding.children})
     fresh = [(p, r, s, f) for p, r, s, f in found if (r.id, s.key) not in held]
@@ -387,7 +387,7 @@ def _apply_findings(found: list[tuple[Pack, Rule, Scope, Finding]], now: datetim
     try:
         with transaction.atomic():
             Alert.objects.bulk_create([r.alert for r in raised])
-    except IntegrityError:  # one was raised meanwhile outside the chain's lock: each on its own, to join it
+    except IntegrityError:  # one was raised meanwhile outside the recording lock: each on its own, to join it
         for r in raised:
             r.alert.pk = None
             stats.count(r.rule.id, apply_finding(r.rule, r.pack, r.scope, r.finding, now)[1])
@@ -552,7 +552,7 @@ def _locked(alert: Alert, user: User | None, organisation=None) -> Alert:
         )
     if not allowed:
         raise PermissionDenied("This alert was not sent to you or your team.")
-    hold_chain()  # before the alert's row: see hold_chain
+    hold_recording()  # before the alert's row: see hold_recording
     return Alert.objects.select_for_update().get(pk=alert.pk)
 
 
@@ -687,7 +687,7 @@ def alerts_sweep(*, now: datetime | None = None) -> int:
     overdue = Alert.objects.filter(status=AlertStatus.RAISED, acknowledge_by__lt=now, escalated_at__isnull=True)
     for alert in overdue.select_related("owner_organisation", "local_authority"):
         with transaction.atomic():
-            hold_chain()  # before the alert's row: see hold_chain
+            hold_recording()  # before the alert's row: see hold_recording
             alert = Alert.objects.select_for_update().get(pk=alert.pk)
             if alert.escalated_at is not None or alert.status != AlertStatus.RAISED:
                 continue
