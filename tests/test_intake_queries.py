@@ -158,6 +158,43 @@ def test_the_register_notices_of_a_batch_cost_no_more_queries_for_more_children(
     assert many == few, (few, many)
 
 
+def test_register_notices_for_many_are_those_of_each_child_on_its_own(alys_allocated):
+    """The answer to a batch names the children on the register: Alys with her social worker,
+    one whose allocation names a team but nobody (that team), three with none (their front
+    door), and a child on nothing (no notice): the same notices as ``register_notice`` gives
+    each child alone."""
+    from cylch.rules.register import register_notice, register_notices
+
+    fam = alys_allocated
+    children, _entries = registered_children(fam, 4, "N")
+    allocation_create(person=children[1], organisation=fam.orgs.childrens_services, practitioner=None,
+                      kind=AllocationKind.ALLOCATED_SOCIAL_WORKER)  # fmt: skip
+    nobody = new_children(fam, 1, tag="N0", address=True)
+    together = register_notices([*children, *nobody])
+    alone = {c.pk: n for c in [*children, *nobody] if (n := register_notice(c)) is not None}
+    assert together == alone
+    assert set(together) == {c.pk for c in children}
+    assert together[fam.alys.pk].worker_id == fam.staff.social_worker.pk
+    assert together[children[1].pk].worker_id is None
+    assert together[children[1].pk].organisation_name_en == fam.orgs.childrens_services.name_en
+
+
+def test_register_notices_cost_no_more_queries_for_more_children(alys_allocated):
+    """Two children on the register or seven: the same queries (statuses, social workers,
+    processes and homes read together, not a handful a child)."""
+    from cylch.rules.register import register_notices
+
+    fam = alys_allocated
+    few, _e = registered_children(fam, 1, "QF")
+    many, _e = registered_children(fam, 6, "QM")
+    counts = []
+    for children in (few, many):
+        with CaptureQueriesContext(connection) as queries:
+            assert len(register_notices(children)) == len(children)
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
 # --- placing people who live nowhere -------------------------------------------------------------
 
 

@@ -98,6 +98,10 @@ def register_notice(person: Person) -> RegisterNotice | None:
         return None
     org, worker = social_worker_of(person)
     org = org or _front_door_of(person)
+    return _notice(status, org, worker)
+
+
+def _notice(status: set[str], org, worker: User | None) -> RegisterNotice:
     return RegisterNotice(
         on_register="register" in status,
         looked_after="looked_after" in status,
@@ -111,18 +115,75 @@ def register_notice(person: Person) -> RegisterNotice | None:
 
 
 def register_notices(people) -> dict[int, RegisterNotice]:
-    """``register_notice`` for each of many people (a batch), keyed by person id. Only people with
-    a register or looked-after entry on the spine can have a status: one query finds them, so a
-    batch about children nobody has registered costs one query, not one per child."""
-    ids = {p.pk for p in people}
-    maybe = set(
-        Event.objects.filter(person_id__in=ids, code__in=list(STATUS_CODES)).values_list("person_id", flat=True)
-    )
-    notices = {}
-    for person in people:
-        if person.pk in maybe and (notice := register_notice(person)) is not None:
-            notices[person.pk] = notice
-    return notices
+    """``register_notice`` for each of many people (a batch's, a file's), keyed by person id,
+    with what it reads read together: everyone's statuses, then, for those with one, their
+    allocated social workers, their child protection processes' and their homes, a query each.
+    An agency system's answer to every batch names the children on the register, so this is
+    on the path of every batch (it used to cost several queries a child)."""
+    people = {p.pk: p for p in people if p is not None}
+    statuses = {pk: s for pk, s in _statuses(set(people), timezone.now()).items() if s}
+    if not statuses:
+        return {}
+    responsible = _social_workers(statuses)
+    doors = _front_doors([pk for pk, (org, _worker) in responsible.items() if org is None])
+    return {pk: _notice(statuses[pk], org or doors[pk], worker) for pk, (org, worker) in sorted(responsible.items())}
+
+
+def _social_workers(person_ids) -> dict[int, tuple[object | None, User | None]]:
+    """``social_worker_of`` for each of these people: (organisation, worker), in two queries."""
+    from cylch.protection.models import Episode
+
+    today = timezone.localdate()
+    allocations: dict[int, Allocation] = {}
+    for chunk in _chunks(person_ids):
+        for alloc in (
+            Allocation.objects.filter(
+                person_id__in=chunk, kind=AllocationKind.ALLOCATED_SOCIAL_WORKER, from_date__lte=today
+            )
+            .filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
+            .select_related("organisation", "practitioner")
+            .order_by("person_id", "-from_date", "-id")
+        ):
+            allocations.setdefault(alloc.person_id, alloc)
+    out: dict[int, tuple[object | None, User | None]] = {}
+    for pk in person_ids:
+        alloc = allocations.get(pk)
+        if alloc is not None and alloc.practitioner is not None:
+            out[pk] = (alloc.organisation, alloc.practitioner)
+        else:
+            out[pk] = (alloc.organisation, None) if alloc is not None else (None, None)
+    episodes: dict[int, object] = {}
+    for chunk in _chunks([pk for pk, (_org, worker) in out.items() if worker is None]):
+        for episode in (
+            Episode.objects.filter(child_id__in=chunk, closed_on__isnull=True, social_worker__isnull=False)
+            .select_related("organisation", "social_worker")
+            .order_by("child_id", "-pk")
+        ):
+            episodes.setdefault(episode.child_id, episode)
+    for pk, episode in episodes.items():
+        if episode.social_worker.is_active:
+            out[pk] = (episode.organisation, episode.social_worker)
+    return out
+
+
+def _front_doors(person_ids) -> dict[int, object]:
+    """``_front_door_of`` for each of these people: the front door of their current home's
+    authority (``current_household``: the latest membership), in one query and a lookup an authority."""
+    authorities: dict[int, object] = {}
+    for chunk in _chunks(person_ids):
+        for membership in (
+            HouseholdMembership.objects.filter(person_id__in=chunk, to_date__isnull=True)
+            .select_related("household__local_authority")
+            .order_by("person_id", "-from_date", "-id")
+        ):
+            authorities.setdefault(membership.person_id, membership.household.local_authority)
+    doors: dict[int | None, object] = {}  # one lookup an authority, however many children
+    for pk in person_ids:
+        authority = authorities.get(pk)
+        key = authority.pk if authority is not None else None
+        if key not in doors:
+            doors[key] = routing.front_door(authority)
+    return {pk: doors[authorities[pk].pk if authorities.get(pk) else None] for pk in person_ids}
 
 
 def tell_social_worker(event: Event) -> int:
@@ -159,8 +220,14 @@ def tell_social_workers(events: list[Event]) -> int:
 
 
 def _with_status(person_ids: set[int], at) -> set[int]:
-    """Those of these people on the register or looked after at ``at``, as ``statuses_now``
-    reads it (their status entries only: a status does not depend on age), in one query."""
+    """Those of these people on the register or looked after at ``at``, in one query."""
+    return {pk for pk, status in _statuses(person_ids, at).items() if status}
+
+
+def _statuses(person_ids: set[int], at) -> dict[int, set[str]]:
+    """Each person's statuses at ``at`` ("register", "looked_after"), as ``statuses_now`` reads
+    them (their status entries only: a status does not depend on age), in one query; only the
+    people with any status entry are keys."""
     changes: dict[int, list] = {}
     for chunk in _chunks(person_ids):
         for person_id, code, moment in (
@@ -169,53 +236,16 @@ def _with_status(person_ids: set[int], at) -> set[int]:
             .values_list("person_id", "code", "occurred_at")
         ):
             changes.setdefault(person_id, []).append((moment, *STATUS_CODES[code]))
-    return {pk for pk, statuses in changes.items() if Child(pk, None, False, statuses).status_on(at)}
+    return {pk: set(Child(pk, None, False, statuses).status_on(at)) for pk, statuses in changes.items()}
 
 
 def _responsible(children: dict[int, Person]) -> dict[int, tuple[User | None, object | None]]:
     """(social worker, front door) of each child, as ``social_worker_of`` and ``_front_door_of``
     find them: the front door only where there is no worker. The allocations, processes and
     homes read in a query each for all the children."""
-    from cylch.protection.models import Episode
-
-    today = timezone.localdate()
-    workers: dict[int, User | None] = dict.fromkeys(children)
-    allocated: set[int] = set()  # the current allocation (latest start, then latest made), as current_allocation
-    for chunk in _chunks(children):
-        for alloc in (
-            Allocation.objects.filter(
-                person_id__in=chunk, kind=AllocationKind.ALLOCATED_SOCIAL_WORKER, from_date__lte=today
-            )
-            .filter(Q(to_date__isnull=True) | Q(to_date__gte=today))
-            .select_related("practitioner")
-            .order_by("person_id", "-from_date", "-id")
-        ):
-            if alloc.person_id not in allocated:
-                allocated.add(alloc.person_id)
-                workers[alloc.person_id] = alloc.practitioner
-    episodes: dict[int, Episode] = {}
-    for chunk in _chunks({pk for pk, worker in workers.items() if worker is None}):
-        for episode in (
-            Episode.objects.filter(child_id__in=chunk, closed_on__isnull=True, social_worker__isnull=False)
-            .select_related("organisation", "social_worker")
-            .order_by("child_id", "-pk")
-        ):
-            episodes.setdefault(episode.child_id, episode)
-    for pk, episode in episodes.items():
-        if episode.social_worker.is_active:
-            workers[pk] = episode.social_worker
-    homes: dict[int, object] = {}
-    for chunk in _chunks({pk for pk, worker in workers.items() if worker is None}):
-        for membership in (
-            HouseholdMembership.objects.filter(person_id__in=chunk, to_date__isnull=True)
-            .select_related("household__local_authority")
-            .order_by("person_id", "-from_date", "-id")
-        ):
-            homes.setdefault(membership.person_id, membership.household.local_authority)
-    return {
-        pk: (worker, None if worker is not None else routing.front_door(homes.get(pk)))
-        for pk, worker in workers.items()
-    }
+    workers = {pk: worker for pk, (_org, worker) in _social_workers(children).items()}
+    doors = _front_doors([pk for pk, worker in workers.items() if worker is None])
+    return {pk: (worker, doors.get(pk)) for pk, worker in workers.items()}
 
 
 def _chunks(ids):
