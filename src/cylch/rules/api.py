@@ -15,7 +15,7 @@ from cylch.core.api_errors import RequestErrorOut, refuse_not_text
 from cylch.events.models import Event
 from cylch.rules import services
 from cylch.rules.models import OPEN_STATUSES, Alert, AlertEvidence
-from cylch.rules.pack import pack_for
+from cylch.rules.selectors import rule_named
 
 router = Router(tags=["alerts"])
 MAX_LIMIT = 500
@@ -128,7 +128,7 @@ def _own_events(event_ids: set[int], organisation) -> dict[int, dict]:
 def _titles(rule_id: str, board_area_code: str | None) -> dict[str, str]:
     """A rule's titles from its area's pack (``rule_of`` for a row read as values); a rule the
     pack no longer has goes by its id."""
-    rule = pack_for(board_area_code).rule(rule_id)
+    rule = rule_named(rule_id, board_area_code)
     return {"title_en": rule.title["en"] if rule else rule_id, "title_cy": rule.title["cy"] if rule else rule_id}
 
 

@@ -48,7 +48,12 @@ def sort_for_queue(alerts: list[Alert]) -> list[Alert]:
 
 def rule_of(alert: Alert) -> Rule | None:
     board = alert.local_authority.board_area.code if alert.local_authority_id else None
-    return pack_for(board).rule(alert.rule_id)
+    return rule_named(alert.rule_id, board)
+
+
+def rule_named(rule_id: str, board_area_code: str | None) -> Rule | None:
+    """The rule of that id in the pack of that board's area (an alert read as values has both)."""
+    return pack_for(board_area_code).rule(rule_id)
 
 
 # --- describing rules ---------------------------------------------------------------------
