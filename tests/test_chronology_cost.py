@@ -82,6 +82,13 @@ PAGE_QUERIES = 33
 API_QUERIES = 30
 
 
+def _recording_lock() -> int:
+    """One more on PostgreSQL: under the tests the audit entry is appended inside the test's
+    transaction, so it takes the recording lock first (``access.audit._append``). Served, a
+    read's entry is its own transaction and takes the chain's head alone."""
+    return 1 if connection.vendor == "postgresql" else 0
+
+
 def _spread(p, n: int) -> None:
     """``n`` more entries about the family, from several organisations, of several kinds."""
     sources = [
@@ -236,7 +243,7 @@ def test_the_page_reads_a_family_in_the_same_queries_however_many_entries(busy, 
     _spread(p, 60)
     after, sql = _page_queries(client, p.twm)
     assert after == before, sql
-    assert after == PAGE_QUERIES, sql
+    assert after == PAGE_QUERIES + _recording_lock(), sql
 
 
 def test_the_api_reads_a_family_in_the_same_queries_however_many_entries(busy, api_client):
@@ -258,7 +265,7 @@ def test_the_api_reads_a_family_in_the_same_queries_however_many_entries(busy, a
     after, second, sql = measured()
     assert second["count"] == first["count"] + 60 == len(second["items"])
     assert after == before, sql
-    assert after == API_QUERIES, sql
+    assert after == API_QUERIES + _recording_lock(), sql
 
 
 def test_the_page_shows_the_groups_of_its_page_with_the_forms_and_markers(busy, client, demo_hub):
