@@ -15,9 +15,10 @@ Two locks, always taken in this order (docs/bench.md, "The audit head and the re
    lock rows); an append that is its own transaction (a read's entry) takes the head alone and
    lets it go at once.
 
-So no transaction holds the head while it waits for anything, and a read's entry waits only for
-other appends, never for an event batch's rules (it used to wait for the whole batch: the
-head was the recording lock too).
+So a transaction holding the head either holds the recording lock too (nobody else can then
+hold the rows it may still lock) or is a lone append that waits for nothing: no cycle. A read's
+entry waits only for other appends, never for an event batch's rules (it used to wait for the
+whole batch: the head was the recording lock too).
 """
 
 from __future__ import annotations
