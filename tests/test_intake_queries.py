@@ -158,11 +158,11 @@ def test_the_register_notices_of_a_batch_cost_no_more_queries_for_more_children(
     assert many == few, (few, many)
 
 
-def test_register_notices_for_many_are_those_of_each_child_on_its_own(alys_allocated):
+def test_register_notices_for_many_name_each_childs_worker_or_front_door(alys_allocated):
     """The answer to a batch names the children on the register: Alys with her social worker,
-    one whose allocation names a team but nobody (that team), three with none (their front
-    door), and a child on nothing (no notice): the same notices as ``register_notice`` gives
-    each child alone."""
+    one whose allocation names a team but nobody (that team), three with none (their home's front
+    door, Ceredigion's children's services), and a child on nothing (no notice). A child alone
+    (``register_notice``, the same reading for one) gets the same notice."""
     from cylch.rules.register import register_notice, register_notices
 
     fam = alys_allocated
@@ -171,12 +171,19 @@ def test_register_notices_for_many_are_those_of_each_child_on_its_own(alys_alloc
                       kind=AllocationKind.ALLOCATED_SOCIAL_WORKER)  # fmt: skip
     nobody = new_children(fam, 1, tag="N0", address=True)
     together = register_notices([*children, *nobody])
-    alone = {c.pk: n for c in [*children, *nobody] if (n := register_notice(c)) is not None}
-    assert together == alone
     assert set(together) == {c.pk for c in children}
-    assert together[fam.alys.pk].worker_id == fam.staff.social_worker.pk
-    assert together[children[1].pk].worker_id is None
-    assert together[children[1].pk].organisation_name_en == fam.orgs.childrens_services.name_en
+    worker = fam.staff.social_worker
+    alys = together[fam.alys.pk]
+    assert (alys.on_register, alys.worker_id, alys.worker_name) == (True, worker.pk, worker.get_full_name())
+    door = fam.orgs.childrens_services
+    for child in children[1:]:
+        notice = together[child.pk]
+        assert (notice.on_register, notice.looked_after) == (True, False)
+        assert (notice.worker_id, notice.worker_name) == (None, "")
+        assert (notice.organisation_name_en, notice.organisation_name_cy) == (door.name_en, door.name_cy)
+        assert (notice.phone, notice.email) == (door.safeguarding_phone, door.safeguarding_email)
+    assert {c.pk: register_notice(c) for c in children} == together
+    assert register_notice(nobody[0]) is None
 
 
 def test_register_notices_cost_no_more_queries_for_more_children(alys_allocated):

@@ -15,43 +15,24 @@ from django.utils.translation import gettext_lazy as _
 from cylch.access.models import User
 from cylch.events.models import Event
 from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
-from cylch.identity.selectors import age_on, current_household
+from cylch.identity.selectors import age_on
 from cylch.notify.services import notify_user
 from cylch.rules import routing
 from cylch.rules.engine import STATUS_CODES, Child
-from cylch.rules.world import CHUNK, World
+from cylch.rules.world import CHUNK
 
 
 def statuses_now(person: Person, at=None) -> set[str]:
     """ "register" and/or "looked_after", as the spine says on ``at`` (default now): the same
     reading the rules make."""
-    at = at or timezone.now()
-    return World(timezone.localdate(at)).child(person.pk).status_on(at)
+    return _statuses({person.pk}, at or timezone.now()).get(person.pk, set())
 
 
 def social_worker_of(person: Person):
     """(organisation, worker) responsible for the child now: the allocated social worker, else
     the key worker of the child's open child protection process (the process records its social
     worker on the episode, not as an allocation), else (None, None)."""
-    from cylch.protection.models import Episode
-
-    alloc = routing.current_allocation(person, AllocationKind.ALLOCATED_SOCIAL_WORKER)
-    if alloc is not None and alloc.practitioner is not None:
-        return alloc.organisation, alloc.practitioner
-    episode = (
-        Episode.objects.filter(child=person, closed_on__isnull=True, social_worker__isnull=False)
-        .select_related("organisation", "social_worker")
-        .order_by("-pk")
-        .first()
-    )
-    if episode is not None and episode.social_worker.is_active:
-        return episode.organisation, episode.social_worker
-    return (alloc.organisation, None) if alloc is not None else (None, None)
-
-
-def _front_door_of(person: Person):
-    home = current_household(person)
-    return routing.front_door(home.local_authority if home else None)
+    return _social_workers([person.pk])[person.pk]
 
 
 @dataclass(frozen=True)
@@ -91,14 +72,7 @@ class RegisterNotice:
 
 def register_notice(person: Person) -> RegisterNotice | None:
     """What a practitioner recording about this child must be told, or None."""
-    if person is None:
-        return None
-    status = statuses_now(person)
-    if not status:
-        return None
-    org, worker = social_worker_of(person)
-    org = org or _front_door_of(person)
-    return _notice(status, org, worker)
+    return register_notices([person]).get(person.pk) if person is not None else None
 
 
 def _notice(status: set[str], org, worker: User | None) -> RegisterNotice:
@@ -130,7 +104,8 @@ def register_notices(people) -> dict[int, RegisterNotice]:
 
 
 def _social_workers(person_ids) -> dict[int, tuple[object | None, User | None]]:
-    """``social_worker_of`` for each of these people: (organisation, worker), in two queries."""
+    """(organisation, worker) responsible for each of these children now, as ``social_worker_of``
+    says, in two queries: the allocations, then the open processes of those with no worker."""
     from cylch.protection.models import Episode
 
     today = timezone.localdate()
@@ -167,8 +142,8 @@ def _social_workers(person_ids) -> dict[int, tuple[object | None, User | None]]:
 
 
 def _front_doors(person_ids) -> dict[int, object]:
-    """``_front_door_of`` for each of these people: the front door of their current home's
-    authority (``current_household``: the latest membership), in one query and a lookup an authority."""
+    """The front door of each of these people's current home's authority (their latest open
+    membership, as ``current_household`` reads it), in one query and a lookup an authority."""
     authorities: dict[int, object] = {}
     for chunk in _chunks(person_ids):
         for membership in (
@@ -240,8 +215,7 @@ def _statuses(person_ids: set[int], at) -> dict[int, set[str]]:
 
 
 def _responsible(children: dict[int, Person]) -> dict[int, tuple[User | None, object | None]]:
-    """(social worker, front door) of each child, as ``social_worker_of`` and ``_front_door_of``
-    find them: the front door only where there is no worker. The allocations, processes and
+    """(social worker, front door) of each child, as ``register_notices`` finds them: the front door only where there is no worker. The allocations, processes and
     homes read in a query each for all the children."""
     workers = {pk: worker for pk, (_org, worker) in _social_workers(children).items()}
     doors = _front_doors([pk for pk, worker in workers.items() if worker is None])
