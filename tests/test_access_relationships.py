@@ -162,3 +162,34 @@ def test_many_people_at_once_answer_as_each_alone_in_a_fixed_number_of_queries(p
         shown = may_see_demographics_of(viewer, people + others[2:])
     assert len(many.captured_queries) == len(few.captured_queries)
     assert {p.pk for p in others} & shown == set() and fam.alys.pk in shown
+
+
+def test_opening_a_child_with_the_family_gives_every_member_the_standing_read_apart(prydderch):
+    """A chronology opens the child with the family (``access_person(..., family=family_of)``):
+    each member's access is the one read apart (the child's, then the rest's), for every viewer,
+    one of them allocated to Twm only; and the family kept is the family."""
+    from cylch.chronology.family import family_of
+    from cylch.chronology.selectors import member_levels
+
+    fam = prydderch
+    Allocation.objects.create(person=fam.twm, organisation=fam.orgs.health_visiting, kind="named_practitioner",
+                              from_date=date(2023, 6, 1))  # fmt: skip
+    viewers = [
+        Viewer.for_user(user)
+        for user in (fam.staff.school_lead, fam.staff.gp, fam.staff.social_worker, fam.staff.police_officer,
+                     fam.staff.housing_officer, fam.staff.other_la_social_worker, fam.staff.health_visitor)
+    ] + [Viewer.for_system(fam.orgs.police)]  # fmt: skip
+    seen = set()
+    for viewer in viewers:
+        for child in (fam.alys, fam.efa):
+            apart = access_person(viewer, child.public_id)
+            together = access_person(viewer, child.public_id, family=family_of)
+            family = family_of(child)
+            assert [m.person.pk for m in together.family.members] == [m.person.pk for m in family.members]
+            assert together.relationship == apart.relationship == relationship_to_person(viewer, child)
+            assert set(together.standing) == {m.person.pk for m in family.members}
+            levels_apart = {pk: a.relationship for pk, a in member_levels(apart, family, family.members).items()}
+            levels = {pk: a.relationship for pk, a in member_levels(together, family, family.members).items()}
+            assert levels == levels_apart, (viewer.organisation.code, child.given_name)
+            seen |= set(levels.values())
+    assert seen == {Relationship.ALLOCATED, Relationship.INVOLVED, Relationship.NONE}

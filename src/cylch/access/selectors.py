@@ -7,7 +7,7 @@ to every entry and keeps withheld entries visible as such.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -156,6 +156,10 @@ class PersonAccess:
     viewer: Viewer
     relationship: Relationship
     break_glass: BreakGlass | None
+    # Opened with ``family=``: the family, and the viewer's standing to each of its members,
+    # read with the person's own (see ``access_person``).
+    family: Any = field(default=None, compare=False, repr=False)
+    standing: dict = field(default_factory=dict, compare=False, repr=False)
 
     def level_for(self, *, sensitivity: str, organisation_id: int | None) -> Level:
         return access_level(
@@ -185,10 +189,16 @@ def may_see_demographics_of(viewer: Viewer, persons) -> set[int]:
     return {pk for pk, rel in standing.items() if rel != Relationship.NONE} | break_glass_over(viewer, persons)
 
 
-def access_person(viewer: Viewer, public_id) -> PersonAccess:
+def access_person(viewer: Viewer, public_id, *, family=None) -> PersonAccess:
     """Open one person's record for a viewer. Raises ``PersonNotFound`` for absent or forbidden.
 
     A person merged into another opens as the person they became, so old references still work.
+
+    ``family(person)``, where given, is the family the caller reads next (``family_of``: an
+    object whose ``members`` each have a ``person``). It is kept as ``PersonAccess.family``, and
+    the viewer's standing to every member is read with the person's, in the same queries (the
+    person's own standing already reads everyone at their home): a chronology used to read it
+    twice, once for the person and again for the rest of the family.
     """
     from cylch.identity.models import Person
 
@@ -198,7 +208,12 @@ def access_person(viewer: Viewer, public_id) -> PersonAccess:
         person = Person.objects.get(public_id=public_id).live()
     except (Person.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise PersonNotFound(public_id) from exc
-    return PersonAccess(person, viewer, relationship_to_person(viewer, person), active_break_glass(viewer, person))
+    around = family(person) if family is not None else None
+    others = [m.person for m in around.members if m.person.pk != person.pk] if around is not None else []
+    standing = relationships_to_persons(viewer, [person, *others])
+    return PersonAccess(
+        person, viewer, standing[person.pk], active_break_glass(viewer, person), family=around, standing=standing
+    )
 
 
 @dataclass(frozen=True)

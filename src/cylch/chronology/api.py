@@ -87,9 +87,9 @@ class FamilyOut(Schema):
     members: list[MemberOut]
 
 
-def _access(request, person_id):
+def _access(request, person_id, *, family=None):
     try:
-        return access_person(Viewer.for_system(request.organisation), person_id)
+        return access_person(Viewer.for_system(request.organisation), person_id, family=family)
     except PersonNotFound:
         raise HttpError(404, "No person with that id is available to your organisation.") from None
 
@@ -113,7 +113,7 @@ def _audit(request, access, purpose: str, detail: dict) -> None:
     summary="A person's chronology, or their whole family's (access-checked, paginated, audited)",
 )
 def get_chronology(request, person_id: UUID, q: Query[ChronologyQuery]):
-    access = _access(request, person_id)
+    access = _access(request, person_id, family=family_of)
     filters = Filters(
         person=q.person,
         organisation=q.organisation,
@@ -173,8 +173,8 @@ def get_chronology(request, person_id: UUID, q: Query[ChronologyQuery]):
     summary="Who is in a child's family and how they stand to the child (access-checked, audited)",
 )
 def get_family(request, person_id: UUID):
-    access = _access(request, person_id)
-    family = family_of(access.person)
+    access = _access(request, person_id, family=family_of)
+    family = access.family
     accesses = member_levels(access, family, family.members)
     today = timezone.localdate()
     members = []

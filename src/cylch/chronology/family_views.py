@@ -14,11 +14,11 @@ from cylch.identity.views import open_person
 
 
 def family(request, public_id):
-    access = open_person(request, public_id)
+    access = open_person(request, public_id, family=family_of)
     child = access.person
     if child.public_id != public_id:  # merged into someone else: show them at their own address
         return redirect("chronology:family", public_id=child.public_id)
-    network = network_of(access, family_of(child))
+    network = network_of(access, access.family)
     audit_from_request(
         request,
         action="read",

@@ -272,11 +272,13 @@ def _contact_of(organisation, language: str) -> tuple[str, str]:
 
 
 def member_levels(access: PersonAccess, family: Family, people: list[Member]) -> dict[int, PersonAccess]:
-    """Each member's access: the better of the viewer's standing to the child and to them."""
+    """Each member's access: the better of the viewer's standing to the child and to them (read
+    when the person was opened with their family, else here)."""
     others = [] if access.relationship == Relationship.ALLOCATED else [
         m.person for m in people if m.person.pk != access.person.pk
     ]  # fmt: skip
-    own = relationships_to_persons(access.viewer, others)
+    own = {p.pk: access.standing[p.pk] for p in others if p.pk in access.standing}
+    own |= relationships_to_persons(access.viewer, [p for p in others if p.pk not in own])
     out = {}
     for member in people:
         relationship = own.get(member.person.pk, access.relationship)
@@ -297,7 +299,7 @@ def chronology(
     """
     filters = filters or Filters()
     language = get_language() or "en"
-    family = family or family_of(access.person)
+    family = family or access.family or family_of(access.person)
     members = family.members if whole_family else family.members[:1]
     accesses = member_levels(access, family, members)
     by_pk = {m.person.pk: m for m in members}

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request
 from cylch.chronology import exports, voice
+from cylch.chronology.family import family_of
 from cylch.chronology.forms import FilterForm, MarkForm, ResponseForm, StoryForm, VoiceForm
 from cylch.chronology.selectors import Filters, chronology
 from cylch.chronology.services import significance_toggle
@@ -45,10 +46,8 @@ def _filters(request, chron_family):
 
 
 def _chronology(request, access):
-    from cylch.chronology.family import family_of
-
     whole_family = request.GET.get("view") != "child"
-    family = family_of(access.person)
+    family = access.family or family_of(access.person)
     form, filters = _filters(request, family)
     chron = chronology(access, whole_family=whole_family, filters=filters, family=family)
     form.offer(organisations=chron.organisations, categories=chron.categories, people=chron.people)
@@ -56,7 +55,7 @@ def _chronology(request, access):
 
 
 def chronology_page(request, public_id):
-    access = open_person(request, public_id)
+    access = open_person(request, public_id, family=family_of)
     if access.person.public_id != public_id:
         return redirect("chronology:chronology", public_id=access.person.public_id)
     form, chron = _chronology(request, access)
@@ -101,7 +100,7 @@ def export(request, public_id, fmt=None):
     fmt = fmt or request.GET.get("format", "")
     if fmt not in exports.FORMATS:
         raise Http404
-    access = open_person(request, public_id)
+    access = open_person(request, public_id, family=family_of)
     _form, chron = _chronology(request, access)
     mark = exports.Watermark(request.user, timezone.now())
     title = _("Chronology of %(name)s") % {"name": access.person.display_name}

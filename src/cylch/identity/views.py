@@ -16,6 +16,7 @@ from cylch.access.roles import CASEWORK_ROLES, FRONT_DOOR_ROLES
 from cylch.access.selectors import PersonNotFound, Viewer, access_person, may_see_demographics_of
 from cylch.access.services import break_glass_open
 from cylch.access.views import start_url
+from cylch.chronology.family import family_of
 from cylch.chronology.voice import voice_of
 from cylch.core.forms import form_errors
 from cylch.identity.forms import BreakGlassForm, PersonSearchForm
@@ -75,19 +76,21 @@ def search(request):
     )
 
 
-def open_person(request, public_id):
+def open_person(request, public_id, *, family=None):
     """The person, as the signed-in user may see them, or 404 (absent and forbidden look alike).
 
-    Every page about one person opens it here: the record, its chronology, family and voice.
+    Every page about one person opens it here: the record, its chronology, family and voice. A
+    page that shows the family passes ``family_of`` (``access_person``: the standing to every
+    member is then read with the person's).
     """
     try:
-        return access_person(Viewer.for_user(request.user), public_id)
+        return access_person(Viewer.for_user(request.user), public_id, family=family)
     except PersonNotFound:
         raise Http404(_("No person with that reference, or you may not open person records.")) from None
 
 
 def person(request, public_id):
-    access = open_person(request, public_id)
+    access = open_person(request, public_id, family=family_of)
     person = access.person
     if person.public_id != public_id:  # merged into someone else: show them at their own address
         return redirect("identity:person", public_id=person.public_id)

@@ -307,7 +307,11 @@ def household_unmerge(*, merged: Household, actor: User | None, reason: str) -> 
         merged = Household.objects.select_for_update().get(pk=merged.pk)
         if merged.merged_into_id is None:
             raise ValidationError({"__all__": [_("This household is not merged into another.")]})
-        keep = Household.objects.select_for_update(of=("self",)).select_related("local_authority").get(pk=merged.merged_into_id)
+        keep = (
+            Household.objects.select_for_update(of=("self",))
+            .select_related("local_authority")
+            .get(pk=merged.merged_into_id)
+        )
         moves = merged.merge_detail.get("memberships", [])
         _part_memberships(keep, merged, moves)
         merged.merged_into, merged.merged_at, merged.merge_detail = None, None, {}
