@@ -95,7 +95,7 @@ def _session_for(user: User) -> str:
     """A signed-in session, as ``Client.force_login`` makes one, kept for the whole module."""
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = "cylch.access.backends.UserBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store["cylch_started"] = int(timezone.now().timestamp())
     store["cylch_touched"] = store["cylch_started"]  # so a GET does not move the idle expiry on

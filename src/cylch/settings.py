@@ -111,6 +111,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
+# The user and their organisation read together. Django's own backend stays listed so that a
+# session signed in through it before is still read (a session names the backend that signed it in).
+AUTHENTICATION_BACKENDS = ["cylch.access.backends.UserBackend", "django.contrib.auth.backends.ModelBackend"]
+
 ROOT_URLCONF = "cylch.urls"
 WSGI_APPLICATION = "cylch.wsgi.application"
 

@@ -87,7 +87,7 @@ def relationships_to_persons(viewer: Viewer, persons) -> dict[int, Relationship]
     when it is the children's services of the household's authority, or when an app's
     registered check says so (a conference invitation, a plan action); otherwise none."""
     from cylch.events.models import Event
-    from cylch.identity.models import Allocation, Household, HouseholdMembership, PersonLink
+    from cylch.identity.models import Allocation, HouseholdMembership, PersonLink
 
     persons = list(persons)
     org = viewer.organisation
@@ -103,17 +103,20 @@ def relationships_to_persons(viewer: Viewer, persons) -> dict[int, Relationship]
     rest = [p for p in persons if p.pk not in out]
     if not rest:
         return out
+    # Everyone living now at any of these people's homes, with each home's authority, in one
+    # query: a person's own homes are those they appear at.
+    their_homes = HouseholdMembership.objects.filter(person__in=rest, to_date__isnull=True).values("household_id")
     homes: dict[int, set[int]] = {p.pk: set() for p in rest}
-    for pk, household in HouseholdMembership.objects.filter(person__in=rest, to_date__isnull=True).values_list(
-        "person_id", "household_id"
-    ):
-        homes[pk].add(household)
-    every_home = set().union(*homes.values())
     living: dict[int, set[int]] = {}
-    for household, pk in HouseholdMembership.objects.filter(
-        household_id__in=every_home, to_date__isnull=True
-    ).values_list("household_id", "person_id"):
+    authority_of: dict[int, int | None] = {}
+    for household, pk, authority in HouseholdMembership.objects.filter(
+        household_id__in=their_homes, to_date__isnull=True
+    ).values_list("household_id", "person_id", "household__local_authority_id"):
         living.setdefault(household, set()).add(pk)
+        authority_of[household] = authority
+        if pk in homes:
+            homes[pk].add(household)
+    every_home = set().union(*homes.values())
     circles = {p.pk: {p.pk}.union(*(living.get(h, set()) for h in homes[p.pk])) for p in rest}
     everyone = set().union(*circles.values())
     linked = set(
@@ -131,12 +134,8 @@ def relationships_to_persons(viewer: Viewer, persons) -> dict[int, Relationship]
         recorded_about.add(pk)
         recorded_at.add(household)
     authority_homes: set[int] = set()
-    if org.kind == OrganisationKind.LA_CHILDRENS_SERVICES and org.local_authority_id and every_home:
-        authority_homes = set(
-            Household.objects.filter(pk__in=every_home, local_authority_id=org.local_authority_id).values_list(
-                "pk", flat=True
-            )
-        )
+    if org.kind == OrganisationKind.LA_CHILDRENS_SERVICES and org.local_authority_id:
+        authority_homes = {h for h in every_home if authority_of[h] == org.local_authority_id}
     undecided = []
     for p in rest:
         circle, mine = circles[p.pk], homes[p.pk]

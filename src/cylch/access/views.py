@@ -46,7 +46,7 @@ def _next_url(request) -> str:
 
 
 def _finish(request, user: User, device=None):
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="cylch.access.backends.UserBackend")
     if device is not None:
         otp_login(request, device)
     request.session.pop(PENDING, None)
