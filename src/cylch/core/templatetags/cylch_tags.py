@@ -49,3 +49,11 @@ def local_name(thing) -> str:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag(takes_context=True)
+def service_menu(context):
+    """The signed-in user's menu items (``cylch.core.navigation``)."""
+    from cylch.core.navigation import menu_items
+
+    return menu_items(context["request"], context.get("unread_notices"))
