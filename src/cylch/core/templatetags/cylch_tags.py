@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django import template
+from django.template.base import render_value_in_context
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cylch.core.taxonomy import detail_label, detail_value_label
 
 register = template.Library()
+
+# What ``render_value_in_context`` reads of a template context: escape, localise, local time.
+_ESCAPING = SimpleNamespace(autoescape=True, use_l10n=None, use_tz=None)
 
 
 def _value_text(key: str, value, language: str) -> str:
@@ -57,3 +64,21 @@ def service_menu(context):
     from cylch.core.navigation import menu_items
 
     return menu_items(context["request"], context.get("unread_notices"))
+
+
+@register.filter
+def select_options(field) -> SafeString:
+    """The ``<option>`` elements of a bound field's select, as ``includes/select.html`` wrote them
+    with a loop (``{{ value }}``, ``{{ label }}``, and ``selected`` where
+    ``field.value|default:""|stringformat:"s"`` equals ``value|stringformat:"s"``). A filter form
+    has dozens of options; the loop's lookups were a tenth of a chronology page."""
+    current = field.value()
+    current = str(current) if current else ""
+    context = _ESCAPING
+    return mark_safe(  # nosec B308 B703: every value and label escaped as {{ }} escapes them
+        "".join(
+            f'<option value="{render_value_in_context(value, context)}"'
+            f"{' selected' if current == str(value) else ''}>{render_value_in_context(label, context)}</option>"
+            for value, label in field.field.widget.choices
+        )
+    )
