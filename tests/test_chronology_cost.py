@@ -69,18 +69,18 @@ ENTRY_TEMPLATE = """{% load i18n cylch_tags voice_tags %}{% comment %}One group 
 
 # Queries of one request for the family below, whatever its number of entries. The page: the
 # session, and the user with their organisation (2, access.backends); opening the child with the
-# family (13: the person, the family (5), the viewer's standing to the child and the five other
+# family (12: the person, the family (4), the viewer's standing to the child and the five other
 # members read together (6, through ``relationships_to_persons``; more when the child's is read
 # first and the rest's after it, 23 when asked one by one), break-glass); the chronology (4:
 # events by person and by home, organisations, marks); the events shown (1: none of the first
 # 50 groups is withheld from this viewer); the audit entry (5, in a savepoint under the tests);
 # unread notifications (1). The session is not saved: its idle expiry moves on once a minute
 # (access.middleware.SessionLimitsMiddleware), three more queries when it does.
-PAGE_QUERIES = 26
-# The API: the token (1); the child with the family and the standing to every member (12, no
+PAGE_QUERIES = 25
+# The API: the token (1); the child with the family and the standing to every member (11, no
 # break-glass for a system); the chronology (4); the events of the page (2: readable, and
 # withheld without their content); the audit entry (5).
-API_QUERIES = 24
+API_QUERIES = 23
 
 
 def _recording_lock() -> int:

@@ -91,7 +91,7 @@ class Family:
 
 
 def family_of(child: Person) -> Family:
-    """The child's whole family in five queries, whatever its size (the relationships between
+    """The child's whole family in four queries, whatever its size (the relationships between
     its members, which only the family network draws, in one more when first asked for)."""
     direct = list(
         Relationship.objects.filter(Q(person=child) | Q(relative=child), recorded_in_error=False).select_related(
@@ -149,22 +149,29 @@ def family_of(child: Person) -> Family:
             theirs = their_parents.get(pk, set())
             consider(people[pk], "half_sibling" if (birth - theirs) and (theirs - birth) else "sibling")
 
-    memberships = list(
-        HouseholdMembership.objects.filter(Q(person_id__in=list(people)) | Q(person=child)).values_list(
-            "person_id", "household_id", "to_date", "from_date"
-        )
+    # Every membership of the people found so far, and everyone living now where the child
+    # lives (with their person: some are not known yet), in one query.
+    child_homes = HouseholdMembership.objects.filter(person=child, to_date__isnull=True).values("household_id")
+    rows = list(
+        HouseholdMembership.objects.filter(
+            Q(person_id__in=list(people)) | Q(household_id__in=child_homes, to_date__isnull=True)
+        ).select_related("person")
     )
+    known = set(people)
+    memberships = [(m.person_id, m.household_id, m.to_date, m.from_date) for m in rows if m.person_id in known]
     home = max(
         ((frm or date.min, hh) for pk, hh, to, frm in memberships if pk == child.pk and to is None),
         default=(None, None),
     )[1]
     if home is not None:
-        for m in HouseholdMembership.objects.filter(household_id=home, to_date__isnull=True).select_related("person"):
-            if m.person_id not in people:
+        for m in rows:
+            if m.household_id != home or m.to_date is not None:
+                continue
+            if m.person_id not in known:
                 people[m.person_id] = m.person
                 memberships.append((m.person_id, home, None, m.from_date))
             if m.person_id != child.pk:
-                consider(m.person, "household")
+                consider(people[m.person_id], "household")
     households: dict[int, set[int]] = {}
     living: dict[int, set[int]] = {}
     for pk, hh, to, _frm in memberships:
