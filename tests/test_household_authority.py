@@ -86,14 +86,24 @@ def test_the_lead_must_hold_more_than_two_thirds(counts, lead):
 
 
 def test_the_postcode_is_compared_however_it_was_written(teifi):
-    """The postcodes "sa38 9ab", "SA389AB" and "SA38 9AB" are one, stored or asked for: three
-    Carmarthenshire homes to one (unread, the lower case and the unspaced would leave one to one)."""
-    Household.objects.create(address_line="1 Heol y Bont", postcode="sa38 9ab", local_authority=teifi.carmarthenshire)
-    Household.objects.create(address_line="2 Heol y Bont", postcode="SA389AB", local_authority=teifi.carmarthenshire)
+    """The postcodes "sa38 9ab", "SA389AB" and "SA38 9AB" are one, written or asked for: three
+    Carmarthenshire homes to one (stored as given, the lower case and the unspaced would leave
+    one to one)."""
+    household_create(address_line="1 Heol y Bont", postcode="sa38 9ab", local_authority=teifi.carmarthenshire)
+    household_create(address_line="2 Heol y Bont", postcode="SA389AB", local_authority=teifi.carmarthenshire)
     homes(EMLYN, teifi.carmarthenshire, 1, line="Lôn Isaf")
     homes(EMLYN, teifi.ceredigion, 1, line="Stryd Fawr")
     for asked in (" sa389ab", "SA38 9AB", "sa38  9ab"):
         assert authority_for(asked, teifi.ceredigion) == teifi.carmarthenshire, asked
+
+
+def test_a_postcode_from_abroad_is_found_however_its_sender_spaced_it(teifi):
+    """A Dutch "1234 AB" and an Irish "D02 X285" are held as their senders spaced them (upper
+    case, whitespace collapsed): asked for with or without the space, the homes there are found."""
+    for code, spaced in (("1234AB", "1234 ab"), ("D02X285", "d02  x285")):
+        homes(spaced, teifi.carmarthenshire, 3, line="Kerkstraat")
+        for asked in (code, spaced, code.lower()):
+            assert authority_for(asked, teifi.ceredigion) == teifi.carmarthenshire, asked
 
 
 def test_a_merged_household_counts_once_in_the_home_it_joined(teifi):

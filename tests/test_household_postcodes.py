@@ -153,3 +153,23 @@ def test_the_rewrite_reads_and_writes_a_batch_at_a_time(monkeypatch):
         assert rewrite() == 2
     verbs = [q["sql"].lstrip().split()[0].upper() for q in captured.captured_queries]
     assert (verbs.count("SELECT"), verbs.count("UPDATE")) == (4, 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sent", ["1234 AB", "1234AB", "1234  ab"])
+def test_a_home_abroad_held_with_its_space_is_found_however_it_is_sent(prydderch, sent):
+    """A Dutch home held as "1234 AB" (as its sender spaced it): intake at "1234AB" or
+    "1234  ab" places the patient in it, ``AddressFinder`` finds it, and no second household
+    is made."""
+    held = household_create(address_line="Kerkstraat 7", town="Utrecht", postcode="1234 ab",
+                            local_authority=prydderch.places.ceredigion)  # fmt: skip
+    assert held.postcode == "1234 AB"
+    address = normalise(address_line="Kerkstraat 7", postcode=sent)
+    assert AddressFinder([address]).find(address) == held
+    patient = agency_record_upsert(
+        organisation=prydderch.orgs.gp,
+        local_id="GP-NL",
+        data={"given_name": "Iolo", "family_name": "Pugh", "address_line": "Kerkstraat 7", "postcode": sent},
+    ).person
+    assert place([patient.pk]) == {patient.pk: held.pk}
+    assert Household.objects.filter(town="Utrecht").count() == 1

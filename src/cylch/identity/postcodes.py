@@ -26,3 +26,15 @@ def stored_postcode(raw: str | None) -> str:
     if UK_POSTCODE.match(compact):
         return f"{compact[:-3]} {compact[-3:]}"
     return text
+
+
+def held_forms(compact: str) -> list[str]:
+    """Every form in which a household can hold this postcode (``compact``: upper case, spaces
+    removed), for looking it up by the index: a UK postcode has one, its stored form; anything
+    else keeps its sender's spacing, collapsed, so as given or with one space at any place
+    ("1234 AB", "D02 X285"). A form with two spaces is not looked for."""
+    if not compact:
+        return []
+    if UK_POSTCODE.match(compact):
+        return [f"{compact[:-3]} {compact[-3:]}"]
+    return [compact, *(f"{compact[:i]} {compact[i:]}" for i in range(1, len(compact)))]

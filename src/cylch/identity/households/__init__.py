@@ -28,9 +28,9 @@ from cylch.access.audit import audit_record
 from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import User
 from cylch.identity.households.authority import authorities_among
-from cylch.identity.linkage.features import postcode_forms
 from cylch.identity.models import AgencyRecord, Household, HouseholdMembership, Person, PersonLink
 from cylch.identity.names import fold
+from cylch.identity.postcodes import held_forms
 from cylch.identity.services import CHUNK, audit_member_added, household_add_member, household_create
 
 # Dropped before folding, so "St. Mary's" and "St Marys" read alike; other punctuation separates
@@ -100,7 +100,7 @@ class AddressFinder:
 
     def __init__(self, addresses: Iterable[Address]):
         addresses = list(addresses)
-        postcodes = sorted({form for a in addresses for form in postcode_forms(a.postcode)})
+        postcodes = sorted({form for a in addresses for form in held_forms(a.postcode)})
         uprns = sorted({a.uprn for a in addresses if a.uprn})
         found: dict[int, Household] = {}
         for i in range(0, max(len(postcodes), len(uprns)), CHUNK):

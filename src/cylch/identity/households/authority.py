@@ -26,21 +26,14 @@ from collections.abc import Iterable
 from django.db.models import Count
 
 from cylch.access.models import LocalAuthority
-from cylch.identity.linkage.features import postcode_forms
 from cylch.identity.models import Household
+from cylch.identity.postcodes import held_forms
 from cylch.identity.services import CHUNK
 
 
 def compact(postcode: str) -> str:
     """The postcode as households are compared by it: upper case, no spaces (``normalise``)."""
     return re.sub(r"[^A-Z0-9]", "", (postcode or "").upper())
-
-
-def _stored_forms(code: str) -> list[str]:
-    """How a compact postcode may be stored: ``postcode_forms`` (intake keeps the sender's single
-    space), and each in lower case, which the demo and older imports hold."""
-    forms = postcode_forms(code)
-    return forms + [f.lower() for f in forms if f.lower() != f]
 
 
 def clear_lead(counts: Counter[int]) -> int | None:
@@ -79,7 +72,7 @@ def authorities_for(postcodes: Iterable[str]) -> dict[str, LocalAuthority]:
     codes = sorted({c for c in (compact(p) for p in postcodes) if c})
     counts: dict[str, Counter[int]] = defaultdict(Counter)
     for i in range(0, len(codes), CHUNK):
-        forms = [form for code in codes[i : i + CHUNK] for form in _stored_forms(code)]
+        forms = [form for code in codes[i : i + CHUNK] for form in held_forms(code)]
         rows = (
             Household.objects.filter(postcode__in=forms, merged_into__isnull=True, local_authority__isnull=False)
             .values("postcode", "local_authority_id")

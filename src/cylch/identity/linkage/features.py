@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from cylch.identity.names import fold, headword, token_variants
+from cylch.identity.postcodes import UK_POSTCODE
 
 # The fields a record can offer, as named on the command line (`cylch link csv --map`).
 FIELDS = (
@@ -60,7 +61,6 @@ _SEX = {
     "gwryw": "male",
     "other": "other",
 }
-_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 
 
 def given_features(raw: str) -> tuple[str | None, str | None, list[str] | None]:
@@ -116,19 +116,10 @@ def postcode_features(raw: str) -> tuple[str | None, str | None, str | None]:
     text = "".join(str(raw or "").upper().split())
     if not text:
         return None, None, None
-    m = _POSTCODE.match(text)
-    if not m:
+    if not UK_POSTCODE.match(text):
         return text, None, None
-    return text, m.group(1) + m.group(2)[0], m.group(1)
-
-
-def postcode_forms(compact: str) -> list[str]:
-    """How a postcode (spaces removed) may be stored: intake keeps the sender's single space, so
-    as given without it or with the space before the last three characters."""
-    forms = [compact]
-    if len(compact) > 3:
-        forms.append(f"{compact[:-3]} {compact[-3:]}")
-    return forms
+    outward, inward = text[:-3], text[-3:]
+    return text, outward + inward[0], outward
 
 
 def identifier(raw: Any) -> str | None:
