@@ -130,6 +130,18 @@ def test_the_chronology_reads_in_a_fixed_number_of_queries(prydderch):
     assert len(many.captured_queries) == len(few.captured_queries) <= 3
 
 
+def every_viewer_with_twm_allocated(fam) -> list[Viewer]:
+    """Each of the family's agencies' practitioners and the police's system, with the health
+    visitors allocated to Twm only (so that allocated, involved and none all occur)."""
+    Allocation.objects.create(person=fam.twm, organisation=fam.orgs.health_visiting, kind="named_practitioner",
+                              from_date=date(2023, 6, 1))  # fmt: skip
+    return [
+        Viewer.for_user(user)
+        for user in (fam.staff.school_lead, fam.staff.gp, fam.staff.social_worker, fam.staff.police_officer,
+                     fam.staff.housing_officer, fam.staff.other_la_social_worker, fam.staff.health_visitor)
+    ] + [Viewer.for_system(fam.orgs.police)]  # fmt: skip
+
+
 def test_many_people_at_once_answer_as_each_alone_in_a_fixed_number_of_queries(prydderch):
     """A search's results or a family's members are asked about together: each answer is the one
     that person gets alone (one person's household, records or allocation never count for
@@ -138,15 +150,9 @@ def test_many_people_at_once_answer_as_each_alone_in_a_fixed_number_of_queries(p
     from cylch.identity.models import Person
 
     fam = prydderch
-    Allocation.objects.create(person=fam.twm, organisation=fam.orgs.health_visiting, kind="named_practitioner",
-                              from_date=date(2023, 6, 1))  # fmt: skip
+    viewers = every_viewer_with_twm_allocated(fam)
     others = [Person.objects.create(given_name=f"Arall{i}", family_name="Dieithryn") for i in range(12)]
     people = [fam.ceri, fam.dafydd, fam.alys, fam.twm, fam.efa, fam.unborn, *others[:2]]
-    viewers = [
-        Viewer.for_user(user)
-        for user in (fam.staff.school_lead, fam.staff.gp, fam.staff.social_worker, fam.staff.police_officer,
-                     fam.staff.housing_officer, fam.staff.other_la_social_worker, fam.staff.health_visitor)
-    ] + [Viewer.for_system(fam.orgs.police)]  # fmt: skip
     seen = set()
     for viewer in viewers:
         together = relationships_to_persons(viewer, people)
@@ -172,13 +178,7 @@ def test_opening_a_child_with_the_family_gives_every_member_the_standing_read_ap
     from cylch.chronology.selectors import member_levels
 
     fam = prydderch
-    Allocation.objects.create(person=fam.twm, organisation=fam.orgs.health_visiting, kind="named_practitioner",
-                              from_date=date(2023, 6, 1))  # fmt: skip
-    viewers = [
-        Viewer.for_user(user)
-        for user in (fam.staff.school_lead, fam.staff.gp, fam.staff.social_worker, fam.staff.police_officer,
-                     fam.staff.housing_officer, fam.staff.other_la_social_worker, fam.staff.health_visitor)
-    ] + [Viewer.for_system(fam.orgs.police)]  # fmt: skip
+    viewers = every_viewer_with_twm_allocated(fam)
     seen = set()
     for viewer in viewers:
         for child in (fam.alys, fam.efa):
