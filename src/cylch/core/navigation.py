@@ -59,6 +59,9 @@ ITEMS = (
 )
 
 
+_CURRENT = SafeString(' aria-current="page"')
+
+
 @cache
 def _address(url_name: str, prefix: str) -> str:
     """The item's address under this script prefix (the URLconf does not change while running)."""
@@ -91,7 +94,7 @@ def menu_items(request, unread) -> SafeString:
                 "          </li>",
                 " govuk-service-navigation__item--active" if here else "",
                 url,
-                mark_safe(' aria-current="page"') if here else "",
+                _CURRENT if here else "",
                 label,
             )
         )
