@@ -22,6 +22,7 @@ from cylch.access.audit import audit_record, hold_recording
 from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import LocalAuthority, User
 from cylch.access.roles import Role
+from cylch.core.bulk import update_rows
 from cylch.events.models import Event
 from cylch.governance.approvals import hold
 from cylch.governance.models import ApprovalKind, ApprovalRequest
@@ -246,7 +247,7 @@ def _add_evidence_all(updates: list[tuple[Alert, Rule, Finding, set[int]]], now:
                         context={"title": rule.text("title", user.language)},
                     )
                 alert.last_notified_at = now
-    Alert.objects.bulk_update([t[0] for t in todo], ["counts", "evidence_updated_at", "last_notified_at"])
+    update_rows(Alert, [t[0] for t in todo], ["counts", "evidence_updated_at", "last_notified_at"])
     AlertStep.objects.bulk_create(
         [
             AlertStep(alert=alert, at=timezone.now(), action="evidence_added", detail={"events": len(new)})
