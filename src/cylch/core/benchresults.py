@@ -220,7 +220,7 @@ def _intake(doc: dict) -> list[dict]:
         out.append(
             _figure(
                 "intake",
-                "events stored, rules switched off",
+                f"events stored, rules switched off (batches of {r['batch_size']})",
                 db,
                 p["events_per_second"],
                 "events/s",

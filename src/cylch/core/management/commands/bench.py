@@ -13,6 +13,17 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 
+def _sizes(text: str) -> list[int]:
+    """``--batch 100,1000``: positive whole numbers, each timed in turn."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected batch sizes such as 100 or 100,1000, not {text!r}")
+    return sizes
+
+
 class Command(BaseCommand):
     help = (
         "Benchmarks. `linkage` measures the linkage model on FEBRL4 and the demo's hard population; `chronology` "
@@ -57,7 +68,7 @@ class Command(BaseCommand):
         intake = sub.add_parser("intake", help="events per second through the intake service, rules evaluated, SQLite and PostgreSQL")  # fmt: skip
         intake.add_argument("--persons", type=int, default=5000, help="demo population the events are about")
         intake.add_argument("--events", type=int, default=20_000, help="events timed (and as many with the rules off)")
-        intake.add_argument("--batch", type=int, default=100, help="events per batch, as an agency system sends them")
+        intake.add_argument("--batch", type=_sizes, default=[100], help="events per batch, as an agency system sends them; a comma list (100,1000) times each in turn")
         intake.add_argument("--senders", type=int, default=2, help="agency systems sending at once (processes)")
         intake.add_argument("--databases", default="sqlite,postgresql")
         intake.add_argument("--postgres", default=os.environ.get("CYLCH_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"))  # fmt: skip
@@ -181,10 +192,11 @@ class Command(BaseCommand):
             return
         results = []
         for db in opts["databases"].split(","):
-            self.stderr.write(f"intake on {db}: {opts['events']:,} events in batches of {opts['batch']} ...")
-            results.append(intake_bench.run(
-                db.strip(), opts["persons"], opts["events"], opts["batch"], opts["senders"], opts["postgres"]
-            ))  # fmt: skip
+            for batch in opts["batch"]:
+                self.stderr.write(f"intake on {db}: {opts['events']:,} events in batches of {batch} ...")
+                results.append(intake_bench.run(
+                    db.strip(), opts["persons"], opts["events"], batch, opts["senders"], opts["postgres"]
+                ))  # fmt: skip
         self._write(opts["out"], "intake", results)
         self.stdout.write(intake_bench.table(results))
 
