@@ -68,7 +68,7 @@ class Command(BaseCommand):
         intake = sub.add_parser("intake", help="events per second through the intake service, rules evaluated, SQLite and PostgreSQL")  # fmt: skip
         intake.add_argument("--persons", type=int, default=5000, help="demo population the events are about")
         intake.add_argument("--events", type=int, default=20_000, help="events timed (and as many with the rules off)")
-        intake.add_argument("--batch", type=_sizes, default=[100], help="events per batch, as an agency system sends them; a comma list (100,1000) times each in turn")
+        intake.add_argument("--batch", type=_sizes, default=[100], help="events per batch, as an agency system sends them; a comma list (100,1000) times each in turn")  # fmt: skip
         intake.add_argument("--senders", type=int, default=2, help="agency systems sending at once (processes)")
         intake.add_argument("--databases", default="sqlite,postgresql")
         intake.add_argument("--postgres", default=os.environ.get("CYLCH_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"))  # fmt: skip
