@@ -24,9 +24,12 @@ sqlite_pass() {
   (unset DATABASE_URL; $BIN/pytest -q -p no:cacheprovider "$@")
 }
 
-# The fault tests make their own PostgreSQL cluster and databases: once, in the SQLite pass, is enough.
+# The fault tests make their own PostgreSQL cluster and databases, and tests marked ``once`` (a hub
+# of their own, or none) do the same whatever the settings' database: once, in the SQLite pass, is
+# enough (tests/conftest.py).
 postgres_pass() {
-  DATABASE_URL="$CYLCH_TEST_POSTGRES" $BIN/pytest -q -p no:cacheprovider --ignore=tests/test_faults.py "$@"
+  CYLCH_TEST_PASS=postgresql-beside-sqlite DATABASE_URL="$CYLCH_TEST_POSTGRES" \
+    $BIN/pytest -q -p no:cacheprovider --ignore=tests/test_faults.py "$@"
 }
 
 if [ -z "${CYLCH_TEST_POSTGRES:-}" ]; then

@@ -34,6 +34,19 @@ def _fresh_linkage_model():
     online._load.cache_clear()
 
 
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.once`` tests do the same whatever database the test settings name (they
+    make their own hub, or use none), so the PostgreSQL pass that ``make test`` runs beside the
+    SQLite pass (``CYLCH_TEST_PASS=postgresql-beside-sqlite``, scripts/test.sh) leaves them to
+    the SQLite pass. Run alone, either pass runs them."""
+    if os.environ.get("CYLCH_TEST_PASS") != "postgresql-beside-sqlite":
+        return
+    once = [item for item in items if item.get_closest_marker("once") is not None]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if item.get_closest_marker("once") is None]
+
+
 def pytest_runtest_setup(item):
     """``@pytest.mark.postgresql`` tests run in the PostgreSQL pass only (make test runs both
     passes; CI requires PostgreSQL, as it requires the browser for ``browser`` tests)."""

@@ -25,6 +25,10 @@ import pytest
 
 from cylch.core import backup
 
+# Hubs of its own (a SQLite file, a scratch PostgreSQL database) whatever the settings name: run
+# once, in the SQLite pass of make test.
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_SERVER = os.environ.get("CYLCH_BACKUP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

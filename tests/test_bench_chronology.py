@@ -11,6 +11,9 @@ import pytest
 
 from cylch.chronology import bench
 
+# The same whatever database the settings name: run once, in the SQLite pass of make test.
+pytestmark = pytest.mark.once
+
 EVENTS, FAMILY_EVENTS = 20_000, 200
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("CYLCH_TEST_POSTGRES") else [])
 

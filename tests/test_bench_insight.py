@@ -3,8 +3,13 @@ computes every measure for every area, and reports its figures. No timing thresh
 
 from __future__ import annotations
 
+import pytest
+
 from cylch.insight import bench
 from cylch.insight.measures import MEASURES
+
+# On a SQLite database of its own whatever the settings name: run once, in the SQLite pass.
+pytestmark = pytest.mark.once
 
 
 def test_the_insight_bench_computes_every_measure_on_a_throwaway_database():

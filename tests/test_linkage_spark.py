@@ -46,6 +46,7 @@ def population():
 
 
 # ---- the model in Spark SQL ----------------------------------------------------------------------
+@pytest.mark.once  # no database of the settings': run once, in the SQLite pass
 def test_spark_settings_translate_only_the_sql():
     saved = LinkageModel.load(DEFAULT_MODEL).splink
     translated = spark_engine.spark_settings(saved)
@@ -87,6 +88,7 @@ def _string_pairs(table: pa.Table) -> list[tuple[str, str]]:
     return pairs + [(b, a) for a, b in pairs[::5]]
 
 
+@pytest.mark.once  # no database of the settings': run once, in the SQLite pass
 def test_jaro_winkler_and_damerau_levenshtein_on_spark_are_duckdbs(spark, population):
     """To the last bit for Jaro-Winkler; for "at most one edit" for Damerau-Levenshtein."""
     _, table = population
@@ -106,6 +108,7 @@ def test_jaro_winkler_and_damerau_levenshtein_on_spark_are_duckdbs(spark, popula
     assert not wrong, [tuple(r) for r in wrong[:10]]
 
 
+@pytest.mark.once  # no database of the settings': run once, in the SQLite pass
 def test_best_similarity_to_a_name_form_on_spark_is_duckdbs(spark, population):
     """The misspelt-form level's score, the best Jaro-Winkler of a name against the other's forms,
     the same to the last bit on both engines for every given name of the population against
@@ -131,6 +134,7 @@ def test_best_similarity_to_a_name_form_on_spark_is_duckdbs(spark, population):
 
 
 # ---- the same pairs, people and decisions -----------------------------------------------------------
+@pytest.mark.once  # no database of the settings': run once, in the SQLite pass
 def test_every_blocked_pair_scores_the_same(spark, population):
     from splink import DuckDBAPI, Linker
     from splink.backends.spark import SparkAPI
@@ -159,6 +163,7 @@ def _people(result: batch.BatchResult) -> set[frozenset[str]]:
     return {frozenset(members) for members in result.clusters().values()}
 
 
+@pytest.mark.once  # no database of the settings': run once, in the SQLite pass
 def test_spark_and_duckdb_make_the_same_people_and_decisions(spark, population):
     model, table = population
     plain, _ = batch.run_duckdb(table, model)
@@ -188,6 +193,7 @@ def test_spark_and_duckdb_make_the_same_people_and_decisions(spark, population):
         assert all(abs(p.weight - threshold) > WEIGHT_TOLERANCE for p in duck.review)
 
 
+@pytest.mark.once  # no database of the settings': run once, in the SQLite pass
 def test_training_stays_on_duckdb(population):
     model, table = population
     with pytest.raises(ValueError, match="train it on DuckDB"):

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+# The same whatever database the settings name: run once, in the SQLite pass of make test.
+pytestmark = pytest.mark.once
+
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "cylch"
 DOC = REPO / "docs" / "security.md"
