@@ -46,7 +46,7 @@ $(BENCH_VENV)/.bench: pyproject.toml
 bench: $(BENCH_VENV)/.bench
 	@mkdir -p var/bench && cat /proc/loadavg > var/bench/loadavg.before
 	CYLCH_TESTING=1 $(BBIN)/cylch bench linkage --sizes 100000 --out var/bench/linkage.json
-	CYLCH_TESTING=1 $(BBIN)/cylch bench intake --persons 3000 --events 4000 --batch 100,1000 --out var/bench/intake.json
+	CYLCH_TESTING=1 $(BBIN)/cylch bench intake --persons 3000 --events 8000 --batch 100,1000 --out var/bench/intake.json
 	CYLCH_TESTING=1 $(BBIN)/cylch bench rules --persons 5000 --events 300 --out var/bench/rules.json
 	CYLCH_TESTING=1 $(BBIN)/cylch bench chronology --events 500000 --requests 30 --out var/bench/chronology.json
 	CYLCH_TESTING=1 $(BBIN)/cylch bench insight --persons 5000 --out var/bench/insight.json
