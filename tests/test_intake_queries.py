@@ -202,6 +202,49 @@ def test_register_notices_cost_no_more_queries_for_more_children(alys_allocated)
     assert counts[0] == counts[1], counts
 
 
+# --- a record new to the hub -------------------------------------------------------------------
+
+
+def _upsert(fam, local_id: str, given_name: str = "Gwenllian", **options):
+    return agency_record_upsert(
+        organisation=fam.orgs.gp, local_id=local_id, audit=False, **options,
+        data={"given_name": given_name, "family_name": "Hughes", "date_of_birth": "2016-03-04"},
+    )  # fmt: skip
+
+
+def test_a_record_the_batch_read_as_new_is_not_looked_for_again(fam):
+    """A batch reads its held records, locked, before it stores any (``agency_records_upsert``):
+    for one it did not find, the record is inserted without being looked for again, and a record
+    just inserted has no link to look up. With no identifier to match and linkage off, storing
+    it reads nothing at all; sent alone, it reads only the record it might already be."""
+
+    def reads(**options):
+        with transaction.atomic():
+            with CaptureQueriesContext(connection) as captured:
+                result = _upsert(fam, "GP-NEW-1", **options)
+            transaction.set_rollback(True)
+        return result, [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+
+    alone, alone_reads = reads()
+    known, known_reads = reads(known_new=True)
+    assert known_reads == []
+    assert len(alone_reads) == 1 and 'FROM "identity_agencyrecord"' in alone_reads[0]
+    for result in (alone, known):
+        assert result.record_created and result.person_created and result.link_method == "new_person"
+        assert result.record.local_id == "GP-NEW-1" and result.person.given_name == "Gwenllian"
+
+
+def test_a_record_said_to_be_new_but_held_meanwhile_is_updated_in_place(fam):
+    """Stored by a concurrent request between the batch's read and this insert: the insert fails
+    in its savepoint and the record held is updated and keeps its person, as before."""
+    first = _upsert(fam, "GP-RACE-1")
+    again = _upsert(fam, "GP-RACE-1", given_name="Gwen", known_new=True)
+    assert not again.record_created and not again.person_created
+    assert (again.record.pk, again.person.pk) == (first.record.pk, first.person.pk)
+    first.record.refresh_from_db()
+    assert first.record.given_name == "Gwen"
+
+
 # --- placing people who live nowhere -------------------------------------------------------------
 
 

@@ -157,6 +157,7 @@ def agency_record_upsert(
     audit: bool = True,
     link_to: Person | None = None,
     prescored=None,
+    known_new: bool = False,
 ) -> RecordResult:
     """Store what an organisation holds about someone and link it to a person.
 
@@ -166,12 +167,19 @@ def agency_record_upsert(
     starts a new person. A record sent again is updated in place; its existing link stands.
     ``prescored`` is the linkage model's scoring of the record's candidates done beforehand for a
     whole batch (``linkage.online.prescore``), used if the candidates are still the same.
+    ``known_new``: the caller read, in this transaction, that the organisation holds no record
+    with this id, so it is not looked for again (one held after all, stored meanwhile by a
+    concurrent request, is found when the insert fails, as before).
     """
     if not local_id or not str(local_id).strip():
         raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
     fields = clean_record_fields(data)
     with transaction.atomic():
-        record = AgencyRecord.objects.select_for_update().filter(organisation=organisation, local_id=local_id).first()
+        record = (
+            None
+            if known_new
+            else AgencyRecord.objects.select_for_update().filter(organisation=organisation, local_id=local_id).first()
+        )
         record_created = record is None
         if record_created:
             record = AgencyRecord(organisation=organisation, local_id=local_id, created_by=actor)
@@ -190,7 +198,8 @@ def agency_record_upsert(
             for field, value in fields.items():
                 setattr(record, field, value)
             record.save()
-        link = record.links.filter(active=True).select_related("person").first()
+        # A record this call has just inserted has no links yet.
+        link = None if record_created else record.links.filter(active=True).select_related("person").first()
         person_created = False
         if link:
             person, method = link.person, link.method
@@ -322,7 +331,7 @@ def _upsert_each(
                     scores = None
                 result = agency_record_upsert(
                     organisation=organisation, local_id=local_id, data=data, actor=actor, audit=False,
-                    prescored=scores,
+                    prescored=scores, known_new=record is None,
                 )  # fmt: skip
                 written.add(result.record.pk)
                 records[local_id] = result.record
