@@ -56,6 +56,21 @@ def test_the_front_door_sees_it_explained_with_both_events_and_who_recorded_them
     assert "TA missed-appointments deep dive" in html
 
 
+def test_who_has_it_names_the_organisations_in_the_readers_language(raised, client):
+    """The "Responsible" and "Sent to" lines name each organisation in Welsh on the Welsh page, as the
+    evidence does (they printed the English name whatever the language)."""
+    fam, alert = raised
+    client.force_login(fam.staff.team_manager)
+    url = reverse("rules:alert", args=[alert.public_id])
+    client.cookies["cylch_language"] = "cy"
+    welsh = client.get(url).content.decode()
+    assert "Gwasanaethau Plant Ceredigion" in welsh and "Gwasanaeth Ymwelwyr Iechyd Ceredigion" in welsh
+    assert "Ceredigion Children&#x27;s Services" not in welsh and "Ceredigion Health Visiting Service" not in welsh
+    client.cookies["cylch_language"] = "en"
+    english = client.get(url).content.decode()
+    assert "Ceredigion Children&#x27;s Services" in english and "Gwasanaethau Plant Ceredigion" not in english
+
+
 def test_someone_it_was_not_sent_to_cannot_open_it(raised, client):
     fam, alert = raised
     client.force_login(fam.staff.police_officer)
