@@ -173,3 +173,33 @@ def test_a_decision_nobody_could_be_sent_asks_for_a_phone_call_and_records_it(pr
     assert "by telephone" in told.content.decode()
     report.refresh_from_db()
     assert report.feedback_sent_at is not None
+
+
+def test_triage_in_welsh_says_who_is_on_the_register_and_who_reported_in_welsh(prydderch, client, demo_hub):
+    """What is already known and who made the report read in the front door's language: the
+    status labels and the reporting organisation were English on the Welsh page."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cylch.events.models import Event
+    from cylch.events.services import record_event
+    from tests import factories
+
+    registered = "process.register.registered"
+    if not Event.objects.filter(person=prydderch.alys, code=registered).exists():
+        record_event(organisation=prydderch.orgs.childrens_services, code=registered,
+                     occurred_at=timezone.now() - timedelta(days=10), person=prydderch.alys,
+                     recorded_by=prydderch.staff.social_worker, details=factories.minimal_details(registered))  # fmt: skip
+    client.force_login(prydderch.staff.health_visitor)
+    client.post(f"/report/new/?person={prydderch.alys.public_id}",
+                {"concern_codes": [NEGLECT], "what_happened": "Hungry at clinic.", "immediate_danger": "no"})  # fmt: skip
+    reference = Report.objects.get().reference
+    client.force_login(prydderch.staff.social_worker)
+    client.cookies["cylch_language"] = "cy"
+    welsh = client.get(f"/front-door/{reference}/").content.decode()
+    assert "Alys Prydderch: ar y gofrestr" in welsh and "on the register" not in welsh
+    assert "Gwasanaeth Ymwelwyr Iechyd Ceredigion" in welsh and "Ceredigion Health Visiting Service" not in welsh
+    client.cookies["cylch_language"] = "en"
+    english = client.get(f"/front-door/{reference}/").content.decode()
+    assert "Alys Prydderch: on the register" in english and "Ceredigion Health Visiting Service" in english

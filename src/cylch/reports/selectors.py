@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation, User
 from cylch.access.roles import OrganisationKind
@@ -14,6 +15,14 @@ from cylch.core import taxonomy
 from cylch.events.models import Event
 from cylch.identity.models import HouseholdMembership, Person, PersonLink, Relationship
 from cylch.reports.models import Outcome, Report, ReportSubject, Status, SubjectRole
+
+# A child's latest register or looked-after entry, as triage shows it: "Alys: on the register (…)".
+STATUS_LABELS = {
+    ("register", False): _("on the register"),
+    ("register", True): _("was on the register"),
+    ("looked_after", False): _("looked after"),
+    ("looked_after", True): _("was looked after"),
+}
 
 SIBLING_KINDS = ("sibling", "half_sibling")
 
@@ -165,9 +174,7 @@ def triage_history(report: Report, *, months: int = 12) -> TriageHistory:
     by_id = {c.pk: c for c in children}
     for (pid, kind), e in status.items():
         ended = e.code.endswith(("deregistered", "ended"))
-        label = {("register", False): "on the register", ("register", True): "was on the register",
-                 ("looked_after", False): "looked after", ("looked_after", True): "was looked after"}[(kind, ended)]  # fmt: skip
-        history.register.append((by_id[pid], label, e))
+        history.register.append((by_id[pid], STATUS_LABELS[(kind, ended)], e))
 
     recent = [r for r in history.earlier_reports if r.received_at >= since]
     below = [r for r in recent if r.outcome in {Outcome.NO_FURTHER_ACTION, Outcome.INFORMATION_ADVICE}]
