@@ -177,7 +177,8 @@ def test_a_decision_nobody_could_be_sent_asks_for_a_phone_call_and_records_it(pr
 
 def test_triage_in_welsh_says_who_is_on_the_register_and_who_reported_in_welsh(prydderch, client, demo_hub):
     """What is already known and who made the report read in the front door's language: the
-    status labels and the reporting organisation were English on the Welsh page."""
+    status labels, the reporting organisation, the agencies that know the family and those that
+    recorded its smaller concerns were English on the Welsh page."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -191,6 +192,10 @@ def test_triage_in_welsh_says_who_is_on_the_register_and_who_reported_in_welsh(p
         record_event(organisation=prydderch.orgs.childrens_services, code=registered,
                      occurred_at=timezone.now() - timedelta(days=10), person=prydderch.alys,
                      recorded_by=prydderch.staff.social_worker, details=factories.minimal_details(registered))  # fmt: skip
+    no_access = "health.home_visit.no_access"  # a smaller concern, from the health visitors
+    record_event(organisation=prydderch.orgs.health_visiting, code=no_access,
+                 occurred_at=timezone.now() - timedelta(days=5), person=prydderch.alys,
+                 recorded_by=prydderch.staff.health_visitor, details=factories.minimal_details(no_access))  # fmt: skip
     client.force_login(prydderch.staff.health_visitor)
     client.post(f"/report/new/?person={prydderch.alys.public_id}",
                 {"concern_codes": [NEGLECT], "what_happened": "Hungry at clinic.", "immediate_danger": "no"})  # fmt: skip
