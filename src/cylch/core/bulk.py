@@ -1,4 +1,4 @@
-"""Writing a few fields of many rows in one statement.
+"""Writing many rows at once, cheaper than Django's bulk methods where a batch's size shows it.
 
 Django's ``bulk_update`` builds a ``CASE WHEN pk = … THEN …`` per row and field and copies
 every one of those expressions while compiling: for a batch's 370 alerts that was 250 ms of
@@ -7,14 +7,23 @@ joined on the primary key instead: one statement per chunk, whose cost is the va
 preparation (docs/bench.md, "Intake: one statement for the alerts' new counts").
 
 Like ``bulk_update`` it sends no signals and does not touch ``auto_now`` fields.
+
+``insert_rows`` is ``bulk_create`` by ``COPY`` on PostgreSQL: Django prepares each value of each
+row through its field and then walks every value again to build an ``UNNEST`` insert, which for
+a batch's 1,000 events was three times the database's own work. Here the ids are taken from the
+table's sequence in one query and the rows streamed with ``COPY``; values psycopg already sends
+as they are skip the field's preparation. Elsewhere it is ``bulk_create``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import Field, JSONField, Model
 
 CHUNK = 500  # rows per statement: SQLite allows 32,766 parameters, PostgreSQL 65,535
 
@@ -60,3 +69,53 @@ def update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]
             cursor.execute(sql, params)
             updated += cursor.rowcount
     return updated
+
+
+# Values of these exact types go to psycopg as they are: a field's preparation would return them
+# unchanged (a naive time, an enum member or anything else is prepared by its field).
+_PLAIN = frozenset({str, int, float, bool, Decimal, uuid.UUID, date, type(None)})
+
+
+def insert_rows(model: type[Model], objs: Sequence[Model]) -> list[Model]:
+    """Insert ``objs`` (new rows of ``model``, no primary key yet), giving each its id, as
+    ``bulk_create`` does: no signals, ``auto_now`` fields set. A constraint that fails raises
+    ``IntegrityError`` and nothing is inserted."""
+    objs = list(objs)
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    if any(obj.pk is not None for obj in objs):
+        raise ValueError(f"insert_rows inserts new {meta.label} rows; one already has a primary key")
+    if connection.vendor != "postgresql" or not objs:
+        return model._default_manager.bulk_create(objs)
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    # Each field's own way of turning a value into a column, where it is not the plain value.
+    saving = [type(f).pre_save is not Field.pre_save for f in fields]
+    json = [isinstance(f, JSONField) for f in fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in [meta.pk.column, *(f.column for f in fields)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        rows = []
+        for pk, obj in zip(ids, objs, strict=True):
+            obj._prepare_related_fields_for_save(operation_name="insert_rows")  # as bulk_create
+            row = [pk]
+            for field, pre_save, is_json in zip(fields, saving, json, strict=True):
+                value = field.pre_save(obj, add=True) if pre_save else getattr(obj, field.attname)
+                if is_json or (type(value) not in _PLAIN and not (type(value) is datetime and value.tzinfo)):
+                    value = field.get_db_prep_save(value, connection)
+                row.append(value)
+            rows.append(row)
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    for pk, obj in zip(ids, objs, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs

@@ -30,6 +30,7 @@ from cylch.access.audit import audit_record
 from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
+from cylch.core.bulk import insert_rows
 from cylch.core.text import NOT_TEXT_MESSAGE, not_text_paths
 from cylch.events.models import Event
 from cylch.events.services import (
@@ -243,7 +244,7 @@ def _insert(organisation: Organisation, new: list[Event], index: dict[str, int])
     for _attempt in range(INSERT_ATTEMPTS):
         try:
             with transaction.atomic():
-                Event.objects.bulk_create(new)
+                insert_rows(Event, new)
             return resent
         except IntegrityError:
             taken = _existing(organisation, [e.external_id for e in new])
