@@ -430,6 +430,58 @@ def test_a_batchs_new_records_are_scored_in_one_comparison(prydderch, monkeypatc
     assert seen["batch"] == seen["single"] == [(f"P-N-{i}", "new_person") for i in range(3)]
 
 
+def test_a_record_the_batch_corrects_into_a_candidate_is_scored_with_the_new_one(prydderch, monkeypatch):
+    """The police hold Nia Rowlands with a birth date that was wrong. Their batch corrects it, then
+    sends someone new to the hub with her name and the corrected birth date from another address.
+    When the batch's new records were scored, the held record was not a candidate (another birth
+    year, another postcode); after the correction it is, so the new record is scored again with it
+    and comes out as one by one: with Nia's person or in review beside her record, not unseen."""
+    from cylch.identity.linkage import online
+    from cylch.identity.models import MatchReview, PersonLink
+
+    fam = prydderch
+    nia = {"given_name": "Nia", "family_name": "Rowlands", "sex": "female", "postcode": "CF10 1AA",
+           "address_line": "1 Heol y Frenhines"}  # fmt: skip
+    held = agency_record_upsert(
+        organisation=fam.orgs.police, local_id="P-NIA", data={**nia, "date_of_birth": "2013-04-05"}
+    )
+    for i in range(2):  # someone else new too, so the batch scores its new records together
+        agency_record_upsert(organisation=fam.orgs.school, local_id=f"Y{i}", data={
+            "given_name": "Tomos", "family_name": f"Else{i}", "date_of_birth": f"201{i}-02-03", "postcode": "SY23 4DD"})  # fmt: skip
+    subjects = [
+        ("P-NIA", {**nia, "date_of_birth": "2014-08-09"}),
+        ("P-NEW", {**nia, "date_of_birth": "2014-08-09", "postcode": "SA48 7AB", "address_line": "12 Heol y Bryn"}),
+        (
+            "P-TOMOS",
+            {"given_name": "Tomos", "family_name": "Pugh", "date_of_birth": "2011-02-03", "postcode": "SY23 4DD"},
+        ),
+    ]
+    items = [
+        {"external_id": f"DPP-C-{i}", "code": "police.ppn.vulnerability", "occurred_at": ago(1).isoformat(),
+         "subject": {"local_id": local_id, **data}, "details": {}}
+        for i, (local_id, data) in enumerate(subjects)
+    ]  # fmt: skip
+    assert held.record.pk not in {r.pk for r in online.candidates(dict(items[1]["subject"]))}
+
+    def outcome():
+        new = PersonLink.objects.get(active=True, agency_record__local_id="P-NEW")
+        reviewed = MatchReview.objects.filter(record_a=new.agency_record, record_b=held.record).exists()
+        return new.person_id == held.person.pk, new.method, reviewed
+
+    seen = {}
+    outcome_of(lambda: (one_by_one(fam.orgs.police, items), seen.setdefault("single", outcome())))
+    prescored = []
+    real = online.prescore
+    monkeypatch.setattr(online, "prescore", lambda many, **kw: prescored.extend(real(many, **kw)) or prescored)
+    outcome_of(
+        lambda: (record_event_batch(organisation=fam.orgs.police, items=items), seen.setdefault("batch", outcome()))
+    )
+    assert len(prescored) == 2  # the new record and Tomos were scored together beforehand
+    assert seen["batch"] == seen["single"]
+    joined, _method, reviewed = seen["batch"]
+    assert joined or reviewed
+
+
 # --- two senders at once ---------------------------------------------------------------------
 
 
