@@ -11,17 +11,18 @@ compare the same pairs and give them the same numbers.
 
 from __future__ import annotations
 
-import operator
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property, lru_cache, reduce
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
 from cylch.identity.linkage import features
 from cylch.identity.linkage.model import LinkageModel, quiet
@@ -285,7 +286,27 @@ _STORED = {"surname": ("surname_key", True), "given_canon": ("given_canon", Fals
            "postcode": ("postcode_key", True), "address": ("address_key", True)}  # fmt: skip
 
 
-def _lookup(column: str, value: str) -> tuple[Q, bool] | None:
+# One condition on the stored records: SQL on AgencyRecord's columns with its parameters, as
+# Django's lookups would write it for the database in use. Built as text, not as ``Q`` objects:
+# resolving a ``Q`` of every blocking rule took longer than the query (docs/bench.md, "A new
+# record's candidates asked as SQL").
+Condition = tuple[tuple[str, ...], tuple[Any, ...]]
+
+
+def _column(name: str) -> str:
+    from cylch.identity.models import AgencyRecord
+
+    quote = connection.ops.quote_name
+    return f"{quote(AgencyRecord._meta.db_table)}.{quote(name)}"
+
+
+def _equals(name: str, value: Any) -> Condition:
+    if isinstance(value, date):
+        value = connection.ops.adapt_datefield_value(value)
+    return (f"{_column(name)} = %s",), (value,)
+
+
+def _lookup(column: str, value: str) -> tuple[Condition, bool] | None:
     """Stored records whose prepared ``column`` may equal ``value``, as an indexed condition, and
     whether it narrows enough alone (a year of birth or a surname initial does not)."""
     from cylch.identity.models import AgencyRecord
@@ -293,47 +314,59 @@ def _lookup(column: str, value: str) -> tuple[Q, bool] | None:
     if column in _STORED:
         key, strong = _STORED[column]
         # Cut as the stored key is; the whole value is checked on the rows read.
-        return Q(**{key: value[: AgencyRecord._meta.get_field(key).max_length]}), strong
+        return _equals(key, value[: AgencyRecord._meta.get_field(key).max_length]), strong
     if column == "nhs_number":
-        return Q(nhs_number=value), True
+        return _equals("nhs_number", value), True
     if column == "pupil_number":
-        return Q(upn=value), True
+        return _equals("upn", value), True
     if column == "dob":
-        return Q(date_of_birth=date.fromisoformat(value)), True
+        return _equals("date_of_birth", date.fromisoformat(value)), True
     if column == "dob_swapped":
         swapped = features.swap_day_month(date.fromisoformat(value))
-        return (Q(date_of_birth=swapped), True) if swapped else None
+        return (_equals("date_of_birth", swapped), True) if swapped else None
     if column == "birth_year":
         year = int(value)
-        return Q(date_of_birth__gte=date(year, 1, 1), date_of_birth__lte=date(year, 12, 31)), False
+        adapt, born = connection.ops.adapt_datefield_value, _column("date_of_birth")
+        return ((f"{born} >= %s", f"{born} <= %s"), (adapt(date(year, 1, 1)), adapt(date(year, 12, 31)))), False
     if column == "given_name":
         # Not stored as such, but its form is: a record with this given name has this form (the
         # swapped-names rules; a variant spelling sharing the form is read and checked in Python).
         return _lookup("given_canon", headword(value))
     if column == "birth_month_day":
         month, day = (int(x) for x in value.split("-"))
-        return Q(date_of_birth__month=month, date_of_birth__day=day), False
+        sqls, params = [], []
+        for part, number in (("month", month), ("day", day)):
+            sql, extract_params = connection.ops.date_extract_sql(part, _column("date_of_birth"), ())
+            sqls.append(f"{sql} = %s")
+            params.extend([*extract_params, number])
+        return (tuple(sqls), tuple(params)), False
     if column == "surname_initial":
-        return Q(surname_key__startswith=value), False
+        lhs = connection.ops.lookup_cast("startswith", "CharField") % _column("surname_key")
+        pattern = connection.ops.prep_for_like_query(value) + "%"
+        return ((f"{lhs} {connection.operators['startswith'] % '%s'}",), (pattern,)), False
     return None  # any other column a model may block on: checked in Python on the rows read
 
 
-def _rule_conditions(terms, row: dict[str, Any]) -> list[Q]:
-    """Records that may satisfy one rule with the new record on either side of it."""
+def _rule_conditions(terms, row: dict[str, Any]) -> list[Condition]:
+    """Records that may satisfy one rule with the new record on either side of it, each as its
+    terms in a fixed order (so the same condition from either side of a symmetric rule is one)."""
     out = []
     for new_side in (0, 1):
-        q, strong = Q(), False
+        parts: dict[str, tuple[Any, ...]] = {}
+        strong = False
         for pair in terms:
             value = row.get(pair[new_side])
             if value is None:
                 break
             found = _lookup(pair[1 - new_side], value)
             if found:
-                q &= found[0]
-                strong = strong or found[1]
+                (sqls, params), narrows = found
+                parts[" AND ".join(sqls)] = params
+                strong = strong or narrows
         else:
             if strong:
-                out.append(q)
+                ordered = sorted(parts.items())
+                out.append((tuple(sql for sql, _p in ordered), tuple(p for _s, ps in ordered for p in ps)))
     return out
 
 
@@ -382,14 +415,15 @@ def candidate_rows(fields: dict[str, Any], *, exclude_record: int | None = None,
 
     model = model or active_model()
     row = _row_for_rules(fields)
-    conds: list[Q] = []
+    conds: dict[Condition, None] = {}  # a symmetric rule gives the same condition from either side
     for terms in blocking_terms(model):
-        for q in _rule_conditions(terms, row):
-            if q not in conds:  # a symmetric rule gives the same condition from either side
-                conds.append(q)
+        for cond in _rule_conditions(terms, row):
+            conds.setdefault(cond)
     if not conds:
         return None
-    qs = AgencyRecord.objects.filter(reduce(operator.or_, conds))
+    sql = " OR ".join("(" + " AND ".join(sqls) + ")" for sqls, _params in conds)
+    params = [p for _sqls, ps in conds for p in ps]
+    qs = AgencyRecord.objects.filter(RawSQL(sql, params, output_field=BooleanField()))
     return qs if exclude_record is None else qs.exclude(pk=exclude_record)
 
 
