@@ -141,6 +141,9 @@ def test_the_main_pages_run_under_the_policy_without_a_violation(page, hub):
     expect(page.locator("#id_injury0-side")).to_have_value("front")
     assert page.locator("svg.cylch-body-map--clickable circle").count() >= 1
     watch.check("body map clicked")
+    # GOV.UK Frontend's file upload draws its button and status: its script ran, under the policy.
+    expect(page.locator(".govuk-drop-zone").get_by_role("button", name="Choose files")).to_be_visible()
+    watch.check("file upload drawn")
 
     watch.visit(f"{url}/alerts/")
     page.set_viewport_size({"width": 390, "height": 844})

@@ -13,6 +13,12 @@ from tests.browser import signin
 from tests.browser.conftest import assert_accessible
 
 sign_in = signin.signer(password="cylch-demo")
+# The smallest valid PNG (one transparent pixel) and PDF, as a reporter's photo and letter.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,6 +56,18 @@ def test_report_in_welsh_decide_and_see_the_outcome(page, demo_hub):
     page.locator("#id_injury0-size").fill("2 cm")
     page.locator("#id_what_happened").fill("Roedd y ddau blentyn yn llwglyd yn y clinig eto heddiw.")
     page.locator("#id_child_words").fill("Does dim bwyd adre.")
+    # The file upload's button and status are GOV.UK Frontend's script's, told their words in Welsh.
+    upload = page.locator(".govuk-drop-zone")
+    expect(upload.get_by_role("button", name="Dewis ffeiliau")).to_be_visible()
+    expect(upload).to_contain_text("Dim ffeiliau wedi'u dewis")
+    expect(upload).not_to_contain_text("Choose")
+    page.locator("input[name=attachments]").set_input_files(
+        [
+            {"name": "llun.png", "mimeType": "image/png", "buffer": PNG},
+            {"name": "nodyn.pdf", "mimeType": "application/pdf", "buffer": PDF},
+        ]
+    )
+    expect(upload).to_contain_text("2 o ffeiliau wedi'u dewis")
     page.locator("#id_immediate_danger").check()  # "Na" (no)
     page.get_by_role("button", name="Anfon adroddiad").click()
 
@@ -57,6 +75,7 @@ def test_report_in_welsh_decide_and_see_the_outcome(page, demo_hub):
     reference = page.locator(".cylch-reference").inner_text().strip()
     report = Report.objects.get(reference=reference)
     assert report.language == "cy" and report.subjects.filter(role="child").count() == 2
+    assert sorted(a.original_name for a in report.attachments.all()) == ["llun.png", "nodyn.pdf"]
     assert_accessible(page, "12-report-sent-cy")
     page.get_by_role("link", name="English").click()
 

@@ -37,7 +37,9 @@ def test_upload_a_csv_see_problems_by_line_then_store_it(page, demo_hub, tmp_pat
     bad.write_text(HEADER + "HV-1,health.appointment.was_not_brought,2026-10-01 09:30,HV-7,Twm,Prydderch,gp\n"
                    "HV-2,health.appointment.was_not_brought,yesterday,HV-8,Alys,Prydderch,gp\n")  # fmt: skip
     page.goto(f"{demo_hub}/imports/")
-    page.get_by_label("CSV file").set_input_files(str(bad))
+    expect(page.locator(".govuk-drop-zone")).to_contain_text("No file chosen")
+    page.locator("input[name=file]").set_input_files(str(bad))
+    expect(page.get_by_role("button", name="CSV file")).to_contain_text("hv.csv")  # the label names the button
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_role("heading", name="Nothing was stored")).to_be_visible()
     expect(page.get_by_role("cell", name="occurred_at")).to_be_visible()
@@ -45,7 +47,7 @@ def test_upload_a_csv_see_problems_by_line_then_store_it(page, demo_hub, tmp_pat
 
     bad.write_text(HEADER + "HV-1,health.appointment.was_not_brought,2026-10-01 09:30,HV-7,Twm,Prydderch,gp\n")
     page.goto(f"{demo_hub}/imports/")
-    page.get_by_label("CSV file").set_input_files(str(bad))
+    page.locator("input[name=file]").set_input_files(str(bad))
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_role("heading", name="Stored")).to_be_visible()
     assert_accessible(page, "23-import-stored")
