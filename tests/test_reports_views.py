@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
+from cylch.core.collation import sorted_by
 from cylch.reports.models import Report
 
 NEGLECT = "social_care.neglect.concern"
@@ -185,6 +189,7 @@ def test_triage_in_welsh_says_who_is_on_the_register_and_who_reported_in_welsh(p
 
     from cylch.events.models import Event
     from cylch.events.services import record_event
+    from cylch.identity.services import agency_record_upsert
     from tests import factories
 
     registered = "process.register.registered"
@@ -196,6 +201,10 @@ def test_triage_in_welsh_says_who_is_on_the_register_and_who_reported_in_welsh(p
     record_event(organisation=prydderch.orgs.health_visiting, code=no_access,
                  occurred_at=timezone.now() - timedelta(days=5), person=prydderch.alys,
                  recorded_by=prydderch.staff.health_visitor, details=factories.minimal_details(no_access))  # fmt: skip
+    # The housing association knows Alys too: "Tai Teifi Housing Association" comes late in English
+    # and "Cymdeithas Tai Teifi" early in Welsh.
+    agency_record_upsert(organisation=prydderch.orgs.housing, local_id="TT-ALYS", data={"given_name": "Alys"},
+                         link_to=prydderch.alys)  # fmt: skip
     client.force_login(prydderch.staff.health_visitor)
     client.post(f"/report/new/?person={prydderch.alys.public_id}",
                 {"concern_codes": [NEGLECT], "what_happened": "Hungry at clinic.", "immediate_danger": "no"})  # fmt: skip
@@ -205,6 +214,13 @@ def test_triage_in_welsh_says_who_is_on_the_register_and_who_reported_in_welsh(p
     welsh = client.get(f"/front-door/{reference}/").content.decode()
     assert "Alys Prydderch: ar y gofrestr" in welsh and "on the register" not in welsh
     assert "Gwasanaeth Ymwelwyr Iechyd Ceredigion" in welsh and "Ceredigion Health Visiting Service" not in welsh
+    # The agencies in Welsh alphabetical order of their Welsh names (they were ordered by the English).
+    section = welsh.split("n adnabod y teulu</h3>", 1)[1].split("</ul>", 1)[0]
+    agencies = [re.sub(r" – .*", "", html.unescape(li)) for li in re.findall(r"<li>(.*?)</li>", section)]
+    assert "Cymdeithas Tai Teifi" in agencies and agencies == sorted_by(agencies, str, "cy")
     client.cookies["cylch_language"] = "en"
     english = client.get(f"/front-door/{reference}/").content.decode()
+    section = english.split("Agencies that know the family</h3>", 1)[1].split("</ul>", 1)[0]
+    in_english = [re.sub(r" – .*", "", html.unescape(li)) for li in re.findall(r"<li>(.*?)</li>", section)]
+    assert len(in_english) == len(agencies) and in_english == sorted_by(in_english, str, "en")
     assert "Alys Prydderch: on the register" in english and "Ceredigion Health Visiting Service" in english

@@ -1,5 +1,31 @@
 """Helpers shared by the GOV.UK-styled forms."""
 
+from django import forms
+from django.forms.models import ModelChoiceIterator
+from django.utils.translation import get_language
+
+from cylch.core.collation import local_name, sorted_by
+
+
+class _Alphabetical(ModelChoiceIterator):
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        language = get_language() or "en"
+        for obj in sorted_by(self.queryset, lambda o: local_name(o, language), language):
+            yield self.choice(obj)
+
+
+class NamedChoiceField(forms.ModelChoiceField):
+    """A choice of organisations or authorities, each by its name in the page's language and in
+    that language's alphabetical order (``core.collation``): sorted by the English names and
+    shown with the Welsh ones, a list reads as no order at all."""
+
+    iterator = _Alphabetical
+
+    def label_from_instance(self, obj) -> str:
+        return local_name(obj, get_language() or "en")
+
 
 def form_errors(form) -> list[tuple[str, str]]:
     """(anchor id, message) pairs for the error summary, in field order."""
@@ -24,7 +50,6 @@ DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 
 def date_field(label, **kwargs):
     """A day/month/year date field with the GOV.UK wording for its errors."""
-    from django import forms
     from django.utils.translation import gettext_lazy as _
 
     return forms.DateField(

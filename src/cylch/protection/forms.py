@@ -10,7 +10,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import Organisation
-from cylch.core.forms import date_field
+from cylch.core.forms import NamedChoiceField, date_field
 from cylch.protection.models import (
     CATEGORY_CHOICES,
     ActionStatus,
@@ -132,7 +132,7 @@ class ScheduleForm(forms.Form):
 
 
 class AddInviteeForm(forms.Form):
-    organisation = forms.ModelChoiceField(label=_("Organisation"), queryset=Organisation.objects.none(), required=False)
+    organisation = NamedChoiceField(label=_("Organisation"), queryset=Organisation.objects.none(), required=False)
     name = forms.CharField(label=_("Name and role"), required=False, max_length=200)
     email = forms.EmailField(label=_("Email address"), required=False)
 
@@ -140,7 +140,7 @@ class AddInviteeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = Organisation.objects.exclude(
             kind__in=["safeguarding_board", "national_board"]
-        ).order_by("name_en")
+        )
 
 
 class RemoveInviteeForm(forms.Form):
@@ -182,9 +182,9 @@ class ConferenceForm(WhenMixin):
 class CoreGroupForm(WhenMixin):
     format = forms.ChoiceField(label=_("How it was held"), choices=MeetingFormat.choices, widget=forms.RadioSelect,
                                error_messages={"required": _("Choose how it was held")})  # fmt: skip
-    chaired_by = forms.ModelChoiceField(label=_("Chaired by"), queryset=Organisation.objects.none(),
+    chaired_by = NamedChoiceField(label=_("Chaired by"), queryset=Organisation.objects.none(),
                                         error_messages={"required": _("Choose who chaired")})  # fmt: skip
-    minuted_by = forms.ModelChoiceField(label=_("Minuted by"), queryset=Organisation.objects.none(),
+    minuted_by = NamedChoiceField(label=_("Minuted by"), queryset=Organisation.objects.none(),
                                         error_messages={"required": _("Choose who took the minutes")})  # fmt: skip
     progress = forms.ChoiceField(label=_("How is the plan going?"), choices=PROGRESS, widget=forms.RadioSelect,
                                  error_messages={"required": _("Say how the plan is going")})  # fmt: skip
@@ -194,7 +194,7 @@ class CoreGroupForm(WhenMixin):
 
     def __init__(self, data=None, *, organisations=(), invitees=(), actions=(), **kwargs):
         super().__init__(data, **kwargs)
-        orgs = Organisation.objects.filter(pk__in=[o.pk for o in organisations]).order_by("name_en")
+        orgs = Organisation.objects.filter(pk__in=[o.pk for o in organisations])
         self.fields["chaired_by"].queryset = orgs
         self.fields["minuted_by"].queryset = orgs
         self.invitees = list(invitees)
@@ -242,16 +242,14 @@ class PlanForm(forms.Form):
 
 class ActionForm(forms.Form):
     text = text(_("What will be done"), message=_("Say what will be done"))
-    owner = forms.ModelChoiceField(label=_("Organisation responsible"), queryset=Organisation.objects.none(),
+    owner = NamedChoiceField(label=_("Organisation responsible"), queryset=Organisation.objects.none(),
                                    error_messages={"required": _("Choose the organisation responsible")})  # fmt: skip
     owner_name = forms.CharField(label=_("Person responsible"), required=False, max_length=200)
     due_on = date_field(_("Due by"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = Organisation.objects.exclude(
-            kind__in=["safeguarding_board", "national_board"]
-        ).order_by("name_en")
+        self.fields["owner"].queryset = Organisation.objects.exclude(kind__in=["safeguarding_board", "national_board"])
 
 
 class ActionUpdateForm(forms.Form):

@@ -8,6 +8,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import LocalAuthority
+from cylch.core.forms import NamedChoiceField
 from cylch.identity.validators import normalise_nhs_number, validate_nhs_number
 from cylch.reports import concerns
 from cylch.reports.models import ChallengeStep, Outcome
@@ -94,9 +95,9 @@ class ReportForm(forms.Form):
     actions_taken = forms.CharField(
         label=_("What have you already done?"), widget=forms.Textarea, required=False, max_length=5000
     )
-    local_authority = forms.ModelChoiceField(
+    local_authority = NamedChoiceField(
         label=_("Which council area does the child live in?"),
-        queryset=LocalAuthority.objects.order_by("name_en"),
+        queryset=LocalAuthority.objects.all(),
         required=False,
         empty_label=_("Not known"),
     )
@@ -111,9 +112,6 @@ class ReportForm(forms.Form):
         self.public = public
         language = get_language() or "en"
         self.fields["concern_codes"].choices = concerns.choices("cy" if language.startswith("cy") else "en")
-        self.fields["local_authority"].label_from_instance = lambda la: (
-            la.name_cy if language.startswith("cy") else la.name_en
-        )
 
     def clean(self):
         data = super().clean()

@@ -46,11 +46,22 @@ def local_name(thing) -> str:
     """An organisation's or authority's name in the page's language (Welsh where it has one)."""
     from django.utils.translation import get_language
 
-    if thing is None:
-        return ""
-    if (get_language() or "en").startswith("cy") and getattr(thing, "name_cy", ""):
-        return thing.name_cy
-    return thing.name_en
+    from cylch.core.collation import local_name as named
+
+    return named(thing, get_language() or "en")
+
+
+@register.filter
+def alphabetical(things) -> list:
+    """Organisations or authorities in the page's language's alphabetical order of their names
+    there (``core.collation``): a list ordered by the English names reads as unordered in Welsh."""
+    from django.utils.translation import get_language
+
+    from cylch.core.collation import local_name as named
+    from cylch.core.collation import sorted_by
+
+    language = get_language() or "en"
+    return sorted_by(things or [], lambda thing: named(thing, language), language)
 
 
 @register.filter
