@@ -89,3 +89,15 @@ def test_organisations_to_invite_are_named_in_welsh_for_a_welsh_page():
             labels = [label for value, label in field.choices if value]
             assert all(o.name_en in labels for o in orgs)
             assert labels == sorted_by(labels, str, "en")
+
+
+@pytest.mark.django_db
+def test_insights_areas_are_in_the_pages_alphabetical_order():
+    from cylch.insight.areas import all_areas
+
+    factories.places()
+    with translation.override("cy"):
+        assert [a.name for a in all_areas() if a.kind == "la"] == ["Ceredigion", "Sir Gaerfyrddin"]
+    with translation.override("en"):
+        assert [a.name for a in all_areas() if a.kind == "la"] == ["Carmarthenshire", "Ceredigion"]
+        assert all_areas()[0].kind == "wales" and all_areas()[1].kind == "board"

@@ -8,6 +8,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cylch.access.models import BoardArea, LocalAuthority
+from cylch.core.collation import sorted_by
 
 WALES = "wales"
 
@@ -42,15 +43,22 @@ def wales() -> Area:
 
 
 def all_areas() -> list[Area]:
-    """Wales, then each board area, then each local authority, in name order."""
-    las = list(LocalAuthority.objects.order_by("name_en").values("pk", "code", "name_en", "name_cy", "board_area_id"))
-    boards = list(BoardArea.objects.order_by("name_en").values("pk", "code", "name_en", "name_cy"))
-    out = [wales()]
-    for b in boards:
-        ids = frozenset(la["pk"] for la in las if la["board_area_id"] == b["pk"])
-        out.append(Area("board", b["code"], b["name_en"], b["name_cy"], ids, b["pk"]))
-    out += [Area("la", la["code"], la["name_en"], la["name_cy"], frozenset({la["pk"]})) for la in las]
-    return out
+    """Wales, then each board area, then each local authority, in the alphabetical order of
+    their names in the page's language (``core.collation``)."""
+    las = list(LocalAuthority.objects.values("pk", "code", "name_en", "name_cy", "board_area_id"))
+    boards = list(BoardArea.objects.values("pk", "code", "name_en", "name_cy"))
+    language = get_language() or "en"
+    board_areas = [
+        Area("board", b["code"], b["name_en"], b["name_cy"],
+             frozenset(la["pk"] for la in las if la["board_area_id"] == b["pk"]), b["pk"])
+        for b in boards
+    ]  # fmt: skip
+    authorities = [Area("la", la["code"], la["name_en"], la["name_cy"], frozenset({la["pk"]})) for la in las]
+    return [
+        wales(),
+        *sorted_by(board_areas, lambda a: a.name, language),
+        *sorted_by(authorities, lambda a: a.name, language),
+    ]
 
 
 def find(code: str) -> Area | None:

@@ -13,6 +13,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cylch.access.models import BoardArea
+from cylch.core.collation import local_name, sorted_by
 from cylch.core.forms import apply_errors, form_errors
 from cylch.reviews import quality
 from cylch.reviews import recommendations as tracker
@@ -126,7 +127,8 @@ def board_tracker(request):
     area = board_scope(request.user)
     qs = tracker.tracked(board_area=area)
     wales = tracker.tracked()
-    boards = BoardArea.objects.all() if area is None else []
+    language = get_language() or "en"
+    boards = sorted_by(BoardArea.objects.all(), lambda b: local_name(b, language), language) if area is None else []
     board_code = request.GET.get("board", "")
     if area is None and board_code:
         qs = qs.filter(review__referral__board_area__code=board_code)

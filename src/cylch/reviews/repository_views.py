@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.utils.translation import get_language
 
 from cylch.access.models import BoardArea
+from cylch.core.collation import sorted_by
 from cylch.reviews import repository
 from cylch.reviews.analysis import board_name
 from cylch.reviews.analysis_forms import RepositorySearchForm
@@ -31,7 +33,9 @@ def search(request):
     page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
+    language = get_language() or "en"
     boards = [(b.code, board_name(b), counts["board"].get(b.code, 0)) for b in BoardArea.objects.all()]
+    boards = sorted_by(boards, lambda b: b[1], language)  # in the reader's alphabetical order
     return render(request, "reviews/repository/search.html", {
         "query": query, "page": page, "entries": repository.entries(page.object_list), "count": paginator.count,
         "themes": _options(repository.filter_choices(repository.THEME_GROUPS), counts["theme"], query.theme),
