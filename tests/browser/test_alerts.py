@@ -48,7 +48,7 @@ def test_second_missed_appointment_reaches_the_lead_coordinator_with_both(page, 
     csv = tmp_path / "clinic.csv"
     csv.write_text(HEADER + f"HVC-1,health.appointment.was_not_brought,{when},HV-CLINIC-9,Tom,Pryderch,2023-05-02,SY23 3ZZ,health_visiting\n")  # fmt: skip
     page.get_by_role("link", name="Imports").click()
-    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.locator("input[name=file]").set_input_files(str(csv))
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_role("heading", name="Stored")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
