@@ -183,9 +183,9 @@ class CoreGroupForm(WhenMixin):
     format = forms.ChoiceField(label=_("How it was held"), choices=MeetingFormat.choices, widget=forms.RadioSelect,
                                error_messages={"required": _("Choose how it was held")})  # fmt: skip
     chaired_by = NamedChoiceField(label=_("Chaired by"), queryset=Organisation.objects.none(),
-                                        error_messages={"required": _("Choose who chaired")})  # fmt: skip
+                                  error_messages={"required": _("Choose who chaired")})  # fmt: skip
     minuted_by = NamedChoiceField(label=_("Minuted by"), queryset=Organisation.objects.none(),
-                                        error_messages={"required": _("Choose who took the minutes")})  # fmt: skip
+                                  error_messages={"required": _("Choose who took the minutes")})  # fmt: skip
     progress = forms.ChoiceField(label=_("How is the plan going?"), choices=PROGRESS, widget=forms.RadioSelect,
                                  error_messages={"required": _("Say how the plan is going")})  # fmt: skip
     notes = text(_("Notes of the meeting"), message=_("Write the notes of the meeting"))
@@ -243,7 +243,7 @@ class PlanForm(forms.Form):
 class ActionForm(forms.Form):
     text = text(_("What will be done"), message=_("Say what will be done"))
     owner = NamedChoiceField(label=_("Organisation responsible"), queryset=Organisation.objects.none(),
-                                   error_messages={"required": _("Choose the organisation responsible")})  # fmt: skip
+                             error_messages={"required": _("Choose the organisation responsible")})  # fmt: skip
     owner_name = forms.CharField(label=_("Person responsible"), required=False, max_length=200)
     due_on = date_field(_("Due by"))
 
