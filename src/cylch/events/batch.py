@@ -7,7 +7,8 @@ read in a fixed handful of queries (its agency records and their links, the exte
 already used, the subjects' households, placing anyone who lives nowhere yet at their agencies'
 address: ``identity.households.place``), the new events go in with one multi-row insert, and
 the rules run once for the batch (:data:`batch_recorded`), each over every scope the batch
-touched. A record not held before still goes through the one-record linkage path.
+touched. Records not held before are inserted together and each linked as it would be alone
+(``identity/records_batch.py``).
 
 What does not change: all or nothing; idempotent on ``(organisation, external_id)`` with the
 same fingerprint; the problems found in the same stages (reading each item; then its subject,
@@ -46,7 +47,8 @@ from cylch.events.services import (
 from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.households import place
 from cylch.identity.models import AgencyRecord
-from cylch.identity.services import CHUNK, RecordResult, agency_records_upsert, clean_record_fields
+from cylch.identity.records_batch import agency_records_upsert
+from cylch.identity.services import CHUNK, RecordResult, clean_record_fields
 
 # A concurrent batch can store one of our external ids between our look and our insert; each
 # retry settles at least one such id, so a few are plenty.
@@ -323,6 +325,8 @@ def record_batch(
             raise BatchRejected([e for i in sorted(problems) for e in problems[i]])
         new = [event for _it, event in outcome if event.pk is None]
         new = list({id(e): e for e in new}.values())
+        for event in new:
+            event.person = event.person  # someone the batch made has an id only now it is stored
         # Someone known only through intake lives nowhere yet: their agencies' address places
         # them (identity/households.py), before the new events take their household from it.
         homes = place({e.person_id for e in new}, actor=actor)

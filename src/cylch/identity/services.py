@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -124,8 +124,11 @@ def person_from_fields(fields: dict[str, Any]) -> Person:
     return person
 
 
-def _enrich(person: Person, fields: dict[str, Any]) -> None:
-    """Fill gaps in the person from a newly linked record and learn the record's spelling."""
+def _enrich(person: Person, fields: dict[str, Any]) -> list[str]:
+    """Fill gaps in the person from a newly linked record and learn the record's spelling.
+
+    Returns the fields changed. A person a batch has made but not stored yet
+    (``identity/records_batch.py``) is stored as it then stands."""
     changed = []
     for field in ("date_of_birth", "nhs_number", "upn"):
         if fields.get(field) and not getattr(person, field):
@@ -135,17 +138,18 @@ def _enrich(person: Person, fields: dict[str, Any]) -> None:
     if key != person.search_name:
         person.search_name = key
         changed.append("search_name")
-    if changed:
+    if changed and person.pk is not None:
         person.save(update_fields=[*changed, "modified_at"])
+    return changed
 
 
-def _online_match(fields: dict[str, Any], record: AgencyRecord, prescored=None):
+def _online_match(fields: dict[str, Any], record: AgencyRecord, prescored=None, hidden=()):
     """The linkage model's best candidate for a record no identifier linked (None when switched off)."""
     if not settings.CYLCH_ONLINE_LINKAGE:
         return None
     from cylch.identity.linkage.online import best_match
 
-    return best_match(fields, exclude_record=record.pk, prescored=prescored)
+    return best_match(fields, exclude_record=record.pk, prescored=prescored, hidden=hidden)
 
 
 def agency_record_upsert(
@@ -158,6 +162,8 @@ def agency_record_upsert(
     link_to: Person | None = None,
     prescored=None,
     known_new: bool = False,
+    stored: AgencyRecord | None = None,
+    hidden: Collection[int] = (),
 ) -> RecordResult:
     """Store what an organisation holds about someone and link it to a person.
 
@@ -170,6 +176,10 @@ def agency_record_upsert(
     ``known_new``: the caller read, in this transaction, that the organisation holds no record
     with this id, so it is not looked for again (one held after all, stored meanwhile by a
     concurrent request, is found when the insert fails, as before).
+    ``stored``: the record, inserted with these fields by the caller in this transaction and not
+    linked yet; ``hidden``: records the linkage model is not to see as candidates (both for a
+    batch that stores its new records together before linking each in turn:
+    ``identity/records_batch.py``).
     """
     if not local_id or not str(local_id).strip():
         raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
@@ -177,17 +187,20 @@ def agency_record_upsert(
     with transaction.atomic():
         record = (
             None
-            if known_new
+            if known_new or stored is not None
             else AgencyRecord.objects.select_for_update().filter(organisation=organisation, local_id=local_id).first()
         )
         record_created = record is None
-        if record_created:
+        if stored is not None:
+            record = stored
+        elif record_created:
             record = AgencyRecord(organisation=organisation, local_id=local_id, created_by=actor)
         for field, value in fields.items():
             setattr(record, field, value)
         try:
-            with transaction.atomic():
-                record.save()
+            if stored is None:
+                with transaction.atomic():
+                    record.save()
         except IntegrityError:
             if not record_created:
                 raise
@@ -209,7 +222,7 @@ def agency_record_upsert(
             PersonLink.objects.create(agency_record=record, person=person, method=method)
         else:
             person, method = _find_by_identifier(fields)
-            match = _online_match(fields, record, prescored) if person is None else None
+            match = _online_match(fields, record, prescored, hidden) if person is None else None
             if match is not None and match.decision == "link":
                 person, method = Person.objects.get(pk=match.person_id).live(), LinkMethod.PROBABILISTIC
             if person is None:
@@ -245,112 +258,6 @@ def agency_record_upsert(
                 detail={"person": str(person.public_id), "link": method, "new": record_created},
             )
     return RecordResult(record, person, record_created, person_created, method)
-
-
-def agency_records_upsert(
-    *, organisation: Organisation, subjects: list[tuple[str, dict[str, Any]]], actor: User | None = None
-) -> Iterator[RecordResult | ValidationError]:
-    """:func:`agency_record_upsert` for many records of one organisation, in order, without audit.
-
-    The records already held and their links are read in one query each (locked in id order, so
-    two batches cannot take each other's records in opposite orders), and a held record is
-    written only when what was sent changes it. A record not yet held goes through
-    :func:`agency_record_upsert` itself, so it is linked exactly as a record sent alone.
-
-    The held records are locked before this returns. The results come from the iterator it
-    returns: each subject's result, or the ``ValidationError`` that refused it, as soon as that
-    record is stored, so a caller reading the person sees them as that record left them, as if
-    the records had been sent one by one.
-    """
-    local_ids = sorted({str(local_id) for local_id, _data in subjects if local_id and str(local_id).strip()})
-    records: dict[str, AgencyRecord] = {}
-    for i in range(0, len(local_ids), CHUNK):
-        held = AgencyRecord.objects.select_for_update().filter(
-            organisation=organisation, local_id__in=local_ids[i : i + CHUNK]
-        )
-        records.update((record.local_id, record) for record in held.order_by("pk"))
-    # Each person once, so one record's enrichment is seen by the next record of the same person.
-    persons: dict[int, Person] = {}
-    links: dict[int, tuple[int, str]] = {}  # record -> (person, how linked)
-    held_ids = [r.pk for r in records.values()]
-    for i in range(0, len(held_ids), CHUNK):
-        active = PersonLink.objects.filter(agency_record_id__in=held_ids[i : i + CHUNK], active=True)
-        for link in active.select_related("person"):
-            persons.setdefault(link.person_id, link.person)
-            links[link.agency_record_id] = (link.person_id, link.method)
-    return _upsert_each(organisation, subjects, actor, records, persons, links, _prescore(subjects, records, links))
-
-
-def _prescore(subjects, records: dict[str, AgencyRecord], links: dict[int, tuple[int, str]]) -> dict[str, Any]:
-    """The linkage model's scores for the batch's new records, in one comparison, by local id.
-
-    Only with two or more to score: for one, scoring it when it is stored costs the same."""
-    if not settings.CYLCH_ONLINE_LINKAGE:
-        return {}
-    new: dict[str, dict[str, Any]] = {}
-    for local_id, data in subjects:
-        if not local_id or not str(local_id).strip() or str(local_id) in new:
-            continue
-        record = records.get(str(local_id))
-        if record is None or record.pk not in links:
-            try:
-                new[str(local_id)] = clean_record_fields(data)
-            except ValidationError:
-                continue  # refused when its turn comes
-    if len(new) < 2:
-        return {}
-    from cylch.identity.linkage.online import prescore
-
-    return dict(zip(new, prescore(list(new.values())), strict=True))
-
-
-def _upsert_each(
-    organisation: Organisation,
-    subjects: list[tuple[str, dict[str, Any]]],
-    actor: User | None,
-    records: dict[str, AgencyRecord],
-    persons: dict[int, Person],
-    links: dict[int, tuple[int, str]],
-    prescored: dict[str, Any],
-) -> Iterator[RecordResult | ValidationError]:
-    from cylch.identity.linkage.features import surname_key
-
-    written: set[int] = set()  # records changed since the scores were worked out
-    for local_id, data in subjects:
-        try:
-            if not local_id or not str(local_id).strip():
-                raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
-            local_id = str(local_id)
-            fields = clean_record_fields(data)
-            record = records.get(local_id)
-            if record is None or record.pk not in links:
-                # New to the hub (or held without a link): the one-record path links it, with
-                # the batch's scores if none of the candidates scored has been written since.
-                scores = prescored.pop(local_id, None)
-                if scores is not None and scores.candidates & written:
-                    scores = None
-                result = agency_record_upsert(
-                    organisation=organisation, local_id=local_id, data=data, actor=actor, audit=False,
-                    prescored=scores, known_new=record is None,
-                )  # fmt: skip
-                written.add(result.record.pk)
-                records[local_id] = result.record
-                persons[result.person.pk] = result.person  # read afresh by it, so the latest
-                links[result.record.pk] = (result.person.pk, result.link_method)
-                yield result
-                continue
-            changed = [f for f, value in fields.items() if getattr(record, f) != value]
-            for field in changed:
-                setattr(record, field, fields[field])
-            if changed or record.surname_key != surname_key(record.family_name):
-                record.save(update_fields=[*changed, "surname_key", "modified_at"])
-                written.add(record.pk)
-            person_id, method = links[record.pk]
-            person = persons[person_id]
-            _enrich(person, fields)
-            yield RecordResult(record, person, False, False, method)
-        except ValidationError as exc:
-            yield exc
 
 
 def link_retire(link: PersonLink, *, actor: User | None, reason: str) -> None:

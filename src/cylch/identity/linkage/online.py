@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
@@ -376,33 +377,48 @@ def _holds(terms, a: dict[str, Any], b: dict[str, Any]) -> bool:
     )
 
 
-def candidates(fields: dict[str, Any], *, exclude_record: int | None = None, model: LinkageModel | None = None) -> list:
+def candidates(
+    fields: dict[str, Any],
+    *,
+    exclude_record: int | None = None,
+    model: LinkageModel | None = None,
+    hidden: Collection[int] = (),
+) -> list:
     """Agency records a batch run would compare with these (cleaned ``AgencyRecord``) fields.
 
     The model's own blocking rules choose them, as in a batch run: the database is asked for the
     records each rule holds for (:func:`candidate_rows`), and each rule is checked again on the
     prepared fields of the rows read, so online and batch compare the same pairs. Rows are read
     as values; records are made only of the candidates kept. Newest first, at most
-    ``MAX_CANDIDATES``."""
+    ``MAX_CANDIDATES``. ``hidden``: records not to be seen (a batch's, stored before their turn)."""
+    return _search(fields, exclude_record, model or active_model(), hidden)[0]
+
+
+def _search(fields: dict[str, Any], exclude_record: int | None, model: LinkageModel, hidden: Collection[int]):
+    """:func:`candidates`, and whether they are all there are (no limit was reached)."""
     from cylch.identity.models import AgencyRecord
 
-    model = model or active_model()
     row = _row_for_rules(fields)
     rules = blocking_terms(model)
     qs = candidate_rows(fields, exclude_record=exclude_record, model=model)
+    if qs is not None and hidden:
+        qs = qs.exclude(pk__in=sorted(hidden))
     if qs is None:
-        return []
+        return [], True
     # In the model's field order, so the kept rows become records as a query would make them
     # (the other fields deferred).
     names = [f.attname for f in AgencyRecord._meta.concrete_fields if f.attname in {"id", *_CANDIDATE_COLUMNS}]
     found = []
-    for values in qs.order_by("-pk").values_list(*names)[:MAX_ROWS_READ]:
+    rows = qs.order_by("-pk").values_list(*names)[:MAX_ROWS_READ]
+    for read, values in enumerate(rows, start=1):
         data = dict(zip(names, values, strict=True))
         if any(_holds(terms, row, _row_for_rules(data)) for terms in rules):
             found.append(AgencyRecord.from_db(qs.db, names, values))
             if len(found) == MAX_CANDIDATES:
-                break
-    return found
+                return found, False
+        if read == MAX_ROWS_READ:
+            return found, False
+    return found, True
 
 
 def candidate_rows(fields: dict[str, Any], *, exclude_record: int | None = None, model: LinkageModel | None = None):
@@ -451,6 +467,9 @@ class Prescored:
     model: LinkageModel
     candidates: frozenset[int]  # the agency records scored
     scores: list[Score]  # best first
+    # Every record the blocking rules found (no limit reached): then a record the rules do not
+    # hold for can change nothing by being written, and ``records_batch`` relies on it.
+    whole: bool = True
 
 
 def prescore(many: list[dict[str, Any]], *, model: LinkageModel | None = None) -> list[Prescored]:
@@ -461,17 +480,17 @@ def prescore(many: list[dict[str, Any]], *, model: LinkageModel | None = None) -
     same model: :func:`best_match` checks the candidates again and scores afresh otherwise (an
     earlier record of the same batch may have joined them)."""
     model = model or active_model()
-    found = [candidates(f, model=model) for f in many]
+    searched = [_search(f, None, model, ()) for f in many]
     scored = score_many(
         model,
         [
             (record_fields(f), [(str(r.pk), record_fields(r)) for r in records])
-            for f, records in zip(many, found, strict=True)
+            for f, (records, _whole) in zip(many, searched, strict=True)
         ],
     )
     return [
-        Prescored(model, frozenset(r.pk for r in records), scores)
-        for records, scores in zip(found, scored, strict=True)
+        Prescored(model, frozenset(r.pk for r in records), scores, whole)
+        for (records, whole), scores in zip(searched, scored, strict=True)
     ]
 
 
@@ -481,33 +500,55 @@ def best_match(
     exclude_record: int | None = None,
     model: LinkageModel | None = None,
     prescored: Prescored | None = None,
+    hidden: Collection[int] = (),
 ) -> Match | None:
     """The best candidate person for a record about to be stored, or None when nobody scores.
 
     ``prescored`` (from :func:`prescore`) is used when the candidates found now are the ones it
-    scored under the same model; the caller vouches that none of them has changed since."""
+    scored under the same model; the caller vouches that none of them has changed since.
+    ``hidden``: records the search is not to see (:func:`candidates`)."""
     from cylch.identity.models import PersonLink
 
     model = model or active_model()
-    found = candidates(fields, exclude_record=exclude_record, model=model)
+    found = candidates(fields, exclude_record=exclude_record, model=model, hidden=hidden)
     if not found:
         return None
     if prescored is not None and prescored.model is model and prescored.candidates == {r.pk for r in found}:
         scores = prescored.scores
     else:
         scores = score(model, record_fields(fields), [(str(r.pk), record_fields(r)) for r in found])
-    # A candidate held without an active link (stored by a loader, or between a record's
-    # write and its link) has nobody to join: the best candidate that has someone stands in.
     person_of = dict(
         PersonLink.objects.filter(agency_record_id__in=[int(s.uid) for s in scores], active=True).values_list(
             "agency_record_id", "person_id"
         )
     )
-    best = next((s for s in scores if int(s.uid) in person_of), None)
+    return decide(model, scores, person_of, fields)
+
+
+def best_linked(scores: list[Score], person_of: dict[int, int]) -> Score | None:
+    """The best score of a candidate that has a person (``person_of``: record -> person).
+
+    A candidate held without an active link (stored by a loader, or between a record's write
+    and its link) has nobody to join: the best candidate that has someone stands in."""
+    return next((s for s in scores if int(s.uid) in person_of), None)
+
+
+def weighs_whole_person(model: LinkageModel, weight: float) -> bool:
+    """Whether a best score of this weight is decided by the person's other records as well
+    (:func:`_agrees_with_the_whole_person`, which reads them)."""
+    return model.cluster_link_weight is not None and model.review_weight <= weight < model.auto_link_weight
+
+
+def decide(model: LinkageModel, scores: list[Score], person_of: dict[int, int], fields: dict[str, Any]) -> Match | None:
+    """:func:`best_match`'s decision on the scores of a record's candidates (best first)."""
+    best = best_linked(scores, person_of)
     if best is None:
         return None
     person_id = person_of[int(best.uid)]
-    if best.weight >= model.auto_link_weight or _agrees_with_the_whole_person(model, best, person_id, scores, fields):
+    if best.weight >= model.auto_link_weight or (
+        weighs_whole_person(model, best.weight)
+        and _agrees_with_the_whole_person(model, best, person_id, scores, fields)
+    ):
         decision = "link"
     elif best.weight >= model.review_weight:
         decision = "review"
@@ -530,7 +571,7 @@ def _agrees_with_the_whole_person(
     from cylch.identity.linkage.batch import MAX_CROSS_PAIRS, cluster_score
     from cylch.identity.models import PersonLink
 
-    if model.cluster_link_weight is None or not model.review_weight <= best.weight < model.auto_link_weight:
+    if not weighs_whole_person(model, best.weight):
         return False
     theirs = PersonLink.objects.filter(person_id=person_id, active=True).values_list(
         "agency_record_id", "agency_record__nhs_number", "agency_record__upn"
