@@ -159,3 +159,29 @@ def test_random_batches_are_linked_as_if_sent_one_by_one(prydderch, monkeypatch)
     # The batches are worth comparing: every way of deciding is met, on both paths.
     assert methods == {"new_person", "nhs_number", "upn", "probabilistic"}
     assert reviews and decided_alone and decided_together
+
+
+def test_written_rows_are_near_a_record_exactly_when_a_rule_holds_between_them():
+    """``_Written.near`` answers as ``online._holds`` over every rule, both ways round, with an
+    unknown value never agreeing; a column it cannot index makes everything near (safe)."""
+    from cylch.identity.linkage.online import _holds
+    from cylch.identity.records_batch import _Written
+
+    rules = ((("dob", "dob"), ("given_canon", "given_canon")), (("given_name", "surname"), ("surname", "given_name")))
+    rows = [
+        {"dob": "2015-03-01", "given_canon": "dafydd", "given_name": "dai", "surname": "pugh"},
+        {"dob": "2015-03-01", "given_canon": None, "given_name": "pugh", "surname": "dai"},
+        {"dob": None, "given_canon": "dafydd", "given_name": None, "surname": "pugh"},
+        {"dob": "2016-05-09", "given_canon": "rhys", "given_name": "rhys", "surname": "jones"},
+        {"dob": "2016-05-09", "given_canon": "rhys", "given_name": "jones", "surname": "rhys"},
+    ]
+    for i, written in enumerate(rows):
+        index = _Written(rules)
+        index.add(written)
+        for j, new in enumerate(rows):
+            expected = any(_holds(terms, new, written) for terms in rules)
+            assert index.near(new) is expected, (i, j)
+    assert _Written(rules).near(rows[0]) is False
+    odd = _Written(((("given_variants", "given_variants"),),))
+    odd.add({"given_variants": ["dafydd", "dai"]})
+    assert odd.near({"given_variants": ["sian"]}) is True

@@ -90,23 +90,32 @@ class _Written:
         self.rules = rules
         self.left: list[set] = [set() for _ in rules]
         self.right: list[set] = [set() for _ in rules]
+        self.unindexable = False  # a rule on a column whose values cannot be hashed: all near
 
     def add(self, row: dict[str, Any]) -> None:
-        for i, terms in enumerate(self.rules):
-            left = tuple(row.get(x) for x, _y in terms)
-            right = tuple(row.get(y) for _x, y in terms)
-            if None not in left:
-                self.left[i].add(left)
-            if None not in right:
-                self.right[i].add(right)
+        try:
+            for i, terms in enumerate(self.rules):
+                left = tuple(row.get(x) for x, _y in terms)
+                right = tuple(row.get(y) for _x, y in terms)
+                if None not in left:
+                    self.left[i].add(left)
+                if None not in right:
+                    self.right[i].add(right)
+        except TypeError:
+            self.unindexable = True
 
     def near(self, row: dict[str, Any]) -> bool:
         """Whether a rule holds between ``row`` and a written record's row."""
-        for i, terms in enumerate(self.rules):
-            left = tuple(row.get(x) for x, _y in terms)
-            right = tuple(row.get(y) for _x, y in terms)
-            if (None not in left and left in self.right[i]) or right in self.left[i]:
-                return True
+        if self.unindexable:
+            return True
+        try:
+            for i, terms in enumerate(self.rules):
+                left = tuple(row.get(x) for x, _y in terms)
+                right = tuple(row.get(y) for _x, y in terms)
+                if (None not in left and left in self.right[i]) or right in self.left[i]:
+                    return True
+        except TypeError:
+            return True
         return False
 
 

@@ -34,6 +34,9 @@ from cylch.identity.validators import validate_nhs_number, validate_upn
 # Ids per IN (...) list: well inside SQLite's and PostgreSQL's limits on parameters.
 CHUNK = 500
 
+# Read for every record a batch sends: ``Sex.values`` builds its list on each use.
+SEXES = frozenset(Sex.values)
+
 RECORD_FIELDS = (
     "given_name",
     "family_name",
@@ -66,7 +69,7 @@ def clean_record_fields(data: dict[str, Any]) -> dict[str, Any]:
             elif field in {"date_of_birth", "expected_date_of_delivery"}:
                 value = value if isinstance(value, date) else date.fromisoformat(str(value))
             elif field == "sex":
-                if value not in Sex.values:
+                if value not in SEXES:
                     raise ValidationError(f"Use one of {', '.join(Sex.values)}.")
             elif field == "postcode":
                 value = " ".join(str(value).upper().split())
