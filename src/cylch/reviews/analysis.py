@@ -27,6 +27,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from cylch.access.models import BoardArea
+from cylch.core.collation import local_name
 from cylch.insight import stats
 from cylch.reviews.coding.suggest import Codebook, load_codebook
 from cylch.reviews.models import CodedReview, PreviousHistory, ReviewCode
@@ -385,8 +386,7 @@ def board_table(reviews: Sequence[CodedReview]) -> Table:
 
 
 def board_name(area: BoardArea, lang: str | None = None) -> str:
-    lang = lang or _lang()
-    return area.name_cy if lang == "cy" and area.name_cy else area.name_en
+    return local_name(area, lang or _lang())
 
 
 # --- associations: phi and the map ---------------------------------------------------------

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_record
 from cylch.access.models import AuditAction, BoardArea, LocalAuthority, User
+from cylch.core.collation import local_name
 from cylch.reviews import frameworks, services
 from cylch.reviews.frameworks import Component, Framework, Problem
 from cylch.reviews.models import Assessment, AssessmentAnswer
@@ -41,8 +42,7 @@ class Assessor:
         return {"board_area": self.board_area, "local_authority": self.local_authority}
 
     def name(self, language: str = "en") -> str:
-        place = self.board_area or self.local_authority
-        return (place.name_cy if language == "cy" and place.name_cy else place.name_en) if place else ""
+        return local_name(self.board_area or self.local_authority, language)
 
 
 def assessor_for(user: User) -> Assessor:

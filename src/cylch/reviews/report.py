@@ -26,6 +26,7 @@ from cylch.access.audit import audit_record
 from cylch.access.models import User
 from cylch.access.policy import Sensitivity
 from cylch.core import taxonomy
+from cylch.core.collation import local_name
 from cylch.reviews.models import Recommendation, Review, ReviewReport
 
 TEMPLATE_FILE = Path(__file__).with_name("report.yaml")
@@ -184,8 +185,7 @@ def chronology_draft(review: Review, language: str | None = None) -> list[list[s
     for event in events:
         code = taxonomy.get(event.code)
         what = code.label(language) if code else event.code
-        org = event.organisation
-        agency = org.name_cy if language == "cy" and org.name_cy else org.name_en
+        agency = local_name(event.organisation, language)
         rows.append([timezone.localtime(event.occurred_at).strftime("%d/%m/%Y"), f"{agency}: {what}", ""])
     return rows
 
@@ -289,7 +289,7 @@ def document(review: Review) -> Document:
             languages=written_in(content),
         ))  # fmt: skip
     referral = review.referral
-    board = referral.board_area.name_cy if language == "cy" else referral.board_area.name_en
+    board = local_name(referral.board_area, language)
     fmt = "%d/%m/%Y"
     dates = [
         (_("Referred to the review sub-group"), referral.referred_on.strftime(fmt)),
