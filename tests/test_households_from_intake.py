@@ -360,3 +360,39 @@ def test_an_address_of_unknown_authority_says_so_and_the_move_hands_nothing_over
     assert home_of(fam.twm).local_authority is None
     alert.refresh_from_db()
     assert alert.local_authority == fam.places.ceredigion and alert.owner == fam.staff.health_visitor
+
+
+def test_placing_a_batchs_people_leaves_the_recording_lock_to_the_rules(prydderch, monkeypatch):
+    """Placing people audits the new homes, and an audit entry appended inside a transaction takes
+    the recording lock (access/audit.py). A batch's placing is audited with the batch, as it ends,
+    so its first hold of the lock is its rules', after its events are stored: a concurrent
+    sender's batch waits from that point, not from the placing."""
+    from cylch.access import audit
+    from cylch.events import batch
+    from cylch.rules import receivers
+
+    steps: list[str] = []
+    real_hold, real_insert = audit.hold_recording, batch._insert
+
+    def hold():
+        steps.append("hold")
+        real_hold()
+
+    def insert(*args, **kwargs):
+        steps.append("insert")
+        return real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "hold_recording", hold)
+    monkeypatch.setattr(receivers, "hold_recording", hold)
+    monkeypatch.setattr(batch, "_insert", insert)
+    fam = prydderch
+    items = [
+        {"external_id": "HV-LOCK-1", "code": "health.appointment.was_not_brought", "occurred_at": ago(3),
+         "details": {"service": "health_visiting"},
+         "subject": {"local_id": "HV-LOCK-1", "given_name": "Osian", "family_name": "Rowlands",
+                     "date_of_birth": "2022-01-01", "address_line": "3 Maes Hir", "postcode": "SY23 4QQ"}}
+    ]  # fmt: skip
+    record_event_batch(organisation=fam.orgs.health_visiting, items=items)
+    assert home_of(person_of(fam.orgs.health_visiting, "HV-LOCK-1")) is not None  # placed, and audited:
+    assert AuditEntry.objects.filter(purpose="households from agency addresses").exists()
+    assert steps[0] == "insert" and "hold" in steps

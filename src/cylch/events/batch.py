@@ -327,12 +327,15 @@ def record_batch(
         new = list({id(e): e for e in new}.values())
         for event in new:
             event.person = event.person  # someone the batch made has an id only now it is stored
-        # Someone known only through intake lives nowhere yet: their agencies' address places
-        # them (identity/households.py), before the new events take their household from it.
-        homes = place({e.person_id for e in new}, actor=actor)
-        for event in new:
-            event.household_id = homes.get(event.person_id)
+        # The audit entries of the placing join the batch's, appended as it ends: appended now,
+        # they would take the recording lock here, and a concurrent sender's batch would wait
+        # from this point rather than from its rules (access/audit.py).
         with audit_gathering():
+            # Someone known only through intake lives nowhere yet: their agencies' address places
+            # them (identity/households.py), before the new events take their household from it.
+            homes = place({e.person_id for e in new}, actor=actor)
+            for event in new:
+                event.household_id = homes.get(event.person_id)
             _store(organisation, items, outcome, new, result, source, actor)
     return result
 
