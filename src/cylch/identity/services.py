@@ -155,6 +155,36 @@ def _online_match(fields: dict[str, Any], record: AgencyRecord, prescored=None, 
     return best_match(fields, exclude_record=record.pk, prescored=prescored, hidden=hidden)
 
 
+def _record_saved(
+    organisation: Organisation, local_id: str, fields: dict[str, Any], actor: User | None, known_new: bool
+) -> tuple[AgencyRecord, bool]:
+    """The organisation's record with this id, written with ``fields``, and whether it is new."""
+    record = (
+        None
+        if known_new
+        else AgencyRecord.objects.select_for_update().filter(organisation=organisation, local_id=local_id).first()
+    )
+    created = record is None
+    if created:
+        record = AgencyRecord(organisation=organisation, local_id=local_id, created_by=actor)
+    for field, value in fields.items():
+        setattr(record, field, value)
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        if not created:
+            raise
+        # Another request stored this record between our look and our insert (a resend racing
+        # its original, tests/test_faults.py): carry on with theirs, as if it had been there.
+        record = AgencyRecord.objects.select_for_update().get(organisation=organisation, local_id=local_id)
+        created = False
+        for field, value in fields.items():
+            setattr(record, field, value)
+        record.save()
+    return record, created
+
+
 def agency_record_upsert(
     *,
     organisation: Organisation,
@@ -188,32 +218,10 @@ def agency_record_upsert(
         raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
     fields = clean_record_fields(data)
     with transaction.atomic():
-        record = (
-            None
-            if known_new or stored is not None
-            else AgencyRecord.objects.select_for_update().filter(organisation=organisation, local_id=local_id).first()
-        )
-        record_created = record is None
         if stored is not None:
-            record = stored
-        elif record_created:
-            record = AgencyRecord(organisation=organisation, local_id=local_id, created_by=actor)
-        for field, value in fields.items():
-            setattr(record, field, value)
-        try:
-            if stored is None:
-                with transaction.atomic():
-                    record.save()
-        except IntegrityError:
-            if not record_created:
-                raise
-            # Another request stored this record between our look and our insert (a resend racing
-            # its original, tests/test_faults.py): carry on with theirs, as if it had been there.
-            record = AgencyRecord.objects.select_for_update().get(organisation=organisation, local_id=local_id)
-            record_created = False
-            for field, value in fields.items():
-                setattr(record, field, value)
-            record.save()
+            record, record_created = stored, True  # inserted by the caller, with these fields
+        else:
+            record, record_created = _record_saved(organisation, local_id, fields, actor, known_new)
         # A record this call has just inserted has no links yet.
         link = None if record_created else record.links.filter(active=True).select_related("person").first()
         person_created = False
