@@ -185,3 +185,37 @@ def test_written_rows_are_near_a_record_exactly_when_a_rule_holds_between_them()
     odd = _Written(((("given_variants", "given_variants"),),))
     odd.add({"given_variants": ["dafydd", "dai"]})
     assert odd.near({"given_variants": ["sian"]}) is True
+
+
+def test_a_record_its_persons_other_records_decide_is_decided_with_the_batchs_earlier_links(prydderch):
+    """The school knows Osian Hopkins, with no NHS number. The police send, in one batch, "Osian
+    Hopkin" with his birthday and an NHS number (the model links him to Osian, 8.5), then a
+    record at the school's address with his birthday a day out and another NHS number (5.6: the
+    band where the person's other records decide). Sent one by one, the first link is stored
+    when the second is decided, and its NHS number forbids joining Osian on the cluster-level
+    score: a new person and a review task. The batch decides the same, which it can only do
+    with its first link stored (``online.weighs_whole_person``)."""
+    fam = prydderch
+    osian = {"given_name": "Osian", "family_name": "Hopkins", "date_of_birth": "2016-05-09", "sex": "male",
+             "address_line": "12 Heol y Bryn", "postcode": "SA48 7AB"}  # fmt: skip
+    agency_record_upsert(organisation=fam.orgs.school, local_id="S-OSIAN", data=osian)
+    subjects = [
+        ("P-HOPKIN", {"given_name": "Osian", "family_name": "Hopkin", "date_of_birth": "2016-05-09", "sex": "male",
+                      "nhs_number": factories.nhs_number("712345678")}),
+        ("P-DAYOUT", {**osian, "date_of_birth": "2016-05-10", "nhs_number": factories.nhs_number("612398760")}),
+    ]  # fmt: skip
+
+    def one_by_one():
+        for local_id, data in subjects:
+            agency_record_upsert(organisation=fam.orgs.police, local_id=local_id, data=data, audit=False)
+
+    def together():
+        results = list(agency_records_upsert(organisation=fam.orgs.police, subjects=subjects))
+        assert [r.link_method for r in results] == ["probabilistic", "new_person"]
+
+    single, batched = rolled_back(one_by_one), rolled_back(together)
+    assert batched == single
+    links, _people, reviews, _count = batched
+    police, school = fam.orgs.police.code, fam.orgs.school.code
+    assert links[police, "P-HOPKIN"][0] == links[school, "S-OSIAN"][0] != links[police, "P-DAYOUT"][0]
+    assert frozenset({"P-DAYOUT", "S-OSIAN"}) in reviews
