@@ -18,7 +18,7 @@ as they are skip the field's preparation. Elsewhere it is ``bulk_create``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -26,6 +26,13 @@ from django.db import connections, router
 from django.db.models import Field, JSONField, Model
 
 CHUNK = 500  # rows per statement: SQLite allows 32,766 parameters, PostgreSQL 65,535
+
+
+def id_chunks(ids: Iterable, size: int = CHUNK) -> Iterator[list]:
+    """``ids`` sorted, in lists of at most ``size``: one ``IN (...)`` each, read in a fixed order."""
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
 
 
 def update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> int:

@@ -30,10 +30,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from cylch.access.models import Organisation, User
-from cylch.core.bulk import insert_rows
+from cylch.core.bulk import id_chunks, insert_rows
 from cylch.identity.models import AgencyRecord, LinkMethod, Person, PersonLink
 from cylch.identity.services import (
-    CHUNK,
     RecordResult,
     _enrich,
     agency_record_upsert,
@@ -43,12 +42,6 @@ from cylch.identity.services import (
 
 IDENTIFIERS = (("nhs_number", LinkMethod.NHS_NUMBER), ("upn", LinkMethod.UPN))
 _LAST = float("inf")  # where a person not stored yet stands in id order: after everyone stored
-
-
-def _chunks(values) -> Iterator[list]:
-    values = sorted(values)
-    for i in range(0, len(values), CHUNK):
-        yield values[i : i + CHUNK]
 
 
 def agency_records_upsert(
@@ -69,7 +62,7 @@ def agency_records_upsert(
     """
     local_ids = sorted({str(local_id) for local_id, _data in subjects if local_id and str(local_id).strip()})
     records: dict[str, AgencyRecord] = {}
-    for chunk in _chunks(local_ids):
+    for chunk in id_chunks(local_ids):
         held = AgencyRecord.objects.select_for_update().filter(organisation=organisation, local_id__in=chunk)
         records.update((record.local_id, record) for record in held.order_by("pk"))
     batch = _Batch(organisation, actor, records)
@@ -145,7 +138,7 @@ class _Batch:
 
     def read_links(self) -> None:
         held = [r.pk for r in self.records.values()]
-        for chunk in _chunks(held):
+        for chunk in id_chunks(held):
             active = PersonLink.objects.filter(agency_record_id__in=chunk, active=True)
             for link in active.select_related("person"):
                 self.persons.setdefault(link.person_id, link.person)
@@ -188,7 +181,7 @@ class _Batch:
         self.fresh = {r.local_id: r for r in fresh}
         self.hidden = {r.pk for r in fresh}
         candidates = {pk for scores in self.prescored.values() for pk in scores.candidates}
-        for chunk in _chunks(candidates):
+        for chunk in id_chunks(candidates):
             self.person_of.update(
                 PersonLink.objects.filter(agency_record_id__in=chunk, active=True).values_list(
                     "agency_record_id", "person_id"
@@ -196,7 +189,7 @@ class _Batch:
             )
         for field, _method in IDENTIFIERS:
             values = {fields[field] for local_id, fields in new.items() if local_id in self.fresh and fields.get(field)}
-            for chunk in _chunks(values):
+            for chunk in id_chunks(values):
                 for person in Person.objects.current().filter(**{f"{field}__in": chunk}).order_by("-pk"):
                     self.persons.setdefault(person.pk, person)
                     self.by_identifier[field][getattr(person, field)] = person.pk  # the lowest id last

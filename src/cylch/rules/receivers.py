@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from cylch.access.audit import gathering as audit_gathering
 from cylch.access.audit import hold_recording
+from cylch.core.bulk import id_chunks
 from cylch.events.models import Event
 from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.events import HOUSEHOLD_MERGED
@@ -28,7 +29,6 @@ from cylch.rules.coordinator import lead_coordinator_check, lead_coordinator_che
 from cylch.rules.engine import STATUS_CODES, Child
 from cylch.rules.register import tell_social_worker, tell_social_workers
 from cylch.rules.services import evaluate_event, evaluate_events
-from cylch.rules.world import CHUNK
 
 # How far ahead an entry may be dated (events.services.record_event refuses later ones).
 FUTURE_MARGIN = timedelta(minutes=5)
@@ -77,12 +77,6 @@ def on_batch(sender, events, **kwargs) -> None:
         lead_coordinator_checks(coordinator_candidates(events))
 
 
-def _chunks(ids):
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), CHUNK):
-        yield ordered[i : i + CHUNK]
-
-
 def register_candidates(events: list[Event]) -> list[Event]:
     """The events ``tell_social_worker`` could act on: not themselves a register or looked-after
     entry, about someone on the register or looked after now, or at any moment up to
@@ -91,7 +85,7 @@ def register_candidates(events: list[Event]) -> list[Event]:
     wanted = [e for e in events if e.person_id is not None and e.code not in STATUS_CODES]
     now = timezone.now()
     statuses: dict[int, list] = {}
-    for chunk in _chunks({e.person_id for e in wanted}):
+    for chunk in id_chunks({e.person_id for e in wanted}):
         for person_id, code, at in (
             Event.objects.filter(person_id__in=chunk, code__in=STATUS_CODES, superseded_by__isnull=True)
             .order_by("occurred_at", "id")

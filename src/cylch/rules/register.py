@@ -13,13 +13,13 @@ from django.utils.translation import gettext, override
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import User
+from cylch.core.bulk import id_chunks
 from cylch.events.models import Event
 from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
 from cylch.identity.selectors import age_on
 from cylch.notify.services import notify_user
 from cylch.rules import routing
 from cylch.rules.engine import STATUS_CODES, Child
-from cylch.rules.world import CHUNK
 
 
 def statuses_now(person: Person, at=None) -> set[str]:
@@ -110,7 +110,7 @@ def _social_workers(person_ids) -> dict[int, tuple[object | None, User | None]]:
 
     today = timezone.localdate()
     allocations: dict[int, Allocation] = {}
-    for chunk in _chunks(person_ids):
+    for chunk in id_chunks(person_ids):
         for alloc in (
             Allocation.objects.filter(
                 person_id__in=chunk, kind=AllocationKind.ALLOCATED_SOCIAL_WORKER, from_date__lte=today
@@ -128,7 +128,7 @@ def _social_workers(person_ids) -> dict[int, tuple[object | None, User | None]]:
         else:
             out[pk] = (alloc.organisation, None) if alloc is not None else (None, None)
     episodes: dict[int, object] = {}
-    for chunk in _chunks([pk for pk, (_org, worker) in out.items() if worker is None]):
+    for chunk in id_chunks([pk for pk, (_org, worker) in out.items() if worker is None]):
         for episode in (
             Episode.objects.filter(child_id__in=chunk, closed_on__isnull=True, social_worker__isnull=False)
             .select_related("organisation", "social_worker")
@@ -145,7 +145,7 @@ def _front_doors(person_ids) -> dict[int, object]:
     """The front door of each of these people's current home's authority (their latest open
     membership, as ``current_household`` reads it), in one query and a lookup an authority."""
     authorities: dict[int, object] = {}
-    for chunk in _chunks(person_ids):
+    for chunk in id_chunks(person_ids):
         for membership in (
             HouseholdMembership.objects.filter(person_id__in=chunk, to_date__isnull=True)
             .select_related("household__local_authority")
@@ -204,7 +204,7 @@ def _statuses(person_ids: set[int], at) -> dict[int, set[str]]:
     them (their status entries only: a status does not depend on age), in one query; only the
     people with any status entry are keys."""
     changes: dict[int, list] = {}
-    for chunk in _chunks(person_ids):
+    for chunk in id_chunks(person_ids):
         for person_id, code, moment in (
             Event.objects.filter(person_id__in=chunk, code__in=list(STATUS_CODES), superseded_by__isnull=True)
             .order_by("occurred_at", "id")
@@ -222,12 +222,6 @@ def _responsible(children: dict[int, Person]) -> dict[int, tuple[User | None, ob
     return {pk: (worker, doors.get(pk)) for pk, worker in workers.items()}
 
 
-def _chunks(ids):
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), CHUNK):
-        yield ordered[i : i + CHUNK]
-
-
 def _children_at(household_id: int) -> list[Person]:
     return _children_at_all({household_id}).get(household_id, [])
 
@@ -237,7 +231,7 @@ def _children_at_all(household_ids: set[int]) -> dict[int, list[Person]]:
     age (the children a household's entry reaches), in one query for them all."""
     today = timezone.localdate()
     found: dict[int, dict[int, Person]] = {}
-    for chunk in _chunks(household_ids):
+    for chunk in id_chunks(household_ids):
         for membership in HouseholdMembership.objects.filter(
             household_id__in=chunk, to_date__isnull=True, person__merged_into__isnull=True
         ).select_related("person"):
