@@ -384,3 +384,15 @@ def test_the_team_manager_has_requests_to_answer_one_overdue_one_due_soon_one_an
     assert {r.person.display_name for r in RightsRequest.objects.all()} == {"Elis Bevan"}
     client.force_login(manager)
     assert "Elis Bevan" in client.get("/rights/requests/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("months", "said"),
+    [(0, "a baby under a month old"), (1, "a baby of 1 month ("), (5, "a baby of 5 months"), (30, "a child aged 2"),
+     (None, "a child whose age the review does not give")],
+)  # fmt: skip
+def test_a_demo_reviews_summary_gives_the_childs_age_in_plain_english(months, said):
+    from cylch.demo.reviews import _summary
+
+    text = _summary("A", months, "female", set(), "Death")
+    assert text.startswith(f"This review concerns Child A, {said}")

@@ -125,11 +125,14 @@ def _summary(letter: str, months: int | None, gender: str, codes: set[str], inci
     from cylch.reviews.coding.suggest import load_codebook
 
     book = load_codebook()
-    age = (
-        "a child whose age the review does not give"
-        if months is None
-        else (f"a baby of {months} months" if months < 24 else f"a child aged {months // 12}")
-    )
+    if months is None:
+        age = "a child whose age the review does not give"
+    elif months == 0:
+        age = "a baby under a month old"
+    elif months < 24:
+        age = f"a baby of {months} month{'' if months == 1 else 's'}"
+    else:
+        age = f"a child aged {months // 12}"
     found = [book.label(c, "en").lower() for c in sorted(codes) if c.startswith("parent.")][:4]
     themes = [book.label(c, "en").lower() for c in sorted(codes) if c.startswith("theme.")][:3]
     return (
