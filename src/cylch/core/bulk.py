@@ -21,9 +21,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from django.db import connections, router
-from django.db.models import Field, JSONField, Model
+from django.db.models import Field, ForeignKey, JSONField, Model, OneToOneField
+
+M = TypeVar("M", bound=Model)
 
 CHUNK = 500  # rows per statement: SQLite allows 32,766 parameters, PostgreSQL 65,535
 
@@ -33,6 +36,53 @@ def id_chunks(ids: Iterable, size: int = CHUNK) -> Iterator[list]:
     ordered = sorted(ids)
     for i in range(0, len(ordered), size):
         yield ordered[i : i + size]
+
+
+def new_row(model: type[M], **values: Any) -> M:
+    """``model(**values)``, for the many rows a batch builds before inserting them.
+
+    Django's keyword construction looks each field up in the keywords and sets a related object
+    through its descriptor: 52 µs for an event, about a twentieth of a batch's Python. Built
+    from the fields in order instead, it only sets attributes. ``values`` names fields as
+    Django's keywords do (a related object by the field's name, its id by ``attname``); the
+    rest take their defaults."""
+    plan = _PLANS.get(model) or _plan(model)
+    args: list[Any] = []
+    related: list[tuple[ForeignKey, Model]] = []
+    taken = 0
+    for field, attname, name, is_fk, default in plan:
+        if attname in values:
+            args.append(values[attname])
+            taken += 1
+        elif is_fk and name in values:
+            obj = values[name]
+            taken += 1
+            if obj is None:
+                args.append(None)
+            else:  # as the descriptor: the id now (None while obj is unsaved), the object cached
+                args.append(getattr(obj, field.target_field.attname))
+                related.append((field, obj))
+        else:
+            args.append(default())
+    if taken != len(values):
+        unknown = sorted(set(values) - {n for _f, a, b, _k, _d in plan for n in (a, b)})
+        raise TypeError(f"{model.__name__} has no field named {', '.join(unknown)}")
+    instance = model(*args)
+    for field, obj in related:
+        field.set_cached_value(instance, obj)
+    return instance
+
+
+_PLANS: dict[type[Model], list[tuple[Field, str, str, bool, Any]]] = {}
+
+
+def _plan(model: type[Model]) -> list[tuple[Field, str, str, bool, Any]]:
+    fields = model._meta.concrete_fields
+    if any(isinstance(f, OneToOneField) for f in fields):  # a reverse cache to keep too: not here
+        raise ValueError(f"new_row builds models without one-to-one fields; {model.__name__} has one")
+    plan = [(f, f.attname, f.name, isinstance(f, ForeignKey), f._get_default) for f in fields]  # what get_default calls
+    _PLANS[model] = plan
+    return plan
 
 
 def update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> int:

@@ -31,7 +31,7 @@ from cylch.access.audit import audit_record
 from cylch.access.audit import gathering as audit_gathering
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
-from cylch.core.bulk import insert_rows
+from cylch.core.bulk import insert_rows, new_row
 from cylch.core.text import NOT_TEXT_MESSAGE, not_text_paths
 from cylch.events.models import Event
 from cylch.events.services import (
@@ -213,7 +213,8 @@ def _event_for(
         return _same_or_clash(existing[external_id], digest, external_id).event
     recorder = item.get("recorder") or {}
     name, role, contact = recorder_of(actor, *(str(recorder.get(k) or "") for k in ("name", "role", "contact")))
-    return Event(
+    return new_row(
+        Event,
         code=code,
         person=rec.person,
         agency_record=rec.record,
