@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from datetime import date, timedelta
 
 import pytest
@@ -396,3 +397,31 @@ def test_a_demo_reviews_summary_gives_the_childs_age_in_plain_english(months, sa
 
     text = _summary("A", months, "female", set(), "Death")
     assert text.startswith(f"This review concerns Child A, {said}")
+
+
+@pytest.mark.parametrize(
+    ("months", "said"),
+    [(0, "babi o dan fis oed"), (1, "babi 1 mis oed ("), (5, "babi 5 mis oed"), (30, "plentyn 2 oed"),
+     (None, "plentyn nad yw'r adolygiad yn nodi ei oed")],
+)  # fmt: skip
+def test_a_demo_reviews_welsh_summary_gives_the_childs_age_in_welsh(months, said):
+    from cylch.demo.reviews import _summary_cy
+    from cylch.reviews.models import Incident
+
+    text = _summary_cy("A", months, "female", {"parent.mental_health", "theme.covid"}, Incident.DIED)
+    assert text.startswith(f"Mae'r adolygiad hwn yn ymwneud â Phlentyn A, {said}")  # "â" mutates "Plentyn"
+    assert "(merch), yn dilyn marwolaeth y plentyn." in text
+    assert "yn y teulu: problemau iechyd meddwl rhiant." in text and "canlynol: pandemig Covid-19." in text
+
+
+def test_the_demo_repository_has_every_published_summary_in_both_languages(db):
+    from cylch.demo.reviews import _coded
+    from cylch.reviews.models import CodedReview
+
+    board, _ = BoardArea.objects.get_or_create(code="gwent", defaults={"name_en": "Gwent", "name_cy": "Gwent"})
+    _coded(random.Random(3), board, 12, date(2026, 12, 1), random.Random(4))
+    reviews = list(CodedReview.objects.filter(board_area=board))
+    assert len(reviews) == 12
+    for r in reviews:
+        assert r.public_summary.startswith("This review concerns Child ")
+        assert r.public_summary_cy.startswith("Mae'r adolygiad hwn yn ymwneud â Phlentyn ")

@@ -5,6 +5,7 @@ map's indicators, the too-few-reviews rule, filters, paging, and who may see wha
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 import re
@@ -380,6 +381,28 @@ def test_repository_is_open_to_anyone_and_in_welsh(client, linked):
     assert "0-3 mis" in page and "Dan 1 oed" in page  # the age in both sets of bands
     assert "Canolbarth a Gorllewin Cymru" in page
     assert client.get(reverse("reviews:repository")).status_code == 200
+
+
+def test_a_welsh_page_shows_the_welsh_summary_else_the_english_marked_as_english(client, linked):
+    public, _hidden = linked
+    entry_url = reverse("reviews:repository-entry", args=[public.public_id])
+    english = "Health visitors did not follow up when the baby was not brought."
+    welsh = "Ni wnaeth ymwelwyr iechyd ddilyn y mater pan na ddaethpwyd â'r babi."
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "cy"
+    for url in (entry_url, reverse("reviews:repository")):
+        page = client.get(url).content.decode()
+        assert f'lang="en">{english}' in page.replace("<p>", "")  # marked, for a screen reader's voice
+        assert "Heb ei ysgrifennu yn Gymraeg eto." in page
+    public.public_summary_cy = welsh
+    public.save()
+    for url in (entry_url, reverse("reviews:repository")):
+        page = client.get(url).content.decode()
+        assert html.escape(welsh) in page and english not in page and "Heb ei ysgrifennu" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(entry_url).content.decode()
+    assert english in page and html.escape(welsh) not in page and 'lang="en">' not in page
+    # Either language's words find it, in either language.
+    assert [r.reference for r in repository.search(repository.Query(text="ymwelwyr iechyd"))] == ["MWWSB 1/2027"]
 
 
 # --- the analysis pages ----------------------------------------------------------------------

@@ -369,14 +369,17 @@ def test_adding_a_review_on_the_page(client, panel):
         "reference": "MWWSB 7/2022", "title": "Baby T", "type": "cpr_extended", "incident_on": "01/02/2022",
         "age_years": "0", "age_months": "5", "child_gender": "female", "previous_history": PreviousHistory.REGISTER,
         "codes_parent": ["parent.domestic_abuse", "parent.young_parent"], "codes_agency": ["agency.police"],
+        "public_summary": "A baby of five months.", "public_summary_cy": "Babi pum mis oed.",
     })  # fmt: skip
     r = CodedReview.objects.get(reference="MWWSB 7/2022")
     assert response.status_code == 302 and response["Location"] == reverse("reviews:coded", args=[r.public_id])
     assert r.child_age_months == 5 and r.previous_history == "register" and r.incident_on == date(2022, 2, 1)
+    assert (r.public_summary, r.public_summary_cy) == ("A baby of five months.", "Babi pum mis oed.")
     assert set(r.codes.values_list("code", flat=True)) == {"parent.domestic_abuse", "parent.young_parent",
                                                            "agency.police", "age.4_6m", "age_panel.under_1"}  # fmt: skip
     page = client.get(response["Location"]).content.decode()
     assert 'value="parent.young_parent" checked' in page and "4-6 months" in page
+    assert "Public summary in Welsh" in page and ">Babi pum mis oed.</textarea>" in page
 
 
 def test_upload_suggest_accept_and_agreement_on_the_pages(client, panel, review, settings, tmp_path, monkeypatch):

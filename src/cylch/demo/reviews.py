@@ -133,12 +133,56 @@ def _summary(letter: str, months: int | None, gender: str, codes: set[str], inci
         age = f"a baby of {months} month{'' if months == 1 else 's'}"
     else:
         age = f"a child aged {months // 12}"
-    found = [book.label(c, "en").lower() for c in sorted(codes) if c.startswith("parent.")][:4]
-    themes = [book.label(c, "en").lower() for c in sorted(codes) if c.startswith("theme.")][:3]
+    found, themes = _labels(book, codes, "en")
     return (
         f"This review concerns Child {letter}, {age} ({gender or 'gender not stated'}), after {incident.lower()}. "
         + (f"Agencies knew of {', '.join(found)} in the family. " if found else "")
         + (f"The learning is about {', '.join(themes)}." if themes else "")
+    )
+
+
+# The incidents as the Welsh summary names them ("yn dilyn …": "following …").
+INCIDENT_CY = {
+    Incident.DIED: "marwolaeth y plentyn",
+    Incident.LIFE_THREATENING: "anaf a allai beryglu bywyd y plentyn",
+    Incident.IMPAIRMENT: "nam difrifol a pharhaol ar iechyd neu ddatblygiad y plentyn",
+}
+GENDER_CY = {"female": "merch", "male": "bachgen", "": "rhywedd heb ei nodi"}
+
+
+def _summary_cy(letter: str, months: int | None, gender: str, codes: set[str], incident: Incident) -> str:
+    """The summary in Welsh, as a board publishing in both languages would write it. The code
+    book's labels follow a colon, where no mutation is called for; "â" mutates "Plentyn"."""
+    from cylch.reviews.coding.suggest import load_codebook
+
+    if months is None:
+        age = "plentyn nad yw'r adolygiad yn nodi ei oed"
+    elif months == 0:
+        age = "babi o dan fis oed"
+    elif months < 24:
+        age = f"babi {months} mis oed"  # a number takes the singular: "3 mis oed"
+    else:
+        age = f"plentyn {months // 12} oed"
+    found, themes = _labels(load_codebook(), codes, "cy")
+    return (
+        f"Mae'r adolygiad hwn yn ymwneud â Phlentyn {letter}, {age} ({GENDER_CY[gender]}), "
+        f"yn dilyn {INCIDENT_CY[incident]}. "
+        + (f"Roedd asiantaethau'n gwybod am y canlynol yn y teulu: {', '.join(found)}. " if found else "")
+        + (f"Mae'r dysgu'n ymwneud â'r canlynol: {', '.join(themes)}." if themes else "")
+    )
+
+
+def _labels(book, codes: set[str], language: str) -> tuple[list[str], list[str]]:
+    """The worries about the parents (at most four) and the themes (three), as the code book
+    words them, each begun in lower case to sit mid-sentence ("covid-19" keeps its capital)."""
+
+    def mid(code: str) -> str:
+        label = book.label(code, language)
+        return label[:1].lower() + label[1:]
+
+    return (
+        [mid(c) for c in sorted(codes) if c.startswith("parent.")][:4],
+        [mid(c) for c in sorted(codes) if c.startswith("theme.")][:3],
     )
 
 
@@ -162,7 +206,7 @@ def _coded(rng: random.Random, board: BoardArea, n: int, as_of: date, findings: 
         codes |= {f for f, p in FINDINGS.items() if findings.random() < p}
         gender = rng.choice(["female", "male", "female", "male", ""])
         died = rng.random() < 0.55
-        what = Incident.DIED.label if died else Incident.LIFE_THREATENING.label
+        what = Incident.DIED if died else Incident.LIFE_THREATENING
         letter = LETTERS[i % len(LETTERS)]
         review_type = (
             "cpr_extended" if history in (PreviousHistory.LOOKED_AFTER, PreviousHistory.REGISTER) else "cpr_concise"
@@ -174,7 +218,8 @@ def _coded(rng: random.Random, board: BoardArea, n: int, as_of: date, findings: 
             title=f"Child {letter}", incident_on=incident, referred_on=referred,
             learning_event_on=referred + timedelta(days=rng.randint(200, 500)) if signed else None,
             signed_off_on=signed, published_on=published, child_gender=gender, child_age_months=months,
-            previous_history=history, public_summary=_summary(letter, months, gender, codes, str(what)),
+            previous_history=history, public_summary=_summary(letter, months, gender, codes, str(what.label)),
+            public_summary_cy=_summary_cy(letter, months, gender, codes, what),
             is_public=published is not None,
         )  # fmt: skip
         ReviewCode.objects.bulk_create(ReviewCode(coded_review=entry, code=c) for c in sorted(codes))
@@ -353,7 +398,9 @@ def _tracked(rng: random.Random, board: BoardArea, as_of: date, *, stage: str, c
             type=review.type, title="Child Q", incident_on=incident, referred_on=referred, signed_off_on=done_on,
             child_gender="male", child_age_months=3, previous_history=PreviousHistory.BELOW_THRESHOLD,
             public_summary="Child Q, a baby of three months, was seriously injured. Three agencies each held part "
-            "of the picture; nobody put it together.", is_public=False,
+            "of the picture; nobody put it together.",
+            public_summary_cy="Cafodd Plentyn Q, babi tri mis oed, ei anafu'n ddifrifol. Roedd tair asiantaeth yr un "
+            "yn gwybod rhan o'r darlun; ni roddodd neb y darnau at ei gilydd.", is_public=False,
         )  # fmt: skip
 
 

@@ -136,6 +136,7 @@ class ReviewDetails:
     previous_history: str = PreviousHistory.NOT_KNOWN
     excluded: bool = False
     public_summary: str = ""
+    public_summary_cy: str = ""
     is_public: bool = False
 
 

@@ -51,6 +51,7 @@ class CodedReviewForm(forms.Form):
                                          initial=PreviousHistory.NOT_KNOWN)  # fmt: skip
     excluded = forms.BooleanField(label=_("Leave this review out of the analysis"), required=False)
     public_summary = forms.CharField(label=_("Public summary"), required=False, widget=forms.Textarea)
+    public_summary_cy = forms.CharField(label=_("Public summary in Welsh"), required=False, widget=forms.Textarea)
     is_public = forms.BooleanField(label=_("Show this review in the public repository"), required=False)
 
     def __init__(self, *args, lang: str = "en", **kwargs):
@@ -90,7 +91,7 @@ class CodedReviewForm(forms.Form):
             referred_on=d["referred_on"], learning_event_on=d["learning_event_on"], signed_off_on=d["signed_off_on"],
             published_on=d["published_on"], child_gender=d["child_gender"] or "not_known", child_age_months=age,
             previous_history=d["previous_history"], excluded=d["excluded"], public_summary=d["public_summary"],
-            is_public=d["is_public"],
+            public_summary_cy=d["public_summary_cy"], is_public=d["is_public"],
         )  # fmt: skip
 
     def codes(self) -> set[str]:

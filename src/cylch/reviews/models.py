@@ -269,6 +269,9 @@ class CodedReview(BaseModel):
         default=False, help_text="Left out of analysis (e.g. historical abuse reported as an adult)."
     )
     public_summary = models.TextField(blank=True, help_text="The anonymised public summary shown in the repository.")
+    public_summary_cy = models.TextField(
+        blank=True, help_text="The public summary in Welsh, shown on Welsh pages (else the English one is)."
+    )
     public_text = models.TextField(blank=True, help_text="The published, anonymised text (searchable).")
     is_public = models.BooleanField(default=False, help_text="Shown in the public repository.")
 

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.utils.translation import gettext_lazy
+from django.utils.translation import get_language, gettext_lazy
 
 from cylch.reviews.analysis import board_name, code_label, with_age_bands
 from cylch.reviews.coding.suggest import load_codebook
@@ -45,7 +45,7 @@ PUBLIC_GROUP_LABELS = {
     "age_panel": gettext_lazy("Age of the child (bands used in England)"),
 }
 PUBLIC_FIELDS = ("public_id", "reference", "type", "title", "board_area", "incident_on", "signed_off_on",
-                 "published_on", "child_age_months", "public_summary", "public_text")  # fmt: skip
+                 "published_on", "child_age_months", "public_summary", "public_summary_cy", "public_text")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class PublicEntry:
     type_label: str
     board: str
     summary: str
+    summary_borrowed: bool  # a Welsh page showing the English summary: marked as English
     text: str
     published_on: date | None
     signed_off_on: date | None
@@ -118,7 +119,12 @@ def _filtered(query: Query, *, leave_out: str = "") -> QuerySet[CodedReview]:
     that filter's own counts (how many entries each of its choices would give)."""
     qs = published()
     for word in query.words:
-        qs = qs.filter(Q(title__icontains=word) | Q(public_summary__icontains=word) | Q(public_text__icontains=word))
+        qs = qs.filter(
+            Q(title__icontains=word)
+            | Q(public_summary__icontains=word)
+            | Q(public_summary_cy__icontains=word)
+            | Q(public_text__icontains=word)
+        )
     if query.theme and leave_out != "theme":
         qs = qs.filter(codes__code=query.theme)
     if query.indicator and leave_out != "indicator":
@@ -220,6 +226,7 @@ def entries(reviews: QuerySet[CodedReview] | list[CodedReview]) -> list[PublicEn
     ):
         codes[review_id].add(code)
     known = config()["types"]
+    welsh = get_language() == "cy"
     return [
         PublicEntry(
             public_id=r.public_id,
@@ -227,7 +234,8 @@ def entries(reviews: QuerySet[CodedReview] | list[CodedReview]) -> list[PublicEn
             title=r.title,
             type_label=type_label(r.type) if r.type in known else r.type,
             board=board_name(r.board_area),
-            summary=r.public_summary,
+            summary=summary,
+            summary_borrowed=borrowed,
             text=r.public_text,
             published_on=r.published_on,
             signed_off_on=r.signed_off_on,
@@ -235,7 +243,16 @@ def entries(reviews: QuerySet[CodedReview] | list[CodedReview]) -> list[PublicEn
             groups=_groups(codes[r.pk], r.child_age_months),
         )
         for r in reviews
+        for summary, borrowed in [_summary(r, welsh)]
     ]
+
+
+def _summary(review: CodedReview, welsh: bool) -> tuple[str, bool]:
+    """The summary in the page's language where the board wrote one, else the English, and
+    whether that English stands in on a Welsh page."""
+    if welsh and review.public_summary_cy.strip():
+        return review.public_summary_cy, False
+    return review.public_summary, welsh and bool(review.public_summary.strip())
 
 
 def entry(public_id: UUID) -> PublicEntry:
