@@ -401,7 +401,8 @@ def test_a_demo_reviews_summary_gives_the_childs_age_in_plain_english(months, sa
 
 @pytest.mark.parametrize(
     ("months", "said"),
-    [(0, "babi o dan fis oed"), (1, "babi 1 mis oed ("), (5, "babi 5 mis oed"), (30, "plentyn 2 oed"),
+    [(0, "babi o dan fis oed"), (1, "babi mis oed ("), (2, "babi 2 fis oed"), (5, "babi 5 mis oed"),
+     (30, "plentyn 2 oed"),
      (None, "plentyn nad yw'r adolygiad yn nodi ei oed")],
 )  # fmt: skip
 def test_a_demo_reviews_welsh_summary_gives_the_childs_age_in_welsh(months, said):

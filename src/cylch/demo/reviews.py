@@ -159,6 +159,10 @@ def _summary_cy(letter: str, months: int | None, gender: str, codes: set[str], i
         age = "plentyn nad yw'r adolygiad yn nodi ei oed"
     elif months == 0:
         age = "babi o dan fis oed"
+    elif months == 1:
+        age = "babi mis oed"
+    elif months == 2:
+        age = "babi 2 fis oed"  # "dau fis": the mutation holds when the number is in figures
     elif months < 24:
         age = f"babi {months} mis oed"  # a number takes the singular: "3 mis oed"
     else:
@@ -399,8 +403,8 @@ def _tracked(rng: random.Random, board: BoardArea, as_of: date, *, stage: str, c
             child_gender="male", child_age_months=3, previous_history=PreviousHistory.BELOW_THRESHOLD,
             public_summary="Child Q, a baby of three months, was seriously injured. Three agencies each held part "
             "of the picture; nobody put it together.",
-            public_summary_cy="Cafodd Plentyn Q, babi tri mis oed, ei anafu'n ddifrifol. Roedd tair asiantaeth yr un "
-            "yn gwybod rhan o'r darlun; ni roddodd neb y darnau at ei gilydd.", is_public=False,
+            public_summary_cy="Cafodd Plentyn Q, babi tri mis oed, ei anafu'n ddifrifol. Roedd gan dair asiantaeth ran o'r "
+            "darlun yr un; ni roddodd neb y darnau at ei gilydd.", is_public=False,
         )  # fmt: skip
 
 
