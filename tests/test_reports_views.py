@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cylch.core.collation import sorted_by
-from cylch.reports.models import Report
+from cylch.reports.models import Channel, Report
 
 NEGLECT = "social_care.neglect.concern"
 
@@ -91,6 +91,34 @@ def test_a_practitioner_reports_from_the_person_page_and_the_front_door_decides(
     assert "Early help" in found and "Family support worker" in found
 
 
+def test_a_refused_decision_keeps_what_was_chosen_and_written_and_says_where(prydderch, client, demo_hub):
+    """The page comes back with the outcome still chosen, the reasons still there, and each
+    problem in the error summary linked to its field (they were lost in a redirect)."""
+    from cylch.reports.services import SubjectIn, report_submit
+
+    report = report_submit(channel=Channel.PUBLIC, children=[SubjectIn(given_name="Twm", family_name="Prydderch")],
+                           concern_codes=[NEGLECT], what_happened="Left alone at night.", maker_phone="01970 000000",
+                           local_authority=prydderch.places.ceredigion)  # fmt: skip
+    url = f"/front-door/{report.reference}/decide/"
+    client.force_login(prydderch.staff.social_worker)
+    reasons = "Wedi siarad â'r ysgol; " + "the family has support in place. " * 8
+    response = client.post(url, {"rationale": reasons, "support_offered": "Banc bwyd"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "There is a problem" in page
+    assert '<a href="#id_outcome">Choose an outcome</a>' in page and 'id="outcome-error"' in page
+    assert html.escape(reasons) + "</textarea>" in page and ">Banc bwyd</textarea>" in page
+    response = client.post(url, {"outcome": "early_help", "rationale": "Too short"})
+    page = response.content.decode()
+    assert '<a href="#id_rationale">Give the reasons for the decision (at least 20 characters)</a>' in page
+    assert 'value="early_help" checked' in page and ">Too short</textarea>" in page
+    report.refresh_from_db()
+    assert report.status != "decided"
+    # Someone at another authority's front door finds nothing there, with or without errors.
+    client.force_login(prydderch.staff.other_la_social_worker)
+    assert client.post(url, {"rationale": "x"}).status_code == 404
+    assert client.post(url, {"outcome": "early_help", "rationale": reasons}).status_code == 404
+
+
 def test_other_practitioners_cannot_open_triage(prydderch, client, demo_hub):
     client.force_login(prydderch.staff.health_visitor)
     response = client.post("/report/new/", {"child0-given_name": "Twm", "concern_codes": [NEGLECT], "what_happened": "x", "immediate_danger": "no",
@@ -161,7 +189,6 @@ def test_a_report_with_a_photo_and_one_with_a_bad_file(db, client, demo_hub, tmp
 
 
 def test_a_decision_nobody_could_be_sent_asks_for_a_phone_call_and_records_it(prydderch, client):
-    from cylch.reports.models import Channel
     from cylch.reports.services import SubjectIn, report_submit
 
     report = report_submit(channel=Channel.PUBLIC, children=[SubjectIn(given_name="Twm", family_name="Prydderch")],

@@ -40,7 +40,11 @@ def form_errors(form) -> list[tuple[str, str]]:
 
 def apply_errors(form, exc) -> None:
     """Put a service's ``ValidationError`` on the form, under the field it names where the form
-    has one (elsewhere as a form-wide error), so the error summary links to it."""
+    has one (elsewhere as a form-wide error), so the error summary links to it. An error that
+    names no field is form-wide."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
     for field, errors in exc.message_dict.items():
         form.add_error(field if field in form.fields else None, errors)
 

@@ -21,7 +21,7 @@ from cylch.access.audit import audit_from_request, client_ip
 from cylch.access.roles import FRONT_DOOR_ROLES
 from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.core import taxonomy
-from cylch.core.forms import form_errors
+from cylch.core.forms import apply_errors, form_errors
 from cylch.governance.approvals import held_outcomes
 from cylch.governance.models import ApprovalKind
 from cylch.governance.selectors import last_returned_for, pending_for
@@ -311,6 +311,12 @@ def triage(request, reference):
         check_may_decide(user=request.user, report=report)
     except PermissionDenied:
         raise Http404 from None
+    return _triage_page(request, report, DecisionForm())
+
+
+def _triage_page(request, report: Report, decision_form: DecisionForm):
+    """The triage page; ``decision_form`` bound, with its errors, when a decision was refused,
+    so what was chosen and written is shown again beside what is wrong."""
     language = (translation.get_language() or "en")[:2]
     history = triage_history(report)
     concern_labels = [taxonomy.get(c).label(language) for c in report.concern_codes if taxonomy.get(c)]
@@ -321,8 +327,9 @@ def triage(request, reference):
     audit_from_request(request, action="read", object_type="report", object_id=report.reference, purpose="report triaged",
                        detail={"earlier_reports": len(history.earlier_reports), "soft_concerns": len(soft)})  # fmt: skip
     return render(request, "reports/triage.html", {
+        "form_errors": form_errors(decision_form) if decision_form.is_bound else [],
         "report": report, "subjects": subjects_of(report), "adults": [s for s in subjects_of(report) if s.role == "adult"], "history": history, "concern_labels": concern_labels, "soft": soft,
-        "decision_form": DecisionForm(), "injuries": list(report.injuries.all()), "body_sides": BODY_SIDES,
+        "decision_form": decision_form, "injuries": list(report.injuries.all()), "body_sides": BODY_SIDES,
         "challenges": list(report.challenges.prefetch_related("steps").order_by("-created_at")), "answer_form": ChallengeAnswerForm(),
         "awaiting_approval": pending_for(report), "returned": last_returned_for(report),
         "held_outcomes": held_outcomes(ApprovalKind.REPORT_NO_FURTHER_ACTION, report) if report.status != "decided" else [],
@@ -333,13 +340,16 @@ def triage(request, reference):
 def decide(request, reference):
     _front_door_only(request)
     report = get_object_or_404(Report, reference=reference)
+    try:  # as the triage page: a report this user may not decide is not there for them
+        check_may_decide(user=request.user, report=report)
+    except PermissionDenied:
+        raise Http404 from None
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
             report_decide(report=report, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+            apply_errors(form, exc)
         else:
             report.refresh_from_db()
             if report.status != Status.DECIDED and pending_for(report) is not None:
@@ -358,10 +368,7 @@ def decide(request, reference):
                 return redirect("reports:triage", reference=reference)
             messages.success(request, _("Decision recorded. The report maker has been told the outcome."))
             return redirect("reports:queue")
-    else:
-        for _field, message in form_errors(form):
-            messages.error(request, message)
-    return redirect("reports:triage", reference=reference)
+    return _triage_page(request, report, form)
 
 
 @require_POST
