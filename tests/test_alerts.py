@@ -123,6 +123,27 @@ def test_acknowledge_then_outcome_feeds_back_to_every_contributing_organisation(
     assert alert.status == AlertStatus.CLOSED
 
 
+def test_an_outcome_refused_keeps_what_was_written_and_says_where(raised, client):
+    """With no outcome chosen the page comes back with the note still there and the problem on
+    the field, in the error summary and beside it (a redirect lost the note)."""
+    fam, alert = raised
+    client.force_login(fam.staff.social_worker)
+    note = "Spoke to the school & the GP; a meeting on Friday."
+    response = client.post(reverse("rules:outcome", args=[alert.public_id]), {"note": note})
+    page = response.content.decode()
+    assert response.status_code == 200 and "There is a problem" in page
+    assert '<a href="#id_outcome">Choose what happened.</a>' in page and 'id="outcome-error"' in page
+    assert "Spoke to the school &amp; the GP; a meeting on Friday.</textarea>" in page
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RAISED and alert.outcome == ""
+    response = client.post(
+        reverse("rules:outcome", args=[alert.public_id]), {"outcome": "multi_agency_meeting", "note": note}
+    )
+    assert response.status_code == 302
+    alert.refresh_from_db()
+    assert alert.outcome == "multi_agency_meeting" and alert.outcome_note == note
+
+
 def test_an_alert_nobody_acknowledges_goes_to_the_team_manager_once(raised):
     fam, alert = raised
     assert alerts_sweep(now=alert.acknowledge_by - timedelta(minutes=1)) == 0

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request
-from cylch.core.forms import form_errors
+from cylch.core.forms import apply_errors, form_errors
 from cylch.governance.approvals import held_outcomes
 from cylch.governance.models import ApprovalKind
 from cylch.governance.selectors import last_returned_for, pending_for
@@ -55,7 +55,12 @@ def _alert_for(request, public_id) -> Alert:
 
 
 def alert(request, public_id):
-    alert = _alert_for(request, public_id)
+    return _alert_page(request, _alert_for(request, public_id), OutcomeForm())
+
+
+def _alert_page(request, alert: Alert, outcome_form: OutcomeForm):
+    """The alert's page; ``outcome_form`` bound, with its errors, when an outcome was refused,
+    so what was chosen and written is shown again beside what is wrong."""
     language = _language()
     rule = rule_of(alert)
     entries = evidence_for(alert, request.user, language)
@@ -70,7 +75,8 @@ def alert(request, public_id):
         "children": list(alert.children.all()),
         "recipients": [(r, part_label(r.part, language)) for r in alert.recipients.select_related("organisation", "user")],
         "steps": list(alert.steps.select_related("actor")), "now": timezone.now(),
-        "outcome_form": OutcomeForm(),
+        "outcome_form": outcome_form,
+        "form_errors": form_errors(outcome_form) if outcome_form.is_bound else [],
         "awaiting_approval": pending_for(alert) if alert.is_open else None,
         "returned": last_returned_for(alert) if alert.status != "closed" else None,
         "held_outcomes": held_outcomes(ApprovalKind.ALERT_NO_ACTION, alert) if alert.is_open else [],
@@ -93,8 +99,7 @@ def outcome(request, public_id):
         try:
             alert = services.alert_record_outcome(alert=alert, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+            apply_errors(form, exc)
         else:
             if not alert.outcome and pending_for(alert) is not None:
                 messages.warning(request, _("“No action” is waiting for a manager's approval. It has not taken effect: "
@@ -103,10 +108,8 @@ def outcome(request, public_id):
                 messages.success(
                     request, _("Outcome recorded. Everyone whose records made up the alert has been told.")
                 )
-    else:
-        for _field, message in form_errors(form):
-            messages.error(request, message)
-    return redirect("rules:alert", public_id=public_id)
+            return redirect("rules:alert", public_id=public_id)
+    return _alert_page(request, alert, form)
 
 
 @require_POST
