@@ -127,6 +127,11 @@ def test_geography_organisations_and_demo_accounts(demo):
     usernames = set(User.objects.filter(is_demo=True).values_list("username", flat=True))
     assert usernames == {r.value for r in Role if r != Role.SYSTEM} | {"national-review-panel"}
     assert User.objects.get(username="front-door").check_password("cylch-demo")
+    # Towns by their Welsh names in Welsh, and a Welsh-medium school by its Welsh name in both.
+    assert Organisation.objects.filter(name_en="Ysgol Gymraeg Caerdydd", name_cy="Ysgol Gymraeg Caerdydd").exists()
+    assert Organisation.objects.filter(name_en="Ely High School", name_cy="Ysgol Uwchradd Trelái").exists()
+    assert Organisation.objects.filter(name_en="Ysgol Gymraeg Y Barri").exists()
+    assert not Organisation.objects.filter(name_cy__contains="Cardiff").exists()
 
 
 def test_every_event_fits_the_taxonomy_and_identifiers_are_valid(demo):

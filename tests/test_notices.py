@@ -49,6 +49,16 @@ def test_only_the_recipient_marks_a_notice_and_open_stays_on_the_hub(prydderch, 
     assert mine.read_at is not None
 
 
+def test_the_open_button_is_a_verb_in_welsh(prydderch, client, demo_hub, settings):
+    """ "Agor" (open it), not "Ar agor" (is open): the status shares the English word."""
+    sw = prydderch.staff.social_worker
+    _tell(sw, "About a report", url="/reports/find/")
+    client.force_login(sw)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "cy"
+    page = client.get(reverse("notify:notices")).content.decode()
+    assert 'data-module="govuk-button">Agor<span class="govuk-visually-hidden">' in page and "Ar agor" not in page
+
+
 def test_mark_all_read_and_signed_out_people_are_sent_to_sign_in(prydderch, client, demo_hub):
     sw = prydderch.staff.social_worker
     for i in range(3):

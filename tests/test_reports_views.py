@@ -61,6 +61,19 @@ def test_missing_answers_are_named_on_the_form(db, client, demo_hub):
     assert "Choose at least one kind of concern" in text and "Tell us what happened" in text
     assert "Give an email address or phone number" in text
     assert Report.objects.count() == 0
+    assert "Your name is optional, but we need an email address or a phone number" in text  # not "anonymous"
+
+
+def test_a_mistyped_email_and_an_impossible_birthday_are_each_told_once_and_truly(db, client, demo_hub):
+    response = public_post(client, maker_email="not-an-email", **{"child0-date_of_birth": "31/02/2019"})
+    text = response.content.decode()
+    assert response.status_code == 200 and Report.objects.count() == 0
+    assert "Enter a valid email address." in text
+    assert "Give an email address or phone number" not in text  # untrue: one was given
+    assert "There is no such date: check the day and the month" in text
+    assert "Enter the date of birth as day/month/year" not in text  # it was written so
+    text = public_post(client, **{"child0-date_of_birth": "the second of May"}).content.decode()
+    assert "Enter the date of birth as day/month/year, for example 27/03/2019" in text
 
 
 def test_a_practitioner_reports_from_the_person_page_and_the_front_door_decides(prydderch, client, demo_hub):

@@ -1,8 +1,10 @@
 """Helpers shared by the GOV.UK-styled forms."""
 
+import re
+
 from django import forms
 from django.forms.models import ModelChoiceIterator
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 
 from cylch.core.collation import local_name, sorted_by
 
@@ -50,15 +52,32 @@ def apply_errors(form, exc) -> None:
 
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
+# Written as a date is (day/month/year or year-month-day), whether or not such a day exists.
+_DATE_SHAPED = re.compile(r"\s*(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2})\s*")
+
+
+class DayMonthYearField(forms.DateField):
+    """A date written day/month/year (or year-month-day). One written that way that is not a
+    day of the calendar (31/02/2019) is told so, rather than to use the format it used."""
+
+    input_formats = DATE_FORMATS
+    default_error_messages = {"impossible": gettext_lazy("There is no such date: check the day and the month")}
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError as exc:
+            if exc.code == "invalid" and isinstance(value, str) and _DATE_SHAPED.fullmatch(value):
+                raise forms.ValidationError(self.error_messages["impossible"], code="impossible") from None
+            raise
 
 
 def date_field(label, **kwargs):
     """A day/month/year date field with the GOV.UK wording for its errors."""
     from django.utils.translation import gettext_lazy as _
 
-    return forms.DateField(
+    return DayMonthYearField(
         label=label,
-        input_formats=DATE_FORMATS,
         error_messages={
             "invalid": _("Enter the date as day/month/year, for example 27/03/2026"),
             "required": _("Enter the date"),

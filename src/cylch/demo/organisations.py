@@ -136,11 +136,12 @@ def build_directory(rng: random.Random, *, schools_per_la: int, gps_per_la: int)
         )
         for i in range(schools_per_la):
             town = towns[i % len(towns)]
-            if i % 3 == 0:
+            tref = places.town_cy(town)
+            if i % 3 == 0:  # a Welsh-medium school: its Welsh name in both languages
                 org(
                     f"school-{code}-{i + 1:02d}",
-                    f"Ysgol Gymraeg {town}",
-                    f"Ysgol Gymraeg {town}",
+                    f"Ysgol Gymraeg {tref}",
+                    f"Ysgol Gymraeg {tref}",
                     K.SCHOOL,
                     la=code,
                     role_en="Designated safeguarding person",
@@ -150,7 +151,7 @@ def build_directory(rng: random.Random, *, schools_per_la: int, gps_per_la: int)
                 org(
                     f"school-{code}-{i + 1:02d}",
                     f"{town} Primary School",
-                    f"Ysgol Gynradd {town}",
+                    f"Ysgol Gynradd {tref}",
                     K.SCHOOL,
                     la=code,
                     role_en="Designated safeguarding person",
@@ -160,7 +161,7 @@ def build_directory(rng: random.Random, *, schools_per_la: int, gps_per_la: int)
                 org(
                     f"school-{code}-{i + 1:02d}",
                     f"{town} High School",
-                    f"Ysgol Uwchradd {town}",
+                    f"Ysgol Uwchradd {tref}",
                     K.SCHOOL,
                     la=code,
                     role_en="Designated safeguarding person",
@@ -171,7 +172,7 @@ def build_directory(rng: random.Random, *, schools_per_la: int, gps_per_la: int)
             org(
                 f"gp-{code}-{i + 1:02d}",
                 f"{town} Medical Centre {i + 1}",
-                f"Canolfan Feddygol {town} {i + 1}",
+                f"Canolfan Feddygol {places.town_cy(town)} {i + 1}",
                 K.GP_PRACTICE,
                 la=code,
                 parent=d.orgs[f"hb-{hb}"],

@@ -305,3 +305,29 @@ STREETS = [
     "Cwrt yr Ysgol",
     "Glan yr Afon",
 ]
+
+
+# The towns' Welsh names, where they have one of their own (Welsh Language Commissioner's list of
+# place names); the others are the same in both languages.
+TOWNS_CY = {
+    "Cardiff": "Caerdydd", "Llanrumney": "Llanrhymni", "Ely": "Trelái", "Splott": "Sblot", "Llanishen": "Llanisien",
+    "Barry": "Y Barri", "Cowbridge": "Y Bont-faen", "Llantwit Major": "Llanilltud Fawr",
+    "Bridgend": "Pen-y-bont ar Ogwr", "Merthyr Tydfil": "Merthyr Tudful", "Aberdare": "Aberdâr",
+    "Treorchy": "Treorci", "Mountain Ash": "Aberpennar", "Ebbw Vale": "Glynebwy", "Abertillery": "Abertyleri",
+    "Caerphilly": "Caerffili", "Blackwood": "Coed-duon", "Risca": "Rhisga", "Monmouth": "Trefynwy",
+    "Abergavenny": "Y Fenni", "Chepstow": "Cas-gwent", "Caldicot": "Cil-y-coed", "Newport": "Casnewydd",
+    "Caerleon": "Caerllion", "Bettws": "Betws", "Pillgwenlly": "Pilgwenlli", "Cwmbran": "Cwmbrân",
+    "Pontypool": "Pont-y-pŵl", "Blaenavon": "Blaenafon", "Carmarthen": "Caerfyrddin", "Ammanford": "Rhydaman",
+    "Cardigan": "Aberteifi", "Lampeter": "Llanbedr Pont Steffan", "Haverfordwest": "Hwlffordd",
+    "Pembroke Dock": "Doc Penfro", "Milford Haven": "Aberdaugleddau", "Fishguard": "Abergwaun",
+    "Newtown": "Y Drenewydd", "Brecon": "Aberhonddu", "Llandrindod Wells": "Llandrindod", "Welshpool": "Y Trallwng",
+    "Holyhead": "Caergybi", "Beaumaris": "Biwmares", "Colwyn Bay": "Bae Colwyn", "Rhyl": "Y Rhyl",
+    "Denbigh": "Dinbych", "Ruthin": "Rhuthun", "Mold": "Yr Wyddgrug", "Flint": "Y Fflint", "Buckley": "Bwcle",
+    "Holywell": "Treffynnon", "Connah's Quay": "Cei Connah", "Wrexham": "Wrecsam", "Gresford": "Gresffordd",
+    "Chirk": "Y Waun", "Neath": "Castell-nedd", "Briton Ferry": "Llansawel", "Glynneath": "Glyn-nedd",
+    "Swansea": "Abertawe", "Morriston": "Treforys",
+}  # fmt: skip
+
+
+def town_cy(town: str) -> str:
+    return TOWNS_CY.get(town, town)

@@ -8,7 +8,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import LocalAuthority
-from cylch.core.forms import NamedChoiceField
+from cylch.core.forms import DayMonthYearField, NamedChoiceField
 from cylch.identity.validators import normalise_nhs_number, validate_nhs_number
 from cylch.reports import concerns
 from cylch.reports.models import ChallengeStep, Outcome
@@ -22,10 +22,9 @@ MAX_INJURIES = 3
 class ChildForm(forms.Form):
     given_name = forms.CharField(label=_("First name"), required=False, max_length=100)
     family_name = forms.CharField(label=_("Last name"), required=False, max_length=100)
-    date_of_birth = forms.DateField(
+    date_of_birth = DayMonthYearField(
         label=_("Date of birth (if known)"),
         required=False,
-        input_formats=["%d/%m/%Y", "%Y-%m-%d"],
         error_messages={"invalid": _("Enter the date of birth as day/month/year, for example 27/03/2019")},
     )
     nhs_number = forms.CharField(label=_("NHS number (if known)"), required=False, max_length=14)
@@ -115,7 +114,12 @@ class ReportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if self.public and not (data.get("maker_email") or data.get("maker_phone")):
+        # A mistyped email has its own error: "give one or the other" would be untrue beside it.
+        if (
+            self.public
+            and "maker_email" not in self.errors
+            and not (data.get("maker_email") or data.get("maker_phone"))
+        ):
             raise ValidationError(
                 {"maker_email": _("Give an email address or phone number so that we can tell you what happens")}
             )
