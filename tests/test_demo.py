@@ -431,3 +431,23 @@ def test_the_demo_repository_has_every_published_summary_in_both_languages(db):
     for r in reviews:
         assert r.public_summary.startswith("This review concerns Child ")
         assert r.public_summary_cy.startswith("Mae'r adolygiad hwn yn ymwneud â Phlentyn ")
+
+
+def test_the_demo_front_door_history_lists_each_earlier_report_once_by_name(demo):
+    """The history's reports are on the spine as a report's own entries are, so the triage page
+    does not list each again as a report known only from the spine, nameless; and each is of
+    the kind of concern its maker saw."""
+    from cylch.reports import concerns
+    from cylch.reports.selectors import triage_history
+
+    allowed = {code for code, _label in concerns.choices("en")}
+    reports = list(Report.objects.prefetch_related("subjects").order_by("-received_at")[:60])
+    assert reports and all(set(r.concern_codes) <= allowed for r in reports)
+    earlier_seen = 0
+    for report in reports:
+        earlier = triage_history(report).earlier_reports
+        earlier_seen += len(earlier)
+        assert all(e.about and all(n.strip() for n in e.about) for e in earlier), report.reference
+        assert len({(e.received_at, tuple(e.about)) for e in earlier}) == len(earlier), report.reference
+        assert all(e.report is not None for e in earlier), report.reference  # none only from the spine
+    assert earlier_seen > 0

@@ -148,6 +148,14 @@ WHAT = {
     K.HEALTH_VISITING: "No access twice; the home was cold when seen.",
     K.EMERGENCY_DEPARTMENT: "Attended with an injury; the account changed between staff.",
 }
+# The front door's kind of concern for what each maker saw (WHAT).
+CONCERN = {
+    K.SCHOOL: "social_care.neglect.concern",
+    K.POLICE: "social_care.domestic_abuse.exposure",
+    K.GP_PRACTICE: "social_care.abuse.physical.concern",
+    K.HEALTH_VISITING: "social_care.neglect.concern",
+    K.EMERGENCY_DEPARTMENT: "social_care.abuse.physical.concern",
+}
 
 
 @dataclass
@@ -164,6 +172,7 @@ class Child:
     reported: list[date] = field(default_factory=list)
     registration_ended: date | None = None
     episodes: int = 0
+    name: tuple[str, str] = ("", "")  # given, family: as a report names the child
 
 
 class History:
@@ -217,7 +226,16 @@ class History:
                 self.refs.add(ref)
                 return ref
 
-    def event(self, code: str, child: Child, org_id: int, when: datetime, details: dict, summary: str = "") -> None:
+    def event(
+        self,
+        code: str,
+        child: Child,
+        org_id: int,
+        when: datetime,
+        details: dict,
+        summary: str = "",
+        external_id: str = "",
+    ) -> None:
         ec = taxonomy.get(code)
         if ec is None:
             raise LookupError(code)
@@ -226,7 +244,7 @@ class History:
         recorded = min(when + timedelta(minutes=self.rng.randrange(5, 600)), self.end_moment)
         self.events.append((
             public_id, code, child.pk, child.household, None, org_id, None, "", "", "", when, recorded,
-            ec.sensitivity, summary, details, f"history-{public_id.hex[:16]}", digest, None, Source.DEMO,
+            ec.sensitivity, summary, details, external_id or f"history-{public_id.hex[:16]}", digest, None, Source.DEMO,
         ))  # fmt: skip
 
     def deadline(self, episode: Episode, kind: str, starts: date, *, met: date | None, key: str = "",
@@ -300,14 +318,14 @@ class History:
             .exclude(person_id__in=self.exclude)
             .order_by("person_id")
             .values_list("person_id", "household_id", "household__local_authority__code", "person__date_of_birth",
-                         "person__public_id")
+                         "person__public_id", "person__given_name", "person__family_name")
         )  # fmt: skip
         self.children: dict[int, Child] = {}
         self.by_la: dict[str, list[Child]] = defaultdict(list)
-        for pk, household, la, dob, public_id in rows:
+        for pk, household, la, dob, public_id, given, family in rows:
             if pk in self.children:
                 continue
-            c = Child(pk, household, la, dob, str(public_id))
+            c = Child(pk, household, la, dob, str(public_id), name=(given, family))
             self.children[pk] = c
             self.by_la[la].append(c)
         kinds = {K.GP_PRACTICE: "gp", K.SCHOOL: "school"}
@@ -395,12 +413,14 @@ class History:
                     sent = None
         pending = outcome == "pending" or decided > self.end_moment
         cs = d.orgs[f"{la}-cs"]
+        public_id, reference = self.pb.uuid(), self.reference()
+        maker_name = f"{rng.choice(people.GIRLS)} {rng.choice(people.FAMILY)}"
+        rng.choice(range(3))  # the draw once spent on the concern (now the maker's): the demo's later draws stay
         report = Report(
-            public_id=self.pb.uuid(), reference=self.reference(), channel=Channel.PRACTITIONER, language="en",
-            received_at=received, maker_organisation=maker, maker_name=f"{rng.choice(people.GIRLS)} {rng.choice(people.FAMILY)}",
+            public_id=public_id, reference=reference, channel=Channel.PRACTITIONER, language="en",
+            received_at=received, maker_organisation=maker, maker_name=maker_name,
             maker_role="Safeguarding lead", maker_email=maker.safeguarding_email if maker else "",
-            concern_codes=[rng.choice(["social_care.neglect.concern", "education.presentation.concern",
-                                       "police.ppn.domestic_abuse"])],
+            concern_codes=[CONCERN.get(maker_kind, "social_care.neglect.concern")],
             what_happened=WHAT.get(maker_kind, WHAT[K.SCHOOL]), local_authority=d.las[la],
             status=Status.RECEIVED if pending else Status.DECIDED,
             decision_due_at=timezone.make_aware(datetime.combine(add_working_days(received_on, 1), time(17, 0))),
@@ -410,15 +430,23 @@ class History:
             feedback_sent_at=None if pending else sent, created_at=received, modified_at=sent or decided,
         )  # fmt: skip
         self.reports.append(report)
-        self.subjects.append(ReportSubject(report=report, role=SubjectRole.CHILD, person_id=child.pk))
+        given, family = child.name
+        self.subjects.append(ReportSubject(report=report, role=SubjectRole.CHILD, person_id=child.pk,
+                                           given_name=given, family_name=family))  # fmt: skip
         kind = maker.kind if maker else "member_of_public"
+        # Keyed as the report's own entries are (reports.services), so that what lists reports
+        # known only from the spine (reports.selectors) knows these are this report's.
+        key = f"report:{report.reference}:{child.public_id}"
         self.event("process.report.received", child, cs.pk, received,
-                   {"channel": "online_portal", "report_maker_kind": kind, "language": "en"}, report.what_happened)  # fmt: skip
+                   {"channel": "online_portal", "report_maker_kind": kind, "language": "en"}, report.what_happened,
+                   external_id=f"{key}:received")  # fmt: skip
         if not pending:
             self.event("process.report.decision", child, cs.pk, decided,
-                       {"outcome": outcome, "rationale_recorded": True, "history_reviewed": True})  # fmt: skip
+                       {"outcome": outcome, "rationale_recorded": True, "history_reviewed": True},
+                       external_id=f"{key}:decision")  # fmt: skip
             if sent is not None:
-                self.event("process.report.feedback_sent", child, cs.pk, sent, {"method": "email", "language": "en"})
+                self.event("process.report.feedback_sent", child, cs.pk, sent, {"method": "email", "language": "en"},
+                           external_id=f"{key}:feedback")  # fmt: skip
         return report
 
     def front_door_report(self, la: str, day: date, child: Child | None = None, depth: int = 0) -> None:
