@@ -118,6 +118,27 @@ def test_a_search_with_a_bad_nhs_number_explains_and_is_not_run(neighbours, clie
     assert AuditEntry.objects.filter(action="search").count() == before
 
 
+@pytest.mark.parametrize(
+    ("day", "month", "year", "told"),
+    [("31", "2", "2020", "Date of birth must be a real date"), ("31", "2", "20", "Enter the year as four figures"),
+     ("", "2", "2020", "A date of birth needs a day, month and year"), ("1", "x", "2020", "must be a real date"),
+     ("1", "2", "1850", "must be a real date"), ("1", "2", "2099", "Date of birth must be in the past")],
+)  # fmt: skip
+def test_a_date_of_birth_is_told_once_what_is_wrong_at_the_date(neighbours, client, demo_hub, day, month, year, told):
+    """One message about the date of birth, at the date, before the NHS number's in the summary
+    (the year's own range check spoke of "this value" and left the date saying a part was missing)."""
+    client.force_login(neighbours.staff.social_worker)
+    before = AuditEntry.objects.filter(action="search").count()
+    response = client.get("/search/", {"name": "Twm Prydderch", "dob_day": day, "dob_month": month,
+                                       "dob_year": year, "nhs_number": "12345"})  # fmt: skip
+    summary = [message for _anchor, message in response.context["form_errors"]]
+    assert len(summary) == 2 and told in summary[0] and "NHS" in summary[1], summary
+    assert response.context["form_errors"][0][0] == "id_dob_day"
+    page = response.content.decode()
+    assert "this value" not in page and f'value="{year}"' in page
+    assert AuditEntry.objects.filter(action="search").count() == before
+
+
 def test_a_slip_in_the_first_letters_still_finds_the_name(prydderch):
     """ "Pyrdderch" (letters swapped near the start) still finds Prydderch."""
     from cylch.identity.selectors import person_search

@@ -30,9 +30,12 @@ class NamedChoiceField(forms.ModelChoiceField):
 
 
 def form_errors(form) -> list[tuple[str, str]]:
-    """(anchor id, message) pairs for the error summary, in field order."""
+    """(anchor id, message) pairs for the error summary, in the order of the page: the
+    form-wide ones, then each field's in field order (``clean`` adds its errors last)."""
     out = []
-    for name, errors in form.errors.items():
+    order = {name: i for i, name in enumerate(form.fields)}
+    for name in sorted(form.errors, key=lambda n: order.get(n, -1)):
+        errors = form.errors[name]
         # Radios give no id_for_label (Django leaves a group's label without one); the first
         # radio's id is the field's auto id, which is where the summary link should land.
         anchor = (form[name].id_for_label or form[name].auto_id) if name in form.fields else "main-content"
