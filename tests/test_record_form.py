@@ -154,7 +154,10 @@ def test_a_date_in_the_future_is_refused(prydderch, client):
     assert "The date cannot be in the future" in response.content.decode()
     response = post(client, p.twm, WNB, occurred_on="31/02/2026", occurred_time="25:00")
     page = response.content.decode()
-    assert "Enter the date as day/month/year" in page and "Enter the time as hours and minutes" in page
+    assert "There is no such date: check the day and the month" in page  # written as a date, but none
+    assert "Enter the time as hours and minutes" in page
+    page = post(client, p.twm, WNB, occurred_on="yesterday").content.decode()
+    assert "Enter the date as day/month/year" in page
     assert not Event.objects.filter(code=WNB).exists()
 
 
