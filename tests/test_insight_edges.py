@@ -315,3 +315,13 @@ def test_alerts_that_led_to_something_being_done_by_rule(prydderch):
     assert by_rule == {"": (3, 5), "was-not-brought": (2, 3), "repeat-domestic-abuse": (1, 2)}
     before = timezone.localdate() - timedelta(days=3)
     assert pair("alerts-acted-on", span, as_of=before) == (0, 0)
+
+
+def test_a_quarter_is_named_as_each_language_writes_it():
+    from django.utils import translation
+
+    quarter = periods.quarter(2026, 3)
+    with translation.override("en"):
+        assert quarter.label == "Q3 2026"
+    with translation.override("cy"):
+        assert quarter.label == "Ch3 2026"  # Chwarter, as Welsh Government statistics write it

@@ -18,11 +18,11 @@ def build(*, as_of: date, users: dict[str, User]) -> int:
     if manager is None or elis is None:
         return 0
     asked = [
-        ("access", "Sara Bevan", "parent", as_of - timedelta(days=40),
+        ("access", "Jade Bevan", "parent", as_of - timedelta(days=40),
          "A copy of everything held about Elis since he started school."),
-        ("rectification", "Sara Bevan", "parent", rr.month_after(add_working_days(as_of, 3), -1),
+        ("rectification", "Jade Bevan", "parent", rr.month_after(add_working_days(as_of, 3), -1),
          "The school's entry in March says Elis was absent; he was on the Year 2 trip to Sain Ffagan."),
-        ("objection", "Elis Bevan's grandmother, for Sara", "representative", as_of - timedelta(days=20),
+        ("objection", "Elis Bevan's grandmother, for Jade", "representative", as_of - timedelta(days=20),
          "Asks that the school is not told about the family's housing."),
     ]  # fmt: skip
     made = [
@@ -32,5 +32,5 @@ def build(*, as_of: date, users: dict[str, User]) -> int:
     ]  # fmt: skip
     rr.request_answer(user=manager, public_id=made[2].public_id, answered_on=as_of - timedelta(days=6),
                       answer="Explained that the school is told only what it needs to keep Elis safe; nothing "
-                      "about housing was shared. Sara was content with the answer.")  # fmt: skip
+                      "about housing was shared. Jade was content with the answer.")  # fmt: skip
     return len(made)

@@ -22,7 +22,8 @@ class Period:
     def label(self) -> str:
         if "Q" in self.key:
             year, q = self.key.split("-")
-            return _("%(quarter)s %(year)s") % {"quarter": q, "year": year}
+            # Translators: the year's quarter by its number; Welsh statistics write "Ch3 2026".
+            return _("Q%(number)s %(year)s") % {"number": q[1:], "year": year}
         return formats.date_format(self.start, "M Y")
 
 
