@@ -497,7 +497,7 @@ def test_the_practitioner_is_told_it_waits_and_the_manager_approves_through_the_
     client.force_login(p.staff.social_worker)
     client.cookies["cylch_language"] = "en"
     triage = client.get(reverse("reports:triage", args=[report.reference])).content.decode()
-    assert "A manager must approve “No further action” here before it takes effect" in triage
+    assert "If you choose “No further action”, a manager must approve it before it takes effect" in triage
     response = client.post(reverse("reports:decide", args=[report.reference]),
                            {"outcome": "no_further_action", "rationale": NFA_REASONS}, follow=True)  # fmt: skip
     page = response.content.decode()
@@ -566,7 +566,7 @@ def test_the_enquiry_and_alert_pages_say_the_decision_waits(prydderch, manager, 
     client.force_login(p.staff.social_worker)
     client.cookies["cylch_language"] = "en"
     url = reverse("protection:enquiry", args=[episode.public_id])
-    assert "A manager must approve “Not substantiated”" in client.get(url).content.decode()
+    assert "If you choose “Not substantiated”, a manager must approve it" in client.get(url).content.decode()
     response = client.post(url, {"outcome": "not_substantiated", "findings": "Seen alone; nothing found.",
                                  "concluded_on": days_ago(1).strftime("%d/%m/%Y"), "seen_alone": "yes"}, follow=True)  # fmt: skip
     page = response.content.decode()
