@@ -62,6 +62,15 @@ def test_an_older_hash_is_upgraded_to_argon2_at_sign_in(gwen, client, real_hub):
     assert identify_hasher(gwen.password).algorithm == "argon2"
 
 
+def test_empty_boxes_are_each_named_in_the_summary_and_a_wrong_password_at_the_username(db, client, real_hub):
+    page = client.post("/sign-in/", {"username": "", "password": ""}).content.decode()
+    assert "There is a problem" in page and "This field is required" not in page
+    assert '<a href="#id_username">Enter your username</a>' in page
+    assert '<a href="#id_password">Enter your password</a>' in page
+    page = client.post("/sign-in/", {"username": "nobody", "password": "x"}).content.decode()
+    assert '<a href="#id_username">The username or password is not right.</a>' in page
+
+
 # --- throttling ------------------------------------------------------------------------
 
 

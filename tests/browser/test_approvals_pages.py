@@ -58,7 +58,9 @@ def test_a_held_decision_in_the_managers_queue_in_welsh_and_english(page, hub):
     url, _fam, report = hub
     sign_in(page, url, "gwen.social")
     page.goto(f"{url}/front-door/{report.reference}/")
-    expect(page.locator("#approval-needed")).to_contain_text("If you choose “No further action”, a manager must approve it")
+    expect(page.locator("#approval-needed")).to_contain_text(
+        "If you choose “No further action”, a manager must approve it"
+    )
     page.get_by_label("No further action").check()
     page.get_by_label("Reasons for the decision").fill(REASONS)
     page.get_by_role("button", name="Record decision").click()

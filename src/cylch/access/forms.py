@@ -3,8 +3,13 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SignInForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150)
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
+    username = forms.CharField(
+        label=_("Username"), max_length=150, error_messages={"required": _("Enter your username")}
+    )
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput, strip=False,
+        error_messages={"required": _("Enter your password")},
+    )  # fmt: skip
 
 
 class CodeForm(forms.Form):
