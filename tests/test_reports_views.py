@@ -33,6 +33,25 @@ def test_the_public_can_report_without_signing_in_and_see_their_reference(db, cl
     assert report.channel == "public" and report.maker_email == "neighbour@example.invalid"
 
 
+def test_the_sent_page_says_how_to_reach_the_front_door_that_has_the_report(prydderch, client, demo_hub):
+    from cylch.reports.services import front_door_for
+
+    door = front_door_for(prydderch.places.ceredigion)
+    door.safeguarding_phone, door.safeguarding_email = "01545 570881", "drws.ffrynt@example.invalid"
+    door.save()
+    response = public_post(client, local_authority=prydderch.places.ceredigion.pk)
+    page = client.get(response["Location"]).content.decode()
+    assert (
+        f"{html.escape(door.name_en)}: " in page
+        and '<a class="govuk-link" href="tel:01545570881">01545 570881</a>' in page
+    )
+    assert 'href="mailto:drws.ffrynt@example.invalid"' in page
+    door.safeguarding_phone = door.safeguarding_email = ""
+    door.save()
+    page = client.get(response["Location"]).content.decode()
+    assert "tel:" not in page and "quote your reference" in page  # nothing to show: the sentence alone
+
+
 def test_a_bot_filling_the_honeypot_stores_nothing(db, client, demo_hub):
     response = public_post(client, website="http://spam.example")
     assert response.status_code == 200 and Report.objects.count() == 0

@@ -53,6 +53,7 @@ from cylch.reports.selectors import (
 from cylch.reports.services import (
     SubjectIn,
     check_may_decide,
+    front_door_for,
     report_decide,
     report_feedback_by_telephone,
     report_submit,
@@ -204,10 +205,19 @@ def done(request, reference):
         {
             "reference": report.reference,
             "due": report.feedback_due_on,
+            "front_door": _contact(front_door_for(report.local_authority)),
             "email": report.maker_email,
             "register": _register_sentences(request, report),
         },
     )
+
+
+def _contact(org) -> dict[str, str] | None:
+    """How to reach the front door that has the report, for someone who has not heard."""
+    if not (org.safeguarding_phone or org.safeguarding_email):
+        return None
+    name = org.name(translation.get_language() or "en")
+    return {"name": name, "phone": org.safeguarding_phone, "email": org.safeguarding_email}
 
 
 def _register_sentences(request, report: Report) -> list[str]:
