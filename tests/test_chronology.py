@@ -279,7 +279,10 @@ def test_a_bad_filter_date_is_named_and_nothing_is_hidden(six, client, demo_hub)
     client.force_login(p.staff.social_worker)
     response = client.get(reverse("chronology:chronology", args=[p.twm.public_id]), {"since": "31/02/2026"})
     html = response.content.decode()
-    assert "Enter the date as day/month/year" in html
+    assert "There is no such date: check the day and the month" in html
+    assert response.context["chron"].filters.active is False
+    response = client.get(reverse("chronology:chronology", args=[p.twm.public_id]), {"since": "last spring"})
+    assert "Enter the date as day/month/year" in response.content.decode()
     assert response.context["chron"].filters.active is False
 
 
