@@ -97,11 +97,7 @@ def sign_in(request):
         {
             "form": form,
             # The summary: the form's own problems, else what signing in met (at the username).
-            "form_errors": form_errors(form)
-            if form.is_bound and form.errors
-            else [("id_username", error)]
-            if error
-            else [],
+            "form_errors": form_errors(form) or ([("id_username", error)] if error else []),
             "demo_accounts": demo_accounts(),
             "next": _next_url(request),
             "expired": request.GET.get("expired"),

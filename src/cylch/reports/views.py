@@ -314,14 +314,19 @@ def due(request):
     )
 
 
-def triage(request, reference):
+def _decidable(request, reference) -> Report:
+    """The report, for a front-door user who may decide it; to anyone else it is not there."""
     _front_door_only(request)
     report = get_object_or_404(Report, reference=reference)
     try:
         check_may_decide(user=request.user, report=report)
     except PermissionDenied:
         raise Http404 from None
-    return _triage_page(request, report, DecisionForm())
+    return report
+
+
+def triage(request, reference):
+    return _triage_page(request, _decidable(request, reference), DecisionForm())
 
 
 def _triage_page(request, report: Report, decision_form: DecisionForm):
@@ -348,12 +353,7 @@ def _triage_page(request, report: Report, decision_form: DecisionForm):
 
 @require_POST
 def decide(request, reference):
-    _front_door_only(request)
-    report = get_object_or_404(Report, reference=reference)
-    try:  # as the triage page: a report this user may not decide is not there for them
-        check_may_decide(user=request.user, report=report)
-    except PermissionDenied:
-        raise Http404 from None
+    report = _decidable(request, reference)
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
