@@ -197,3 +197,21 @@ def test_a_nul_character_is_refused_at_its_line_and_column(prydderch):
     assert run.status == "rejected" and [(e["line"], e["column"]) for e in run.errors] == [(3, "given_name")]
     assert "NUL" in run.errors[0]["message"] and run.filename == "hv.csv"
     assert not Event.objects.exists()
+
+
+def test_problems_are_told_in_the_language_the_file_was_sent_in(prydderch):
+    """A file sent from a Welsh page is answered in Welsh, by line and column: the file's own
+    problems (an unknown column) and its rows' (a value not in the list, neither yes nor no)."""
+    from django.utils import translation
+
+    org = prydderch.orgs.health_visiting
+    row = "HV-3,health.appointment.was_not_brought,2026-10-02 10:00,HV-79,Efa,Prydderch,,,spaceship,maybe,"
+    with translation.override("cy"):
+        header = import_csv(organisation=org, data=("lliw," + HEADER).encode())
+        rows = import_csv(organisation=org, data=csv_bytes(GOOD[0], row))
+    assert header.errors == [{"line": 1, "column": "lliw", "message": "Colofn anhysbys."}]
+    said = {(e["line"], e["column"]): e["message"] for e in rows.errors}
+    assert said[(3, "details.rebooked")] == "Rhowch ie neu na."
+    assert said[(3, "details.service")].startswith("Nid yw “spaceship” yn un o'r rhain: gp, health_visiting,")
+    english = import_csv(organisation=org, data=csv_bytes(GOOD[0], row))
+    assert {(e["line"], e["column"]): e["message"] for e in english.errors}[(3, "details.rebooked")] == "Give yes or no."

@@ -175,7 +175,7 @@ def test_a_family_name_that_folds_longer_than_its_column_is_stored_and_found_aga
 BAD_ITEMS = {
     "unknown code": ({"code": "health.appointment.was_not_brougt"}, "code"),
     "details outside the schema": ({"details": {"service": "spaceship"}}, "details.service"),
-    "details with an unknown field": ({"details": {"colour": "blue"}}, "details"),
+    "details with an unknown field": ({"details": {"colour": "blue"}}, "details.colour"),
     "mistyped NHS number": ({"subject": {"nhs_number": "9434765871"}}, "subject.nhs_number"),
     "not a date": ({"occurred_at": "12/10/2026 9am"}, "occurred_at"),
     "an impossible date": ({"occurred_at": "2026-02-30T09:00:00Z"}, "occurred_at"),

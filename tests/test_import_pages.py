@@ -73,3 +73,12 @@ def test_the_result_names_the_children_on_the_register_and_whom_to_contact(prydd
     page = client.get(response["Location"]).content.decode()
     assert "Alys Prydderch is on the child protection register" in page and "Gwen Thomas" in page
     assert "Twm Prydderch is on" not in page
+
+
+def test_a_welsh_page_lists_the_problems_in_welsh(prydderch, client, demo_hub):
+    client.force_login(prydderch.staff.health_visitor)
+    client.get("/language/cy/")
+    bad = SimpleUploadedFile("drwg.csv", (HEADER + "HV-1,health.nope,2026-10-01 09:30,HV-7,Twm,P,gp\n").encode())
+    page = client.get(client.post("/imports/", {"file": bad})["Location"]).content.decode()
+    assert "Nid yw “health.nope” yn god yn y tacsonomi pryderon." in page
+    assert "is not a code" not in page

@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_record
 from cylch.access.audit import gathering as audit_gathering
@@ -34,6 +35,7 @@ from cylch.core import taxonomy
 from cylch.core.bulk import insert_rows, new_row
 from cylch.core.text import NOT_TEXT_MESSAGE, not_text_paths
 from cylch.events.models import Event
+from cylch.events.problems import in_the_future, sensitivity_lowered
 from cylch.events.services import (
     BatchRejected,
     BatchResult,
@@ -85,7 +87,8 @@ def _too_long(values: dict[str, Any], model) -> list[tuple[str, str]]:
     for name, value in values.items():
         limit = model._meta.get_field(name).max_length if isinstance(value, str) else None
         if limit and len(value) > limit:
-            out.append((name, f"This is {len(value)} characters long; at most {limit} can be kept."))
+            message = _("This is %(length)s characters long; at most %(limit)s can be kept.")
+            out.append((name, message % {"length": len(value), "limit": limit}))
     return out
 
 
@@ -100,7 +103,7 @@ def _ids_problems(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {
                     "item": i,
                     "field": "external_id",
-                    "message": "Every event in a batch needs the sending system's own id, so a resend is safe.",
+                    "message": _("Every event in a batch needs the sending system's own id, so a resend is safe."),
                 }
             )
         elif ext in seen:
@@ -108,7 +111,8 @@ def _ids_problems(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {
                     "item": i,
                     "field": "external_id",
-                    "message": f"“{ext}” appears twice in this batch (also item {seen[ext]}).",
+                    "message": _("“%(id)s” appears twice in this batch (also item %(item)s).")
+                    % {"id": ext, "item": seen[ext]},
                 }
             )
         else:
@@ -121,21 +125,20 @@ def read_item(index: int, item: dict[str, Any]) -> Item:
     errors: dict[str, list[str]] = {}
     subject = item.get("subject") or {}
     if not isinstance(subject, dict) or not subject.get("local_id"):
-        errors["subject.local_id"] = ["Name the person by your system's own id for them."]
+        errors["subject.local_id"] = [_("Name the person by your system's own id for them.")]
     occurred_raw = item.get("occurred_at")
     try:
         occurred_at = parse_datetime(str(occurred_raw)) if occurred_raw else None
     except ValueError:  # well formed but impossible, e.g. 30 February
         occurred_at = None
     if occurred_at is None:
-        errors["occurred_at"] = [
-            f"“{occurred_raw or ''}” is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z)."
-        ]
+        message = _("“%(value)s” is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z).")
+        errors["occurred_at"] = [message % {"value": occurred_raw or ""}]
     if not item.get("code"):
-        errors["code"] = ["A taxonomy code is required."]
+        errors["code"] = [_("A taxonomy code is required.")]
     details = item.get("details") or {}
     if not isinstance(details, dict):
-        errors["details"] = ["Details must be an object."]
+        errors["details"] = [_("Details must be an object.")]
     # Check the code, details and subject fields too, so every problem is named at once.
     event_code = None
     if item.get("code") and isinstance(details, dict):
@@ -190,16 +193,10 @@ def _event_for(
         occurred_at = timezone.make_aware(occurred_at)
     check_subject(event_code, rec.person, occurred_at)
     if occurred_at > timezone.now() + timedelta(minutes=5):
-        raise ValidationError({"occurred_at": ["This is in the future: give when it happened."]})
+        raise ValidationError({"occurred_at": [in_the_future()]})
     sensitivity = item.get("sensitivity")
     if sensitivity not in (None, event_code.sensitivity, "special"):
-        raise ValidationError(
-            {
-                "sensitivity": [
-                    f"Use “{event_code.sensitivity}” (the code's class) or “special”; a class can be raised, not lowered."
-                ]
-            }
-        )
+        raise ValidationError({"sensitivity": [sensitivity_lowered(event_code)]})
     summary = str(item.get("summary") or "")
     external_id = it.external_id
     digest = fingerprint(

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.audit import audit_record
@@ -28,7 +29,7 @@ from cylch.rules.register import register_notices
 
 LONDON = ZoneInfo("Europe/London")
 MAX_ERRORS_KEPT = 200
-NUL_MESSAGE = "This contains a NUL character (\\0), which is not text: export the file again as “CSV UTF-8”."
+NUL_MESSAGE = _("This contains a NUL character (\\0), which is not text: export the file again as “CSV UTF-8”.")
 
 
 @dataclass(frozen=True)
@@ -185,27 +186,36 @@ def parse(text: str) -> ParsedFile:
     parsed = ParsedFile([], [], [])
     header = reader.fieldnames or []
     if any("\x00" in name for name in header):
-        parsed.errors.append({"line": 1, "column": "", "message": NUL_MESSAGE})
+        parsed.errors.append({"line": 1, "column": "", "message": str(NUL_MESSAGE)})
         return parsed
     missing = [c.name for c in COMMON if c.required and c.name not in header]
     if missing:
         parsed.errors.append(
-            {"line": 1, "column": ", ".join(missing), "message": "These required columns are missing from the header."}
+            {
+                "line": 1,
+                "column": ", ".join(missing),
+                "message": gettext("These required columns are missing from the header."),
+            }
         )
         return parsed
     known = {c.name for c in COMMON}
     for i, name in enumerate(header):
         if name not in known and not name.startswith("details."):
-            parsed.errors.append({"line": 1, "column": name, "message": "Unknown column."})
+            parsed.errors.append({"line": 1, "column": name, "message": gettext("Unknown column.")})
         elif name in header[:i]:  # only the last one's values would be read
-            parsed.errors.append({"line": 1, "column": name, "message": "This column appears twice."})
+            parsed.errors.append({"line": 1, "column": name, "message": gettext("This column appears twice.")})
     for line, row in _rows(reader, parsed):
         if None in row:  # more cells than the header: the values would be read into the wrong columns
             cells = len(header) + len(row[None])
-            parsed.errors.append({"line": line, "column": "", "message": f"This row has {cells} cells and the header {len(header)}: a value with a comma in it needs quotes."})  # fmt: skip
+            message = gettext(
+                "This row has %(cells)s cells and the header %(header)s: a value with a comma in it needs quotes."
+            )
+            parsed.errors.append(
+                {"line": line, "column": "", "message": message % {"cells": cells, "header": len(header)}}
+            )
             continue
         # PostgreSQL cannot store a NUL, and a NUL is never part of what someone typed.
-        nul = [{"line": line, "column": k, "message": NUL_MESSAGE} for k, v in row.items() if v and "\x00" in v]
+        nul = [{"line": line, "column": k, "message": str(NUL_MESSAGE)} for k, v in row.items() if v and "\x00" in v]
         if nul:
             parsed.errors.extend(nul)
             continue
@@ -216,7 +226,11 @@ def parse(text: str) -> ParsedFile:
         occurred = _parse_time(row.get("occurred_at", "")) if row.get("occurred_at") else ""
         if row.get("occurred_at") and occurred is None:
             parsed.errors.append(
-                {"line": line, "column": "occurred_at", "message": f"“{row['occurred_at']}” is not a date and time."}
+                {
+                    "line": line,
+                    "column": "occurred_at",
+                    "message": gettext("“%(value)s” is not a date and time.") % {"value": row["occurred_at"]},
+                }
             )
         subject = {"local_id": row.get("local_id", "")}
         for name in SUBJECT_FIELDS:
@@ -247,7 +261,8 @@ def _rows(reader: csv.DictReader, parsed: ParsedFile):
         except StopIteration:
             return
         except csv.Error as exc:
-            parsed.errors.append({"line": start, "column": "", "message": f"This row cannot be read as CSV ({exc})."})
+            message = gettext("This row cannot be read as CSV (%(error)s).") % {"error": exc}
+            parsed.errors.append({"line": start, "column": "", "message": message})
             return
         yield start, row
 
@@ -272,7 +287,7 @@ def import_csv(
             {
                 "line": text_line(data, exc.start),
                 "column": "",
-                "message": "The file is not UTF-8 text. Save it as “CSV UTF-8”.",
+                "message": gettext("The file is not UTF-8 text. Save it as “CSV UTF-8”."),
             }
         ]
         run.error_count = 1
@@ -281,7 +296,7 @@ def import_csv(
     run.rows = len(parsed.items)
     errors = list(parsed.errors)
     if not errors and not parsed.items:
-        errors.append({"line": 2, "column": "", "message": "The file has a header but no rows."})
+        errors.append({"line": 2, "column": "", "message": gettext("The file has a header but no rows.")})
     if not errors:
         try:
             result = record_event_batch(

@@ -19,11 +19,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
 from cylch.events.models import Event, Source
+from cylch.events.problems import detail_problems, in_the_future, sensitivity_lowered
 from cylch.events.signals import batch_recorded, event_recorded
 from cylch.identity.models import AgencyRecord, HouseholdMembership, Person
 
@@ -56,11 +58,11 @@ def validate_details(code: str, details: dict[str, Any]) -> taxonomy.EventCode:
     """Check a code and its details. Errors are keyed ``code`` or ``details.<path>``."""
     event_code = taxonomy.get(code)
     if event_code is None:
-        raise ValidationError({"code": [f"“{code}” is not a code in the concern taxonomy."]})
+        raise ValidationError({"code": [_("“%(code)s” is not a code in the concern taxonomy.") % {"code": code}]})
     errors: dict[str, list[str]] = {}
     for err in sorted(event_code.validator.iter_errors(details or {}), key=lambda e: list(e.path)):
-        path = ".".join(str(p) for p in err.path)
-        errors.setdefault("details" + (f".{path}" if path else ""), []).append(err.message)
+        for path, message in detail_problems(err):
+            errors.setdefault(".".join(["details", *map(str, path)]), []).append(message)
     if errors:
         raise ValidationError(errors)
     return event_code
@@ -74,14 +76,18 @@ def check_subject(event_code: taxonomy.EventCode, person: Person, occurred_at: d
     born = person.date_of_birth
     if born is None:
         if event_code.subject == "adult" and person.is_unborn:
-            raise ValidationError({"code": [f"“{event_code.code}” is about an adult, and this is an unborn baby."]})
+            message = _("“%(code)s” is about an adult, and this is an unborn baby.")
+            raise ValidationError({"code": [message % {"code": event_code.code}]})
         return
     day = timezone.localtime(occurred_at).date() if timezone.is_aware(occurred_at) else occurred_at.date()
     age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
     if event_code.subject == "child" and age >= 18:
-        raise ValidationError({"code": [f"“{event_code.code}” is about a child, and this person was {age} then."]})
-    if event_code.subject == "adult" and age < 16:
-        raise ValidationError({"code": [f"“{event_code.code}” is about an adult, and this person was {age} then."]})
+        message = _("“%(code)s” is about a child, and this person was %(age)s then.")
+    elif event_code.subject == "adult" and age < 16:
+        message = _("“%(code)s” is about an adult, and this person was %(age)s then.")
+    else:
+        return
+    raise ValidationError({"code": [message % {"code": event_code.code, "age": age}]})
 
 
 def current_household_id(person: Person) -> int | None:
@@ -158,21 +164,15 @@ def record_event(
     details = details or {}
     event_code = validate_details(code, details)
     if person is None and household is None:
-        raise ValidationError({"subject": ["An event must be about a person or a household."]})
+        raise ValidationError({"subject": [_("An event must be about a person or a household.")]})
     if timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
     if person is not None:
         check_subject(event_code, person, occurred_at)
     if occurred_at > timezone.now() + timedelta(minutes=5):
-        raise ValidationError({"occurred_at": ["This is in the future: give when it happened."]})
+        raise ValidationError({"occurred_at": [in_the_future()]})
     if sensitivity not in (None, event_code.sensitivity, "special"):
-        raise ValidationError(
-            {
-                "sensitivity": [
-                    f"Use “{event_code.sensitivity}” (the code's class) or “special”; a class can be raised, not lowered."
-                ]
-            }
-        )
+        raise ValidationError({"sensitivity": [sensitivity_lowered(event_code)]})
     subject_key = str(person.public_id) if person else f"household:{household.public_id}"
     digest = fingerprint(
         code=code,
@@ -243,14 +243,11 @@ def record_event(
 def _same_or_clash(existing: Event, digest: str, external_id: str | None) -> Recorded:
     if existing.fingerprint == digest:
         return Recorded(existing, False)
-    raise ValidationError(
-        {
-            "external_id": [
-                f"“{external_id}” was already used for a different event. To change an event, send a "
-                "correction that names it in “supersedes”."
-            ]
-        }
+    message = _(
+        "“%(id)s” was already used for a different event. To change an event, send a correction that names it "
+        "in “supersedes”."
     )
+    raise ValidationError({"external_id": [message % {"id": external_id}]})
 
 
 def event_correct(
@@ -266,7 +263,7 @@ def event_correct(
 ) -> Recorded:
     """Record a correction as a new event that supersedes ``original`` (which is kept)."""
     if original.superseded_by.exists():
-        raise ValidationError({"supersedes": ["That event has already been corrected; correct the latest version."]})
+        raise ValidationError({"supersedes": [_("That event has already been corrected; correct the latest version.")]})
     return record_event(
         organisation=original.organisation,
         code=code or original.code,

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
@@ -55,7 +56,7 @@ RECORD_FIELDS = (
 def clean_record_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Validate and normalise an agency's fields. Raises ``ValidationError`` keyed by field."""
     unknown = set(data) - set(RECORD_FIELDS) - {"extra"}
-    errors: dict[str, list[str]] = {f: ["Unknown field."] for f in sorted(unknown)}
+    errors: dict[str, list[str]] = {f: [_("Unknown field.")] for f in sorted(unknown)}
     out: dict[str, Any] = {}
     for field in RECORD_FIELDS:
         value = data.get(field)
@@ -70,13 +71,15 @@ def clean_record_fields(data: dict[str, Any]) -> dict[str, Any]:
                 value = value if isinstance(value, date) else date.fromisoformat(str(value))
             elif field == "sex":
                 if value not in SEXES:
-                    raise ValidationError(f"Use one of {', '.join(Sex.values)}.")
+                    raise ValidationError(_("Use one of %(values)s.") % {"values": ", ".join(Sex.values)})
             elif field == "postcode":
                 value = " ".join(str(value).upper().split())
             else:
                 value = str(value).strip()
         except ValueError:
-            errors.setdefault(field, []).append(f"“{value}” is not a date in the form YYYY-MM-DD.")
+            errors.setdefault(field, []).append(
+                _("“%(value)s” is not a date in the form YYYY-MM-DD.") % {"value": value}
+            )
             continue
         except ValidationError as exc:
             errors.setdefault(field, []).extend(exc.messages)
@@ -215,7 +218,7 @@ def agency_record_upsert(
     ``identity/records_batch.py``).
     """
     if not local_id or not str(local_id).strip():
-        raise ValidationError({"local_id": ["The organisation's own identifier is required."]})
+        raise ValidationError({"local_id": [_("The organisation's own identifier is required.")]})
     fields = clean_record_fields(data)
     with transaction.atomic():
         if stored is not None:
@@ -289,7 +292,7 @@ def link_undo(*, link: PersonLink, actor: User, reason: str) -> Person:
     (docs/identity.md, "Undoing a link").
     """
     if not reason.strip():
-        raise ValidationError({"reason": ["Say why the link is wrong."]})
+        raise ValidationError({"reason": [_("Say why the link is wrong.")]})
     with transaction.atomic():
         link_retire(link, actor=actor, reason=reason)
         record = link.agency_record
@@ -327,7 +330,7 @@ def household_create(
     *, address_line: str, town: str = "", postcode: str = "", local_authority=None, actor: User | None = None
 ) -> Household:
     if not address_line.strip():
-        raise ValidationError({"address_line": ["An address is required."]})
+        raise ValidationError({"address_line": [_("An address is required.")]})
     household = Household.objects.create(
         address_line=address_line.strip(),
         town=town.strip(),
@@ -354,7 +357,7 @@ def household_add_member(
         HouseholdMembership.objects.filter(person=person, to_date__isnull=True).exclude(household=household).update(
             to_date=today
         )
-        membership, _ = HouseholdMembership.objects.get_or_create(
+        membership, _created = HouseholdMembership.objects.get_or_create(
             household=household, person=person, to_date=None, defaults={"from_date": from_date}
         )
         audit_member_added(household, person, actor)
@@ -388,9 +391,9 @@ def relationship_add(
 ) -> Relationship:
     """Record that ``person`` is ``kind`` of ``relative`` (siblings and partners both ways)."""
     if person.pk == relative.pk:
-        raise ValidationError({"relative": ["A person cannot be related to themselves."]})
+        raise ValidationError({"relative": [_("A person cannot be related to themselves.")]})
     with transaction.atomic():
-        rel, _ = Relationship.objects.update_or_create(
+        rel, _created = Relationship.objects.update_or_create(
             person=person,
             kind=kind,
             relative=relative,
