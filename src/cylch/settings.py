@@ -292,6 +292,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("CYLCH_FROM_EMAIL", "Cylch <no-reply@cylch.i
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusals": {"()": "cylch.core.logfilters.RefusalsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["refusals"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("CYLCH_LOG_LEVEL", "WARNING")},
 }
