@@ -168,6 +168,18 @@ def test_the_checklist_on_an_incomplete_review_lists_what_to_fix(world):
     assert result.score < 30
 
 
+def test_the_checklist_says_where_each_standard_comes_from_in_the_reader_s_language(world):
+    from django.utils import translation
+
+    english = {i.id: i for i in quality.assess(world["review"]).items}
+    with translation.override("cy"):
+        welsh = {i.id: i for i in quality.assess(world["review"]).items}
+    assert english["family_dynamic"].source == "TA s3 1.2; appendix 6 family tree"
+    assert welsh["family_dynamic"].source == "Dadansoddiad thematig, adran 3, 1.2; atodiad 6, coeden deulu"
+    assert welsh["age_gender"].label == "Rhoddir oedran a rhywedd y plentyn"
+    assert not [i.id for i in welsh.values() if "TA" in i.source or "appendix" in i.source]
+
+
 def test_the_checklist_on_a_complete_review_scores_fully_and_a_reason_counts_as_explained(world):
     review, panel = world["review"], world["panel"]
     _complete(review, panel)

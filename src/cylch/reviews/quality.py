@@ -189,7 +189,7 @@ def assess(review: Review) -> Result:
             status = EXPLAINED
         else:
             status = MISSING
-        items.append(Item(spec["id"], spec["label"][language], spec["source"], status, rationale))
+        items.append(Item(spec["id"], spec["label"][language], spec["source"][language], status, rationale))
     return Result(items)
 
 
