@@ -219,3 +219,37 @@ def test_a_record_its_persons_other_records_decide_is_decided_with_the_batchs_ea
     police, school = fam.orgs.police.code, fam.orgs.school.code
     assert links[police, "P-HOPKIN"][0] == links[school, "S-OSIAN"][0] != links[police, "P-DAYOUT"][0]
     assert frozenset({"P-DAYOUT", "S-OSIAN"}) in reviews
+
+
+def test_a_number_given_to_a_second_person_still_finds_the_first_as_one_by_one(prydderch):
+    """The batch's ``_know``: the GP holds Ana with an NHS number. The police hold Bea without
+    one, then send, in one batch, Bea with Ana's number (a mistake an agency can make: Bea's
+    person learns it, and two people hold it) and a new record with the same number. Sent one
+    by one, the new record joins whoever stored it first (the lowest id): Ana. The batch must
+    not let the number it has just taught Bea's person hide Ana."""
+    fam = prydderch
+    number = factories.nhs_number("943476590")
+    ana = {"given_name": "Ana", "family_name": "Pugh", "date_of_birth": "2015-03-01", "nhs_number": number}
+    bea = {"given_name": "Bea", "family_name": "Jones", "date_of_birth": "2012-01-02"}
+    new = {"given_name": "Cai", "family_name": "Rowlands", "date_of_birth": "2016-05-09", "nhs_number": number}
+    seen = {}
+
+    def run():
+        agency_record_upsert(organisation=fam.orgs.gp, local_id="G-ANA", data=ana)
+        agency_record_upsert(organisation=fam.orgs.police, local_id="P-BEA", data=bea)
+        subjects = [("P-BEA", {**bea, "nhs_number": number}), ("P-NEW", new)]
+
+        def one_by_one():
+            for local_id, data in subjects:
+                agency_record_upsert(organisation=fam.orgs.police, local_id=local_id, data=data, audit=False)
+
+        seen["single"] = rolled_back(one_by_one)
+        seen["batch"] = rolled_back(
+            lambda: list(agency_records_upsert(organisation=fam.orgs.police, subjects=subjects))
+        )
+
+    rolled_back(run)
+    links, people, _reviews, _count = seen["batch"]
+    assert seen["batch"] == seen["single"]
+    assert links[(fam.orgs.police.code, "P-NEW")] == (links[(fam.orgs.gp.code, "G-ANA")][0], "nhs_number")
+    assert people[links[(fam.orgs.police.code, "P-BEA")][0]][3] == number  # Bea's person did learn it
