@@ -214,4 +214,21 @@ def test_problems_are_told_in_the_language_the_file_was_sent_in(prydderch):
     assert said[(3, "details.rebooked")] == "Rhowch ie neu na."
     assert said[(3, "details.service")].startswith("Nid yw “spaceship” yn un o'r rhain: gp, health_visiting,")
     english = import_csv(organisation=org, data=csv_bytes(GOOD[0], row))
-    assert {(e["line"], e["column"]): e["message"] for e in english.errors}[(3, "details.rebooked")] == "Give yes or no."
+    assert {(e["line"], e["column"]): e["message"] for e in english.errors}[
+        (3, "details.rebooked")
+    ] == "Give yes or no."
+
+
+def test_a_file_refused_for_its_header_is_told_about_its_rows_too(prydderch):
+    """One round of fixing: an unknown column is named, and so is each bad value in the rows,
+    once each (a time that cannot be read is not named twice); nothing is stored."""
+    header = HEADER.replace("summary\n", "summary,colour\n")
+    bad_time = GOOD[1].replace("01/10/2026 14:00", "teatime") + ",blue"
+    bad_service = GOOD[0].replace("health_visiting", "spaceship") + ",red"
+    before = Event.objects.count()
+    run = import_csv(
+        organisation=prydderch.orgs.health_visiting, data=(header + f"{bad_service}\n{bad_time}\n").encode()
+    )
+    said = sorted((e["line"], e["column"]) for e in run.errors)
+    assert said == [(1, "colour"), (2, "details.service"), (3, "occurred_at")], run.errors
+    assert run.status == "rejected" and Event.objects.count() == before

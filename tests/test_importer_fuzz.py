@@ -431,7 +431,7 @@ ITEM_FAULTS = {
     "unknown_code": ("code", 3),
     "bad_nhs": ("subject.nhs_number", 3),
     "bad_service": ("details.service", 3),
-    "unknown_detail": ("details", 3),
+    "unknown_detail": ("details.<the name>", 3),
     "bad_sensitivity": ("sensitivity", 3),
     "local_id_empty": ("subject.local_id", 3),
     "huge_name": ("subject.given_name", 3),
@@ -494,7 +494,7 @@ def batch_cases(draw) -> BatchCase:
     if faults:
         case.stage = min(ITEM_FAULTS[k][1] for k in faults.values())
         case.faulted = set(faults)
-        case.expected = {(i, ITEM_FAULTS[k][0]) for i, k in faults.items() if ITEM_FAULTS[k][1] == case.stage}
+        case.expected = {(i, _fault_field(items[i], k)) for i, k in faults.items() if ITEM_FAULTS[k][1] == case.stage}
     case.body = {"events": items}
     return case
 
@@ -540,6 +540,13 @@ def _apply_item_fault(draw, item: dict[str, Any], kind: str) -> None:
         item["subject"]["given_name"] = draw(st.sampled_from(["Al\ud800ys", "\udfff"]))
     elif kind == "bad_sex":
         item["subject"]["sex"] = draw(st.sampled_from(["F", "boy", "Female"]))
+
+
+def _fault_field(item: dict[str, Any], kind: str) -> str:
+    """The field a fault must be named at; an unknown detail is named at itself."""
+    if kind == "unknown_detail":
+        return "details." + next(k for k in item["details"] if k not in ("service", "rebooked"))
+    return ITEM_FAULTS[kind][0]
 
 
 def named_items(body: dict[str, Any], n: int) -> set[tuple[int | None, str]]:

@@ -264,6 +264,18 @@ def _insert(organisation: Organisation, new: list[Event], index: dict[str, int])
     raise RuntimeError("concurrent batches kept taking this batch's external ids")
 
 
+def item_problems(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items' own problems (their ids, fields, code and details), found without the
+    database: what a file refused for its header is still told about its rows, at once."""
+    errors = _ids_problems(items)
+    for i, item in enumerate(items):
+        try:
+            read_item(i, item)
+        except ValidationError as exc:
+            errors.extend(_flatten(i, exc))
+    return errors
+
+
 def record_batch(
     *,
     organisation: Organisation,

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from cylch.access.audit import audit_record
 from cylch.access.models import Organisation, User
 from cylch.core import taxonomy
+from cylch.events.batch import item_problems
 from cylch.events.models import ImportRun, ImportStatus, Source
 from cylch.events.services import BatchRejected, record_event_batch
 from cylch.rules.register import register_notices
@@ -295,6 +296,12 @@ def import_csv(
     parsed = parse(text)
     run.rows = len(parsed.items)
     errors = list(parsed.errors)
+    if errors and parsed.items:  # refused already; its rows are checked too, so one round fixes all
+        told = {(e["line"], e["column"]) for e in errors}
+        for e in item_problems(parsed.items):
+            line, column = parsed.lines[e["item"]], _column_for(e["field"])
+            if (line, column) not in told:
+                errors.append({"line": line, "column": column, "message": e["message"]})
     if not errors and not parsed.items:
         errors.append({"line": 2, "column": "", "message": gettext("The file has a header but no rows.")})
     if not errors:
