@@ -219,3 +219,28 @@ def test_a_team_manager_ends_a_registration_only_for_the_reasons_the_procedures_
     assert done.status_code == 302 and current(p.alys) is None
     episode.refresh_from_db()
     assert episode.stage == Stage.CLOSED
+
+
+def test_the_child_protection_tab_is_shown_exactly_to_those_it_opens_for(client, prydderch, chair, demo_hub):
+    """The tab beside a child's record, chronology, family and voice led some roles to "page not
+    found" (found in the demo by a midwife on Elis Bevan): it is now shown only to those for whom
+    the page opens."""
+    from dataclasses import fields
+
+    from tests.test_protection import _to_conference, days_ago
+
+    p = prydderch
+    _to_conference(p, held_strategy=days_ago(20), concluded=days_ago(15))
+    child_url = reverse("protection:child", args=[p.alys.public_id])
+    seen = set()
+    for f in fields(p.staff):
+        user = getattr(p.staff, f.name)
+        as_user(client, user)
+        for page in ("identity:person", "chronology:chronology", "chronology:voice", "chronology:family"):
+            response = client.get(reverse(page, args=[p.alys.public_id]))
+            if response.status_code != 200:
+                continue
+            opens = client.get(child_url).status_code == 200
+            assert (f'href="{child_url}"' in response.content.decode()) is opens, (f.name, page)
+            seen.add(opens)
+    assert seen == {True, False}  # both kinds of viewer were met

@@ -170,6 +170,11 @@ class PersonAccess:
         )
 
     @property
+    def may_see_protection(self) -> bool:
+        """The child protection page: more of the statutory process than that it exists."""
+        return self.level_for(sensitivity="process", organisation_id=None) != Level.EXISTENCE
+
+    @property
     def may_see_demographics(self) -> bool:
         """Names, dates of birth and addresses: for casework roles with any standing to the person."""
         return self.viewer.role in CASEWORK_ROLES and (

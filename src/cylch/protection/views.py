@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cylch.access.audit import audit_from_request
-from cylch.access.policy import Level
 from cylch.access.roles import OrganisationKind
 from cylch.chronology import voice
 from cylch.core.forms import apply_errors as _apply
@@ -90,8 +89,7 @@ def child_page(request, public_id):
     child = access.person
     if child.public_id != public_id:
         return redirect("protection:child", public_id=child.public_id)
-    level = access.level_for(sensitivity="process", organisation_id=None)
-    if level == Level.EXISTENCE:
+    if not access.may_see_protection:
         raise Http404
     status = selectors.status_of(child)
     episode = status.episode
