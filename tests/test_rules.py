@@ -339,8 +339,9 @@ def test_batch_and_incremental_agree_on_the_demo_population(db, settings):
     from cylch.rules.services import evaluate_event
 
     build(persons=800, seed=7, progress=False)
-    # The demo's synthetic history of past alerts (for the board dashboards) is not the rules'.
-    Alert.objects.filter(scope_key__startswith="history:").delete()
+    # The demo's synthetic history of past alerts (for the board dashboards) is not the rules',
+    # and the build's own run of the rules has dated and worked its alerts (demo/catch_up.py).
+    Alert.objects.all().delete()
     now = timezone.now()
     run_batch(now=now)
     batch = _snapshot()

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from cylch.access.audit import audit_record
-from cylch.demo import history, homes_twice, protection_scenarios, rights_requests, scenarios
+from cylch.demo import catch_up, history, homes_twice, protection_scenarios, rights_requests, scenarios
 from cylch.demo import reviews as demo_reviews
 from cylch.demo.fastinsert import insert_events
 from cylch.demo.organisations import build_directory, create_demo_users
@@ -200,7 +200,8 @@ def build(
             bar.update(stats.persons - before)
         bar.close()
         # Two years of the process across several authorities, for the board's measures.
-        stats.history = history.build(pb, exclude=scenario_people)
+        past = history.build(pb, exclude=scenario_people)
+        stats.history = dict(past.written)
         stats.events += stats.history["events"]
         # A few homes held as two households, for the households page; after the history, so
         # the population and history drawn before them stay as they were.
@@ -209,6 +210,9 @@ def build(
         stats.history["rights_requests"] = rights_requests.build(as_of=as_of, users=users)
         # The national repository of (fictional) coded reviews, and reviews in progress.
         stats.history |= demo_reviews.build(as_of=as_of, seed=seed)
+        # The rules add everything up once, dated as a running hub would show them; last, so
+        # every draw before it stays as it was.
+        stats.history |= catch_up.settle(past, scenario_people)
         stats.seconds = round(clock.monotonic() - started, 1)
         audit_record(
             action="write",

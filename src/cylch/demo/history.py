@@ -199,9 +199,12 @@ class History:
         self.deadlines: list[DeadlineRow] = []
         self.plans: list[Plan] = []
         self.visits: list[Visit] = []
+        self.written: dict[str, int] = {}  # how many of each thing run() wrote
 
     # --- helpers ---------------------------------------------------------------------------
     def rate(self, la: str, key: str, day: date) -> float:
+        if la not in self.rates:  # an authority only the rules' alerts reach (demo/catch_up.py)
+            self.rates[la] = {k: _drift(self.rng, *r) for k, r in RATES.items()}
         a, b = self.rates[la][key]
         t = min(1.0, max(0.0, (day - self.start).days / max(1, (self.as_of - self.start).days)))
         return a + (b - a) * t
@@ -366,7 +369,16 @@ class History:
         self.orgs_by_pk = {o.pk: o for o in d.orgs.values()}
 
     def worker(self, la: str) -> User:
-        return self.users[f"history-{la}-cs"]
+        name = f"history-{la}-cs"
+        if name not in self.users:  # an authority only the rules' alerts reach (demo/catch_up.py)
+            sex = self.rng.choice(["f", "m"])
+            self.users[name] = User.objects.create(
+                username=name, password=make_password(None), is_active=False,
+                first_name=self.rng.choice(people.GIRLS if sex == "f" else people.BOYS),
+                last_name=self.rng.choice(people.FAMILY), organisation=self.pb.d.orgs[f"{la}-cs"],
+                role=Role.SOCIAL_WORKER, job_title="Senior practitioner", email=f"{name}@demo.cylch.invalid",
+            )  # fmt: skip
+        return self.users[name]
 
     def pick_child(self, la: str, day: date) -> Child | None:
         """A child free of the process on ``day``: now and then one whose registration ended
@@ -814,9 +826,10 @@ class History:
         child.busy_until = day
 
     # --- alerts ------------------------------------------------------------------------------
-    def alerts(self, la: str, n: int) -> int:
-        """History alerts for children in the authority: raised across the two years, each
-        acknowledged on time or late and closed with an outcome (the latest still open)."""
+    def alerts(self, la: str, n: int, window: tuple[date, date] | None = None) -> int:
+        """History alerts for children in the authority: raised across the two years (or on
+        working days from ``window[0]`` up to, not including, ``window[1]``), each acknowledged
+        on time or late and closed with an outcome (the latest still open)."""
         rng, d = self.rng, self.pb.d
         pool = self.by_la.get(la) or []
         rules = [(pack, rule) for pack in all_packs() for rule in pack.rules if rule.scope in ("child", "household")]
@@ -827,7 +840,8 @@ class History:
         for _ in range(n):
             pack, rule = rng.choice(rules)
             child = rng.choice(pool)
-            raised = self.moment(self.working_day(self.shown_from, self.as_of + timedelta(days=1)), 0, 24)
+            lo, hi = window or (self.shown_from, self.as_of + timedelta(days=1))
+            raised = self.moment(self.working_day(lo, hi), 0, 24)
             if raised > self.end_moment:
                 continue
             deadline = acknowledge_by(rule.acknowledge, raised)
@@ -916,10 +930,12 @@ def _due_moment(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(10, 0)))
 
 
-def build(pb: PopulationBuilder, *, exclude: set[int]) -> dict[str, int]:
+def build(pb: PopulationBuilder, *, exclude: set[int]) -> History:
     """Write the history; ``exclude`` holds the scenario families' people, whose stories are told
-    already. Returns how many of each thing were written."""
-    return History(pb, exclude).run()
+    already. Returns the history, ``written`` saying how many of each thing were written."""
+    history = History(pb, exclude)
+    history.written = history.run()
+    return history
 
 
 __all__ = ["AUTHORITIES", "build"]
