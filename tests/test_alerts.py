@@ -336,3 +336,14 @@ def test_the_batch_run_proposes_a_lead_coordinator_as_new_entries_would(prydderc
     assert proposal.person == fam.twm and proposal.organisation == fam.orgs.health_visiting
     call_command("rules", "run", "--no-progress", stdout=(again := StringIO()))
     assert "0 lead coordinator proposals made" in again.getvalue()  # one waiting: not made twice
+
+
+def test_a_success_message_is_announced_and_an_important_one_is_not_forced_on_the_reader(raised, client):
+    """GOV.UK's success banner takes focus (role="alert"), so a screen reader says what was done;
+    a message that is not a success stays a region the reader can find."""
+    fam, alert = raised
+    client.force_login(fam.staff.social_worker)
+    done = client.post(reverse("rules:acknowledge", args=[alert.public_id]), follow=True).content.decode()
+    assert 'govuk-notification-banner--success" role="alert"' in done
+    refused = client.post(reverse("rules:close", args=[alert.public_id]), follow=True).content.decode()
+    assert "Record what happened before closing" in refused and 'role="region" aria-labelledby="message-1"' in refused

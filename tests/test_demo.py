@@ -459,7 +459,7 @@ def test_the_rules_alerts_are_dated_by_their_evidence_and_the_quarters_are_level
     than a fortnight is dated by it and worked; a scenario family's stays raised; and the
     dashboard's quarters hold about the same number of alerts."""
     from collections import Counter
-    from datetime import datetime, time, timedelta
+    from datetime import datetime, time
 
     from django.db.models import Max
     from django.utils import timezone

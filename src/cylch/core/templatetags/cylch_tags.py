@@ -41,6 +41,17 @@ def detail_items(details: dict) -> list[tuple[str, str]]:
     return [(detail_label(key, language), _value_text(key, value, language)) for key, value in (details or {}).items()]
 
 
+QUOTES = "“”\"„«»"
+
+
+@register.filter
+def quoted(text) -> str:
+    """Words in quotation marks, unless the writer already put some in: a summary such as
+    'Elis said: “There's no food.”' would otherwise end in two closing marks."""
+    text = str(text or "")
+    return text if any(mark in text for mark in QUOTES) else f"“{text}”"
+
+
 @register.filter
 def local_name(thing) -> str:
     """An organisation's or authority's name in the page's language (Welsh where it has one)."""
