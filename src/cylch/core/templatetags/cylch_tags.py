@@ -41,7 +41,7 @@ def detail_items(details: dict) -> list[tuple[str, str]]:
     return [(detail_label(key, language), _value_text(key, value, language)) for key, value in (details or {}).items()]
 
 
-QUOTES = "“”\"„«»"
+QUOTES = '“”"„«»'
 
 
 @register.filter
