@@ -347,3 +347,19 @@ def test_a_success_message_is_announced_and_an_important_one_is_not_forced_on_th
     assert 'govuk-notification-banner--success" role="alert"' in done
     refused = client.post(reverse("rules:close", args=[alert.public_id]), follow=True).content.decode()
     assert "Record what happened before closing" in refused and 'role="region" aria-labelledby="message-1"' in refused
+
+
+def test_a_refused_outcome_says_error_first_in_the__title(raised, client):
+    fam, alert = raised
+    client.force_login(fam.staff.social_worker)
+    client.post(reverse("rules:acknowledge", args=[alert.public_id]))
+    refused = client.post(reverse("rules:outcome", args=[alert.public_id]), {"outcome": "", "note": ""})
+    assert _title(refused).startswith("Error: ") and _title(refused).count("Error:") == 1
+    client.get("/language/cy/")
+    assert _title(client.post(reverse("rules:outcome", args=[alert.public_id]), {"outcome": ""})).startswith("Gwall: ")
+
+
+def _title(response) -> str:
+    import re
+
+    return re.search(r"<title>(.*?)</title>", response.content.decode(), re.S).group(1).strip()
