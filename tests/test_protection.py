@@ -694,3 +694,14 @@ def test_a_conference_due_at_a_weekend_is_set_for_the_working_day_before(prydder
     later = review.scheduled_for + timedelta(days=7)
     meetings.schedule(review, user=chair, when=later, reason="Chair unwell")
     assert episode.plans.get(kind=PlanKind.CSPP).next_conference_on == timezone.localtime(later).date()
+
+
+def test_a_long_action_is_named_in_the_version_note_cut_at_a_word_and_marked():
+    """The version history named an action by its first 80 characters, cut mid-word
+    ("...each morning and tell"): now at a word, with "…" to show there is more."""
+    from cylch.protection.plans import _short
+
+    long = "Family support worker to visit each morning and tell the school by ten if Alys has not had breakfast"
+    assert _short(long) == "Family support worker to visit each morning and tell the school by ten if Alys…"
+    assert len(_short(long)) <= 80 and _short("Breakfast club place") == "Breakfast club place"
+    assert _short("  A  short\n action ") == "A short action"

@@ -83,6 +83,21 @@ def test_missing_answers_are_named_on_the_form(db, client, demo_hub):
     assert "Your name is optional, but we need an email address or a phone number" in text  # not "anonymous"
 
 
+def test_the_form_reads_in_the_expected_order_and_says_when_photos_must_be_chosen_again(db, client, demo_hub):
+    """Yes before No (GOV.UK's order); each brother or sister's fold says which child it opens;
+    and a form sent back with errors says that the files chosen were not kept, as a browser
+    never refills a file box."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    page = client.get("/report/new/").content.decode()
+    assert page.index('name="immediate_danger" type="radio" value="yes"') < page.index('value="no"')
+    assert "Add child 2 (a brother or sister)" in page and "Add child 3 (a brother or sister)" in page
+    photo = SimpleUploadedFile("bruise.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png")
+    back = client.post("/report/new/", {"child0-given_name": "Twm", "attachments": [photo]}).content.decode()
+    assert "The file you chose was not kept while the form was checked" in back
+    assert "not kept" not in client.post("/report/new/", {"child0-given_name": "Twm"}).content.decode()
+
+
 def test_a_mistyped_email_and_an_impossible_birthday_are_each_told_once_and_truly(db, client, demo_hub):
     response = public_post(client, maker_email="not-an-email", **{"child0-date_of_birth": "31/02/2019"})
     text = response.content.decode()
@@ -192,7 +207,13 @@ def test_the_report_maker_challenges_and_the_front_door_answers_through_the_page
     )
     client.force_login(prydderch.staff.health_visitor)
     page = client.get(f"/reports/find/?reference={report.reference}").content.decode()
-    assert "I remain concerned" in page
+    assert "I remain concerned" in page and '<td class="govuk-table__cell">Twm </td>' in page  # whom each is about
+    # Too short: the page comes back with the words kept, the error at the box and in the summary.
+    short = client.post(f"/reports/{report.reference}/challenge/", {"reason": "Still worried."})
+    assert short.status_code == 200 and not Challenge.objects.exists()
+    short = short.content.decode()
+    assert "<title>Error: Find my report" in short and 'href="#id_reason"' in short
+    assert 'id="reason-error"' in short and "govuk-textarea--error" in short and ">Still worried.</textarea>" in short
     client.post(
         f"/reports/{report.reference}/challenge/",
         {"reason": "Twm has missed three appointments since; I am still worried."},

@@ -24,6 +24,14 @@ from cylch.protection.services import check_children_services
 TEXT_FIELDS = ("worries", "outcomes", "child_can_do", "contingency")
 
 
+def _short(text: str) -> str:
+    """An action as a version note names it: cut at a word, and marked as cut."""
+    text = " ".join(text.split())
+    if len(text) <= 80:
+        return text
+    return text[:79].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
 def snapshot(plan: Plan) -> dict:
     return {
         "status": plan.status,
@@ -100,7 +108,7 @@ def add_action(
     with transaction.atomic():
         action = PlanAction.objects.create(plan=plan, text=text.strip(), owner_organisation=owner,
                                            owner_name=owner_name.strip(), due_on=due_on)  # fmt: skip
-        _new_version(plan, user=user, note=gettext("Action added: %(action)s") % {"action": text.strip()[:80]})
+        _new_version(plan, user=user, note=gettext("Action added: %(action)s") % {"action": _short(text)})
     return action
 
 
@@ -136,6 +144,6 @@ def update_action(action: PlanAction, *, user: User, status: str, note: str) -> 
                 action.plan,
                 user=user,
                 note=gettext("Action now “%(status)s”: %(action)s")
-                % {"status": ActionStatus(status).label, "action": action.text[:80]},
+                % {"status": ActionStatus(status).label, "action": _short(action.text)},
             )
     return update

@@ -87,7 +87,7 @@ class ReportForm(forms.Form):
     )
     immediate_danger = forms.ChoiceField(
         label=_("Is a child in immediate danger now?"),
-        choices=[("no", _("No")), ("yes", _("Yes"))],
+        choices=[("yes", _("Yes")), ("no", _("No"))],  # GOV.UK order: yes first
         widget=forms.RadioSelect,
         error_messages={"required": _("Say whether a child is in immediate danger now")},
     )

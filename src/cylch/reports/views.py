@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -41,7 +42,7 @@ from cylch.reports.forms import (
     InjuryForm,
     ReportForm,
 )
-from cylch.reports.models import Challenge, ChallengeStatus, Channel, Report, Status, SubjectRole
+from cylch.reports.models import Challenge, ChallengeStatus, Channel, Report, ReportSubject, Status, SubjectRole
 from cylch.reports.selectors import (
     feedback_due,
     out_of_hours_queue,
@@ -139,6 +140,8 @@ def new(request):
             "prefill": prefill,
             "form_errors": errors,
             "body_sides": BODY_SIDES,
+            # A browser never sends a file input back filled in: say so, or the photos are lost unseen.
+            "files_not_kept": len(request.FILES.getlist("attachments")),
         },
     )
 
@@ -251,11 +254,20 @@ def find(request):
                 object_id=report.reference,
                 purpose="report maker checked status",
             )
-    mine = reports_made_by(request.user)[:20]
+    return _find_page(request, form, report, ChallengeForm(), form_errors(form) if request.GET else [])
+
+
+def _find_page(request, form, report, challenge_form, errors):
+    """The report maker's page: find a report, see its outcome, say "I remain concerned"."""
+    mine = list(
+        reports_made_by(request.user)[:20].prefetch_related(
+            Prefetch("subjects", ReportSubject.objects.filter(role=SubjectRole.CHILD).order_by("pk"), "children")
+        )
+    )
     challenges = list(report.challenges.prefetch_related("steps").order_by("-created_at")) if report else []
     return render(request, "reports/find.html", {
-        "form": form, "form_errors": form_errors(form) if request.GET else [], "report": report, "mine": mine,
-        "challenges": challenges, "challenge_form": ChallengeForm(),
+        "form": form, "form_errors": errors, "report": report, "mine": mine,
+        "challenges": challenges, "challenge_form": challenge_form,
         "may_challenge": bool(report and report.status == "decided" and not any(c.status == ChallengeStatus.OPEN for c in challenges)),
     })  # fmt: skip
 
@@ -276,10 +288,11 @@ def challenge(request, reference):
             messages.success(
                 request, _("Your challenge has been sent to the front door. You will be told their answer.")
             )
-    else:
-        for _field, message in form_errors(form):
-            messages.error(request, message)
-    return redirect(f"{reverse('reports:find')}?reference={reference}")
+        return redirect(f"{reverse('reports:find')}?reference={reference}")
+    # Back to the page with what was typed, the error at the box and in the summary.
+    found = FindReportForm({"reference": reference})
+    found.is_valid()
+    return _find_page(request, found, report, form, form_errors(form))
 
 
 def _front_door_only(request):
