@@ -363,3 +363,24 @@ def _title(response) -> str:
     import re
 
     return re.search(r"<title>(.*?)</title>", response.content.decode(), re.S).group(1).strip()
+
+
+def test_an_alerts_notice_says_on_the_hub_whom_it_is_about_and_the_email_does_not(raised, client):
+    """Forty notices reading "Alert: Child not brought ..." had to be opened one by one to learn
+    whom each was about. The notices page now names the children, for an alert the reader may
+    open; the email, which may go anywhere, still names nobody."""
+    from cylch.notify.models import OutboxMessage
+    from cylch.rules.notices import alerts_named
+
+    fam, alert = raised
+    notice = Notification.objects.filter(
+        kind="alert_raised", url=reverse("rules:alert", args=[alert.public_id])
+    ).first()
+    assert notice is not None
+    child = alert.children.get()
+    client.force_login(notice.recipient)
+    page = client.get(reverse("notify:notices")).content.decode()
+    assert f"About: {child.display_name}" in page
+    assert child.given_name not in notice.body and child.given_name not in notice.subject
+    assert not OutboxMessage.objects.filter(body__contains=child.given_name).exists()
+    assert alerts_named(fam.staff.other_la_social_worker, [notice.url]) == {}  # not theirs to open

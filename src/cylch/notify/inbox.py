@@ -6,6 +6,8 @@ the only one (HAZ-004: an email that never arrives must not be the only way some
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.http import Http404
@@ -42,3 +44,24 @@ def notice_mark_read(*, user: User, public_id) -> Notification:
 @transaction.atomic
 def notices_mark_all_read(*, user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+# Whom a notice is about, on the hub's page only: an email never names a child, so a notice's
+# own text does not either, and a list of "Alert: ..." notices all read alike. Each app that
+# sends notices about its pages registers a function from (reader, the notices' links) to
+# {link: whom}, answering only for what the reader may open.
+_ABOUT: list[Callable[[User, list[str]], dict[str, str]]] = []
+
+
+def says_whom(fn: Callable[[User, list[str]], dict[str, str]]):
+    _ABOUT.append(fn)
+    return fn
+
+
+def whom(user: User, notices: Iterable[Notification]) -> dict[int, str]:
+    """{notice pk: whom it is about} for those of ``notices`` a registered app can answer."""
+    notices = [n for n in notices if n.url]
+    found: dict[str, str] = {}
+    for fn in _ABOUT:
+        found.update(fn(user, [n.url for n in notices]))
+    return {n.pk: found[n.url] for n in notices if found.get(n.url)}

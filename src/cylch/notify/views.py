@@ -12,7 +12,9 @@ from cylch.notify import inbox
 
 def notices(request):
     page = Paginator(inbox.notices_for(request.user), 25).get_page(request.GET.get("page"))
-    return render(request, "notify/notices.html", {"page": page, "unread": inbox.unread_count(request.user)})
+    return render(request, "notify/notices.html", {
+        "page": page, "unread": inbox.unread_count(request.user), "whom": inbox.whom(request.user, page),
+    })  # fmt: skip
 
 
 @require_POST

@@ -8,8 +8,9 @@ class RulesConfig(AppConfig):
     verbose_name = "Cumulative-risk rules and alerts"
 
     def ready(self):
-        # Registers the system checks, and listens for recorded events and for links undone.
-        from cylch.rules import checks, receivers, relink  # noqa: F401
+        # Registers the system checks and whom alerts' notices are about, and listens for
+        # recorded events and for links undone.
+        from cylch.rules import checks, notices, receivers, relink  # noqa: F401
         from cylch.rules.handover import on_membership_created
 
         # A child's new home in another local authority hands over what the old one holds
