@@ -68,3 +68,32 @@ def test_mark_all_read_and_signed_out_people_are_sent_to_sign_in(prydderch, clie
     assert client.get(reverse("notify:read-all")).status_code == 405
     client.post(reverse("notify:read-all"))
     assert not Notification.objects.filter(recipient=sw, read_at__isnull=True).exists()
+
+
+def test_a_notice_reads_in_the_language_of_the_page_even_one_made_before_the_reader_changed(
+    prydderch, client, demo_hub
+):
+    """A notice was written once, in the recipient's language when it was made: someone who
+    moved to Welsh read their older notices in English. Each notice now keeps every language of
+    the hub, its parts included (a rule's title from its pack, a lazy label), and the email is
+    still in the recipient's language. A notice kept from before has only the one it was made in."""
+    from cylch.notify.models import OutboxMessage
+    from cylch.notify.services import in_language
+    from cylch.rules.pack import national_pack
+
+    sw = prydderch.staff.social_worker
+    sw.language = "en"
+    sw.save(update_fields=["language"])
+    rule = national_pack().rules[0]
+    notice = notify_user(
+        recipient=sw, kind="test", subject=gettext_lazy("Alert: %(title)s"), body=gettext_lazy("Body of it."),
+        url="/alerts/", context={"title": in_language(rule.title_in)},
+    )  # fmt: skip
+    assert notice.subject == f"Alert: {rule.title['en']}"
+    assert OutboxMessage.objects.get(to=sw.email).subject == notice.subject  # the email: as before
+    old = Notification.objects.create(recipient=sw, kind="test", subject="Made in English only", body="Old body")
+    client.force_login(sw)
+    client.get("/language/cy/")
+    page = client.get(reverse("notify:notices")).content.decode()
+    assert f"Rhybudd: {rule.title['cy']}" in page and f"Alert: {rule.title['en']}" not in page
+    assert "Made in English only" in page and old.texts == {}

@@ -23,12 +23,21 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    texts = models.JSONField(
+        default=dict, blank=True,
+        help_text="{language: [subject, body]} in each language of the hub, for the page in the reader's language.",
+    )  # fmt: skip
 
     class Meta:
         indexes = [models.Index(fields=["recipient", "read_at"])]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient_id}: {self.subject}"
+
+    def read_in(self, language: str) -> tuple[str, str]:
+        """(subject, body) in ``language``, or as made when it was made before both were kept."""
+        subject, body = self.texts.get(language[:2]) or (self.subject, self.body)
+        return subject, body
 
 
 class OutboxStatus(models.TextChoices):

@@ -29,20 +29,38 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 
 
+class in_language:
+    """A context value worked out in whichever language the text is being written in: for what
+    ``gettext_lazy`` cannot hold, such as a rule's title from its pack or an organisation's name."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __str__(self) -> str:
+        return str(self.fn((translation.get_language() or "en")[:2]))
+
+
 def notify_user(
     *, recipient, kind: str, subject, body, url: str = "", dedupe_key: str = "", context: dict | None = None
 ) -> Notification:
     """Tell one user something, in their language, in the app and by email.
 
     ``subject`` and ``body`` are lazy translatable strings (``gettext_lazy``) with
-    ``%(name)s`` placeholders filled from ``context`` once the language is chosen. Inside
-    :func:`gathering` the notice and its email are written when the block ends.
+    ``%(name)s`` placeholders filled from ``context`` once the language is chosen. The email is
+    in the recipient's language; the notice keeps every language of the hub, so the notices page
+    reads in the reader's language even after they change it. A context value that depends on the
+    language is passed lazily (``gettext_lazy``, a model's lazy label, or ``in_language``).
+    Inside :func:`gathering` the notice and its email are written when the block ends.
     """
     context = context or {}
-    with translation.override(recipient.language or "en"):
-        subject_text = str(subject) % context
-        body_text = str(body) % context
-    notification = Notification(recipient=recipient, kind=kind, subject=subject_text[:200], body=body_text, url=url)
+    texts = {}
+    for code, _name in settings.LANGUAGES:  # the page shows the one its reader reads in
+        with translation.override(code):
+            texts[code] = [(str(subject) % context)[:200], str(body) % context]
+    subject_text, body_text = texts.get((recipient.language or "en")[:2], texts["en"])
+    notification = Notification(
+        recipient=recipient, kind=kind, subject=subject_text, body=body_text, url=url, texts=texts
+    )
     emails = []
     if recipient.email:
         full_url = f"{settings_base_url()}{url}" if url else ""

@@ -315,7 +315,7 @@ def send_invitations(meeting: Meeting, *, user: User) -> int:
     url = reverse("protection:meeting", args=[meeting.public_id])
     with transaction.atomic():
         for inv in pending:
-            context = {"meeting": str(MeetingKind(meeting.kind).label), "when": when.strftime("%d/%m/%Y %H:%M"),
+            context = {"meeting": MeetingKind(meeting.kind).label, "when": when.strftime("%d/%m/%Y %H:%M"),
                        "due": inv.report_due_on.strftime("%d/%m/%Y") if inv.report_due_on else ""}  # fmt: skip
             body = (_("You are invited to this meeting: %(meeting)s, on %(when)s. Please send your agency's written report "
                       "through Cylch by %(due)s.") if inv.report_requested and inv.report_due_on
@@ -862,7 +862,7 @@ def request_correction(meeting: Meeting, *, user: User, document: str, text: str
                         body=_("A correction is asked for: %(document)s (%(meeting)s)."),
                         url=reverse("protection:meeting", args=[meeting.public_id]),
                         dedupe_key=f"correction:{correction.pk}",
-                        context={"meeting": str(MeetingKind(meeting.kind).label), "document": str(Document(document).label)})  # fmt: skip
+                        context={"meeting": MeetingKind(meeting.kind).label, "document": Document(document).label})  # fmt: skip
     return correction
 
 
@@ -896,7 +896,7 @@ def request_translation(meeting: Meeting, *, user: User) -> Meeting:
                         body=_("A translation of the record is asked for: %(meeting)s."),
                         url=reverse("protection:meeting", args=[meeting.public_id]),
                         dedupe_key=f"translation:{meeting.public_id}:{person.pk}",
-                        context={"meeting": str(MeetingKind(meeting.kind).label)})  # fmt: skip
+                        context={"meeting": MeetingKind(meeting.kind).label})  # fmt: skip
     return meeting
 
 

@@ -52,7 +52,7 @@ def responsible(deadline: Deadline) -> list[User]:
 def _context(deadline: Deadline) -> dict:
     child = deadline.episode.child
     return {
-        "what": str(DueKind(deadline.kind).label),
+        "what": DueKind(deadline.kind).label,
         "due": deadline.due_on.strftime("%d/%m/%Y"),
         "child": f"{child.given_name} {child.family_name}".strip(),
     }

@@ -447,8 +447,6 @@ def report_decide(
         now = timezone.now()
         report.outcome, report.rationale, report.support_offered = outcome, rationale.strip(), support_offered.strip()
         report.decided_by, report.decided_at, report.status = user, now, Status.DECIDED
-        with translation.override(report.language):
-            outcome_label = str(Outcome(outcome).label)
         method = tell_report_maker(
             report,
             kind="report_outcome",
@@ -458,7 +456,7 @@ def report_decide(
             ),
             context={
                 "reference": report.reference,
-                "outcome": outcome_label,
+                "outcome": Outcome(outcome).label,  # lazy: in the language it is told in
                 "rationale": report.rationale,
                 "support": report.support_offered,
             },

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -41,7 +42,7 @@ from cylch.access.models import LocalAuthority, Organisation, User
 from cylch.access.roles import OrganisationKind, Role
 from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
 from cylch.identity.selectors import age_on, current_household
-from cylch.notify.services import notify_address, notify_user
+from cylch.notify.services import in_language, notify_address, notify_user
 from cylch.rules import routing
 from cylch.rules.coordinator import lead_coordinator_check
 from cylch.rules.models import (
@@ -253,8 +254,8 @@ def _hand_over(alert, child, from_la, to_la, door, ended_orgs, move, now) -> Non
                 "A child you held an alert about has moved to %(area)s, so Cylch has handed the alert over to "
                 "%(to)s, with its evidence and history. You no longer hold it."
             ),
-            context={"title": _title(alert, rule, user.language), "area": _in(area_to, user.language),
-                     "to": _in(to_names, user.language)},
+            context={"title": in_language(partial(_title, alert, rule)), "area": in_language(partial(_in, area_to)),
+                     "to": in_language(partial(_in, to_names))},
         )  # fmt: skip
     _tell_new_front_door(
         door,
@@ -330,8 +331,8 @@ def _share(alert, child, from_la, to_la, door, move, now) -> bool:
                 "A child in an alert you hold has moved to %(area)s. You keep the alert; Cylch has shared it with "
                 "%(to)s so they can see it."
             ),
-            context={"title": _title(alert, rule, user.language), "area": _in(area_to, user.language),
-                     "to": _in(to_names, user.language)},
+            context={"title": in_language(partial(_title, alert, rule)), "area": in_language(partial(_in, area_to)),
+                     "to": in_language(partial(_in, to_names))},
         )  # fmt: skip
     _tell_new_front_door(
         door,
@@ -354,7 +355,7 @@ def _tell_new_front_door(door: Organisation, *, kind, url, dedupe, subject, body
     people = routing.people_to_tell(routing.Target(door, None, "front_door"))
     for user in people:
         notify_user(recipient=user, kind=kind, url=url, dedupe_key=f"{dedupe}:{user.pk}", subject=subject,
-                    body=body, context=context(user.language or "en"))  # fmt: skip
+                    body=body, context={k: in_language(lambda lang, k=k: context(lang)[k]) for k in context("en")})  # fmt: skip
     if not people and door.safeguarding_email:
         notify_address(to=door.safeguarding_email, subject=subject, body=body, url=url,
                        dedupe_key=f"{dedupe}:org:{door.pk}", context=context("en"))  # fmt: skip
@@ -398,7 +399,7 @@ def _end_lead_coordinators(child, from_la, to_la, door, now) -> list[Allocation]
                     "A child you were lead coordinator for has moved to %(area)s. Your role has ended; the front "
                     "door there, %(to)s, decides on a new lead coordinator. The child's history is kept."
                 ),
-                context={"area": _in(area_to, user.language), "to": _in(to_names, user.language)},
+                context={"area": in_language(partial(_in, area_to)), "to": in_language(partial(_in, to_names))},
             )
     return ended
 
@@ -434,6 +435,6 @@ def _withdraw_proposals(child, to_la, door, now) -> list[LeadCoordinatorProposal
                     "A child waiting for a lead coordinator has moved to %(area)s. Cylch has withdrawn the proposal; "
                     "the front door there, %(to)s, decides instead."
                 ),
-                context={"area": _in(area_to, manager.language), "to": _in(to_names, manager.language)},
+                context={"area": in_language(partial(_in, area_to)), "to": in_language(partial(_in, to_names))},
             )
     return withdrawn

@@ -148,6 +148,9 @@ class Rule:
     def text(self, key: str, language: str) -> str:
         return getattr(self, key)["cy" if language == "cy" else "en"]
 
+    def title_in(self, language: str) -> str:
+        return self.text("title", language)
+
     @cached_property  # asked about a thousand times a batch; a rule never changes once loaded
     def reads(self) -> frozenset[str]:
         """Every code the rule looks at: an event with another code cannot change its result."""

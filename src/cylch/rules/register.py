@@ -17,7 +17,7 @@ from cylch.core.bulk import id_chunks
 from cylch.events.models import Event
 from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
 from cylch.identity.selectors import age_on
-from cylch.notify.services import notify_user
+from cylch.notify.services import in_language, notify_user
 from cylch.rules import routing
 from cylch.rules.engine import STATUS_CODES, Child
 
@@ -266,7 +266,7 @@ def _tell_about(event: Event, child: Person, responsible: tuple[User | None, obj
                     "%(organisation)s has recorded something about the household of a child you are responsible for. Open the child's record to see it."
                 )
             ),
-            context={"organisation": event.organisation.name(user.language)},
+            context={"organisation": in_language(event.organisation.name)},
         )
         told += 1
     return told

@@ -28,7 +28,7 @@ from cylch.access.models import User
 from cylch.events.models import Event
 from cylch.identity.models import Person, PersonLink
 from cylch.identity.signals import link_undone
-from cylch.notify.services import notify_address, notify_user
+from cylch.notify.services import in_language, notify_address, notify_user
 from cylch.rules import routing
 from cylch.rules.models import Alert, AlertEvidence, AlertStep
 from cylch.rules.selectors import rule_of
@@ -93,7 +93,7 @@ def _tell_owner(alert: Alert, count: int, link: PersonLink) -> None:
                 "person and are now on their own record (moved: %(count)s). Open the alert and decide whether it "
                 "still stands: %(title)s."
             ),
-            context={"count": count, "title": rule.text("title", user.language) if rule else alert.rule_id},
+            context={"count": count, "title": in_language(rule.title_in) if rule else alert.rule_id},
         )
     if not people and alert.owner_organisation.safeguarding_email:
         notify_address(

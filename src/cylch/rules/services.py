@@ -29,7 +29,7 @@ from cylch.governance.models import ApprovalKind, ApprovalRequest
 from cylch.identity.households import homes_with_merged
 from cylch.identity.models import Household, Person
 from cylch.notify.services import gathering as notify_gathering
-from cylch.notify.services import notify_address, notify_user
+from cylch.notify.services import in_language, notify_address, notify_user
 from cylch.rules import routing
 from cylch.rules.engine import Finding, evaluate
 from cylch.rules.models import (
@@ -160,7 +160,7 @@ def _notify_raised(r: Raised, told: dict[int, list[User]], now: datetime) -> Non
                     "Open it to see the evidence and acknowledge it by %(due)s."
                 ),
                 context={
-                    "title": rule.text("title", user.language),
+                    "title": in_language(rule.title_in),
                     "due": timezone.localtime(alert.acknowledge_by).strftime("%d/%m/%Y %H:%M"),
                 },
             )
@@ -244,7 +244,7 @@ def _add_evidence_all(updates: list[tuple[Alert, Rule, Finding, set[int]]], now:
                         dedupe_key=f"alert:{alert.public_id}:updated:{now.isoformat()}:{user.pk}",
                         subject=_("New evidence on an alert: %(title)s"),
                         body=_("More records have been added to an open alert: %(title)s. Open it to see what is new."),
-                        context={"title": rule.text("title", user.language)},
+                        context={"title": in_language(rule.title_in)},
                     )
                 alert.last_notified_at = now
     update_rows(Alert, [t[0] for t in todo], ["counts", "evidence_updated_at", "last_notified_at"])
@@ -641,8 +641,8 @@ def _feed_back(alert: Alert, actor: User) -> int:
                 subject=_("What happened: %(title)s"),
                 body=_("Something your organisation recorded was part of an alert: %(title)s.\nOutcome: %(outcome)s."),
                 context={
-                    "title": pack_rule.text("title", user.language) if pack_rule else alert.rule_id,
-                    "outcome": _outcome_label(alert.outcome, user.language),
+                    "title": in_language(pack_rule.title_in) if pack_rule else alert.rule_id,
+                    "outcome": AlertOutcome(alert.outcome).label,
                 },
             )
         if not people and org.safeguarding_email:
@@ -657,13 +657,6 @@ def _feed_back(alert: Alert, actor: User) -> int:
             )
         told += 1
     return told
-
-
-def _outcome_label(value: str, language: str) -> str:
-    from django.utils import translation
-
-    with translation.override(language or "en"):
-        return str(AlertOutcome(value).label)
 
 
 def alert_close(*, alert: Alert, user: User, note: str = "") -> Alert:
@@ -714,7 +707,7 @@ def alerts_sweep(*, now: datetime | None = None) -> int:
                         "An alert for a child was due to be acknowledged by %(due)s and has not been. Please make sure someone picks it up."
                     ),
                     context={
-                        "title": rule.text("title", manager.language) if rule else alert.rule_id,
+                        "title": in_language(rule.title_in) if rule else alert.rule_id,
                         "due": timezone.localtime(alert.acknowledge_by).strftime("%d/%m/%Y %H:%M"),
                     },
                 )

@@ -53,6 +53,12 @@ def quoted(text) -> str:
 
 
 @register.filter
+def read_in(notice, language: str) -> tuple[str, str]:
+    """A notice's (subject, body) in the page's language."""
+    return notice.read_in(language or "en")
+
+
+@register.filter
 def local_name(thing) -> str:
     """An organisation's or authority's name in the page's language (Welsh where it has one)."""
     from django.utils.translation import get_language
