@@ -68,7 +68,7 @@ def test_report_in_welsh_decide_and_see_the_outcome(page, demo_hub):
         ]
     )
     expect(upload).to_contain_text("2 o ffeiliau wedi'u dewis")
-    page.locator("#id_immediate_danger").check()  # "Na" (no)
+    page.locator("#id_immediate_danger_no").check()  # "Na" (no)
     page.get_by_role("button", name="Anfon adroddiad").click()
 
     expect(page.get_by_role("heading", name="Adroddiad wedi'i anfon")).to_be_visible()

@@ -19,4 +19,8 @@ def cylch(request):
         "demo_mode": settings.DEMO_MODE,
         "user_organisation_name": org.name(get_language()) if org else "",
         "front_door_roles": {r.value for r in FRONT_DOOR_ROLES},
+        # Every page has it (a view's own overrides this), so the base page's title can ask for
+        # it: a failed lookup is logged at DEBUG with the page's whole context, a one-time
+        # password included (tests/test_safe_exports.py).
+        "form_errors": (),
     }
