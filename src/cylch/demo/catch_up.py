@@ -27,9 +27,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cylch.notify.models import Notification, OutboxMessage
-from cylch.rules.models import Alert, AlertEvidence, AlertOutcome, AlertRecipient, AlertStatus, AlertStep
+from cylch.rules.models import Alert, AlertEvidence, AlertRecipient, AlertStatus, AlertStep
 from cylch.rules.pack import all_packs
-from cylch.rules.routing import acknowledge_by
 
 RECENT = timedelta(days=14)  # younger than this, an alert is still today's work
 RATE_DAYS = 91  # the window whose alerts set each authority's rate per quarter
@@ -69,7 +68,8 @@ def _date(history, now: datetime, scenario_people: set[int]) -> int:
             continue
         if {c.pk for c in a.children.all()} & scenario_people:
             continue
-        steps += _work(history, a, rules[a.rule_id], came + timedelta(minutes=history.rng.randrange(1, 30)))
+        raised = came + timedelta(minutes=history.rng.randrange(1, 30))
+        steps += history.work_alert(a, a.local_authority.code, rules[a.rule_id], raised)
         changed.append(a)
     Alert.objects.bulk_update(
         changed,
@@ -86,33 +86,6 @@ def _date(history, now: datetime, scenario_people: set[int]) -> int:
     for a in changed:
         OutboxMessage.objects.filter(dedupe_key__startswith=f"alert:{a.public_id}:").delete()
     return len(changed)
-
-
-def _work(history, a: Alert, rule, raised: datetime) -> list[AlertStep]:
-    """``a`` raised at ``raised``, then worked as far as the demo's day allows; its new steps."""
-    rng, la, end = history.rng, a.local_authority.code, history.end_moment
-    deadline = acknowledge_by(rule.acknowledge, raised)
-    span = max(deadline - raised, timedelta(hours=1))
-    on_time = history.chance(la, "alert_ack", timezone.localtime(raised).date())
-    ack = raised + (span * rng.uniform(0.1, 0.95) if on_time else span + timedelta(hours=rng.randrange(2, 120)))
-    a.raised_at = a.evidence_updated_at = a.last_notified_at = raised
-    a.acknowledge_by = deadline
-    if ack > end:
-        return []
-    worker = history.worker(la)
-    a.status, a.acknowledged_at, a.acknowledged_by = AlertStatus.ACKNOWLEDGED, ack, worker
-    steps = [AlertStep(alert=a, at=ack, actor=worker, action="acknowledged")]
-    actioned = ack + timedelta(hours=rng.randrange(2, 24 * 12))
-    if actioned > end:
-        return steps
-    a.outcome = rng.choices(list(AlertOutcome.values), [22, 14, 24, 10, 20, 10])[0]
-    a.status, a.actioned_at, a.actioned_by = AlertStatus.ACTIONED, actioned, worker
-    steps.append(AlertStep(alert=a, at=actioned, actor=worker, action="outcome", detail={"outcome": a.outcome}))
-    closed = actioned + timedelta(hours=rng.randrange(1, 72))
-    if closed <= end:
-        a.status, a.closed_at, a.closed_by = AlertStatus.CLOSED, closed, worker
-        steps.append(AlertStep(alert=a, at=closed, actor=worker, action="closed"))
-    return steps
 
 
 def _fill(history, now: datetime) -> int:

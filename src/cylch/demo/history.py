@@ -844,32 +844,13 @@ class History:
             raised = self.moment(self.working_day(lo, hi), 0, 24)
             if raised > self.end_moment:
                 continue
-            deadline = acknowledge_by(rule.acknowledge, raised)
-            span = max(deadline - raised, timedelta(hours=1))
-            on_time = self.chance(la, "alert_ack", timezone.localtime(raised).date())
-            ack = raised + (span * rng.uniform(0.1, 0.95) if on_time else span + timedelta(hours=rng.randrange(2, 120)))
-            worker = self.worker(la)
             a = Alert(
                 public_id=self.pb.uuid(), rule_id=rule.id, pack=pack.label, scope_key=f"history:{self.pb.uuid().hex}",
                 household_id=child.household, local_authority=d.las[la], severity=rule.severity,
-                status=AlertStatus.RAISED, raised_at=raised, evidence_updated_at=raised, acknowledge_by=deadline,
-                owner_organisation=cs, last_notified_at=raised,
+                status=AlertStatus.RAISED, owner_organisation=cs,
             )  # fmt: skip
             steps = [AlertStep(alert=a, at=raised, action="raised", detail={"owner": cs.code, "part": "front_door"})]
-            if ack <= self.end_moment:
-                a.status, a.acknowledged_at, a.acknowledged_by = AlertStatus.ACKNOWLEDGED, ack, worker
-                steps.append(AlertStep(alert=a, at=ack, actor=worker, action="acknowledged"))
-                actioned = ack + timedelta(hours=rng.randrange(2, 24 * 12))
-                if actioned <= self.end_moment:
-                    outcome = rng.choices(list(AlertOutcome.values), [22, 14, 24, 10, 20, 10])[0]
-                    a.status, a.actioned_at, a.actioned_by, a.outcome = AlertStatus.ACTIONED, actioned, worker, outcome
-                    steps.append(
-                        AlertStep(alert=a, at=actioned, actor=worker, action="outcome", detail={"outcome": outcome})
-                    )
-                    closed = actioned + timedelta(hours=rng.randrange(1, 72))
-                    if closed <= self.end_moment:
-                        a.status, a.closed_at, a.closed_by = AlertStatus.CLOSED, closed, worker
-                        steps.append(AlertStep(alert=a, at=closed, actor=worker, action="closed"))
+            steps += self.work_alert(a, la, rule, raised)
             rows.append((a, child.pk, steps))
         Alert.objects.bulk_create([a for a, _c, _s in rows], batch_size=2000)
         Alert.children.through.objects.bulk_create(
@@ -877,6 +858,33 @@ class History:
         )
         AlertStep.objects.bulk_create([s for _a, _c, steps in rows for s in steps], batch_size=5000)
         return len(rows)
+
+    def work_alert(self, a: Alert, la: str, rule, raised: datetime) -> list[AlertStep]:
+        """``a`` raised at ``raised``, then acknowledged on time or late, given an outcome and
+        closed, as far as the demo's day allows. Sets its times; returns the steps after "raised"."""
+        rng = self.rng
+        deadline = acknowledge_by(rule.acknowledge, raised)
+        span = max(deadline - raised, timedelta(hours=1))
+        on_time = self.chance(la, "alert_ack", timezone.localtime(raised).date())
+        ack = raised + (span * rng.uniform(0.1, 0.95) if on_time else span + timedelta(hours=rng.randrange(2, 120)))
+        a.raised_at = a.evidence_updated_at = a.last_notified_at = raised
+        a.acknowledge_by = deadline
+        if ack > self.end_moment:
+            return []
+        worker = self.worker(la)
+        a.status, a.acknowledged_at, a.acknowledged_by = AlertStatus.ACKNOWLEDGED, ack, worker
+        steps = [AlertStep(alert=a, at=ack, actor=worker, action="acknowledged")]
+        actioned = ack + timedelta(hours=rng.randrange(2, 24 * 12))
+        if actioned > self.end_moment:
+            return steps
+        a.outcome = rng.choices(list(AlertOutcome.values), [22, 14, 24, 10, 20, 10])[0]
+        a.status, a.actioned_at, a.actioned_by = AlertStatus.ACTIONED, actioned, worker
+        steps.append(AlertStep(alert=a, at=actioned, actor=worker, action="outcome", detail={"outcome": a.outcome}))
+        closed = actioned + timedelta(hours=rng.randrange(1, 72))
+        if closed <= self.end_moment:
+            a.status, a.closed_at, a.closed_by = AlertStatus.CLOSED, closed, worker
+            steps.append(AlertStep(alert=a, at=closed, actor=worker, action="closed"))
+        return steps
 
     # --- writing -------------------------------------------------------------------------------
     def write(self) -> None:
