@@ -26,6 +26,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from cylch.demo.history import quarter_start
 from cylch.notify.models import Notification, OutboxMessage
 from cylch.rules.models import Alert, AlertEvidence, AlertRecipient, AlertStatus, AlertStep
 from cylch.rules.pack import all_packs
@@ -95,7 +96,7 @@ def _fill(history, now: datetime) -> int:
     for la, raised, key in rows:
         if not key.startswith("history:") and raised >= now - timedelta(days=RATE_DAYS):
             rate[la] += 1
-        held[la, _quarter(timezone.localtime(raised).date())] += 1
+        held[la, quarter_start(timezone.localtime(raised).date())] += 1
     made = 0
     for la in sorted(rate):
         if la not in history.pb.d.las or not history.by_la.get(la):
@@ -107,14 +108,10 @@ def _fill(history, now: datetime) -> int:
     return made
 
 
-def _quarter(day: date) -> date:
-    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
 def _quarters(first: date, last: date):
     """(first day, last day shown) of each quarter from ``first`` to the one holding ``last``."""
     start = first
     while start <= last:
-        following = _quarter(start + timedelta(days=95))
+        following = quarter_start(start + timedelta(days=95))
         yield start, min(following - timedelta(days=1), last)
         start = following

@@ -178,9 +178,9 @@ class Child:
 class History:
     def __init__(self, pb: PopulationBuilder, exclude: set[int]):
         self.pb, self.rng, self.as_of = pb, pb.rng, pb.as_of
-        first = _quarter_start(self.as_of)
+        first = quarter_start(self.as_of)
         for _ in range(7):
-            first = _quarter_start(first - timedelta(days=1))
+            first = quarter_start(first - timedelta(days=1))
         self.shown_from = first  # the first of the dashboard's 8 quarters
         self.start = first - timedelta(days=273)  # a lead-in: registrations already running
         self.exclude = exclude
@@ -921,7 +921,7 @@ def _stamps_as_given(*models) -> Iterator[None]:
             f.auto_now, f.auto_now_add = now, add
 
 
-def _quarter_start(day: date) -> date:
+def quarter_start(day: date) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
