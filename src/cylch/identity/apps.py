@@ -7,6 +7,6 @@ class IdentityConfig(AppConfig):
     verbose_name = "People, households and linkage"
 
     def ready(self) -> None:
-        from cylch.identity import events
+        from cylch.identity import events, notices  # noqa: F401  (whom persons' notices are about)
 
         events.register()

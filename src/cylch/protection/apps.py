@@ -8,7 +8,7 @@ class ProtectionConfig(AppConfig):
 
     def ready(self):
         from cylch.access.selectors import register_involvement
-        from cylch.protection import receivers  # noqa: F401  (a significant change needs the assessment reviewed)
+        from cylch.protection import notices, receivers  # noqa: F401  (whom meetings' notices are about; a significant change needs the assessment reviewed)
         from cylch.protection.involvement import taking_part
 
         register_involvement(taking_part)

@@ -50,12 +50,9 @@ def responsible(deadline: Deadline) -> list[User]:
 
 
 def _context(deadline: Deadline) -> dict:
-    child = deadline.episode.child
-    return {
-        "what": DueKind(deadline.kind).label,
-        "due": deadline.due_on.strftime("%d/%m/%Y"),
-        "child": f"{child.given_name} {child.family_name}".strip(),
-    }
+    """The email goes wherever the address does, so it names no child: the link does, and the
+    notices page names the child to those who may see them (``protection.notices``)."""
+    return {"what": DueKind(deadline.kind).label, "due": deadline.due_on.strftime("%d/%m/%Y")}
 
 
 def sweep(*, now=None) -> SweepResult:
@@ -71,7 +68,7 @@ def sweep(*, now=None) -> SweepResult:
         with transaction.atomic():
             for person in responsible(deadline):
                 notify_user(recipient=person, kind="protection_due", subject=_("Due by %(due)s: %(what)s"),
-                            body=_("%(what)s for %(child)s is due by %(due)s."), url=url,
+                            body=_("%(what)s is due by %(due)s."), url=url,
                             dedupe_key=f"deadline:{deadline.pk}:warn:{person.pk}", context=_context(deadline))  # fmt: skip
             Deadline.objects.filter(pk=deadline.pk).update(warned_at=now)
             result.warned += 1
@@ -81,7 +78,7 @@ def sweep(*, now=None) -> SweepResult:
         with transaction.atomic():
             for person in people.values():
                 notify_user(recipient=person, kind="protection_overdue", subject=_("Overdue: %(what)s"),
-                            body=_("%(what)s for %(child)s was due by %(due)s and has not happened. "
+                            body=_("%(what)s was due by %(due)s and has not happened. "
                                    "Please make sure it is arranged now, or record why not."),
                             url=url, dedupe_key=f"deadline:{deadline.pk}:escalate:{person.pk}", context=_context(deadline))  # fmt: skip
             Deadline.objects.filter(pk=deadline.pk).update(escalated_at=now)

@@ -525,13 +525,21 @@ def _pass_to_allocated_workers(report: Report) -> int:
         allocations = Allocation.objects.filter(person=subject.person, practitioner__isnull=False).filter(
             Q(to_date__isnull=True) | Q(to_date__gte=today)
         )
-        for allocation in allocations.select_related("practitioner"):
+        for allocation in allocations.select_related("practitioner__organisation"):
+            # The report is on the child's record as "report received"; only the front door that
+            # may decide it can open its triage page, so anyone else is sent to the record.
+            try:
+                check_may_decide(user=allocation.practitioner, report=report)
+                url = reverse("reports:triage", args=[report.reference])
+            except PermissionDenied:
+                url = reverse("identity:person", args=[subject.person.public_id])
+            # The email names no child: the notices page does, for those who may see them.
             notify_user(
-                recipient=allocation.practitioner, kind="report_passed_on", url=reverse("reports:triage", args=[report.reference]),
+                recipient=allocation.practitioner, kind="report_passed_on", url=url,
                 dedupe_key=f"report:{report.reference}:passed:{allocation.pk}",
-                subject=_("New report about %(name)s: %(reference)s"),
-                body=_("Report %(reference)s is about %(name)s, who is allocated to you. The front door has passed it to you to act on."),
-                context={"reference": report.reference, "name": subject.person.display_name},
+                subject=_("A report passed to you: %(reference)s"),
+                body=_("Report %(reference)s is about a child allocated to you. The front door has passed it to you to act on."),
+                context={"reference": report.reference},
             )  # fmt: skip
             told += 1
     return told
