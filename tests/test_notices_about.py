@@ -3,7 +3,6 @@ who may see the child's details, for deadlines, meetings and reports passed on a
 
 from __future__ import annotations
 
-
 import pytest
 from django.urls import reverse
 
