@@ -494,3 +494,33 @@ def _scenario_people() -> set[int]:
 
     names = {"Prydderch", "Morgan", "Owen", "Parry", "Davies", "Roberts", "Bevan", "Walsh"}
     return set(Person.objects.filter(family_name__in=names).values_list("pk", flat=True))
+
+
+def test_every_notice_in_the_demo_opens_for_the_person_it_was_sent_to(demo, client):
+    """A notice's link is the way in to what it is about (a report passed to a lead coordinator
+    once linked to the front door's triage page, which only the front door may open:
+    ``test_notices_about``). Every notice the demo holds, one of each kind per recipient's role,
+    opens for its recipient, and an alert's notice names the alert's children on the page."""
+    from cylch.notify.inbox import whom
+    from cylch.notify.models import Notification
+    from cylch.rules.models import Alert
+
+    seen: set[tuple[str, str]] = set()
+    opened = 0
+    for notice in Notification.objects.exclude(url="").select_related("recipient").order_by("pk"):
+        key = (notice.kind, notice.recipient.role)
+        if key in seen:
+            continue
+        seen.add(key)
+        client.force_login(notice.recipient)
+        response = client.get(notice.url, follow=True)
+        assert response.status_code == 200, (notice.kind, notice.recipient.role, notice.url)
+        opened += 1
+    assert opened >= 5, seen
+    assert {"alert_raised", "protection_invitation", "register_change"} <= {k for k, _r in seen}, seen
+    alerted = Notification.objects.filter(kind="alert_raised").select_related("recipient").first()
+    assert whom(alerted.recipient, [alerted]) == {
+        alerted.pk: ", ".join(
+            c.display_name for c in Alert.objects.get(public_id=alerted.url.split("/")[2]).children.all()
+        )
+    }
