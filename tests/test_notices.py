@@ -97,3 +97,27 @@ def test_a_notice_reads_in_the_language_of_the_page_even_one_made_before_the_rea
     page = client.get(reverse("notify:notices")).content.decode()
     assert f"Rhybudd: {rule.title['cy']}" in page and f"Alert: {rule.title['en']}" not in page
     assert "Made in English only" in page and old.texts == {}
+
+
+def test_dates_in_notices_are_written_out_with_their_weekday_in_each_language(prydderch):
+    """"Due by 08/12/2026" reads as August to some; a deadline's day of the week catches a
+    misread date. Welsh places it mid-sentence ("erbyn dydd Mawrth ..."), so "dydd" is lower case."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import translation
+
+    from cylch.notify.services import at_moment, on_day
+
+    day, moment = date(2026, 12, 8), datetime(2026, 7, 7, 13, 5, tzinfo=ZoneInfo("UTC"))
+    said = {}
+    for language in ("en", "cy"):
+        with translation.override(language):
+            said[language] = (str(on_day(day)), str(on_day(day, weekday=False)), str(at_moment(moment)))
+    assert said["en"] == ("Tuesday 8 December 2026", "8 December 2026", "Tuesday 7 July 2026, 14:05")
+    assert said["cy"] == ("dydd Mawrth 8 Rhagfyr 2026", "8 Rhagfyr 2026", "dydd Mawrth 7 Gorffennaf 2026, 14:05")
+    sw = prydderch.staff.social_worker
+    notice = notify_user(recipient=sw, kind="test", subject=gettext_lazy("Due by %(due)s: %(what)s"),
+                         body=gettext_lazy("%(what)s is due by %(due)s."), context={"due": on_day(day), "what": "X"})  # fmt: skip
+    assert notice.texts["en"][1] == "X is due by Tuesday 8 December 2026."
+    assert notice.texts["cy"][1] == "X: y dyddiad olaf yw dydd Mawrth 8 Rhagfyr 2026."

@@ -90,7 +90,7 @@ def test_the_managers_are_told_five_working_days_before_and_once_when_it_passes(
     assert rr.rights_requests_sweep(now=warn) == 1
     assert rr.rights_requests_sweep(now=warn + timedelta(days=1)) == 0
     notice = Notification.objects.get(recipient=p.staff.team_manager, kind="rights_request_soon")
-    assert "02/12/2026" in notice.subject  # in Welsh: Aled reads Cylch in Welsh
+    assert "dydd Mercher 2 Rhagfyr 2026" in notice.subject  # in Welsh: Aled reads Cylch in Welsh
     assert OutboxMessage.objects.filter(to=p.staff.team_manager.email).exists()
     late = timezone.make_aware(timezone.datetime(2026, 12, 3, 9))
     assert rr.rights_requests_sweep(now=late) == 1

@@ -46,7 +46,7 @@ def break_glass_open(*, user: User, person, reason: str, ip_address: str = "") -
 
     The organisation's safeguarding leads are notified at once, in their own language.
     """
-    from cylch.notify.services import in_language, notify_address, notify_user
+    from cylch.notify.services import at_moment, in_language, notify_address, notify_user
 
     reason = (reason or "").strip()
     if len(reason) < 10:
@@ -81,7 +81,7 @@ def break_glass_open(*, user: User, person, reason: str, ip_address: str = "") -
         context = {
             "who": user.get_full_name() or user.username,
             "role": in_language(lambda _language: user.get_role_display()),
-            "when": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
+            "when": at_moment(now),
             "reason": reason,
         }
         told = 0

@@ -29,7 +29,7 @@ from cylch.core.calendar import is_working_day, working_days_between
 from cylch.governance.approvals import team_managers
 from cylch.governance.models import RequesterRelationship, RightsRequest, RightsRequestKind
 from cylch.governance.rights import may_answer_requests, person_for_rights
-from cylch.notify.services import in_language, notify_address, notify_user
+from cylch.notify.services import in_language, notify_address, notify_user, on_day
 
 WARN_WORKING_DAYS = 5
 WARN_HORIZON_DAYS = 14  # calendar days that surely hold five working days, bank holidays included
@@ -255,7 +255,7 @@ BODIES = {
 
 def _tell(request: RightsRequest, what: str, now: datetime) -> None:
     url = reverse("governance:rights-request", args=[request.public_id])
-    context = {"due": request.deadline.strftime("%d/%m/%Y"), "received": request.received_on.strftime("%d/%m/%Y"),
+    context = {"due": on_day(request.deadline), "received": on_day(request.received_on, weekday=False),
                "kind": in_language(lambda _language: request.get_kind_display())}  # fmt: skip
     managers = list(team_managers(request.organisation))
     for manager in managers:

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from cylch.access.models import User
@@ -38,6 +38,24 @@ class in_language:
 
     def __str__(self) -> str:
         return str(self.fn((translation.get_language() or "en")[:2]))
+
+
+def on_day(day: date, *, weekday: bool = True) -> in_language:
+    """A date in words in the reader's language, "Tuesday 8 December 2026" ("dydd Mawrth 8 Rhagfyr
+    2026"): 08/12/2026 reads as August to some, and a deadline's weekday catches a misread date.
+    Welsh sentences place it mid-sentence, so "dydd" is not capitalised."""
+    return in_language(lambda language: _in_words(day, "l j F Y" if weekday else "j F Y", language))
+
+
+def at_moment(moment: datetime) -> in_language:
+    """A time in words, as :func:`on_day` with the local time: "Tuesday 8 December 2026, 14:00"."""
+    return in_language(lambda language: _in_words(timezone.localtime(moment), "l j F Y, H:i", language))
+
+
+def _in_words(value, pattern: str, language: str) -> str:
+    with translation.override(language):
+        text = formats.date_format(value, pattern)
+    return "dydd " + text[5:] if language == "cy" and text.startswith("Dydd ") else text
 
 
 def notify_user(

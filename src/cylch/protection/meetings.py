@@ -25,7 +25,7 @@ from cylch.access.models import Organisation, User
 from cylch.access.roles import OrganisationKind, Role
 from cylch.core.calendar import add_working_days, is_working_day
 from cylch.identity.selectors import age_on
-from cylch.notify.services import notify_address, notify_user
+from cylch.notify.services import at_moment, notify_address, notify_user, on_day
 from cylch.protection import timescales
 from cylch.protection.involved import organisations_involved, parents_of
 from cylch.protection.models import (
@@ -315,8 +315,8 @@ def send_invitations(meeting: Meeting, *, user: User) -> int:
     url = reverse("protection:meeting", args=[meeting.public_id])
     with transaction.atomic():
         for inv in pending:
-            context = {"meeting": MeetingKind(meeting.kind).label, "when": when.strftime("%d/%m/%Y %H:%M"),
-                       "due": inv.report_due_on.strftime("%d/%m/%Y") if inv.report_due_on else ""}  # fmt: skip
+            context = {"meeting": MeetingKind(meeting.kind).label, "when": at_moment(when),
+                       "due": on_day(inv.report_due_on) if inv.report_due_on else ""}  # fmt: skip
             body = (_("You are invited to this meeting: %(meeting)s, on %(when)s. Please send your agency's written report "
                       "through Cylch by %(due)s.") if inv.report_requested and inv.report_due_on
                     else _("You are invited to this meeting: %(meeting)s, on %(when)s."))  # fmt: skip
@@ -652,7 +652,7 @@ def circulate(meeting: Meeting, document: str, *, user: User, channels: dict[int
             # Lazy values: an email to someone outside Cylch is written in Welsh and English, each
             # part in its own language.
             context = {"document": label, "meeting": MeetingKind(meeting.kind).label,
-                       "held": timezone.localtime(meeting.held_at).strftime("%d/%m/%Y"),
+                       "held": on_day(timezone.localtime(meeting.held_at).date(), weekday=False),
                        "text": lazy(document_text, str)(meeting, document)}  # fmt: skip
             subject = _("%(document)s: %(meeting)s of %(held)s")
             people = _people_at(inv)

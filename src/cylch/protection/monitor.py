@@ -16,7 +16,7 @@ from cylch.access.audit import audit_record
 from cylch.access.models import User
 from cylch.access.roles import Role
 from cylch.core.calendar import add_working_days
-from cylch.notify.services import notify_user
+from cylch.notify.services import notify_user, on_day
 from cylch.protection.models import Deadline, DueKind, Invitee
 from cylch.protection.timescales import WARN_WORKING_DAYS
 
@@ -52,7 +52,7 @@ def responsible(deadline: Deadline) -> list[User]:
 def _context(deadline: Deadline) -> dict:
     """The email goes wherever the address does, so it names no child: the link does, and the
     notices page names the child to those who may see them (``protection.notices``)."""
-    return {"what": DueKind(deadline.kind).label, "due": deadline.due_on.strftime("%d/%m/%Y")}
+    return {"what": DueKind(deadline.kind).label, "due": on_day(deadline.due_on)}
 
 
 def sweep(*, now=None) -> SweepResult:

@@ -30,7 +30,7 @@ from cylch.identity.models import Household, Person
 from cylch.identity.names import fold
 from cylch.identity.selectors import current_household, unique_exact_match
 from cylch.identity.services import agency_record_upsert, household_add_member
-from cylch.notify.services import notify_address, notify_user
+from cylch.notify.services import notify_address, notify_user, on_day
 from cylch.reports import reference as refs
 from cylch.reports.models import BodyMapMark, Channel, Outcome, Report, ReportSubject, Status, SubjectRole
 from cylch.reports.selectors import on_queue_of
@@ -395,7 +395,7 @@ def _acknowledge(report: Report) -> None:
             "You will hear what happens by %(due)s. If you do not, contact the front door and quote your reference.\n"
             "If a child is in immediate danger, call 999."
         ),
-        context={"reference": report.reference, "due": report.feedback_due_on.strftime("%d/%m/%Y")},
+        context={"reference": report.reference, "due": on_day(report.feedback_due_on)},
     )
     for subject in report.subjects.filter(role=SubjectRole.CHILD).select_related("person", "agency_record"):
         org = report.maker_organisation or front_door_for(report.local_authority)

@@ -42,7 +42,7 @@ from cylch.access.models import LocalAuthority, Organisation, User
 from cylch.access.roles import OrganisationKind, Role
 from cylch.identity.models import Allocation, AllocationKind, HouseholdMembership, Person
 from cylch.identity.selectors import age_on, current_household
-from cylch.notify.services import in_language, notify_address, notify_user
+from cylch.notify.services import at_moment, in_language, notify_address, notify_user
 from cylch.rules import routing
 from cylch.rules.coordinator import lead_coordinator_check
 from cylch.rules.models import (
@@ -269,7 +269,7 @@ def _hand_over(alert, child, from_la, to_la, door, ended_orgs, move, now) -> Non
         ),
         context=lambda lang: {"title": _title(alert, rule, lang), "area": _in(area_from, lang),
                               "from": _in(from_names, lang),
-                              "due": timezone.localtime(alert.acknowledge_by).strftime("%d/%m/%Y %H:%M")},
+                              "due": at_moment(alert.acknowledge_by).fn(lang)},
     )  # fmt: skip
 
 
@@ -353,12 +353,14 @@ def _share(alert, child, from_la, to_la, door, move, now) -> bool:
 def _tell_new_front_door(door: Organisation, *, kind, url, dedupe, subject, body, context) -> None:
     """The new front door's duty staff and managers (as an alert is raised to it), else its mailbox."""
     people = routing.people_to_tell(routing.Target(door, None, "front_door"))
+    # Each value in the language it is written in: the mailbox's email is in Welsh and English.
+    lazily = {k: in_language(lambda lang, k=k: context(lang)[k]) for k in context("en")}
     for user in people:
         notify_user(recipient=user, kind=kind, url=url, dedupe_key=f"{dedupe}:{user.pk}", subject=subject,
-                    body=body, context={k: in_language(lambda lang, k=k: context(lang)[k]) for k in context("en")})  # fmt: skip
+                    body=body, context=lazily)  # fmt: skip
     if not people and door.safeguarding_email:
         notify_address(to=door.safeguarding_email, subject=subject, body=body, url=url,
-                       dedupe_key=f"{dedupe}:org:{door.pk}", context=context("en"))  # fmt: skip
+                       dedupe_key=f"{dedupe}:org:{door.pk}", context=lazily)  # fmt: skip
 
 
 def _end_lead_coordinators(child, from_la, to_la, door, now) -> list[Allocation]:

@@ -28,8 +28,8 @@ from cylch.governance.approvals import hold
 from cylch.governance.models import ApprovalKind, ApprovalRequest
 from cylch.identity.households import homes_with_merged
 from cylch.identity.models import Household, Person
+from cylch.notify.services import at_moment, in_language, notify_address, notify_user
 from cylch.notify.services import gathering as notify_gathering
-from cylch.notify.services import in_language, notify_address, notify_user
 from cylch.rules import routing
 from cylch.rules.engine import Finding, evaluate
 from cylch.rules.models import (
@@ -161,7 +161,7 @@ def _notify_raised(r: Raised, told: dict[int, list[User]], now: datetime) -> Non
                 ),
                 context={
                     "title": in_language(rule.title_in),
-                    "due": timezone.localtime(alert.acknowledge_by).strftime("%d/%m/%Y %H:%M"),
+                    "due": at_moment(alert.acknowledge_by),
                 },
             )
         if not people and target.organisation.safeguarding_email:
@@ -708,7 +708,7 @@ def alerts_sweep(*, now: datetime | None = None) -> int:
                     ),
                     context={
                         "title": in_language(rule.title_in) if rule else alert.rule_id,
-                        "due": timezone.localtime(alert.acknowledge_by).strftime("%d/%m/%Y %H:%M"),
+                        "due": at_moment(alert.acknowledge_by),
                     },
                 )
             alert.escalated_at = now
