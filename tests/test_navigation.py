@@ -52,3 +52,26 @@ def test_the_menu_in_welsh(prydderch, client, demo_hub):
     words = [w for _h, w, _a in menu(client, prydderch.staff.team_manager, language="cy")]
     assert words[0] == "Dod o hyd i berson" and "Find a person" not in words
     assert len(words) == 13 and all(w for w in words)
+
+
+def test_every_item_shown_opens_for_each_role_and_is_not_turned_away(prydderch, client, demo_hub):
+    """A board analyst was shown "Find a person", which sent them straight to the measures, and
+    "Imports", for records a board does not hold. Every item a role is shown opens for it, where
+    it was sent."""
+    from cylch.access.roles import Role
+    from tests import factories
+
+    org = factories.organisation(code="mww-board", kind="safeguarding_board", name_en="MWW board", name_cy="Bwrdd CGC",
+                                 local_authority=None)  # fmt: skip
+    org.board_area = prydderch.places.mid_and_west_wales
+    org.save()
+    board = factories.demo_practitioner(username="nav.board", role=Role.BOARD_ANALYST, organisation=org)
+    panel = factories.demo_practitioner(username="nav.panel", role=Role.REVIEW_PANEL, organisation=org)
+    for user in (board, panel):
+        words = [w for _h, w, _a in menu(client, user, "/notices/")]
+        assert "Find a person" not in words and "Imports" not in words, words
+    staff = prydderch.staff
+    for user in (board, panel, staff.health_visitor, staff.team_manager, staff.police_officer, staff.housing_officer):
+        for href, words, _a in menu(client, user, "/notices/"):
+            response = client.get(href)
+            assert response.status_code == 200, (user.role, words, href, response.status_code)

@@ -100,7 +100,7 @@ def test_a_notice_reads_in_the_language_of_the_page_even_one_made_before_the_rea
 
 
 def test_dates_in_notices_are_written_out_with_their_weekday_in_each_language(prydderch):
-    """"Due by 08/12/2026" reads as August to some; a deadline's day of the week catches a
+    """ "Due by 08/12/2026" reads as August to some; a deadline's day of the week catches a
     misread date. Welsh places it mid-sentence ("erbyn dydd Mawrth ..."), so "dydd" is lower case."""
     from datetime import date, datetime
     from zoneinfo import ZoneInfo

@@ -31,6 +31,7 @@ def test_the_public_can_report_without_signing_in_and_see_their_reference(db, cl
     page = client.get(response["Location"])
     assert report.reference in page.content.decode()
     assert report.channel == "public" and report.maker_email == "neighbour@example.invalid"
+    assert 'href="/report/"' in client.get("/sign-in/").content.decode()  # the way in for someone without an account
 
 
 def test_the_sent_page_says_how_to_reach_the_front_door_that_has_the_report(prydderch, client, demo_hub):
@@ -304,3 +305,49 @@ def test_triage_in_welsh_says_who_is_on_the_register_and_who_reported_in_welsh(p
     in_english = [re.sub(r" – .*", "", html.unescape(li)) for li in re.findall(r"<li>(.*?)</li>", section)]
     assert len(in_english) == len(agencies) and in_english == sorted_by(in_english, str, "en")
     assert "Alys Prydderch: on the register" in english and "Ceredigion Health Visiting Service" in english
+
+
+def test_an_empty_form_names_every_missing_answer_at_once_in_the_order_of_the_page(db, client, demo_hub):
+    """ "Tell us about at least one child" used to come only on a second try, after the other
+    answers, and its link led to no field. Now it comes with the others, beside the child's
+    first name, and the summary lists the problems top to bottom as the page asks them."""
+    text = client.post("/report/new/", {"immediate_danger": "yes", "maker_email": "bad"}).content.decode()
+    summary = text[text.index("govuk-error-summary") : text.index("</ul>", text.index("govuk-error-summary"))]
+    links = re.findall(r'href="#([^"]+)"', summary)
+    assert links == ["id_child0-given_name", "id_concern_codes", "id_what_happened", "id_maker_email"], links
+    assert all(f'id="{anchor}"' in text for anchor in links)
+    assert 'id="id_child0-given_name-error"' in text and "Tell us about at least one child." in text
+    named = client.post("/report/new/", {"child0-date_of_birth": "01/02/2019"}).content.decode()
+    assert "Give the child&#x27;s name, or as much of it as you know." in named
+    assert "Tell us about at least one child." not in named
+    assert Report.objects.count() == 0
+
+
+def test_a_worry_raised_from_an_adults_record_asks_for_the_child_and_names_the_adult(prydderch, client, demo_hub):
+    """An adult's record offered "Report a worry about this child", a "Child's voice" and a child
+    protection page; its report form would have sent the adult in as the child. Now the record
+    offers a report about a child in the adult's life, and the form names the adult as an adult
+    and asks for the child."""
+    from cylch.reports.models import SubjectRole
+
+    p = prydderch
+    client.force_login(p.staff.health_visitor)
+    page = client.get(f"/people/{p.ceri.public_id}/").content.decode()
+    assert "Report a worry about a child in this person's life" in page
+    assert "Report a worry about this child" not in page and f"/people/{p.ceri.public_id}/voice/" not in page
+    child_page = client.get(f"/people/{p.alys.public_id}/").content.decode()
+    assert "Report a worry about this child" in child_page and f"/people/{p.alys.public_id}/voice/" in child_page
+    url = f"/report/new/?person={p.ceri.public_id}"
+    assert "as an adult in the child's life" in client.get(url).content.decode()
+    answers = {
+        "concern_codes": [NEGLECT],
+        "what_happened": "Ceri said the baby is left with strangers.",
+        "immediate_danger": "no",
+    }
+    refused = client.post(url, answers).content.decode()
+    assert "Tell us about at least one child." in refused and Report.objects.count() == 0
+    sent = client.post(url, {**answers, "child0-given_name": "Nel", "child0-family_name": "Prydderch"})
+    assert sent.status_code == 302
+    report = Report.objects.get()
+    roles = sorted((s.role, s.person_id == p.ceri.pk) for s in report.subjects.all())
+    assert roles == [(SubjectRole.ADULT, True), (SubjectRole.CHILD, False)]

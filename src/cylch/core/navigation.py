@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_noop
 
 from cylch.access.models import User
-from cylch.access.roles import FRONT_DOOR_ROLES, OrganisationKind
+from cylch.access.roles import CASEWORK_ROLES, FRONT_DOOR_ROLES, OrganisationKind
 
 
 def _everyone(user) -> bool:
@@ -34,6 +34,7 @@ class Item:
 _APPROVERS = {"team-manager", "front-door", "social-worker", "conference-chair"}
 _MEASURES = {"board-analyst", "team-manager", "conference-chair", "review-panel", "admin"}
 _FRONT_DOOR = {r.value for r in FRONT_DOOR_ROLES}
+_CASEWORK = {r.value for r in CASEWORK_ROLES}  # who may open a person's record: the rest are sent away from search
 
 
 def _childrens_services(user) -> bool:
@@ -42,7 +43,7 @@ def _childrens_services(user) -> bool:
 
 # In the order shown.
 ITEMS = (
-    Item("identity:search", gettext_noop("Find a person")),
+    Item("identity:search", gettext_noop("Find a person"), lambda u: u.role in _CASEWORK),
     Item("notify:notices", gettext_noop("Notices")),
     Item("rules:alerts", gettext_noop("Alerts")),
     Item("governance:approvals", gettext_noop("Approvals"), lambda u: u.role in _APPROVERS),
@@ -50,7 +51,8 @@ ITEMS = (
     Item("governance:webhooks", gettext_noop("Webhooks"), lambda u: u.role == "admin" or u.is_safeguarding_lead),
     Item("reports:new", gettext_noop("Report a worry")),
     Item("reports:find", gettext_noop("My reports")),
-    Item("events:imports", gettext_noop("Imports")),
+    # A board or a review panel holds no agency records to send.
+    Item("events:imports", gettext_noop("Imports"), lambda u: u.role in _CASEWORK or u.role == "admin"),
     Item("insight:index", gettext_noop("Measures"), lambda u: u.role in _MEASURES),
     Item("reviews:board", gettext_noop("Reviews"), lambda u: u.role in ("review-panel", "board-analyst")),
     Item("protection:due", gettext_noop("Child protection dates"), _childrens_services),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cylch.core.models import BaseModel
@@ -78,6 +79,15 @@ class Person(BaseModel):
             seen.add(person.pk)
             person = Person.objects.get(pk=person.merged_into_id)
         return person
+
+    @property
+    def is_adult(self) -> bool:
+        """18 or over today by a known date of birth. An unknown age is not taken as adult: a
+        child's record must not lose its child's pages for want of a birthday."""
+        if self.is_unborn or self.date_of_birth is None:
+            return False
+        today, born = timezone.localdate(), self.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day)) >= 18
 
     @property
     def display_name(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -107,6 +108,7 @@ def new(request):
         ):
             return render(request, "reports/slow_down.html", status=429)
         valid = all([form.is_valid(), *(f.is_valid() for f in children + adults + injuries)])
+        valid = _children_told(children, prefill) and valid
         if valid:
             try:
                 with transaction.atomic():  # the report and its files, or nothing
@@ -122,12 +124,14 @@ def new(request):
                             (upload_dir() / attachment.stored_name).unlink(missing_ok=True)
                         raise
             except ValidationError as exc:
-                errors = [(_anchor(k), m) for k, msgs in exc.message_dict.items() for m in msgs]
+                errors = [(_anchor(k, prefill), m) for k, msgs in exc.message_dict.items() for m in msgs]
             else:
                 if report.immediate_danger:
                     return redirect("reports:danger", reference=report.reference)
                 return redirect("reports:done", reference=report.reference)
-        errors = errors or form_errors(form) + [e for f in children + adults + injuries for e in form_errors(f)]
+        errors = _in_page_order(
+            errors or form_errors(form) + [e for f in children + adults + injuries for e in form_errors(f)]
+        )
     return render(
         request,
         "reports/new.html",
@@ -146,18 +150,59 @@ def new(request):
     )
 
 
-def _anchor(key: str) -> str:
-    """The id of the input a service error is about: children.1.nhs_number -> id_child1-nhs_number."""
+def _children_told(children: list[ChildForm], prefill) -> bool:
+    """What the service asks of the children, checked with the rest of the form, so that every
+    error shows on the first try and beside its field: at least one child (unless the report
+    starts from a child's record), and a name, or part of one, for each child described."""
+    if prefill is not None and not prefill.is_adult:
+        told = True
+    else:
+        told = any(hasattr(f, "cleaned_data") and not f.is_blank() for f in children)
+        if not told:
+            children[0].add_error("given_name", gettext_lazy("Tell us about at least one child."))
+    for f in children:
+        data = getattr(f, "cleaned_data", None)
+        if data is not None and not f.is_blank() and not (data.get("given_name") or data.get("family_name")):
+            f.add_error("given_name", gettext_lazy("Give the child's name, or as much of it as you know."))
+            told = False
+    return told
+
+
+# The report form's parts, top to bottom: the error summary lists its errors in this order.
+_PAGE_ORDER = ("child", "local_authority", "concern_codes", "what_happened", "when_happened", "child_words",
+               "actions_taken", "injury", "attachments", "immediate_danger", "adult", "maker_name", "maker_email",
+               "maker_phone")  # fmt: skip
+
+
+def _in_page_order(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    def place(anchor: str) -> tuple[int, int]:
+        if m := re.match(r"id_(child|adult|injury)(\d+)-", anchor):
+            return _PAGE_ORDER.index(m.group(1)), int(m.group(2))
+        name = anchor[3:]
+        name = next((part for part in ("concern_codes", "immediate_danger") if name.startswith(part)), name)
+        return (_PAGE_ORDER.index(name) if name in _PAGE_ORDER else len(_PAGE_ORDER)), 0
+
+    return sorted(errors, key=lambda e: place(e[0]))
+
+
+def _anchor(key: str, prefill=None) -> str:
+    """The id of the input a service error is about: children.1.nhs_number -> id_child1-nhs_number.
+    A child's record the report starts from is children.0, so the forms' children are one on."""
     parts = key.split(".")
     if len(parts) == 3 and parts[0] in {"children", "adults"}:
-        return f"id_{parts[0][:-3] if parts[0] == 'children' else 'adult'}{parts[1]}-{parts[2]}"
-    return {"attachment": "id_attachments"}.get(key, f"id_{key}")
+        index = int(parts[1])
+        if parts[0] == "children" and prefill is not None and not prefill.is_adult:
+            index -= 1
+        return f"id_{'child' if parts[0] == 'children' else 'adult'}{index}-{parts[2]}"
+    return {"attachment": "id_attachments", "children": "id_child0-given_name"}.get(key, f"id_{key}")
 
 
 def _submit(request, form, children, adults, injuries, prefill, public) -> Report:
     data = form.cleaned_data
-    child_subjects = []
-    if prefill is not None:
+    child_subjects, adult_subjects = [], []
+    if prefill is not None and prefill.is_adult:  # a worry about a child in an adult's life
+        adult_subjects.append(SubjectIn(role=SubjectRole.ADULT, person=prefill))
+    elif prefill is not None:
         child_subjects.append(SubjectIn(person=prefill))
     for f in children:
         if not f.is_blank():
@@ -170,7 +215,7 @@ def _submit(request, form, children, adults, injuries, prefill, public) -> Repor
               "description": f.cleaned_data["description"]} for f in injuries if not f.is_blank()]  # fmt: skip
     if marks and child_subjects and concerns.PHYSICAL & set(data["concern_codes"]):
         child_subjects[0].injuries = marks
-    adult_subjects = [SubjectIn(role=SubjectRole.ADULT, given_name=f.cleaned_data["given_name"], family_name=f.cleaned_data["family_name"],
+    adult_subjects += [SubjectIn(role=SubjectRole.ADULT, given_name=f.cleaned_data["given_name"], family_name=f.cleaned_data["family_name"],
                                 relationship_to_child=f.cleaned_data["relationship_to_child"]) for f in adults if not f.is_blank()]  # fmt: skip
     language = (translation.get_language() or "en")[:2]
     report = report_submit(
