@@ -384,3 +384,23 @@ def test_an_alerts_notice_says_on_the_hub_whom_it_is_about_and_the_email_does_no
     assert child.given_name not in notice.body and child.given_name not in notice.subject
     assert not OutboxMessage.objects.filter(body__contains=child.given_name).exists()
     assert alerts_named(fam.staff.other_la_social_worker, [notice.url]) == {}  # not theirs to open
+
+
+def test_a_job_title_that_is_only_a_role_reads_in_the_pages_language(raised, client):
+    """The Welsh alert page named "Nia Hughes, Health visitor": the recorder's role is stored as
+    it was written, in English. A title that is only a role's name now reads in the page's
+    language; anyone's own job title stays as they gave it."""
+    from cylch.access.roles import role_words
+    from cylch.events.models import Event
+
+    fam, alert = raised
+    Event.objects.filter(recorded_by=fam.staff.gp).update(recorder_role="Senior partner, Meddygfa'r Bont")
+    Event.objects.filter(recorded_by=fam.staff.health_visitor).update(recorder_role="Health visitor")
+    client.force_login(fam.staff.team_manager)
+    client.cookies["cylch_language"] = "cy"
+    welsh = client.get(reverse("rules:alert", args=[alert.public_id])).content.decode()
+    assert "Nia Hughes, Ymwelydd iechyd" in welsh and "Health visitor" not in welsh
+    assert "Senior partner, Meddygfa&#x27;r Bont" in welsh
+    client.cookies["cylch_language"] = "en"
+    assert "Nia Hughes, Health visitor" in client.get(reverse("rules:alert", args=[alert.public_id])).content.decode()
+    assert role_words("  health VISITOR ") == "Health visitor" and role_words("") == ""

@@ -145,3 +145,19 @@ def test_a_slip_in_the_first_letters_still_finds_the_name(prydderch):
 
     found = {h.person.pk for h in person_search(name="Pyrdderch")}
     assert prydderch.alys.pk in found
+
+
+def test_a_search_that_finds_more_than_the_page_shows_says_so(prydderch, client, demo_hub):
+    """ "25 people found" was shown for a name shared by thirty: the list stopped at 25 without
+    a word. Now the page says there are more and how to narrow the search."""
+    for i in range(30):
+        agency_record_upsert(organisation=prydderch.orgs.gp, local_id=f"GP-JONES-{i}",
+                             data={"given_name": f"Gwyn{chr(97 + i % 26)}", "family_name": "Jones",
+                                   "date_of_birth": f"20{10 + i % 10}-0{1 + i % 9}-1{i % 10}"})  # fmt: skip
+    client.force_login(prydderch.staff.social_worker)
+    response = client.get("/search/", {"name": "Jones"})
+    page = response.content.decode()
+    assert len(response.context["rows"]) == 25 and "More than 25 people found" in page
+    assert "Only the 25 closest matches are shown." in page
+    narrow = client.get("/search/", {"name": "Jones", "dob_day": "10", "dob_month": "1", "dob_year": "2010"})
+    assert "More than" not in narrow.content.decode() and len(narrow.context["rows"]) < 25

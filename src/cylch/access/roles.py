@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -100,3 +102,24 @@ ROLE_ORGANISATION_KINDS: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(OrganisationKind),
     Role.SYSTEM: frozenset(OrganisationKind),
 }
+
+
+@cache
+def _role_names() -> dict[str, str]:
+    """{a role's name in any language of the hub, folded: its value}."""
+    from django.conf import settings
+    from django.utils import translation
+
+    names = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            names.update({str(role.label).casefold(): role.value for role in Role})
+    return names
+
+
+def role_words(title: str) -> str:
+    """A job title as the reader reads it: one that is only a role's name ("Health visitor",
+    as the demo's accounts and many records hold) in the language being written; any other
+    title, the person's own words, as it was given."""
+    value = _role_names().get((title or "").strip().casefold())
+    return str(Role(value).label) if value else title

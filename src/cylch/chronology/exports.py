@@ -18,6 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cylch.access.models import User
+from cylch.access.roles import role_words
 from cylch.chronology.selectors import Chronology, Entry
 from cylch.governance.exports import CONTENT_TYPES, csv_bytes, xlsx_append
 
@@ -81,7 +82,7 @@ def row(entry: Entry) -> list[str]:
     details = entry.event.summary if entry.shows_content else ""
     recorder = ""
     if entry.shows_content:
-        recorder = ", ".join(x for x in [entry.event.recorder_name, entry.event.recorder_role] if x)
+        recorder = ", ".join(x for x in [entry.event.recorder_name, role_words(entry.event.recorder_role)] if x)
         contact = entry.event.recorder_contact or contact
     return [
         at,

@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from cylch.access.roles import role_words
 from cylch.chronology.templatetags.voice_tags import how_heard, outcome_label
 from cylch.core.templatetags.cylch_tags import detail_items
 
@@ -279,7 +280,7 @@ def _single(entry, event, page: _Page) -> str:
     if shows and event.recorder_name:
         out.append(f" – {_e(event.recorder_name)}")
         if event.recorder_role:
-            out.append(f", {_e(event.recorder_role)}")
+            out.append(f", {_e(role_words(event.recorder_role))}")
     out.append(f". {words.contact}: ")
     if shows and event.recorder_contact:
         out.append(_e(event.recorder_contact))

@@ -34,6 +34,9 @@ from cylch.identity.validators import normalise_nhs_number
 RECENT_GROUPS = 15
 
 
+SHOWN = 25  # search results on the page: past these, narrow the search
+
+
 def search(request):
     if request.user.role not in CASEWORK_ROLES:
         # Analysts, review panels and administrators do not open person records, so they do not
@@ -43,7 +46,10 @@ def search(request):
     hits = None
     if request.GET and form.is_valid():
         data = form.cleaned_data
-        hits = person_search(name=data["name"], date_of_birth=data["date_of_birth"], nhs_number=data["nhs_number"])
+        # One more than is shown, to know whether the list is cut short and say so.
+        hits = person_search(
+            name=data["name"], date_of_birth=data["date_of_birth"], nhs_number=data["nhs_number"], limit=SHOWN + 1
+        )
         audit_from_request(
             request,
             action="search",
@@ -53,11 +59,12 @@ def search(request):
                 "name": data["name"],
                 "dob": str(data["date_of_birth"] or ""),
                 "nhs": data["nhs_number"],
-                "results": len(hits),
+                "results": min(len(hits), SHOWN),
             },
         )
     today = timezone.localdate()
-    people = [h.person for h in hits or []]
+    more = hits is not None and len(hits) > SHOWN
+    people = [h.person for h in (hits or [])[:SHOWN]]
     # The NHS number only where the person's record would show it, or the searcher typed it.
     typed = normalise_nhs_number(form.cleaned_data["nhs_number"]) if hits is not None else ""
     details = may_see_demographics_of(Viewer.for_user(request.user), people)
@@ -72,6 +79,8 @@ def search(request):
             "rows": rows,
             "details": details,
             "searched": hits is not None,
+            "more": more,
+            "shown": SHOWN,
         },
     )
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from cylch.access.models import User
 from cylch.access.policy import Level
+from cylch.access.roles import role_words
 from cylch.access.selectors import PersonNotFound, Viewer, access_person
 from cylch.chronology.exports import Watermark
 from cylch.chronology.models import ChildStory
@@ -131,7 +132,7 @@ def contact_for(episode, lang: str) -> Contact:
     if worker is not None:
         return Contact(
             name=worker.get_full_name() or worker.username,
-            role=worker.job_title or str(worker.get_role_display()),
+            role=role_words(worker.job_title) or str(worker.get_role_display()),
             organisation=_org_name(org, lang),
             phone=worker.phone or phone,
             email=worker.email or email,

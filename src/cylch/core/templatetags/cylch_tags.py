@@ -45,6 +45,14 @@ QUOTES = '“”"„«»'
 
 
 @register.filter
+def role_words(title) -> str:
+    """A job title that is only a role's name, in the page's language (``access.roles.role_words``)."""
+    from cylch.access.roles import role_words as words
+
+    return words(str(title or ""))
+
+
+@register.filter
 def quoted(text) -> str:
     """Words in quotation marks, unless the writer already put some in: a summary such as
     'Elis said: “There's no food.”' would otherwise end in two closing marks."""
