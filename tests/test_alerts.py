@@ -369,8 +369,8 @@ def test_an_alerts_notice_says_on_the_hub_whom_it_is_about_and_the_email_does_no
     """Forty notices reading "Alert: Child not brought ..." had to be opened one by one to learn
     whom each was about. The notices page now names the children, for an alert the reader may
     open; the email, which may go anywhere, still names nobody."""
+    from cylch.notify.inbox import named
     from cylch.notify.models import OutboxMessage
-    from cylch.rules.notices import alerts_named
 
     fam, alert = raised
     notice = Notification.objects.filter(
@@ -383,7 +383,7 @@ def test_an_alerts_notice_says_on_the_hub_whom_it_is_about_and_the_email_does_no
     assert f"About: {child.display_name}" in page
     assert child.given_name not in notice.body and child.given_name not in notice.subject
     assert not OutboxMessage.objects.filter(body__contains=child.given_name).exists()
-    assert alerts_named(fam.staff.other_la_social_worker, [notice.url]) == {}  # not theirs to open
+    assert named(fam.staff.other_la_social_worker, [notice.url]) == {}  # not theirs to open
 
 
 def test_a_job_title_that_is_only_a_role_reads_in_the_pages_language(raised, client):

@@ -6,13 +6,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from cylch.identity.notices import people_named
 from cylch.identity.services import allocation_create
+from cylch.notify.inbox import named
 from cylch.notify.models import Notification, OutboxMessage
 from cylch.protection import meetings, monitor
-from cylch.protection.notices import meetings_named
 from cylch.reports.models import Outcome
-from cylch.reports.notices import reports_named
 from cylch.reports.services import report_decide
 from tests.test_protection import _to_conference, days_ago
 from tests.test_reports import submit
@@ -39,7 +37,7 @@ def test_an_overdue_conference_is_named_on_the_page_and_not_in_the_email(prydder
     assert all(p.alys.given_name not in " ".join(t) for t in notice.texts.values())
     _no_email_names(p.alys)
     assert f"About: {p.alys.display_name}" in _about(client, p.staff.team_manager)
-    assert people_named(p.staff.other_la_social_worker, [notice.url]) == {}
+    assert named(p.staff.other_la_social_worker, [notice.url]) == {}
 
 
 def test_an_invitation_names_the_child_to_an_agency_taking_part_only(prydderch, client):
@@ -55,9 +53,9 @@ def test_an_invitation_names_the_child_to_an_agency_taking_part_only(prydderch, 
     for notice in notices:
         assert p.alys.given_name not in notice.subject + notice.body
         assert f"About: {p.alys.display_name}" in _about(client, notice.recipient)
-        assert meetings_named(notice.recipient, [notice.url]) == {notice.url: p.alys.display_name}
+        assert named(notice.recipient, [notice.url]) == {notice.url: p.alys.display_name}
     _no_email_names(p.alys)
-    assert meetings_named(p.staff.other_la_social_worker, [notice.url]) == {}
+    assert named(p.staff.other_la_social_worker, [notice.url]) == {}
 
 
 def test_a_report_passed_on_links_each_worker_to_a_page_they_can_open(prydderch, client):
@@ -81,5 +79,5 @@ def test_a_report_passed_on_links_each_worker_to_a_page_they_can_open(prydderch,
     assert client.get(school.url).status_code == 200
     assert f"About: {p.alys.display_name}" in _about(client, p.staff.school_lead)
     assert f"About: {p.alys.display_name}" in _about(client, p.staff.team_manager)
-    assert reports_named(p.staff.team_manager, [manager.url]) == {manager.url: p.alys.display_name}
-    assert reports_named(p.staff.school_lead, [manager.url]) == {}
+    assert named(p.staff.team_manager, [manager.url]) == {manager.url: p.alys.display_name}
+    assert named(p.staff.school_lead, [manager.url]) == {}

@@ -7,20 +7,13 @@ is emailed. The page names the person to a reader who may see their details, as 
 
 from __future__ import annotations
 
-import re
-
 from cylch.access.selectors import Viewer, may_see_demographics_of
 from cylch.identity.models import Person
 from cylch.notify.inbox import says_whom
 
-_PERSON = re.compile(r"^/people/([0-9a-f-]{36})/(?:protection/)?$")
 
-
-@says_whom
-def people_named(user, urls: list[str]) -> dict[str, str]:
-    wanted = {url: m.group(1) for url in urls if (m := _PERSON.match(url))}
-    if not wanted:
-        return {}
+@says_whom(r"^/people/([0-9a-f-]{36})/(?:protection/)?$")
+def people_named(user, wanted: dict[str, str]) -> dict[str, str]:
     found = {str(p.public_id): p.live() for p in Person.objects.filter(public_id__in=set(wanted.values()))}
     shown = may_see_demographics_of(Viewer.for_user(user), {p.pk: p for p in found.values()}.values())
     return {url: found[pid].display_name for url, pid in wanted.items() if pid in found and found[pid].pk in shown}

@@ -6,6 +6,7 @@ the only one (HAZ-004: an email that never arrives must not be the only way some
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from django.db import transaction
@@ -48,20 +49,35 @@ def notices_mark_all_read(*, user: User) -> int:
 
 # Whom a notice is about, on the hub's page only: an email never names a child, so a notice's
 # own text does not either, and a list of "Alert: ..." notices all read alike. Each app that
-# sends notices about its pages registers a function from (reader, the notices' links) to
-# {link: whom}, answering only for what the reader may open.
-_ABOUT: list[Callable[[User, list[str]], dict[str, str]]] = []
+# sends notices about its pages registers, for the links of one pattern, a function from
+# (reader, {link: the pattern's first group}) to {link: whom}, answering only for what the
+# reader may see.
+_ABOUT: list[tuple[re.Pattern, Callable[[User, dict[str, str]], dict[str, str]]]] = []
 
 
-def says_whom(fn: Callable[[User, list[str]], dict[str, str]]):
-    _ABOUT.append(fn)
-    return fn
+def says_whom(pattern: str):
+    """Register the decorated function for the notices whose links match ``pattern``."""
+    compiled = re.compile(pattern)
+
+    def register(fn: Callable[[User, dict[str, str]], dict[str, str]]):
+        _ABOUT.append((compiled, fn))
+        return fn
+
+    return register
+
+
+def named(user: User, urls: Iterable[str]) -> dict[str, str]:
+    """{link: whom it is about} for those of ``urls`` a registered app can answer for ``user``."""
+    found: dict[str, str] = {}
+    for pattern, fn in _ABOUT:
+        wanted = {url: m.group(1) for url in urls if (m := pattern.match(url))}
+        if wanted:
+            found.update(fn(user, wanted))
+    return {url: words for url, words in found.items() if words}
 
 
 def whom(user: User, notices: Iterable[Notification]) -> dict[int, str]:
     """{notice pk: whom it is about} for those of ``notices`` a registered app can answer."""
     notices = [n for n in notices if n.url]
-    found: dict[str, str] = {}
-    for fn in _ABOUT:
-        found.update(fn(user, [n.url for n in notices]))
-    return {n.pk: found[n.url] for n in notices if found.get(n.url)}
+    found = named(user, {n.url for n in notices})
+    return {n.pk: found[n.url] for n in notices if n.url in found}

@@ -4,29 +4,19 @@ the same text is emailed."""
 
 from __future__ import annotations
 
-import re
-
 from cylch.access.selectors import Viewer, may_see_demographics_of
 from cylch.notify.inbox import says_whom
 from cylch.protection.meetings import is_member
 from cylch.protection.models import Meeting
 
-_MEETING = re.compile(r"^/protection/meetings/([0-9a-f-]{36})/$")
 
-
-@says_whom
-def meetings_named(user, urls: list[str]) -> dict[str, str]:
+@says_whom(r"^/protection/meetings/([0-9a-f-]{36})/$")
+def meetings_named(user, wanted: dict[str, str]) -> dict[str, str]:
     """The child of each meeting the reader takes part in and whose details they may see."""
-    wanted = {url: m.group(1) for url in urls if (m := _MEETING.match(url))}
-    if not wanted:
-        return {}
-    meetings = {
-        str(m.public_id): m
-        for m in Meeting.objects.filter(public_id__in=set(wanted.values())).select_related(
-            "episode__child", "episode__transfer_to"
-        )
-    }
-    members = {pid: m for pid, m in meetings.items() if is_member(user, m.episode)}
+    found = Meeting.objects.filter(public_id__in=set(wanted.values())).select_related(
+        "episode__child", "episode__transfer_to"
+    )
+    members = {str(m.public_id): m for m in found if is_member(user, m.episode)}
     shown = may_see_demographics_of(Viewer.for_user(user), {m.episode.child for m in members.values()})
     return {
         url: members[pid].episode.child.display_name

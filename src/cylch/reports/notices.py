@@ -3,35 +3,28 @@ passed on or waiting names its reference, never the children, because the same t
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import PermissionDenied
 
 from cylch.notify.inbox import says_whom
 from cylch.reports.models import Report, SubjectRole
 from cylch.reports.services import check_may_decide
 
-_TRIAGE = re.compile(r"^/front-door/([^/]+)/$")
+
+def _may_decide(user, report: Report) -> bool:
+    try:
+        check_may_decide(user=user, report=report)
+    except PermissionDenied:
+        return False
+    return True
 
 
-@says_whom
-def reports_named(user, urls: list[str]) -> dict[str, str]:
+@says_whom(r"^/front-door/([^/]+)/$")
+def reports_named(user, wanted: dict[str, str]) -> dict[str, str]:
     """The children of each report the reader may decide, as its triage page names them."""
-    wanted = {url: m.group(1) for url in urls if (m := _TRIAGE.match(url))}
-    if not wanted:
-        return {}
-    named = {}
-    reports = Report.objects.filter(reference__in=set(wanted.values())).prefetch_related("subjects__person")
-    by_reference = {r.reference: r for r in reports}
-    for url, reference in wanted.items():
-        report = by_reference.get(reference)
-        if report is None:
-            continue
-        try:
-            check_may_decide(user=user, report=report)
-        except PermissionDenied:
-            continue
-        names = [s.person.display_name for s in report.subjects.all() if s.role == SubjectRole.CHILD and s.person]
-        if names:
-            named[url] = ", ".join(names)
-    return named
+    found = Report.objects.filter(reference__in=set(wanted.values())).prefetch_related("subjects__person")
+    reports = {r.reference: r for r in found if _may_decide(user, r)}
+    return {
+        url: ", ".join(s.person.display_name for s in reports[ref].subjects.all() if s.role == SubjectRole.CHILD)
+        for url, ref in wanted.items()
+        if ref in reports
+    }

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import re
-
-from django.urls import reverse
-
 from cylch.notify.inbox import says_whom
 from cylch.rules.models import Alert
 
-_ALERT = re.compile(r"^/alerts/([0-9a-f-]{36})/$")
 
-
-@says_whom
-def alerts_named(user, urls: list[str]) -> dict[str, str]:
+@says_whom(r"^/alerts/([0-9a-f-]{36})/$")
+def alerts_named(user, wanted: dict[str, str]) -> dict[str, str]:
     """The children of each alert the reader may open, as the alerts list names them."""
     from cylch.rules.services import may_act
 
-    ids = {m.group(1) for url in urls if (m := _ALERT.match(url))}
-    if not ids:
-        return {}
-    named = {}
-    for alert in Alert.objects.filter(public_id__in=ids).prefetch_related("children"):
-        if may_act(user, alert):
-            names = ", ".join(c.display_name for c in alert.children.all())
-            named[reverse("rules:alert", args=[alert.public_id])] = names
-    return named
+    alerts = {
+        str(a.public_id): a
+        for a in Alert.objects.filter(public_id__in=set(wanted.values())).prefetch_related("children")
+    }
+    return {
+        url: ", ".join(c.display_name for c in alerts[pid].children.all())
+        for url, pid in wanted.items()
+        if pid in alerts and may_act(user, alerts[pid])
+    }
