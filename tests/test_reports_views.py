@@ -161,6 +161,14 @@ def test_a_refused_decision_keeps_what_was_chosen_and_written_and_says_where(pry
     assert 'value="early_help" checked' in page and ">Too short</textarea>" in page
     report.refresh_from_db()
     assert report.status != "decided"
+    # The language link goes back to the triage page the form was on: the decision's address
+    # takes only POST, and a link to it answered 405.
+    triage = f"/front-door/{report.reference}/"
+    page = client.post(url, {"rationale": "x"}, HTTP_REFERER=f"http://testserver{triage}").content.decode()
+    assert f'/language/cy/?next={triage}"' in page
+    assert client.get(f"/language/cy/?next={triage}").status_code == 302
+    assert f'?next={url}"' in client.post(url, {"rationale": "x"}).content.decode()  # no Referer: where it was
+    client.get("/language/en/")
     # Someone at another authority's front door finds nothing there, with or without errors.
     client.force_login(prydderch.staff.other_la_social_worker)
     assert client.post(url, {"rationale": "x"}).status_code == 404
