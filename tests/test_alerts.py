@@ -404,3 +404,19 @@ def test_a_job_title_that_is_only_a_role_reads_in_the_pages_language(raised, cli
     client.cookies["cylch_language"] = "en"
     assert "Nia Hughes, Health visitor" in client.get(reverse("rules:alert", args=[alert.public_id])).content.decode()
     assert role_words("  health VISITOR ") == "Health visitor" and role_words("") == ""
+
+
+def test_once_acknowledged_who_has_it_names_who_acknowledged_it(raised, client):
+    """The button promises "the others it was sent to will see who has it", but the box showed
+    only the organisation and the deadline to acknowledge by, long past its use."""
+    fam, alert = raised
+    url = reverse("rules:alert", args=[alert.public_id])
+    client.force_login(fam.staff.team_manager)
+    before = client.get(url).content.decode()
+    assert "Acknowledge by" in before and "Acknowledged</dt>" not in before
+    client.force_login(fam.staff.social_worker)
+    client.post(reverse("rules:acknowledge", args=[alert.public_id]))
+    client.force_login(fam.staff.team_manager)
+    after = client.get(url).content.decode()
+    assert "Acknowledged</dt>" in after and fam.staff.social_worker.get_full_name() + ", " in after
+    assert "Acknowledge by</dt>" not in after

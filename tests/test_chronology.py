@@ -284,6 +284,14 @@ def test_a_bad_filter_date_is_named_and_nothing_is_hidden(six, client, demo_hub)
     response = client.get(reverse("chronology:chronology", args=[p.twm.public_id]), {"since": "last spring"})
     assert "Enter the date as day/month/year" in response.content.decode()
     assert response.context["chron"].filters.active is False
+    # The category chosen beside a bad date still applies: the form showed "Health" chosen over
+    # the whole list. The bad date itself hides nothing.
+    both = client.get(
+        reverse("chronology:chronology", args=[p.twm.public_id]), {"since": "31/02/2026", "category": "health"}
+    )
+    filters = both.context["chron"].filters
+    assert filters.category == "health" and filters.since is None
+    assert "There is no such date: check the day and the month" in both.content.decode()
 
 
 # --- exports ------------------------------------------------------------------------------

@@ -705,3 +705,19 @@ def test_a_long_action_is_named_in_the_version_note_cut_at_a_word_and_marked():
     assert _short(long) == "Family support worker to visit each morning and tell the school by ten if Alys…"
     assert len(_short(long)) <= 80 and _short("Breakfast club place") == "Breakfast club place"
     assert _short("  A  short\n action ") == "A short action"
+
+
+def test_each_agency_report_date_says_whose_report_it_is(prydderch, chair):
+    """Three rows read "Agency report for conference" with nothing to tell them apart, and the
+    rule "from 16 Dec" beside a date of 11 Dec read as a start after the deadline."""
+    from cylch.protection.selectors import due_list, status_of
+
+    p = prydderch
+    _episode, icpc = _to_conference(p, held_strategy=days_ago(10), concluded=days_ago(5))
+    meetings.send_invitations(icpc, user=p.staff.social_worker)
+    owed = {d.owed_by for d in status_of(p.alys).deadlines if d.kind == DueKind.AGENCY_REPORT}
+    gp = icpc.invitees.get(organisation=p.orgs.gp)
+    assert gp.display_name in owed and "" not in owed and len(owed) >= 2
+    rows = due_list(p.orgs.childrens_services, within_days=60)
+    assert {r.deadline.owed_by for r in rows if r.deadline.kind == DueKind.AGENCY_REPORT} == owed
+    assert all(r.deadline.owed_by == "" for r in rows if r.deadline.kind != DueKind.AGENCY_REPORT)

@@ -29,19 +29,24 @@ GROUPS_PER_PAGE = 50  # rendering 100 groups was half the page's time for a 2,00
 
 
 def _filters(request, chron_family):
-    """The filter form bound to the query string, and the filters it gives (none if invalid)."""
+    """The filter form bound to the query string, and the filters its valid fields give: a
+    mistyped date is shown as an error while the category chosen beside it still applies (the
+    whole list under a "Health" filter read as if it were filtered)."""
     people = [(m.person.public_id, m.role_label) for m in chron_family.members]
     form = FilterForm(request.GET or None, people=people)
-    if not (request.GET and form.is_valid()):
+    if not request.GET:
         return form, Filters()
-    d = form.cleaned_data
+    form.is_valid()
+    d, none = form.cleaned_data, Filters()
     return form, Filters(
-        person=next((m.person.public_id for m in chron_family.members if str(m.person.public_id) == d["person"]), None),
-        organisation=d["organisation"],
-        category=d["category"],
-        significant_only=d["significant"],
-        since=d["since"],
-        until=d["until"],
+        person=next(
+            (m.person.public_id for m in chron_family.members if str(m.person.public_id) == d.get("person")), None
+        ),
+        organisation=d.get("organisation", none.organisation),
+        category=d.get("category", none.category),
+        significant_only=d.get("significant", none.significant_only),
+        since=d.get("since", none.since),
+        until=d.get("until", none.until),
     )
 
 

@@ -10,7 +10,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cylch.access.models import Organisation
-from cylch.protection.models import Deadline, Episode, Meeting, MeetingKind, Plan, PlanKind, Registration, Visit
+from cylch.protection.models import (
+    Deadline,
+    DueKind,
+    Episode,
+    Invitee,
+    Meeting,
+    MeetingKind,
+    Plan,
+    PlanKind,
+    Registration,
+    Visit,
+)
 
 
 @dataclass
@@ -57,8 +68,8 @@ def status_of(child) -> Status:
     )
     if episode is None:
         return status
-    status.deadlines = list(
-        episode.deadlines.filter(met_on__isnull=True, cancelled_on__isnull=True).order_by("due_on", "pk")
+    status.deadlines = with_who_owes(
+        list(episode.deadlines.filter(met_on__isnull=True, cancelled_on__isnull=True).order_by("due_on", "pk"))
     )
     status.plan = (
         episode.plans.filter(kind=PlanKind.CSPP).order_by("-pk").first() or episode.plans.order_by("-pk").first()
@@ -94,7 +105,20 @@ def due_list(organisation: Organisation, *, within_days: int = 28, today: date |
         .select_related("episode__child", "episode__social_worker")
         .order_by("due_on", "pk")
     )
-    return [DueRow(d, d.due_on < today, (d.due_on - today).days) for d in rows]
+    return [DueRow(d, d.due_on < today, (d.due_on - today).days) for d in with_who_owes(list(rows))]
+
+
+def with_who_owes(deadlines: list[Deadline]) -> list[Deadline]:
+    """Each agency's report is its own date, keyed by its invitation: three read alike as
+    "Agency report for conference" until each says whose it is (``owed_by``)."""
+    keys = {d.key for d in deadlines if d.kind == DueKind.AGENCY_REPORT}
+    names = {}
+    if keys:
+        for invitee in Invitee.objects.filter(public_id__in=keys).select_related("organisation"):
+            names[str(invitee.public_id)] = invitee.display_name
+    for d in deadlines:
+        d.owed_by = names.get(d.key, "") if d.kind == DueKind.AGENCY_REPORT else ""
+    return deadlines
 
 
 def meeting_kind_label(kind: str) -> str:
