@@ -260,9 +260,14 @@ def test_two_agencies_and_no_social_worker_propose_the_health_visitor_for_an_und
     proposal = LeadCoordinatorProposal.objects.get(person=fam.twm)
     assert proposal.organisation == fam.orgs.health_visiting and proposal.reason == "under_five_health_visitor"
     assert proposal.practitioner == fam.staff.health_visitor
-    assert Notification.objects.filter(kind="lead_coordinator_proposed", recipient=fam.staff.team_manager).exists()
+    notice = Notification.objects.get(kind="lead_coordinator_proposed", recipient=fam.staff.team_manager)
     client.force_login(fam.staff.team_manager)
-    assert fam.twm.display_name in client.get(reverse("rules:proposals")).content.decode()
+    page = client.get(reverse("rules:proposals")).content.decode()
+    assert fam.twm.display_name in page and f'id="proposal-{proposal.public_id}"' in page
+    # The notice links to the child's card, and the notices page names the child; the email does not.
+    assert notice.url == f"{reverse('rules:proposals')}#proposal-{proposal.public_id}"
+    assert f"About: {fam.twm.display_name}" in client.get(reverse("notify:notices")).content.decode()
+    assert fam.twm.given_name not in notice.subject + notice.body
     client.post(reverse("rules:proposal-confirm", args=[proposal.public_id]))
     proposal.refresh_from_db()
     assert proposal.status == ProposalStatus.CONFIRMED

@@ -255,7 +255,7 @@ def _tell_front_door(proposal: LeadCoordinatorProposal, managers: list[User]) ->
         notify_user(
             recipient=manager,
             kind="lead_coordinator_proposed",
-            url=reverse("rules:proposals"),
+            url=f"{reverse('rules:proposals')}#proposal-{proposal.public_id}",  # the child's card
             dedupe_key=f"lead-proposal:{proposal.public_id}:{manager.pk}",
             subject=_("Lead coordinator to confirm"),
             body=_(
