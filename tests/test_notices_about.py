@@ -81,3 +81,17 @@ def test_a_report_passed_on_links_each_worker_to_a_page_they_can_open(prydderch,
     assert f"About: {p.alys.display_name}" in _about(client, p.staff.team_manager)
     assert named(p.staff.team_manager, [manager.url]) == {manager.url: p.alys.display_name}
     assert named(p.staff.school_lead, [manager.url]) == {}
+
+
+def test_a_child_who_died_is_still_a_child(prydderch):
+    """Age is counted to the day of death: a child who died keeps the child's pages, however
+    long ago, and a report from their record is about them as a child."""
+    from datetime import date
+
+    alys = prydderch.alys
+    alys.date_of_birth, alys.date_of_death = date(2000, 5, 1), date(2010, 1, 1)
+    assert alys.is_adult is False
+    alys.date_of_death = None
+    assert alys.is_adult is True
+    alys.date_of_birth = None
+    assert alys.is_adult is False  # an unknown age is not taken as adult

@@ -106,7 +106,7 @@ def test_searching_on_the_web_is_audited(neighbours, client, demo_hub):
     assert "Dafydd Morgan" in response.content.decode()
     entry = AuditEntry.objects.filter(action="search").latest("seq")
     assert entry.actor == gwen and entry.purpose == "person search"
-    assert entry.detail == {"name": "David Morgan", "dob": "1991-02-11", "nhs": "", "results": 1}
+    assert entry.detail == {"name": "David Morgan", "dob": "1991-02-11", "nhs": "", "results": 1, "more": False}
 
 
 def test_a_search_with_a_bad_nhs_number_explains_and_is_not_run(neighbours, client, demo_hub):

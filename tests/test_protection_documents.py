@@ -151,16 +151,16 @@ def test_the_welsh_and_bilingual_records_are_rendered_in_welsh_welsh_first(regis
     client.force_login(p.staff.social_worker)
     url = reverse("protection:record-pdf", args=[icpc.public_id])
     cy = pdf_text(client.get(url, {"lang": "cy"}))
-    assert "Allforiwyd o Cylch gan Gwen Thomas (Gwasanaethau Plant Ceredigion)" in cy
+    assert "Allforiwyd o Gylch gan Gwen Thomas (Gwasanaethau Plant Ceredigion)" in cy
     assert "Exported from Cylch" not in cy
     assert "Penderfyniad" in cy and "Dyddiad" in cy and "Rhesymau dros y penderfyniad" in cy
     held = timezone.localtime(icpc.held_at).date()
     assert f"{held.day} {welsh_month(held)} {held.year}" in cy
     assert "written in Welsh" not in cy  # the record is in the language it was held in
     both = pdf_text(client.get(url, {"lang": "both"}))
-    assert "Allforiwyd o Cylch" in both and "Exported from Cylch" in both
+    assert "Allforiwyd o Gylch" in both and "Exported from Cylch" in both
     assert both.index("Penderfyniad") < both.index("Reasons for the decision")
-    assert both.index("Allforiwyd o Cylch") < both.index("Exported from Cylch")
+    assert both.index("Allforiwyd o Gylch") < both.index("Exported from Cylch")
     assert [e.detail["language"] for e in AuditEntry.objects.filter(purpose="conference record exported")] == [
         "cy",
         "both",
@@ -180,7 +180,7 @@ def test_the_language_follows_the_request_when_none_is_asked_for(registered, cli
     client.force_login(p.staff.social_worker)
     client.cookies["cylch_language"] = "cy"
     text = pdf_text(client.get(reverse("protection:record-pdf", args=[icpc.public_id])))
-    assert "Allforiwyd o Cylch" in text
+    assert "Allforiwyd o Gylch" in text
     assert AuditEntry.objects.get(purpose="conference record exported").detail["language"] == "cy"
 
 
@@ -231,7 +231,7 @@ def test_the_bilingual_plan_is_welsh_first(registered, client, demo_hub):
     p, _episode, _icpc, plan = registered
     client.force_login(p.staff.social_worker)
     text = pdf_text(client.get(reverse("protection:plan-pdf", args=[plan.public_id]), {"lang": "both"}))
-    assert text.index("Allforiwyd o Cylch") < text.index("Exported from Cylch")
+    assert text.index("Allforiwyd o Gylch") < text.index("Exported from Cylch")
     assert text.count("Breakfast club place") == 2
     assert "Statws" in text and "Status" in text
 
@@ -290,7 +290,7 @@ def test_the_bilingual_letter_is_welsh_first_with_welsh_names(registered, client
     text = pdf_text(client.get(reverse("protection:letter-pdf", args=[icpc.public_id, parent.public_id]),
                                {"lang": "both"}))  # fmt: skip
     welsh, english = text[: text.index("Exported from Cylch")], text[text.index("Exported from Cylch") :]
-    assert "Allforiwyd o Cylch" in welsh and "Gwasanaethau Plant Ceredigion" in welsh
+    assert "Allforiwyd o Gylch" in welsh and "Gwasanaethau Plant Ceredigion" in welsh
     assert "Ceredigion Children's Services" in english
     assert "Dear Ceri Prydderch," in english
 

@@ -82,12 +82,15 @@ class Person(BaseModel):
 
     @property
     def is_adult(self) -> bool:
-        """18 or over today by a known date of birth. An unknown age is not taken as adult: a
-        child's record must not lose its child's pages for want of a birthday."""
+        """18 or over by a known date of birth, today or at death: a child who died is a child
+        (their review reads their record). An unknown age is not taken as adult: a child's
+        record must not lose its child's pages for want of a birthday."""
         if self.is_unborn or self.date_of_birth is None:
             return False
-        today, born = timezone.localdate(), self.date_of_birth
-        return today.year - born.year - ((today.month, today.day) < (born.month, born.day)) >= 18
+        on, born = timezone.localdate(), self.date_of_birth
+        if self.date_of_death is not None:
+            on = min(on, self.date_of_death)
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day)) >= 18
 
     @property
     def display_name(self) -> str:

@@ -60,6 +60,7 @@ def search(request):
                 "dob": str(data["date_of_birth"] or ""),
                 "nhs": data["nhs_number"],
                 "results": min(len(hits), SHOWN),
+                "more": len(hits) > SHOWN,
             },
         )
     today = timezone.localdate()

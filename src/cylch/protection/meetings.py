@@ -67,18 +67,39 @@ def child_invite_age() -> int:
 def is_member(user: User, episode: Episode) -> bool:
     """Children's services of the child's authority, or an agency on any of the episode's
     meeting lists or owning an action in the plan."""
+    return episode.pk in member_episodes(user, [episode])
+
+
+def member_episodes(user: User, episodes) -> set[int]:
+    """The pks of those ``episodes`` the user's organisation is a member of (:func:`is_member`),
+    in at most two queries for them all (the notices page asks for a page of meetings)."""
     org = user.organisation
     if org is None:
-        return False
-    if org.kind == OrganisationKind.LA_CHILDRENS_SERVICES and org.local_authority_id in (
-        episode.local_authority_id,
-        episode.transfer_to.local_authority_id if episode.transfer_to_id else None,
-    ):
-        return True
-    return (
-        Invitee.objects.filter(meeting__episode=episode, organisation=org, removed_at__isnull=True).exists()
-        or PlanAction.objects.filter(plan__episode=episode, owner_organisation=org).exists()
-    )
+        return set()
+    episodes = list(episodes)
+    found = set()
+    if org.kind == OrganisationKind.LA_CHILDRENS_SERVICES:
+        found = {
+            e.pk
+            for e in episodes
+            if org.local_authority_id
+            in (e.local_authority_id, e.transfer_to.local_authority_id if e.transfer_to_id else None)
+        }
+    rest = [e.pk for e in episodes if e.pk not in found]
+    if rest:
+        found |= set(
+            Invitee.objects.filter(meeting__episode__in=rest, organisation=org, removed_at__isnull=True).values_list(
+                "meeting__episode_id", flat=True
+            )
+        )
+        rest = [pk for pk in rest if pk not in found]
+    if rest:
+        found |= set(
+            PlanAction.objects.filter(plan__episode__in=rest, owner_organisation=org).values_list(
+                "plan__episode_id", flat=True
+            )
+        )
+    return found
 
 
 def check_chair(user: User, meeting: Meeting) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cylch.access.selectors import Viewer, may_see_demographics_of
 from cylch.notify.inbox import says_whom
-from cylch.protection.meetings import is_member
+from cylch.protection.meetings import member_episodes
 from cylch.protection.models import Meeting
 
 
@@ -16,7 +16,9 @@ def meetings_named(user, wanted: dict[str, str]) -> dict[str, str]:
     found = Meeting.objects.filter(public_id__in=set(wanted.values())).select_related(
         "episode__child", "episode__transfer_to"
     )
-    members = {str(m.public_id): m for m in found if is_member(user, m.episode)}
+    found = list(found)
+    taking_part = member_episodes(user, {m.episode for m in found})
+    members = {str(m.public_id): m for m in found if m.episode_id in taking_part}
     shown = may_see_demographics_of(Viewer.for_user(user), {m.episode.child for m in members.values()})
     return {
         url: members[pid].episode.child.display_name
