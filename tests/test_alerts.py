@@ -425,3 +425,15 @@ def test_once_acknowledged_who_has_it_names_who_acknowledged_it(raised, client):
     after = client.get(url).content.decode()
     assert "Acknowledged</dt>" in after and fam.staff.social_worker.get_full_name() + ", " in after
     assert "Acknowledge by</dt>" not in after
+
+
+def test_the_language_link_on_a_refused_outcome_returns_to_the_alert(raised, client):
+    """A refused outcome is shown at its POST-only address; the language link went there and
+    the browser showed a 405. It returns to the alert's page, from a second refusal too."""
+    fam, alert = raised
+    client.force_login(fam.staff.social_worker)
+    client.post(reverse("rules:acknowledge", args=[alert.public_id]))
+    page = reverse("rules:alert", args=[alert.public_id])
+    for _try in range(2):
+        refused = client.post(reverse("rules:outcome", args=[alert.public_id]), {"outcome": ""}).content.decode()
+        assert f'?next={page}"' in refused

@@ -167,7 +167,7 @@ def test_a_refused_decision_keeps_what_was_chosen_and_written_and_says_where(pry
     page = client.post(url, {"rationale": "x"}, HTTP_REFERER=f"http://testserver{triage}").content.decode()
     assert f'/language/cy/?next={triage}"' in page
     assert client.get(f"/language/cy/?next={triage}").status_code == 302
-    assert f'?next={url}"' in client.post(url, {"rationale": "x"}).content.decode()  # no Referer: where it was
+    assert f'?next={triage}"' in client.post(url, {"rationale": "x"}).content.decode()  # without a Referer too
     client.get("/language/en/")
     # Someone at another authority's front door finds nothing there, with or without errors.
     client.force_login(prydderch.staff.other_la_social_worker)
@@ -359,3 +359,22 @@ def test_a_worry_raised_from_an_adults_record_asks_for_the_child_and_names_the_a
     report = Report.objects.get()
     roles = sorted((s.role, s.person_id == p.ceri.pk) for s in report.subjects.all())
     assert roles == [(SubjectRole.ADULT, True), (SubjectRole.CHILD, False)]
+
+
+def test_a_service_error_about_a_child_or_adult_links_to_the_form_it_came_from(prydderch):
+    """The service counts the record the report starts from first, then only the forms filled
+    in; the error summary's link must land on the form the words were typed in."""
+    from cylch.reports.forms import AdultForm, ChildForm
+    from cylch.reports.views import _anchor
+
+    data = {"child1-given_name": "Nel", "adult1-given_name": "Ifor"}
+    children = [ChildForm(data, prefix=f"child{i}") for i in range(3)]
+    adults = [AdultForm(data, prefix=f"adult{i}") for i in range(2)]
+    assert all(f.is_valid() for f in children + adults)
+    p = prydderch
+    assert _anchor("children.0.postcode", None, children, adults) == "id_child1-postcode"
+    assert _anchor("children.1.postcode", p.alys, children, adults) == "id_child1-postcode"  # Alys is children.0
+    assert _anchor("adults.0.given_name", None, children, adults) == "id_adult1-given_name"
+    assert _anchor("adults.1.given_name", p.ceri, children, adults) == "id_adult1-given_name"  # Ceri is adults.0
+    assert _anchor("children.0.postcode", p.ceri, children, adults) == "id_child1-postcode"
+    assert _anchor("children", None, children, adults) == "id_child0-given_name"

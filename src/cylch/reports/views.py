@@ -124,7 +124,9 @@ def new(request):
                             (upload_dir() / attachment.stored_name).unlink(missing_ok=True)
                         raise
             except ValidationError as exc:
-                errors = [(_anchor(k, prefill), m) for k, msgs in exc.message_dict.items() for m in msgs]
+                errors = [
+                    (_anchor(k, prefill, children, adults), m) for k, msgs in exc.message_dict.items() for m in msgs
+                ]
             else:
                 if report.immediate_danger:
                     return redirect("reports:danger", reference=report.reference)
@@ -185,15 +187,19 @@ def _in_page_order(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(errors, key=lambda e: place(e[0]))
 
 
-def _anchor(key: str, prefill=None) -> str:
+def _anchor(key: str, prefill=None, children=(), adults=()) -> str:
     """The id of the input a service error is about: children.1.nhs_number -> id_child1-nhs_number.
-    A child's record the report starts from is children.0, so the forms' children are one on."""
+    The service counts the person the report starts from first (a child, or an adult), then
+    only the forms filled in: a blank form before a filled one is not counted."""
     parts = key.split(".")
     if len(parts) == 3 and parts[0] in {"children", "adults"}:
-        index = int(parts[1])
-        if parts[0] == "children" and prefill is not None and not prefill.is_adult:
-            index -= 1
-        return f"id_{'child' if parts[0] == 'children' else 'adult'}{index}-{parts[2]}"
+        forms, prefix = (children, "child") if parts[0] == "children" else (adults, "adult")
+        first_is_record = prefill is not None and prefill.is_adult == (parts[0] == "adults")
+        filled = [i for i, f in enumerate(forms) if not f.is_blank()]
+        index = int(parts[1]) - first_is_record
+        if 0 <= index < len(filled):
+            return f"id_{prefix}{filled[index]}-{parts[2]}"
+        return f"id_{prefix}0-{parts[2]}"
     return {"attachment": "id_attachments", "children": "id_child0-given_name"}.get(key, f"id_{key}")
 
 
@@ -400,6 +406,8 @@ def _triage_page(request, report: Report, decision_form: DecisionForm):
     audit_from_request(request, action="read", object_type="report", object_id=report.reference, purpose="report triaged",
                        detail={"earlier_reports": len(history.earlier_reports), "soft_concerns": len(soft)})  # fmt: skip
     return render(request, "reports/triage.html", {
+        # The language link returns here even from a refused decision's POST-only address.
+        "language_next": reverse("reports:triage", args=[report.reference]),
         "form_errors": form_errors(decision_form) if decision_form.is_bound else [],
         "report": report, "subjects": subjects_of(report), "adults": [s for s in subjects_of(report) if s.role == "adult"], "history": history, "concern_labels": concern_labels, "soft": soft,
         "decision_form": decision_form, "injuries": list(report.injuries.all()), "body_sides": BODY_SIDES,

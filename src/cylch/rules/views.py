@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -68,6 +69,8 @@ def _alert_page(request, alert: Alert, outcome_form: OutcomeForm):
                        detail={"evidence": len(entries), "withheld": sum(e.withheld for e in entries)})  # fmt: skip
     return render(request, "rules/alert.html", {
         "alert": alert, "rule": rule,
+        # The language link returns here even from a refused outcome's POST-only address.
+        "language_next": reverse("rules:alert", args=[alert.public_id]),
         "title": rule.text("title", language) if rule else alert.rule_id,
         "explanation": rule.text("explanation", language) if rule else "",
         "finding": rule.text("finding", language) if rule else "",
