@@ -85,12 +85,14 @@ class Person(BaseModel):
         """18 or over by a known date of birth, today or at death: a child who died is a child
         (their review reads their record). An unknown age is not taken as adult: a child's
         record must not lose its child's pages for want of a birthday."""
+        from cylch.identity.selectors import age_on  # the one reckoning of age (selectors import models)
+
         if self.is_unborn or self.date_of_birth is None:
             return False
-        on, born = timezone.localdate(), self.date_of_birth
+        on = timezone.localdate()
         if self.date_of_death is not None:
             on = min(on, self.date_of_death)
-        return on.year - born.year - ((on.month, on.day) < (born.month, born.day)) >= 18
+        return age_on(self.date_of_birth, on) >= 18
 
     @property
     def display_name(self) -> str:
